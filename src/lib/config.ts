@@ -1,0 +1,133 @@
+/**
+ * The only module that reads `process.env`. `getConfig()` merges, in increasing priority,
+ * `.env`, `.env.local` (read once, from the working directory) and the process environment
+ * into one typed, frozen object. Nothing happens at import time.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface WorkerKeys {
+  anthropicApiKey: string | undefined;
+  minimaxApiKey: string | undefined;
+  elevenlabsApiKey: string | undefined;
+  shotstackApiKey: string | undefined;
+  /**
+   * Every other `*_API_KEY`, `*_API_ENDPOINT` and `*_API_URL` variable, camel-cased:
+   * `WEATHER_API_KEY` → `weatherApiKey`, `MY_API_ENDPOINT` → `myApiEndpoint`. A new worker's
+   * key therefore reaches `getConfig().workers` without editing this file.
+   */
+  [key: string]: string | undefined;
+}
+
+export interface Config {
+  /** External PostgreSQL; unset = the embedded database under `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Where the embedded database, local media and other state live. */
+  dataDir: string;
+  /** Public base URL of this Stitch server, used in callback URLs. */
+  baseUrl: string;
+  host: string;
+  port: number;
+  /** Bearer key for management routes; unset = loopback only. */
+  apiKey: string | undefined;
+  /** HMAC secret for callback tokens; unset = generated once and kept in the database. */
+  secret: string | undefined;
+  /** Jobs one queue runner executes at once. */
+  concurrency: number;
+  /** Seconds between runner heartbeats. */
+  heartbeatSeconds: number;
+  /** A runner silent for this long is presumed dead and its jobs are released. */
+  staleRunnerSeconds: number;
+  logLevel: string;
+  /** Request body limit for the HTTP API, in bytes. */
+  bodyLimitBytes: number;
+  /** Allow the http-webhook worker to call private, loopback and link-local addresses. */
+  webhookAllowPrivate: boolean;
+  workers: WorkerKeys;
+}
+
+let fileEnvCache: Record<string, string> | undefined;
+
+/** Parse `KEY=value` lines (with optional quotes and `export`), ignoring comments. */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) continue;
+    let value = match[2];
+    const quoted = /^(['"])(.*)\1$/.exec(value);
+    if (quoted) value = quoted[2];
+    else value = value.replace(/\s+#.*$/, '');
+    out[match[1]] = value;
+  }
+  return out;
+}
+
+function readFileEnv(): Record<string, string> {
+  if (fileEnvCache) return fileEnvCache;
+  const merged: Record<string, string> = {};
+  for (const name of ['.env', '.env.local']) {
+    try {
+      Object.assign(merged, parseDotenv(readFileSync(path.resolve(name), 'utf8')));
+    } catch {
+      // A missing .env file is the normal case.
+    }
+  }
+  fileEnvCache = merged;
+  return merged;
+}
+
+function camelCase(envName: string): string {
+  return envName.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function intOf(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${value}"`);
+  return n;
+}
+
+/** Build the configuration from an environment (default: `.env` files + `process.env`). */
+export function getConfig(env: Record<string, string | undefined> = { ...readFileEnv(), ...process.env }): Config {
+  const nonEmpty = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const port = intOf(env.PORT, 3000, 'PORT');
+  const host = nonEmpty('HOST') ?? '127.0.0.1';
+  const workers: WorkerKeys = {
+    anthropicApiKey: nonEmpty('ANTHROPIC_API_KEY'),
+    minimaxApiKey: nonEmpty('MINIMAX_API_KEY'),
+    elevenlabsApiKey: nonEmpty('ELEVENLABS_API_KEY'),
+    shotstackApiKey: nonEmpty('SHOTSTACK_API_KEY'),
+  };
+  for (const name of Object.keys(env)) {
+    if (/_(API_KEY|API_ENDPOINT|API_URL)$/.test(name) && nonEmpty(name)) {
+      const key = camelCase(name);
+      if (workers[key] === undefined) workers[key] = env[name];
+    }
+  }
+  const baseUrl = (nonEmpty('STITCH_BASE_URL') ?? nonEmpty('NEXT_PUBLIC_BASE_URL') ?? `http://localhost:${port}`).replace(
+    /\/+$/,
+    '',
+  );
+  return Object.freeze({
+    databaseUrl: nonEmpty('DATABASE_URL'),
+    dataDir: path.resolve(nonEmpty('STITCH_DATA_DIR') ?? '.stitch'),
+    baseUrl,
+    host,
+    port,
+    apiKey: nonEmpty('STITCH_API_KEY'),
+    secret: nonEmpty('STITCH_SECRET'),
+    concurrency: Math.max(1, intOf(env.STITCH_CONCURRENCY, 10, 'STITCH_CONCURRENCY')),
+    heartbeatSeconds: Math.max(0.2, intOf(env.STITCH_HEARTBEAT_SECONDS, 5, 'STITCH_HEARTBEAT_SECONDS')),
+    staleRunnerSeconds: Math.max(1, intOf(env.STITCH_STALE_RUNNER_SECONDS, 30, 'STITCH_STALE_RUNNER_SECONDS')),
+    logLevel: nonEmpty('STITCH_LOG_LEVEL') ?? nonEmpty('LOG_LEVEL') ?? 'info',
+    bodyLimitBytes: intOf(env.STITCH_BODY_LIMIT_BYTES, 1024 * 1024, 'STITCH_BODY_LIMIT_BYTES'),
+    webhookAllowPrivate: env.STITCH_WEBHOOK_ALLOW_PRIVATE === '1' || env.STITCH_WEBHOOK_ALLOW_PRIVATE === 'true',
+    workers: Object.freeze(workers),
+  });
+}

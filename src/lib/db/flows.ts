@@ -1,0 +1,160 @@
+/**
+ * Flows and their immutable versions. Saving a graph compiles and validates it; a valid graph
+ * becomes a new version (visual graph + execution graph) and the flow's current version.
+ */
+import type { ExecutionGraph, VisualGraph } from '@/types/stitch';
+import { NotFoundError, ValidationError } from '@/lib/errors';
+import { compileGraph } from '@/lib/engine/compile';
+import { getPool, withTransaction } from './pool';
+import { isUuid } from './runs';
+
+export interface FlowSummary {
+  id: string;
+  name: string;
+  currentVersionId: string | null;
+  version: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FlowVersion {
+  id: string;
+  flowId: string | null;
+  version: number;
+  visualGraph: VisualGraph;
+  executionGraph: ExecutionGraph;
+  createdAt: string;
+}
+
+function compileOrThrow(graph: unknown): ExecutionGraph {
+  const { graph: compiled, issues } = compileGraph(graph);
+  if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
+  return compiled;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+    throw new ValidationError('A flow name is a non-empty string of at most 200 characters.', [
+      { code: 'invalid_name', field: 'name', message: 'name must be 1–200 characters' },
+    ]);
+  }
+  return name.trim();
+}
+
+export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string }> {
+  const cleanName = checkName(name);
+  const compiled = compileOrThrow(graph);
+  return withTransaction(async (client) => {
+    const { rows } = await client.query<{ id: string }>('INSERT INTO stitch_flows (name) VALUES ($1) RETURNING id', [cleanName]);
+    const id = rows[0].id;
+    const v = await client.query<{ id: string }>(
+      `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES ($1, 1, $2, $3) RETURNING id`,
+      [id, JSON.stringify(graph), JSON.stringify(compiled)],
+    );
+    await client.query('UPDATE stitch_flows SET current_version_id = $2 WHERE id = $1', [id, v.rows[0].id]);
+    return { id, versionId: v.rows[0].id };
+  });
+}
+
+/** Save a new version of a flow (and optionally rename it). */
+export async function updateFlow(flowId: string, graph: unknown, name?: string): Promise<{ id: string; versionId: string; version: number }> {
+  const cleanName = name === undefined ? undefined : checkName(name);
+  const compiled = compileOrThrow(graph);
+  return withTransaction(async (client) => {
+    const flow = await client.query('SELECT id FROM stitch_flows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [flowIdOrThrow(flowId)]);
+    if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
+    const v = await client.query<{ id: string; version: number }>(
+      `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph)
+       SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM stitch_flow_versions WHERE flow_id = $1
+       RETURNING id, version`,
+      [flowId, JSON.stringify(graph), JSON.stringify(compiled)],
+    );
+    await client.query(
+      'UPDATE stitch_flows SET current_version_id = $2, name = coalesce($3, name), updated_at = now() WHERE id = $1',
+      [flowId, v.rows[0].id, cleanName ?? null],
+    );
+    return { id: flowId, versionId: v.rows[0].id, version: v.rows[0].version };
+  });
+}
+
+/** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */
+export async function createDetachedVersion(graph: unknown): Promise<string> {
+  const compiled = compileOrThrow(graph);
+  const { rows } = await getPool().query<{ id: string }>(
+    `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES (NULL, 1, $1, $2) RETURNING id`,
+    [JSON.stringify(graph), JSON.stringify(compiled)],
+  );
+  return rows[0].id;
+}
+
+function flowIdOrThrow(flowId: string): string {
+  if (!isUuid(flowId)) throw new NotFoundError(`Flow ${flowId}`);
+  return flowId;
+}
+
+const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at
+  FROM stitch_flows f LEFT JOIN stitch_flow_versions v ON v.id = f.current_version_id
+  WHERE f.deleted_at IS NULL`;
+
+function toSummary(r: { id: string; name: string; current_version_id: string | null; version: number | null; created_at: Date; updated_at: Date }): FlowSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    currentVersionId: r.current_version_id,
+    version: r.version,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+export async function listFlows(): Promise<FlowSummary[]> {
+  const { rows } = await getPool().query(`${SUMMARY_SQL} ORDER BY f.updated_at DESC`);
+  return rows.map(toSummary);
+}
+
+export async function getFlow(flowId: string): Promise<FlowSummary & { graph: VisualGraph | null }> {
+  const { rows } = await getPool().query(
+    `SELECT s.*, v.visual_graph FROM (${SUMMARY_SQL} AND f.id = $1) s
+     LEFT JOIN stitch_flow_versions v ON v.id = s.current_version_id`,
+    [flowIdOrThrow(flowId)],
+  );
+  if (!rows[0]) throw new NotFoundError(`Flow ${flowId}`);
+  return { ...toSummary(rows[0]), graph: rows[0].visual_graph };
+}
+
+export async function findFlowByName(name: string): Promise<FlowSummary | undefined> {
+  const { rows } = await getPool().query(`${SUMMARY_SQL} AND f.name = $1 ORDER BY f.created_at LIMIT 1`, [name]);
+  return rows[0] ? toSummary(rows[0]) : undefined;
+}
+
+export async function deleteFlow(flowId: string): Promise<void> {
+  const { rowCount } = await getPool().query(
+    'UPDATE stitch_flows SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL',
+    [flowIdOrThrow(flowId)],
+  );
+  if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
+}
+
+export async function listVersions(flowId: string): Promise<Array<{ id: string; version: number; createdAt: string }>> {
+  await getFlow(flowId);
+  const { rows } = await getPool().query(
+    'SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 ORDER BY version DESC',
+    [flowId],
+  );
+  return rows.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() }));
+}
+
+export async function getVersion(versionId: string): Promise<FlowVersion> {
+  if (!isUuid(versionId)) throw new NotFoundError(`Version ${versionId}`);
+  const { rows } = await getPool().query('SELECT * FROM stitch_flow_versions WHERE id = $1', [versionId]);
+  if (!rows[0]) throw new NotFoundError(`Version ${versionId}`);
+  const r = rows[0];
+  return {
+    id: r.id,
+    flowId: r.flow_id,
+    version: r.version,
+    visualGraph: r.visual_graph,
+    executionGraph: r.execution_graph,
+    createdAt: r.created_at.toISOString(),
+  };
+}

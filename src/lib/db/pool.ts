@@ -1,0 +1,90 @@
+/**
+ * The process's one PostgreSQL pool. `openDatabase()` connects to `DATABASE_URL`, or starts the
+ * embedded database when there is none; everything else (engine, queue runner, the seed's
+ * `updateNodeState`) uses `getPool()`.
+ */
+import pg from 'pg';
+import { getConfig, type Config } from '../config';
+import { StitchError } from '../errors';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
+
+// bigint columns (event ids) arrive as JS numbers: they stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface Database {
+  pool: pg.Pool;
+  url: string;
+  embedded?: EmbeddedDatabase;
+}
+
+let current: Database | undefined;
+
+export interface OpenDatabaseOptions {
+  config?: Config;
+  /** Pool size; default: queue concurrency + 10. */
+  max?: number;
+}
+
+/** Open (once per process) the pool, starting the embedded database if `DATABASE_URL` is unset. */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
+  if (current) return current;
+  const config = options.config ?? getConfig();
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir);
+    url = embedded.url;
+  }
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? config.concurrency + 10 });
+  // An idle client's error (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  try {
+    const { rows } = await pool.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    if (rows[0].v < 140000) {
+      throw new StitchError('postgres_too_old', `Stitch needs PostgreSQL 14 or newer; this server is ${rows[0].v}.`);
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    throw error;
+  }
+  current = { pool, url, embedded };
+  return current;
+}
+
+export function getPool(): pg.Pool {
+  if (!current) {
+    throw new StitchError('db_not_open', 'The database is not open: call openDatabase() (or start Stitch) first.');
+  }
+  return current.pool;
+}
+
+export function isDatabaseOpen(): boolean {
+  return current !== undefined;
+}
+
+/** Close the pool and stop the embedded database if this process started it. */
+export async function closeDatabase(): Promise<void> {
+  const db = current;
+  current = undefined;
+  if (!db) return;
+  await db.pool.end().catch(() => {});
+  await db.embedded?.stop();
+}
+
+/** Run `fn` in a transaction on one client. */
+export async function withTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await getPool().connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Run and node-instance state as workers and readers see it. `updateNodeState` is the seed's
+ * progress/intermediate-state call; final states go through the engine's one completion path.
+ */
+import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/stitch';
+import { ConflictError, NotFoundError } from '@/lib/errors';
+import { getLocalCompleter } from '@/lib/engine/local-completion';
+import { currentAttemptFor } from '@/lib/engine/execution-context';
+import { getPool } from './pool';
+
+/**
+ * Store intermediate state for a running node: `output` (an async worker's input, kept for merging
+ * with the callback), `metadata.progress` (0..1) and `metadata.message`. `completed`/`failed`
+ * settle the node exactly as `triggerCallback` does. Refused (ConflictError) when the node is
+ * not running.
+ */
+export async function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
+  if (state.status === 'completed' || state.status === 'failed') {
+    const complete = getLocalCompleter();
+    if (!complete) throw new Error('updateNodeState with a final status needs a Stitch engine in this process');
+    await complete({
+      runId,
+      instanceId: nodeId,
+      attempt: currentAttemptFor(runId, nodeId)?.attempt,
+      status: state.status,
+      output: state.output,
+      error: state.error,
+    });
+    return;
+  }
+  if (state.status !== 'running') {
+    throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
+  }
+  const progress = typeof state.metadata?.progress === 'number' ? Math.min(1, Math.max(0, state.metadata.progress)) : null;
+  const { rows } = await getPool().query<{ ok: boolean }>(
+    `WITH u AS (
+       UPDATE stitch_node_runs
+       SET status = 'running',
+           output = CASE WHEN $3::boolean THEN $4::jsonb ELSE output END,
+           progress = coalesce($5::real, progress),
+           metadata = metadata || $6::jsonb,
+           started_at = coalesce(started_at, now()),
+           updated_at = now()
+       WHERE run_id = $1 AND instance_id = $2 AND status IN ('pending', 'running')
+       RETURNING attempt, status
+     )
+     SELECT stitch_emit($1, (SELECT jsonb_agg(jsonb_build_object('instanceId', $2::text, 'type',
+              CASE WHEN $5::real IS NULL AND $7::text IS NULL THEN 'node:running' ELSE 'node:progress' END,
+              'payload', jsonb_build_object('attempt', attempt, 'progress', $5::real, 'message', $7::text))) FROM u))
+              IS NOT NULL AS ok`,
+    [
+      runId,
+      nodeId,
+      state.output !== undefined,
+      JSON.stringify(state.output ?? null),
+      progress,
+      JSON.stringify(state.metadata ?? {}),
+      typeof state.metadata?.message === 'string' ? state.metadata.message : null,
+    ],
+  );
+  if (!rows[0]?.ok) throw new ConflictError(`Node ${nodeId} of run ${runId} is not running: its state was not updated`);
+}
+
+interface RunDbRow {
+  id: string;
+  flow_id: string | null;
+  version_id: string;
+  status: RunRow['status'];
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  trigger: unknown;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toRunRow(r: RunDbRow): RunRow {
+  return {
+    id: r.id,
+    flowId: r.flow_id,
+    versionId: r.version_id,
+    status: r.status,
+    input: r.input,
+    output: r.output,
+    error: r.error,
+    trigger: r.trigger,
+    createdAt: r.created_at.toISOString(),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string) => UUID.test(value);
+
+export async function getRun(runId: string): Promise<RunRow> {
+  if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
+  const { rows } = await getPool().query<RunDbRow>('SELECT * FROM stitch_runs WHERE id = $1', [runId]);
+  if (!rows[0]) throw new NotFoundError(`Run ${runId}`);
+  return toRunRow(rows[0]);
+}
+
+export async function getNodeRuns(runId: string): Promise<NodeRunRow[]> {
+  const { rows } = await getPool().query(
+    `SELECT * FROM stitch_node_runs WHERE run_id = $1 ORDER BY created_at, instance_id`,
+    [runId],
+  );
+  return rows.map((n) => ({
+    runId: n.run_id,
+    instanceId: n.instance_id,
+    nodeId: n.node_id,
+    status: n.status,
+    attempt: n.attempt,
+    input: n.input,
+    output: n.output,
+    error: n.error,
+    progress: n.progress,
+    metadata: n.metadata,
+    startedAt: iso(n.started_at),
+    finishedAt: iso(n.finished_at),
+  }));
+}
+
+/** A run with its node instances keyed by instance id (the status API's body). */
+export async function getRunWithNodes(runId: string) {
+  const run = await getRun(runId);
+  const nodes = await getNodeRuns(runId);
+  return {
+    ...run,
+    nodes: Object.fromEntries(
+      nodes.map((n) => [
+        n.instanceId,
+        {
+          nodeId: n.nodeId,
+          status: n.status,
+          attempt: n.attempt,
+          input: n.input,
+          output: n.output,
+          error: n.error,
+          progress: n.progress,
+          metadata: n.metadata,
+          startedAt: n.startedAt,
+          finishedAt: n.finishedAt,
+        },
+      ]),
+    ),
+  };
+}
+
+export async function getRunEvents(runId: string, afterId = 0, limit = 1000): Promise<StitchEvent[]> {
+  const { rows } = await getPool().query(
+    `SELECT id, run_id, instance_id, type, payload, created_at FROM stitch_events
+     WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+    [runId, afterId, limit],
+  );
+  return rows.map((e) => ({
+    id: e.id,
+    runId: e.run_id,
+    instanceId: e.instance_id,
+    type: e.type,
+    payload: e.payload,
+    createdAt: e.created_at.toISOString(),
+  }));
+}

@@ -1,0 +1,229 @@
+/**
+ * Compile a React Flow graph into the execution graph a run follows, collecting every problem as a
+ * `ValidationIssue` (never stopping at the first): shape, duplicate ids, unknown node or worker
+ * types, dangling edges, cycles, splitters without collectors, unreachable required inputs.
+ */
+import {
+  NODE_TYPES,
+  type EdgeMapping,
+  type ExecutionEdge,
+  type ExecutionGraph,
+  type ExecutionNode,
+  type NodeType,
+  type ValidationIssue,
+  type VisualGraph,
+} from '@/types/stitch';
+import { getWorkerDefinition, isValidWorkerType } from '@/lib/workers/registry';
+import { checkRequiredInputs } from './check-inputs';
+
+export interface CompileResult {
+  graph?: ExecutionGraph;
+  issues: ValidationIssue[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function normaliseType(raw: unknown): NodeType | undefined {
+  const t = typeof raw === 'string' ? raw.toLowerCase() : '';
+  return (NODE_TYPES as readonly string[]).includes(t) ? (t as NodeType) : undefined;
+}
+
+function validMapping(mapping: unknown): mapping is EdgeMapping {
+  return (
+    isObject(mapping) &&
+    Object.values(mapping).every((v) => (typeof v === 'string' && v.length > 0) || (isObject(v) && 'value' in v))
+  );
+}
+
+export function compileGraph(input: unknown): CompileResult {
+  const issues: ValidationIssue[] = [];
+  if (!isObject(input) || !Array.isArray(input.nodes) || !Array.isArray(input.edges)) {
+    return {
+      issues: [{ code: 'invalid_graph', message: 'A graph is an object with a "nodes" array and an "edges" array (React Flow JSON).' }],
+    };
+  }
+  const visual = input as VisualGraph;
+  if (visual.nodes.length === 0) issues.push({ code: 'empty_graph', message: 'The graph has no nodes: add at least one.' });
+
+  const nodes: Record<string, ExecutionNode> = {};
+  visual.nodes.forEach((raw, index) => {
+    if (!isObject(raw) || typeof raw.id !== 'string' || raw.id === '') {
+      issues.push({ code: 'invalid_node', message: `Node #${index} needs a non-empty string "id".` });
+      return;
+    }
+    const id = raw.id;
+    if (/[[\]]/.test(id) || id.length > 200) {
+      issues.push({ code: 'invalid_node_id', nodeId: id, message: `Node id "${id}" may not contain "[" or "]" and must be at most 200 characters.` });
+      return;
+    }
+    if (nodes[id]) {
+      issues.push({ code: 'duplicate_node_id', nodeId: id, message: `Two nodes have the id "${id}": node ids must be unique.` });
+      return;
+    }
+    const data = isObject(raw.data) ? raw.data : {};
+    const type = normaliseType(raw.type);
+    if (!type) {
+      issues.push({
+        code: 'unknown_node_type',
+        nodeId: id,
+        field: 'type',
+        message: `Node "${id}" has type ${JSON.stringify(raw.type)}; use one of: ${NODE_TYPES.join(', ')}.`,
+      });
+      return;
+    }
+    const node: ExecutionNode = {
+      id,
+      type,
+      label: typeof data.label === 'string' ? data.label : undefined,
+      config: isObject(data.config) ? data.config : {},
+      continueOnError: data.continueOnError === true,
+    };
+    if (isObject(data.retry)) node.retry = data.retry;
+    if (typeof data.timeoutSeconds === 'number' && data.timeoutSeconds > 0) node.timeoutSeconds = data.timeoutSeconds;
+    if (isObject(data.inputSchema)) node.inputSchema = data.inputSchema as ExecutionNode['inputSchema'];
+    if (type === 'worker') {
+      const workerType = data.workerType ?? data.worker_type;
+      if (typeof workerType !== 'string' || workerType === '') {
+        issues.push({ code: 'missing_worker_type', nodeId: id, field: 'workerType', message: `Worker node "${id}" needs data.workerType.` });
+      } else if (!isValidWorkerType(workerType) || !getWorkerDefinition(workerType)) {
+        issues.push({
+          code: 'unknown_worker_type',
+          nodeId: id,
+          field: 'workerType',
+          message: `Node "${id}" uses worker type "${workerType}", which is not registered (see GET /api/workers for the list).`,
+        });
+      } else {
+        node.workerType = workerType;
+      }
+    }
+    nodes[id] = node;
+  });
+
+  const edges: ExecutionEdge[] = [];
+  const edgeIds = new Set<string>();
+  visual.edges.forEach((raw, index) => {
+    if (!isObject(raw) || typeof raw.source !== 'string' || typeof raw.target !== 'string') {
+      issues.push({ code: 'invalid_edge', message: `Edge #${index} needs string "source" and "target".` });
+      return;
+    }
+    const id = typeof raw.id === 'string' && raw.id ? raw.id : `e-${raw.source}-${raw.target}-${index}`;
+    if (edgeIds.has(id)) {
+      issues.push({ code: 'duplicate_edge_id', edgeId: id, message: `Two edges have the id "${id}".` });
+      return;
+    }
+    edgeIds.add(id);
+    const missing = [raw.source, raw.target].filter((n) => !nodes[n] && !visual.nodes.some((v) => isObject(v) && v.id === n));
+    if (missing.length) {
+      issues.push({
+        code: 'dangling_edge',
+        edgeId: id,
+        message: `Edge "${id}" connects ${raw.source} → ${raw.target}, but ${missing.map((m) => `"${m}"`).join(' and ')} is not a node.`,
+      });
+      return;
+    }
+    if (!nodes[raw.source] || !nodes[raw.target]) return; // the node itself was reported
+    const data = isObject(raw.data) ? raw.data : {};
+    const edge: ExecutionEdge = { id, source: raw.source, target: raw.target };
+    if (data.mapping !== undefined) {
+      if (!validMapping(data.mapping)) {
+        issues.push({
+          code: 'invalid_mapping',
+          edgeId: id,
+          field: 'mapping',
+          message: `Edge "${id}": data.mapping must map target fields to a dot path string or {"value": constant}.`,
+        });
+      } else edge.mapping = data.mapping;
+    }
+    if (typeof raw.sourceHandle === 'string' && raw.sourceHandle) edge.sourceHandle = raw.sourceHandle;
+    if (typeof data.case === 'string') edge.case = data.case;
+    edges.push(edge);
+  });
+
+  const ids = Object.keys(nodes);
+  const adjacency: Record<string, string[]> = {};
+  const reverseAdjacency: Record<string, string[]> = {};
+  const inEdges: Record<string, ExecutionEdge[]> = {};
+  const outEdges: Record<string, ExecutionEdge[]> = {};
+  for (const id of ids) {
+    adjacency[id] = [];
+    reverseAdjacency[id] = [];
+    inEdges[id] = [];
+    outEdges[id] = [];
+  }
+  for (const e of edges) {
+    adjacency[e.source].push(e.target);
+    reverseAdjacency[e.target].push(e.source);
+    outEdges[e.source].push(e);
+    inEdges[e.target].push(e);
+  }
+
+  // Kahn's algorithm: whatever is left over sits on a cycle.
+  const indegree = Object.fromEntries(ids.map((id) => [id, inEdges[id].length]));
+  const queue = ids.filter((id) => indegree[id] === 0);
+  const order: string[] = [];
+  while (queue.length) {
+    const id = queue.shift()!;
+    order.push(id);
+    for (const t of adjacency[id]) if (--indegree[t] === 0) queue.push(t);
+  }
+  if (order.length < ids.length) {
+    const onCycle = ids.filter((id) => !order.includes(id));
+    for (const nodeId of onCycle) {
+      issues.push({
+        code: 'cycle',
+        nodeId,
+        message: `Node "${nodeId}" is on a cycle (${onCycle.join(' → ')}): flows must be acyclic.`,
+      });
+    }
+  }
+
+  for (const node of Object.values(nodes)) {
+    if (node.type === 'splitter' && !reachesType(node.id, 'collector', adjacency, nodes)) {
+      issues.push({
+        code: 'splitter_without_collector',
+        nodeId: node.id,
+        message: `Splitter "${node.id}" has no collector downstream: connect its branch to a collector node.`,
+      });
+    }
+    if (node.type === 'collector' && !Object.values(nodes).some((s) => s.type === 'splitter' && reachesType(s.id, 'collector', adjacency, nodes))) {
+      issues.push({
+        code: 'collector_without_splitter',
+        nodeId: node.id,
+        message: `Collector "${node.id}" has no splitter upstream: it would never receive items.`,
+      });
+    }
+  }
+
+  const graph: ExecutionGraph = {
+    nodes,
+    edges,
+    adjacency,
+    reverseAdjacency,
+    inEdges,
+    outEdges,
+    entryNodes: ids.filter((id) => inEdges[id].length === 0),
+    terminalNodes: ids.filter((id) => outEdges[id].length === 0),
+    order,
+  };
+  if (!issues.some((i) => i.code === 'cycle')) issues.push(...checkRequiredInputs(graph));
+  return issues.length ? { issues } : { graph, issues };
+}
+
+function reachesType(from: string, type: NodeType, adjacency: Record<string, string[]>, nodes: Record<string, ExecutionNode>): boolean {
+  const seen = new Set<string>();
+  const stack = [...adjacency[from]];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (nodes[id]?.type === type) return true;
+    stack.push(...(adjacency[id] ?? []));
+  }
+  return false;
+}
+
+/** The ids the run's output is built from: its `end` nodes, else its terminal nodes. */
+export function outputNodesOf(graph: ExecutionGraph): string[] {
+  const ends = graph.order.filter((id) => graph.nodes[id].type === 'end');
+  return ends.length ? ends : graph.terminalNodes;
+}

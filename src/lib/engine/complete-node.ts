@@ -1,0 +1,157 @@
+/**
+ * The one completion path. In-process `triggerCallback`, the HTTP callback route, scheduled
+ * callbacks and deadline polls all end here. It verifies the callback token (when the callback
+ * came from outside), settles or fails the attempt with a compare-and-set, and tells an identical
+ * repeat of the completing callback (200, duplicate) from a late or foreign one (409, no change).
+ */
+import type { ExecutionGraph, WorkerCallback } from '@/types/stitch';
+import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError, ValidationError } from '@/lib/errors';
+import { getPool } from '@/lib/db/pool';
+import { isUuid } from '@/lib/db/runs';
+import { retryPolicyFor } from '@/lib/workers/registry';
+import { getLogger } from '@/lib/log';
+import { verifyCallbackToken } from './callback-tokens';
+import { executionContext } from './execution-context';
+import { getExecutionGraph } from './graph-cache';
+import { parseInstanceId } from './instances';
+import type { CompletionRequest, CompletionResult } from './local-completion';
+import { abortRun, backoffDelayMs, completionHash, scheduleRetry, settleNode, type NodeRef } from './transitions';
+
+interface NodeState {
+  versionId: string;
+  runStatus: string;
+  status: string;
+  attempt: number;
+  metadata: Record<string, unknown>;
+}
+
+async function readNodeState(runId: string, instanceId: string): Promise<NodeState | undefined> {
+  const { rows } = await getPool().query(
+    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.metadata
+     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
+     WHERE r.id = $1 AND n.instance_id = $2`,
+    [runId, instanceId],
+  );
+  const r = rows[0];
+  return r && { versionId: r.version_id, runStatus: r.run_status, status: r.status, attempt: r.attempt, metadata: r.metadata };
+}
+
+function checkCallbackShape(request: CompletionRequest): WorkerCallback {
+  if (request.status !== 'completed' && request.status !== 'failed') {
+    throw new ValidationError(`status must be "completed" or "failed"`);
+  }
+  if (request.error !== undefined && request.error !== null && typeof request.error !== 'string') {
+    throw new ValidationError('error must be a string');
+  }
+  return { status: request.status, output: request.output, error: request.error ?? undefined };
+}
+
+export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
+  const callback = checkCallbackShape(request);
+  const { runId, instanceId } = request;
+  // No token = an in-process caller (the HTTP route always passes the token it was given).
+  let attempt = request.attempt;
+  if (request.token !== undefined) {
+    const check = verifyCallbackToken(request.token, runId, instanceId);
+    if (!check.valid) throw new UnauthorizedError(`Invalid callback token (${check.reason})`);
+    attempt = check.attempt;
+  }
+
+  // Fast path: a sync worker reporting from inside its own execution; the runner knows everything.
+  const ctx = executionContext.getStore();
+  if (ctx && ctx.runId === runId && ctx.instanceId === instanceId && ctx.attempt === attempt) {
+    const graph = await getExecutionGraph(ctx.versionId);
+    const ref = { runId, versionId: ctx.versionId, instanceId, attempt };
+    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt });
+    if (settled) return { ok: true };
+    return explainRefusal(runId, instanceId, attempt, callback);
+  }
+
+  if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
+  const state = await readNodeState(runId, instanceId);
+  if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
+  attempt ??= state.attempt;
+  const graph = await getExecutionGraph(state.versionId);
+  const ref = { runId, versionId: state.versionId, instanceId, attempt };
+  if (await applyCallback(graph, ref, callback, {})) return { ok: true };
+  return explainRefusal(runId, instanceId, attempt, callback);
+}
+
+/** After a refused compare-and-set: an identical repeat of the completing callback is a duplicate. */
+async function explainRefusal(runId: string, instanceId: string, attempt: number, callback: WorkerCallback): Promise<CompletionResult> {
+  const state = await readNodeState(runId, instanceId);
+  if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
+  if (
+    state.status === 'completed' &&
+    state.attempt === attempt &&
+    state.metadata.completionHash === completionHash(callback.status, callback.output, callback.error)
+  ) {
+    return { ok: true, duplicate: true };
+  }
+  throw new ConflictError(
+    `Node ${instanceId} is ${state.status} (attempt ${state.attempt}, run ${state.runStatus}); ` +
+      `a ${callback.status} callback for attempt ${attempt} changes nothing.`,
+    { status: state.status, attempt: state.attempt, runStatus: state.runStatus },
+  );
+}
+
+/** Apply a callback to one attempt. Returns false when the compare-and-set refused it. */
+export async function applyCallback(
+  graph: ExecutionGraph,
+  ref: NodeRef,
+  callback: WorkerCallback,
+  known: { input?: unknown; startedAt?: Date },
+): Promise<boolean> {
+  if (callback.status === 'completed') {
+    const result = await settleNode(graph, ref, {
+      status: 'completed',
+      output: callback.output,
+      input: known.input,
+      startedAt: known.startedAt,
+      merge: true,
+      hash: completionHash(callback.status, callback.output, callback.error),
+    });
+    return result.ok;
+  }
+  return failAttempt(graph, ref, new Error(callback.error || 'The worker reported a failure without a message'), known);
+}
+
+/**
+ * A failed attempt: retry after backoff while attempts remain (unless the error is non-retriable),
+ * else settle as failed — continuing downstream for continueOnError nodes, failing the run otherwise.
+ */
+export async function failAttempt(
+  graph: ExecutionGraph,
+  ref: NodeRef,
+  error: Error,
+  known: { input?: unknown; startedAt?: Date } = {},
+): Promise<boolean> {
+  const { nodeId } = parseInstanceId(ref.instanceId);
+  const node = graph.nodes[nodeId];
+  const policy = retryPolicyFor(node?.workerType, node?.retry);
+  const message = error.message || 'Unknown error';
+  const retriable = !(error instanceof NonRetriableError);
+  if (retriable && ref.attempt < policy.attempts) {
+    const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs;
+    const delay = typeof retryAfter === 'number' ? retryAfter : backoffDelayMs(policy, ref.attempt);
+    getLogger().info({ runId: ref.runId, nodeId: ref.instanceId, attempt: ref.attempt, delay, error: message }, 'node attempt failed; retrying');
+    return scheduleRetry(ref, message, delay);
+  }
+  if (node?.continueOnError) {
+    const result = await settleNode(graph, ref, {
+      status: 'failed',
+      output: { error: message },
+      error: message,
+      input: known.input,
+      startedAt: known.startedAt,
+      merge: false,
+    });
+    return result.ok;
+  }
+  const label = node?.label ? `${node.label} (${ref.instanceId})` : ref.instanceId;
+  const attempts = ref.attempt > 1 ? ` after ${ref.attempt} attempts` : '';
+  return abortRun(graph, ref.runId, 'failed', `Node ${label} failed${attempts}: ${message}`, {
+    instanceId: ref.instanceId,
+    attempt: ref.attempt,
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * The `stitch_execute` job: run one attempt of one node instance. This is the single place where a
+ * worker's result or error becomes node state. Stale jobs (run over, node settled, attempt moved
+ * on) do nothing, so at-least-once delivery never executes a settled attempt's transition twice.
+ */
+import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
+import { NonRetriableError, coerceError } from '@/lib/errors';
+import { getPool } from '@/lib/db/pool';
+import { getLogger } from '@/lib/log';
+import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import { validateInput } from '@/lib/workers/validate-input';
+import { failAttempt } from './complete-node';
+import { executionContext, type ExecutionContext } from './execution-context';
+import { getExecutionGraph } from './graph-cache';
+import { parseInstanceId, upstreamInstanceIds } from './instances';
+import { mergeInput } from './merge-input';
+import { markRunning, settleNode, type NodeRef } from './transitions';
+
+export interface ExecutePayload {
+  r: string;
+  v: string;
+  i: string;
+  a: number;
+}
+
+/**
+ * A sync worker is shown as `running` only if it takes longer than this: for fast nodes the extra
+ * commit would cost more than the state is worth (design §8: no separate running write where it
+ * buys nothing). Its start time is recorded with its completion either way.
+ */
+const SYNC_RUNNING_MARK_DELAY_MS = 150;
+
+interface LoadedState {
+  runStatus: string;
+  runInput: unknown;
+  status: string;
+  attempt: number;
+  upstream: Record<string, { status: string; output: unknown }>;
+}
+
+async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promise<LoadedState | undefined> {
+  const { nodeId, itemPath } = parseInstanceId(payload.i);
+  const { rows } = await getPool().query(
+    `SELECT r.status AS run_status, r.input AS run_input, n.status, n.attempt,
+            (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
+             FROM stitch_node_runs u WHERE u.run_id = r.id AND u.instance_id = ANY ($3)) AS upstream
+     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
+     WHERE r.id = $1 AND n.instance_id = $2`,
+    [payload.r, payload.i, upstreamInstanceIds(graph, nodeId, itemPath)],
+  );
+  const r = rows[0];
+  return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, upstream: r.upstream };
+}
+
+export async function executeNodeJob(payload: ExecutePayload): Promise<void> {
+  const graph = await getExecutionGraph(payload.v);
+  const state = await loadState(graph, payload);
+  if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
+  if (state.status !== 'pending' && state.status !== 'running') return;
+
+  const { nodeId } = parseInstanceId(payload.i);
+  const node = graph.nodes[nodeId];
+  const delivered: Record<string, unknown> = {};
+  for (const [id, u] of Object.entries(state.upstream)) {
+    // A failed upstream only delivers when it settled with continueOnError (its output is {error}).
+    if (u.status === 'completed' || u.status === 'failed') delivered[id] = u.output;
+  }
+  const input = mergeInput(graph, nodeId, delivered, state.runInput);
+  const ref: NodeRef = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
+
+  switch (node.type) {
+    case 'start':
+    case 'end':
+      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false });
+      return;
+    case 'worker':
+      await runWorker(graph, node, ref, input);
+      return;
+    default:
+      await failAttempt(graph, ref, new NonRetriableError(`Node type "${node.type}" is not supported by this engine yet`), { input });
+  }
+}
+
+async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown): Promise<void> {
+  const type = node.workerType!;
+  const definition = getWorkerDefinition(type);
+  if (!definition) {
+    await failAttempt(graph, ref, new NonRetriableError(`Worker type "${type}" has no definition`), { input: rawInput });
+    return;
+  }
+  const { input, problems } = validateInput(definition, rawInput);
+  if (problems.length) {
+    await failAttempt(graph, ref, new NonRetriableError(`Invalid input for ${definition.name}: ${problems.join('; ')}`), { input });
+    return;
+  }
+  const isAsync = definition.type === 'async';
+  const deadlineSeconds = node.timeoutSeconds ?? definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const startedAt = new Date();
+  if (isAsync && !(await markRunning(ref, input, deadlineSeconds))) return;
+
+  const ctx: ExecutionContext = {
+    runId: ref.runId,
+    versionId: ref.versionId,
+    instanceId: ref.instanceId,
+    attempt: ref.attempt,
+    workerType: type,
+    input,
+    startedAt,
+    callbacks: 0,
+    deadlineSeconds: isAsync ? deadlineSeconds : undefined,
+  };
+  const runningMark = isAsync
+    ? undefined
+    : setTimeout(() => {
+        markRunning(ref, input, null).catch((error) => getLogger().warn({ error: String(error) }, 'could not mark node running'));
+      }, SYNC_RUNNING_MARK_DELAY_MS);
+
+  let failure: Error | undefined;
+  try {
+    const worker = workerRegistry.getWorker(type);
+    const config = { ...definition.config, ...node.config };
+    await executionContext.run(ctx, () => worker.execute(ref.runId, ref.instanceId, config, input));
+    if (!isAsync && ctx.callbacks === 0) {
+      failure = new Error(`Worker "${type}" returned without calling triggerCallback (sync workers must report their result)`);
+    }
+  } catch (error) {
+    failure = coerceError(error);
+  } finally {
+    if (runningMark) clearTimeout(runningMark);
+  }
+  if (failure) {
+    getLogger().warn({ runId: ref.runId, nodeId: ref.instanceId, attempt: ref.attempt, worker: type, error: failure.message }, 'worker attempt failed');
+    // A worker that already settled this attempt and then threw changes nothing (the CAS refuses).
+    await failAttempt(graph, ref, failure, { input, startedAt });
+  }
+}

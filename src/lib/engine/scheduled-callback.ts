@@ -1,0 +1,33 @@
+/**
+ * Durable delayed callbacks: a `stitch_callback` queue job that delivers a node's result at a
+ * given time. Async mocks and timers use it instead of `setTimeout`, so a restart loses nothing.
+ */
+import type { WorkerCallback } from '@/types/stitch';
+import { getPool } from '@/lib/db/pool';
+import { currentAttemptFor } from './execution-context';
+
+export interface ScheduledCallbackPayload {
+  r: string;
+  i: string;
+  a: number;
+  cb: WorkerCallback;
+}
+
+/** Deliver `callback` for this node's current attempt after `delaySeconds`. Call it inside `execute`. */
+export async function scheduleCallback(
+  runId: string,
+  nodeId: string,
+  callback: WorkerCallback,
+  delaySeconds: number,
+  options: { attempt?: number } = {},
+): Promise<void> {
+  const attempt = options.attempt ?? currentAttemptFor(runId, nodeId)?.attempt;
+  if (attempt === undefined) {
+    throw new Error(`scheduleCallback(${runId}, ${nodeId}) needs the attempt: call it inside execute(), or pass { attempt }.`);
+  }
+  const payload: ScheduledCallbackPayload = { r: runId, i: nodeId, a: attempt, cb: callback };
+  await getPool().query(
+    `SELECT graphile_worker.add_job('stitch_callback', $1::json, run_at => now() + make_interval(secs => $2), max_attempts => 5)`,
+    [JSON.stringify(payload), Math.max(0, delaySeconds)],
+  );
+}

@@ -1,0 +1,112 @@
+/**
+ * Named state transitions of a node instance. Each is one SQL function call (one round trip, one
+ * commit) that compare-and-sets the row and, in the same transaction, creates downstream
+ * instances, enqueues their jobs, appends events and notifies listeners (see 0001_init.sql).
+ *
+ *   pending ──markRunning──▶ running ──settle(completed)──▶ completed
+ *      ▲                        │ └───settle(failed, continueOnError)──▶ failed (downstream runs)
+ *      └──────scheduleRetry─────┤
+ *                               └───abortRun(failed)──▶ failed (run failed, open work cancelled,
+ *                                                        unreached nodes skipped)
+ */
+import { createHash } from 'node:crypto';
+import type { ExecutionGraph } from '@/types/stitch';
+import type { RetryPolicy } from '@/types/stitch';
+import { getPool } from '@/lib/db/pool';
+import { outputNodesOf } from './compile';
+import { downstreamArrivals, parseInstanceId } from './instances';
+
+export interface NodeRef {
+  runId: string;
+  versionId: string;
+  instanceId: string;
+  attempt: number;
+}
+
+export interface SettleResult {
+  ok: boolean;
+  ready?: Array<{ i: string }>;
+  run?: string | null;
+}
+
+export function completionHash(status: string, output: unknown, error: unknown): string {
+  return createHash('sha256').update(JSON.stringify([status, output ?? null, error ?? null])).digest('base64url');
+}
+
+/**
+ * Settle an instance with data for downstream: `completed`, or `failed` on a continueOnError node
+ * (then `output` is `{error}`). `merge`: merge `output` over the stored output (async workers stored
+ * their input there).
+ */
+export async function settleNode(
+  graph: ExecutionGraph,
+  ref: NodeRef,
+  settle: { status: 'completed' | 'failed'; output: unknown; error?: string; input?: unknown; startedAt?: Date; merge: boolean; hash?: string },
+): Promise<SettleResult> {
+  const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
+  const { rows } = await getPool().query<{ r: SettleResult }>(
+    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13) AS r`,
+    [
+      ref.runId,
+      ref.versionId,
+      ref.instanceId,
+      ref.attempt,
+      settle.status,
+      JSON.stringify(settle.output ?? null),
+      settle.error ?? null,
+      settle.input === undefined ? null : JSON.stringify(settle.input),
+      settle.startedAt ?? null,
+      settle.merge,
+      JSON.stringify(downstreamArrivals(graph, nodeId, itemPath)),
+      outputNodesOf(graph),
+      settle.hash ?? null,
+    ],
+  );
+  return rows[0].r;
+}
+
+/** pending → running. For async workers `deadlineSeconds` schedules the callback-deadline job. */
+export async function markRunning(ref: NodeRef, input: unknown, deadlineSeconds: number | null): Promise<boolean> {
+  const { rows } = await getPool().query<{ ok: boolean }>(
+    'SELECT stitch_mark_running($1, $2, $3, $4, $5::jsonb, $6) AS ok',
+    [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), deadlineSeconds],
+  );
+  return rows[0].ok;
+}
+
+/** Exponential backoff with ±25% jitter, capped. `attempt` is the attempt that just failed (1-based). */
+export function backoffDelayMs(policy: RetryPolicy, attempt: number, random = Math.random): number {
+  const base = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** (attempt - 1));
+  return Math.max(0, Math.round(base * (0.75 + random() * 0.5)));
+}
+
+export async function scheduleRetry(ref: NodeRef, error: string, delayMs: number): Promise<boolean> {
+  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_schedule_retry($1, $2, $3, $4, $5, $6) AS ok', [
+    ref.runId,
+    ref.versionId,
+    ref.instanceId,
+    ref.attempt,
+    error,
+    Math.min(delayMs, 2_000_000_000),
+  ]);
+  return rows[0].ok;
+}
+
+/** End the run: `failed` (with the failing instance) or `cancelled`. False when nothing changed. */
+export async function abortRun(
+  graph: ExecutionGraph,
+  runId: string,
+  status: 'failed' | 'cancelled',
+  error: string,
+  failing?: { instanceId: string; attempt: number },
+): Promise<boolean> {
+  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6) AS ok', [
+    runId,
+    status,
+    error,
+    failing?.instanceId ?? null,
+    failing?.attempt ?? null,
+    graph.order,
+  ]);
+  return rows[0].ok;
+}

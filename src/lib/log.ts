@@ -1,0 +1,58 @@
+/**
+ * One pino logger for the whole process. Secrets never reach a log line: values under
+ * sensitive keys (api keys, tokens, secrets, passwords, authorization) are replaced at any
+ * depth, and callback tokens inside URLs are masked.
+ */
+import pino, { type Logger } from 'pino';
+import { getConfig } from './config';
+
+const SENSITIVE_KEY = /(api[-_]?key|apikey|secret|password|passwd|token|authorization|credential|private[-_]?key)/i;
+const TOKEN_IN_URL = /([?&](?:token|sig|signature|api_key|apikey|key)=)[^&\s"']+/gi;
+const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
+
+/** Mask secrets in a string (tokens in URLs, bearer credentials). */
+export function redactString(value: string): string {
+  return value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]');
+}
+
+/** Deep copy of `value` with sensitive keys' values replaced. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8) return '[depth]';
+  if (typeof value === 'string') return redactString(value);
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (value && typeof value === 'object') {
+    if (value instanceof Error) return { message: redactString(value.message), name: value.name };
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      // Keys that name a flag about a secret ("apiKeyPresent") carry no secret.
+      out[k] = SENSITIVE_KEY.test(k) && typeof v !== 'boolean' && v !== null && v !== undefined ? '[redacted]' : redact(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+let root: Logger | undefined;
+
+export function getLogger(): Logger {
+  if (!root) {
+    root = pino({
+      level: getConfig().logLevel,
+      base: { pid: process.pid },
+      formatters: { log: (obj) => redact(obj) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          // Messages are redacted too: a worker may interpolate a URL into its message.
+          const redacted = args.map((a) => (typeof a === 'string' ? redactString(a) : a)) as typeof args;
+          method.apply(this, redacted);
+        },
+      },
+    });
+  }
+  return root;
+}
+
+/** Replace the process logger (tests capture output with their own destination). */
+export function setLogger(logger: Logger): void {
+  root = logger;
+}

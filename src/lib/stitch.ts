@@ -1,0 +1,88 @@
+/**
+ * Boot and shutdown of a Stitch process: database (embedded or DATABASE_URL), migrations, the
+ * shared callback secret, the worker registry check, the in-process completion path and,
+ * optionally, the queue runner. `start`, `serve`, `worker`, tests and benchmarks all go through here.
+ */
+import { randomBytes } from 'node:crypto';
+import { getConfig, type Config } from './config';
+import { closeDatabase, openDatabase, type Database } from './db/pool';
+import { migrate } from './db/migrate';
+import { setCallbackSecret } from './engine/callback-tokens';
+import { completeNode } from './engine/complete-node';
+import { setLocalCompleter } from './engine/local-completion';
+import { startQueueRunner, type QueueRunner } from './engine/runner';
+import { assertRegistryComplete } from './workers/registry';
+import './workers/index';
+
+export interface StitchOptions {
+  config?: Config;
+  /** Run the queue runner in this process (default true). */
+  runner?: boolean;
+  concurrency?: number;
+  pollIntervalMs?: number;
+}
+
+export interface StitchInstance {
+  db: Database;
+  config: Config;
+  runner?: QueueRunner;
+  stop(): Promise<void>;
+}
+
+/** The callback secret: STITCH_SECRET, else generated once and shared by all processes via the DB. */
+async function loadSecret(db: Database, config: Config): Promise<string> {
+  if (config.secret) return config.secret;
+  const { rows } = await db.pool.query<{ value: string }>(
+    `WITH ins AS (
+       INSERT INTO stitch_settings (key, value) VALUES ('callback_secret', $1) ON CONFLICT (key) DO NOTHING RETURNING value
+     )
+     SELECT value FROM ins UNION ALL SELECT value FROM stitch_settings WHERE key = 'callback_secret' LIMIT 1`,
+    [randomBytes(32).toString('base64url')],
+  );
+  return rows[0].value;
+}
+
+let active: StitchInstance | undefined;
+
+export async function startStitch(options: StitchOptions = {}): Promise<StitchInstance> {
+  if (active) return active;
+  const config = options.config ?? getConfig();
+  assertRegistryComplete();
+  const db = await openDatabase({ config, max: (options.concurrency ?? config.concurrency) + 10 });
+  try {
+    await migrate(db.pool);
+    setCallbackSecret(await loadSecret(db, config));
+    setLocalCompleter(completeNode);
+    const runner =
+      options.runner === false
+        ? undefined
+        : await startQueueRunner({
+            pool: db.pool,
+            concurrency: options.concurrency ?? config.concurrency,
+            heartbeatSeconds: config.heartbeatSeconds,
+            staleRunnerSeconds: config.staleRunnerSeconds,
+            pollIntervalMs: options.pollIntervalMs,
+          });
+    const instance: StitchInstance = {
+      db,
+      config,
+      runner,
+      async stop() {
+        if (active !== instance) return;
+        active = undefined;
+        await runner?.stop();
+        setLocalCompleter(undefined);
+        await closeDatabase();
+      },
+    };
+    active = instance;
+    return instance;
+  } catch (error) {
+    await closeDatabase();
+    throw error;
+  }
+}
+
+export function getStitch(): StitchInstance | undefined {
+  return active;
+}

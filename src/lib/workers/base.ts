@@ -1,0 +1,38 @@
+/**
+ * The worker contract. A worker is a class with a no-argument constructor (it decides mock mode
+ * from `getConfig()` there) and an `execute` the queue runner calls once per attempt.
+ */
+import type { NodeConfig, WorkerCallback } from '@/types/stitch';
+
+/** What `poll` reports when a callback deadline passes without a callback. */
+export type PollResult = WorkerCallback | { status: 'running'; extendSeconds?: number };
+
+export interface IWorker {
+  /**
+   * Do the work for one node instance. `nodeId` is the instance id (a splitter item's instance is
+   * `node[3]`); pass it unchanged to `triggerCallback` / `buildCallbackUrl` / `updateNodeState`.
+   *
+   * - sync workers call `triggerCallback(runId, nodeId, …)` before returning;
+   * - async workers hand a vendor `buildCallbackUrl(runId, nodeId)`, store their input with
+   *   `updateNodeState(runId, nodeId, { status: 'running', output: input })` and return.
+   *
+   * Throwing fails the attempt (retried per the definition's policy).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's signature: input is free-form JSON
+  execute(runId: string, nodeId: string, config: NodeConfig, input: any): Promise<void>;
+
+  /**
+   * Optional, async workers: asked when the callback deadline passes without a callback.
+   * `stored` is what the worker stored with `updateNodeState` (e.g. the vendor's task id).
+   */
+  poll?(runId: string, nodeId: string, config: NodeConfig, stored: unknown): Promise<PollResult>;
+
+  /**
+   * Optional, async workers: turn a vendor's own callback payload into Stitch's
+   * `{status, output?, error?}`. Return `{ reply }` to answer a vendor handshake without settling.
+   */
+  parseCallback?(body: unknown, headers: Record<string, string>): WorkerCallback | { reply: unknown };
+}
+
+/** A worker class as registered: constructed once per process, on first use. */
+export type WorkerClass = new () => IWorker;

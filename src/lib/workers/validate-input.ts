@@ -1,0 +1,40 @@
+/**
+ * Check a node's input against its worker definition before `execute`: required fields (or one of
+ * their aliases) present, declared types respected, defaults filled in. Unknown fields pass through.
+ */
+import type { FieldType, WorkerDefinition } from '@/types/stitch';
+
+export interface InputCheck {
+  input: unknown;
+  problems: string[];
+}
+
+function typeOf(value: unknown): FieldType | 'null' | 'other' {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  const t = typeof value;
+  return t === 'string' || t === 'number' || t === 'boolean' || t === 'object' ? t : 'other';
+}
+
+export function validateInput(definition: WorkerDefinition, input: unknown): InputCheck {
+  const fields = Object.entries(definition.input);
+  if (fields.length === 0) return { input, problems: [] };
+  if (typeOf(input) !== 'object' && input !== undefined && input !== null) {
+    return { input, problems: [`Input must be an object with fields ${fields.map(([n]) => n).join(', ')}; got ${typeOf(input)}`] };
+  }
+  const value: Record<string, unknown> = { ...((input ?? {}) as Record<string, unknown>) };
+  const problems: string[] = [];
+  for (const [name, schema] of fields) {
+    const present = [name, ...(schema.aliases ?? [])].find((n) => value[n] !== undefined && value[n] !== null);
+    if (present === undefined) {
+      if (schema.default !== undefined) value[name] = structuredClone(schema.default);
+      else if (schema.required) problems.push(`Missing required field: ${name}`);
+      continue;
+    }
+    const actual = typeOf(value[present]);
+    if (actual !== schema.type && !(schema.type === 'number' && actual === 'string' && value[present] !== '' && !Number.isNaN(Number(value[present])))) {
+      problems.push(`Field ${present} must be ${schema.type}, got ${actual}`);
+    }
+  }
+  return { input: value, problems };
+}

@@ -1,0 +1,248 @@
+/**
+ * Stitch's vocabulary: graph, run, node-instance, callback and worker-definition types.
+ * Everything that crosses a module boundary (engine ↔ db ↔ workers ↔ server ↔ canvas) is declared here.
+ */
+
+// ───────────────────────────── Flow graphs (React Flow JSON) ─────────────────────────────
+
+/**
+ * A worker node's settings (`node.data.config`). Workers read arbitrary keys from it
+ * (`config.endpoint || 'https://…'`), so values are deliberately untyped: the worker's
+ * definition, not this type, says which keys exist.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's workers read config keys untyped
+export type NodeConfig = { [key: string]: any };
+
+export const NODE_TYPES = ['start', 'worker', 'ux', 'splitter', 'collector', 'switch', 'end'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+/** A constant (`{value}`) or a dot path into the upstream output (`"scenes.0.title"`). */
+export type EdgeMappingSource = string | { value: unknown };
+/** `targetField → source`: only mapped fields flow along an edge that has a mapping. */
+export type EdgeMapping = Record<string, EdgeMappingSource>;
+
+/** Per-node retry override (`data.retry`) and a worker definition's default policy. */
+export interface RetryPolicy {
+  /** Total attempts including the first (1 = no retry). */
+  attempts: number;
+  /** Delay before the 2nd attempt; doubles each attempt, with ±25% jitter. */
+  backoffMs: number;
+  /** Upper bound for one backoff delay. */
+  maxBackoffMs: number;
+}
+
+export interface VisualNodeData {
+  label?: string;
+  workerType?: string;
+  /** Accepted alias of `workerType` (older exports). */
+  worker_type?: string;
+  config?: NodeConfig;
+  /** A failure of this node does not fail the run; downstream receives `{error}`. */
+  continueOnError?: boolean;
+  retry?: Partial<RetryPolicy>;
+  /** Callback deadline for async workers, overriding the definition's. */
+  timeoutSeconds?: number;
+  /** On `start` nodes: the fields the run input provides (used by validation). */
+  inputSchema?: Record<string, FieldSchema>;
+  [key: string]: unknown;
+}
+
+export interface VisualNode {
+  id: string;
+  type?: string;
+  position?: { x: number; y: number };
+  data?: VisualNodeData;
+  [key: string]: unknown;
+}
+
+export interface VisualEdge {
+  id: string;
+  source: string;
+  target: string;
+  sourceHandle?: string | null;
+  targetHandle?: string | null;
+  data?: { mapping?: EdgeMapping; case?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** What the canvas exports and `POST /api/flows` accepts. */
+export interface VisualGraph {
+  nodes: VisualNode[];
+  edges: VisualEdge[];
+  [key: string]: unknown;
+}
+
+/** One node of the compiled, immutable execution graph. */
+export interface ExecutionNode {
+  id: string;
+  type: NodeType;
+  label?: string;
+  workerType?: string;
+  config: NodeConfig;
+  continueOnError: boolean;
+  /** Node-level retry override (merged over the worker definition's at run time). */
+  retry?: Partial<RetryPolicy>;
+  timeoutSeconds?: number;
+  inputSchema?: Record<string, FieldSchema>;
+}
+
+export interface ExecutionEdge {
+  id: string;
+  source: string;
+  target: string;
+  mapping?: EdgeMapping;
+  sourceHandle?: string;
+  case?: string;
+}
+
+/** The compiled form a run executes: built once per version, cached in memory. */
+export interface ExecutionGraph {
+  nodes: Record<string, ExecutionNode>;
+  edges: ExecutionEdge[];
+  /** node id → ids of its outgoing edges' targets, in edge order. */
+  adjacency: Record<string, string[]>;
+  /** node id → ids of its incoming edges' sources, in edge order. */
+  reverseAdjacency: Record<string, string[]>;
+  /** node id → incoming edges in edge order (the input-merge order). */
+  inEdges: Record<string, ExecutionEdge[]>;
+  outEdges: Record<string, ExecutionEdge[]>;
+  entryNodes: string[];
+  terminalNodes: string[];
+  /** A topological order of all nodes. */
+  order: string[];
+}
+
+export interface ValidationIssue {
+  code: string;
+  nodeId?: string;
+  edgeId?: string;
+  field?: string;
+  message: string;
+}
+
+// ───────────────────────────── Runs and node instances ─────────────────────────────
+
+export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const NODE_STATUSES = [
+  'pending',
+  'running',
+  'waiting_for_user',
+  'completed',
+  'failed',
+  'cancelled',
+  'skipped',
+] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+export const FINAL_NODE_STATUSES: readonly NodeStatus[] = ['completed', 'failed', 'cancelled', 'skipped'];
+
+/** What a worker reports through `triggerCallback` (or a vendor through the callback URL). */
+export interface WorkerCallback {
+  status: 'completed' | 'failed';
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- worker outputs are free-form JSON
+  output?: any;
+  error?: string;
+}
+
+/** Progress and intermediate state a worker stores with `updateNodeState`. */
+export interface NodeStateUpdate {
+  status: NodeStatus;
+  output?: unknown;
+  error?: string;
+  metadata?: { progress?: number; message?: string; [key: string]: unknown };
+}
+
+export interface RunRow {
+  id: string;
+  flowId: string | null;
+  versionId: string;
+  status: RunStatus;
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  trigger: unknown;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface NodeRunRow {
+  runId: string;
+  /** `nodeId` for top-level nodes, `nodeId[2]` / `nodeId[2][0]` for splitter items. */
+  instanceId: string;
+  nodeId: string;
+  status: NodeStatus;
+  attempt: number;
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  progress: number | null;
+  metadata: Record<string, unknown>;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export const EVENT_TYPES = [
+  'run:created',
+  'run:completed',
+  'run:failed',
+  'run:cancelled',
+  'node:pending',
+  'node:running',
+  'node:progress',
+  'node:completed',
+  'node:failed',
+  'node:retrying',
+  'node:cancelled',
+  'node:skipped',
+  'node:waiting',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One row of the append-only `stitch_events` log (and one SSE message). */
+export interface StitchEvent {
+  id: number;
+  runId: string;
+  instanceId: string | null;
+  type: EventType;
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
+// ───────────────────────────── Worker definitions ─────────────────────────────
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object';
+
+export interface FieldSchema {
+  type: FieldType;
+  required?: boolean;
+  description: string;
+  default?: unknown;
+  /** Other names accepted for this field (e.g. `visualPrompt` for `visual_prompt`). */
+  aliases?: string[];
+}
+
+export interface OutputFieldSchema {
+  type: FieldType;
+  description: string;
+}
+
+/** The seed's worker definition, plus optional execution policy. */
+export interface WorkerDefinition {
+  id: string;
+  name: string;
+  /** `sync`: completes before `execute` returns. `async`: completes when its callback arrives. */
+  type: 'sync' | 'async';
+  description: string;
+  input: Record<string, FieldSchema>;
+  output: Record<string, OutputFieldSchema>;
+  /** Default node config (the canvas pre-fills it; nodes override it). */
+  config: Record<string, unknown>;
+  /** Retry policy; default: 3 attempts, 1 s backoff doubling up to 60 s. */
+  retry?: Partial<RetryPolicy>;
+  /** Callback deadline for async workers; default 600 s. */
+  timeoutSeconds?: number;
+  /** Palette group in the canvas. */
+  category?: string;
+}

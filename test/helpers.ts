@@ -1,0 +1,81 @@
+/**
+ * Test helpers: register throw-away workers, build graphs, wait for runs.
+ */
+import type { NodeConfig, RunRow, VisualGraph, WorkerDefinition } from '@/types/stitch';
+import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
+import type { IWorker, WorkerClass } from '@/lib/workers/base';
+import { getRun, getRunWithNodes } from '@/lib/db/runs';
+
+/** Register a worker class with a definition (both required, as at start-up). */
+export function registerTestWorker(type: string, WorkerClass: WorkerClass, definition: Partial<WorkerDefinition> = {}): void {
+  WORKER_DEFINITIONS[type] = {
+    id: type,
+    name: type,
+    type: 'sync',
+    description: `test worker ${type}`,
+    input: {},
+    output: {},
+    config: {},
+    ...definition,
+  };
+  workerRegistry.unregister(type);
+  workerRegistry.register(type, WorkerClass);
+}
+
+/** A sync worker from a function: its return value is the node's output. */
+export function syncWorker(fn: (input: any, config: NodeConfig, ids: { runId: string; nodeId: string }) => unknown | Promise<unknown>): WorkerClass {
+  return class implements IWorker {
+    async execute(runId: string, nodeId: string, config: NodeConfig, input: unknown) {
+      const { triggerCallback } = await import('@/lib/workers/utils');
+      const output = await fn(input, config, { runId, nodeId });
+      await triggerCallback(runId, nodeId, { status: 'completed', output });
+    }
+  };
+}
+
+type NodeSpec = string | { id: string; type?: string; workerType?: string; config?: NodeConfig; [k: string]: unknown };
+
+/** Build React Flow JSON: `graph(['a:echo', 'b:echo'], [['a','b']])`; a bare id is a worker of type 'echo'. */
+export function graph(nodes: NodeSpec[], edges: Array<[string, string] | { source: string; target: string; [k: string]: unknown }>): VisualGraph {
+  return {
+    nodes: nodes.map((spec, i) => {
+      if (typeof spec === 'string') {
+        const [id, workerType = 'echo'] = spec.split(':');
+        if (workerType === 'start' || workerType === 'end') return { id, type: workerType, position: { x: i * 200, y: 0 }, data: {} };
+        return { id, type: 'worker', position: { x: i * 200, y: 0 }, data: { workerType } };
+      }
+      const { id, type = 'worker', workerType, config, ...data } = spec;
+      return { id, type, position: { x: i * 200, y: 0 }, data: { workerType, config, ...data } };
+    }),
+    edges: edges.map((e, i) =>
+      Array.isArray(e) ? { id: `e${i}`, source: e[0], target: e[1] } : { id: `e${i}`, ...e },
+    ),
+  };
+}
+
+const FINAL = ['completed', 'failed', 'cancelled'];
+
+/** Poll until the run reaches a final status (or `status`), then return it with its nodes. */
+export async function waitForRun(runId: string, options: { timeoutMs?: number; status?: RunRow['status'] } = {}) {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    const run = await getRun(runId);
+    if (options.status ? run.status === options.status : FINAL.includes(run.status)) return getRunWithNodes(runId);
+    if (Date.now() > deadline) {
+      const detail = await getRunWithNodes(runId);
+      throw new Error(`run ${runId} still ${run.status} after timeout: ${JSON.stringify(detail.nodes)}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Poll until `check` returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met before timeout');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
