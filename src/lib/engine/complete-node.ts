@@ -153,5 +153,6 @@ export async function failAttempt(
   return abortRun(graph, ref.runId, 'failed', `Node ${label} failed${attempts}: ${message}`, {
     instanceId: ref.instanceId,
     attempt: ref.attempt,
+    error: message,
   });
 }

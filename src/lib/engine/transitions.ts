@@ -98,15 +98,16 @@ export async function abortRun(
   runId: string,
   status: 'failed' | 'cancelled',
   error: string,
-  failing?: { instanceId: string; attempt: number },
+  failing?: { instanceId: string; attempt: number; error: string },
 ): Promise<boolean> {
-  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6) AS ok', [
+  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6, $7) AS ok', [
     runId,
     status,
     error,
     failing?.instanceId ?? null,
     failing?.attempt ?? null,
     graph.order,
+    failing?.error ?? null,
   ]);
   return rows[0].ok;
 }
