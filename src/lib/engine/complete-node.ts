@@ -62,7 +62,7 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
   if (ctx && ctx.runId === runId && ctx.instanceId === instanceId && ctx.attempt === attempt) {
     const graph = await getExecutionGraph(ctx.versionId);
     const ref = { runId, versionId: ctx.versionId, instanceId, attempt };
-    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt });
+    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt, jobId: ctx.jobId });
     if (settled) return { ok: true };
     return explainRefusal(runId, instanceId, attempt, callback);
   }
@@ -100,7 +100,7 @@ export async function applyCallback(
   graph: ExecutionGraph,
   ref: NodeRef,
   callback: WorkerCallback,
-  known: { input?: unknown; startedAt?: Date },
+  known: { input?: unknown; startedAt?: Date; jobId?: string },
 ): Promise<boolean> {
   if (callback.status === 'completed') {
     const result = await settleNode(graph, ref, {
@@ -110,6 +110,7 @@ export async function applyCallback(
       startedAt: known.startedAt,
       merge: true,
       hash: completionHash(callback.status, callback.output, callback.error),
+      jobId: known.jobId,
     });
     return result.ok;
   }

@@ -52,7 +52,7 @@ async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promis
   return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, upstream: r.upstream };
 }
 
-export async function executeNodeJob(payload: ExecutePayload): Promise<void> {
+export async function executeNodeJob(payload: ExecutePayload, jobId?: string): Promise<void> {
   const graph = await getExecutionGraph(payload.v);
   const state = await loadState(graph, payload);
   if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
@@ -71,17 +71,17 @@ export async function executeNodeJob(payload: ExecutePayload): Promise<void> {
   switch (node.type) {
     case 'start':
     case 'end':
-      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false });
+      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId });
       return;
     case 'worker':
-      await runWorker(graph, node, ref, input);
+      await runWorker(graph, node, ref, input, jobId);
       return;
     default:
       await failAttempt(graph, ref, new NonRetriableError(`Node type "${node.type}" is not supported by this engine yet`), { input });
   }
 }
 
-async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown): Promise<void> {
+async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string): Promise<void> {
   const type = node.workerType!;
   const definition = getWorkerDefinition(type);
   if (!definition) {
@@ -108,6 +108,7 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
     startedAt,
     callbacks: 0,
     deadlineSeconds: isAsync ? deadlineSeconds : undefined,
+    jobId,
   };
   const runningMark = isAsync
     ? undefined

@@ -19,6 +19,11 @@ export interface ExecutionContext {
   callbacks: number;
   /** Callback deadline of this attempt, for token expiry. */
   deadlineSeconds?: number;
+  /**
+   * The graphile-worker job executing this attempt: completed in the same commit as the node, so
+   * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
+   */
+  jobId?: string;
 }
 
 export const executionContext = new AsyncLocalStorage<ExecutionContext>();

@@ -30,7 +30,7 @@ export interface QueueRunner {
 }
 
 const tasks: Record<string, Task> = {
-  stitch_execute: (payload) => executeNodeJob(payload as ExecutePayload),
+  stitch_execute: (payload, helpers) => executeNodeJob(payload as ExecutePayload, helpers.job.id),
   stitch_deadline: (payload) => deadlineJob(payload as ExecutePayload),
   stitch_callback: async (payload) => {
     const p = payload as ScheduledCallbackPayload;

@@ -41,11 +41,22 @@ export function completionHash(status: string, output: unknown, error: unknown):
 export async function settleNode(
   graph: ExecutionGraph,
   ref: NodeRef,
-  settle: { status: 'completed' | 'failed'; output: unknown; error?: string; input?: unknown; startedAt?: Date; merge: boolean; hash?: string },
+  settle: {
+    status: 'completed' | 'failed';
+    output: unknown;
+    error?: string;
+    input?: unknown;
+    startedAt?: Date;
+    merge: boolean;
+    hash?: string;
+    /** The queue job that executed this attempt, completed in the same statement. */
+    jobId?: string;
+  },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
   const { rows } = await getPool().query<{ r: SettleResult }>(
-    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13) AS r`,
+    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13) AS r,
+            (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed`,
     [
       ref.runId,
       ref.versionId,
@@ -60,6 +71,7 @@ export async function settleNode(
       JSON.stringify(downstreamArrivals(graph, nodeId, itemPath)),
       outputNodesOf(graph),
       settle.hash ?? null,
+      settle.jobId ? [settle.jobId] : [],
     ],
   );
   return rows[0].r;

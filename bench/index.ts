@@ -1,0 +1,219 @@
+/**
+ * `npm run bench`: Stitch's engine against its baseline, raw graphile-worker, on one database in one
+ * run. Prints figures as it goes; the last line is one JSON object with every figure.
+ *
+ *   queue_jobs_per_s  raw graphile-worker 0.17.3 draining no-op jobs (concurrency 10)
+ *   nodes_per_s       Stitch node executions/s: many concurrent runs of a 5-node chain of no-op sync workers
+ *   ratio             nodes_per_s / queue_jobs_per_s
+ *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
+ *
+ * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory.
+ */
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Logger, run as runGraphile, runMigrations } from 'graphile-worker';
+import type { NodeConfig } from '@/types/stitch';
+import { getConfig } from '@/lib/config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '@/lib/db/embedded';
+import { createFlow } from '@/lib/db/flows';
+import { getPool } from '@/lib/db/pool';
+import { startRun } from '@/lib/engine/start-run';
+import { startQueueRunner } from '@/lib/engine/runner';
+import { startStitch } from '@/lib/stitch';
+import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
+import { triggerCallback } from '@/lib/workers/utils';
+
+const CONCURRENCY = 10;
+const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 20_000);
+const CHAIN_RUNS = Number(process.env.BENCH_CHAIN_RUNS ?? 1_000);
+const HOP_RUNS = Number(process.env.BENCH_HOP_RUNS ?? 200);
+const quiet = new Logger(() => () => {});
+
+const started = new Map<string, number>();
+const finished = new Map<string, number>();
+
+/** The benchmark's no-op sync worker; records when it starts and when its completion committed. */
+class NoopWorker {
+  async execute(runId: string, nodeId: string, _config: NodeConfig, input: unknown) {
+    if (recordTimes) started.set(`${runId}/${nodeId}`, performance.now());
+    await triggerCallback(runId, nodeId, { status: 'completed', output: input });
+    if (recordTimes) finished.set(`${runId}/${nodeId}`, performance.now());
+  }
+}
+let recordTimes = false;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+async function openServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
+  const dir = mkdtempSync(path.join(tmpdir(), 'stitch-bench-'));
+  chmodSync(dir, 0o755);
+  const embedded: EmbeddedDatabase = await startEmbeddedPostgres(dir);
+  return {
+    adminUrl: embedded.url,
+    stop: async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function createDatabase(adminUrl: string): Promise<string> {
+  const name = `stitch_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Baseline: graphile-worker alone, same database, same concurrency, jobs added up front. */
+async function benchQueue(url: string): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 10 });
+  await runMigrations({ pgPool: pool, logger: quiet });
+  for (let i = 0; i < QUEUE_JOBS; i += 5000) {
+    const n = Math.min(5000, QUEUE_JOBS - i);
+    await pool.query(
+      `SELECT graphile_worker.add_jobs(array(SELECT ROW('noop', '{}'::json, NULL, NULL, 1, NULL, NULL, NULL)::graphile_worker.job_spec FROM generate_series(1, $1)))`,
+      [n],
+    );
+  }
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const t0 = performance.now();
+  const runner = await runGraphile({
+    pgPool: pool,
+    concurrency: CONCURRENCY,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: quiet,
+    taskList: {
+      noop: async () => {
+        if (++done === QUEUE_JOBS) resolveAll();
+      },
+    },
+  });
+  await all;
+  const seconds = (performance.now() - t0) / 1000;
+  await runner.stop();
+  await pool.end();
+  return QUEUE_JOBS / seconds;
+}
+
+async function waitForRuns(runIds: string[]): Promise<void> {
+  for (;;) {
+    const { rows } = await getPool().query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM stitch_runs WHERE id = ANY ($1) AND status IN ('running', 'pending')`,
+      [runIds],
+    );
+    if (rows[0].n === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const CHAIN = ['n1', 'n2', 'n3', 'n4', 'n5'];
+
+async function benchStitch(url: string) {
+  WORKER_DEFINITIONS['bench-noop'] = {
+    id: 'bench-noop',
+    name: 'No-op',
+    type: 'sync',
+    description: 'benchmark no-op',
+    input: {},
+    output: {},
+    config: {},
+  };
+  workerRegistry.register('bench-noop', NoopWorker);
+  const config = getConfig({ ...process.env, DATABASE_URL: url, STITCH_LOG_LEVEL: 'error', STITCH_SECRET: 'bench' });
+  const stitch = await startStitch({ config, runner: false, concurrency: CONCURRENCY });
+  const flow = await createFlow('bench-chain', {
+    nodes: CHAIN.map((id, i) => ({ id, type: 'worker', position: { x: i * 200, y: 0 }, data: { workerType: 'bench-noop' } })),
+    edges: CHAIN.slice(1).map((id, i) => ({ id: `e${i}`, source: CHAIN[i], target: id })),
+  });
+
+  // Throughput: all runs created first (like the queue's jobs), then one runner drains them.
+  const runIds: string[] = [];
+  for (let i = 0; i < CHAIN_RUNS; i += 50) {
+    runIds.push(...(await Promise.all(Array.from({ length: Math.min(50, CHAIN_RUNS - i) }, () => startRun(flow.id, { input: { i } })))).map((r) => r.runId));
+  }
+  const t0 = performance.now();
+  const runner = await startQueueRunner({
+    pool: stitch.db.pool,
+    concurrency: CONCURRENCY,
+    heartbeatSeconds: 5,
+    staleRunnerSeconds: 30,
+    pollIntervalMs: 1000,
+  });
+  await waitForRuns(runIds);
+  const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
+
+  // Hop latency, unloaded: one run at a time.
+  recordTimes = true;
+  const hops: number[] = [];
+  for (let i = 0; i < HOP_RUNS; i++) {
+    const { runId } = await startRun(flow.id, { input: { i } });
+    await waitForRuns([runId]);
+    for (let k = 1; k < CHAIN.length; k++) {
+      const done = finished.get(`${runId}/${CHAIN[k - 1]}`);
+      const next = started.get(`${runId}/${CHAIN[k]}`);
+      if (done !== undefined && next !== undefined) hops.push(next - done);
+    }
+  }
+  recordTimes = false;
+  hops.sort((a, b) => a - b);
+  await runner.stop();
+  await stitch.stop();
+  return { nodesPerSecond, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
+}
+
+async function main() {
+  const server = await openServer();
+  const figures: Record<string, number> = {};
+  try {
+    const url = await createDatabase(server.adminUrl);
+    const queue = await benchQueue(url);
+    console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s`);
+    const stitch = await benchStitch(url);
+    console.log(`stitch: ${CHAIN_RUNS} runs × ${CHAIN.length}-node chain at concurrency ${CONCURRENCY}: ${Math.round(stitch.nodesPerSecond)} nodes/s`);
+    console.log(`ratio nodes/s ÷ jobs/s: ${round(stitch.nodesPerSecond / queue, 2)}`);
+    console.log(`hop latency (${stitch.hops} hops, unloaded): p50 ${round(stitch.hopP50, 2)} ms, p99 ${round(stitch.hopP99, 2)} ms`);
+    Object.assign(figures, {
+      queue_jobs_per_s: Math.round(queue),
+      nodes_per_s: Math.round(stitch.nodesPerSecond),
+      ratio: round(stitch.nodesPerSecond / queue, 3),
+      hop_p50_ms: round(stitch.hopP50, 2),
+      hop_p99_ms: round(stitch.hopP99, 2),
+    });
+    const fanoutModule = path.join(path.dirname(new URL(import.meta.url).pathname), 'fanout.ts');
+    if (existsSync(fanoutModule)) {
+      // Loaded by path: the fan-out case lives in its own module (and may not exist in older checkouts).
+      const { benchFanout } = (await import(pathToFileURL(fanoutModule).href)) as {
+        benchFanout: (adminUrl: string) => Promise<Record<string, number>>;
+      };
+      Object.assign(figures, await benchFanout(server.adminUrl));
+    }
+  } finally {
+    await server.stop();
+  }
+  console.log(JSON.stringify(figures));
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
