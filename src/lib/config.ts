@@ -43,7 +43,73 @@ export interface Config {
   bodyLimitBytes: number;
   /** Allow the http-webhook worker to call private, loopback and link-local addresses. */
   webhookAllowPrivate: boolean;
+  /** HMAC key for the http-webhook worker's signature header; unset = derived from the callback secret. */
+  webhookSigningSecret: string | undefined;
+  /** Where media is stored (src/lib/storage). */
+  storage: StorageConfig;
+  /** Per-integration limit overrides by worker type (src/lib/workers/limits.ts holds the defaults). */
+  integrationLimits: Record<string, IntegrationLimitConfig>;
   workers: WorkerKeys;
+}
+
+/** `STITCH_STORAGE=local` (default: files under `dataDir/files`, served at `/files/…`) or `s3`. */
+export interface StorageConfig {
+  driver: 'local' | 's3';
+  s3: {
+    bucket: string | undefined;
+    region: string;
+    /** S3-compatible endpoint (R2, Supabase Storage, MinIO); unset = AWS. */
+    endpoint: string | undefined;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+    /** Public base URL of the bucket; unset = `${endpoint}/${bucket}` (or the AWS bucket URL). */
+    publicUrl: string | undefined;
+    forcePathStyle: boolean;
+  };
+}
+
+/** Any field left out keeps the worker type's default. */
+export interface IntegrationLimitConfig {
+  /** Jobs of this worker type in flight at once, across all processes (async jobs count until their callback). */
+  maxInFlight?: number;
+  /** Executions started per `intervalSeconds`, across all processes. */
+  maxRequests?: number;
+  intervalSeconds?: number;
+}
+
+const LIMIT_FIELDS: Record<string, keyof IntegrationLimitConfig> = {
+  MAX_IN_FLIGHT: 'maxInFlight',
+  MAX_REQUESTS: 'maxRequests',
+  INTERVAL_SECONDS: 'intervalSeconds',
+};
+
+/**
+ * `STITCH_LIMITS` (JSON: `{"minimax":{"maxInFlight":2}}`), then per-type variables such as
+ * `STITCH_LIMIT_MINIMAX_MAX_IN_FLIGHT=2` or `STITCH_LIMIT_HTTP_WEBHOOK_MAX_REQUESTS=30`.
+ */
+function parseIntegrationLimits(env: Record<string, string | undefined>): Record<string, IntegrationLimitConfig> {
+  const limits: Record<string, IntegrationLimitConfig> = {};
+  if (env.STITCH_LIMITS) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(env.STITCH_LIMITS);
+    } catch {
+      throw new Error('STITCH_LIMITS must be JSON like {"minimax":{"maxInFlight":2,"maxRequests":10,"intervalSeconds":60}}');
+    }
+    for (const [type, value] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
+      limits[type] = {};
+      for (const field of Object.values(LIMIT_FIELDS)) {
+        if (value?.[field] !== undefined) limits[type][field] = intOf(String(value[field]), 0, `STITCH_LIMITS.${type}.${field}`);
+      }
+    }
+  }
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^STITCH_LIMIT_([A-Z0-9_]+?)_(MAX_IN_FLIGHT|MAX_REQUESTS|INTERVAL_SECONDS)$/.exec(name);
+    if (!match || value === undefined || value === '') continue;
+    const type = match[1].toLowerCase().replace(/_/g, '-');
+    (limits[type] ??= {})[LIMIT_FIELDS[match[2]]] = intOf(value, 0, name);
+  }
+  return limits;
 }
 
 let fileEnvCache: Record<string, string> | undefined;
@@ -128,6 +194,20 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     logLevel: nonEmpty('STITCH_LOG_LEVEL') ?? nonEmpty('LOG_LEVEL') ?? 'info',
     bodyLimitBytes: intOf(env.STITCH_BODY_LIMIT_BYTES, 1024 * 1024, 'STITCH_BODY_LIMIT_BYTES'),
     webhookAllowPrivate: env.STITCH_WEBHOOK_ALLOW_PRIVATE === '1' || env.STITCH_WEBHOOK_ALLOW_PRIVATE === 'true',
+    webhookSigningSecret: nonEmpty('STITCH_WEBHOOK_SIGNING_SECRET'),
+    storage: Object.freeze({
+      driver: nonEmpty('STITCH_STORAGE') === 's3' ? ('s3' as const) : ('local' as const),
+      s3: Object.freeze({
+        bucket: nonEmpty('STITCH_S3_BUCKET'),
+        region: nonEmpty('STITCH_S3_REGION') ?? 'us-east-1',
+        endpoint: nonEmpty('STITCH_S3_ENDPOINT'),
+        accessKeyId: nonEmpty('STITCH_S3_ACCESS_KEY_ID'),
+        secretAccessKey: nonEmpty('STITCH_S3_SECRET_ACCESS_KEY'),
+        publicUrl: nonEmpty('STITCH_S3_PUBLIC_URL')?.replace(/\/+$/, ''),
+        forcePathStyle: env.STITCH_S3_FORCE_PATH_STYLE === '1' || env.STITCH_S3_FORCE_PATH_STYLE === 'true',
+      }),
+    }),
+    integrationLimits: parseIntegrationLimits(env),
     workers: Object.freeze(workers),
   });
 }
