@@ -34,10 +34,11 @@ export function redact(value: unknown, depth = 0): unknown {
 
 let root: Logger | undefined;
 
-export function getLogger(): Logger {
-  if (!root) {
-    root = pino({
-      level: getConfig().logLevel,
+/** A logger that redacts secrets from every line's fields and message. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
       base: { pid: process.pid },
       formatters: { log: (obj) => redact(obj) as Record<string, unknown> },
       hooks: {
@@ -47,8 +48,13 @@ export function getLogger(): Logger {
           method.apply(this, redacted);
         },
       },
-    });
-  }
+    },
+    destination,
+  );
+}
+
+export function getLogger(): Logger {
+  root ??= createLogger(getConfig().logLevel);
   return root;
 }
 

