@@ -1,0 +1,95 @@
+/**
+ * The HTTP client of the canvas: JSON in and out, errors as `ApiError` carrying the server's
+ * `{error:{code,message,details}}`, and the API key. When the server answers 401 the request waits
+ * for the key prompt (`auth.ts`) and is sent again, so callers never see the 401.
+ */
+import type { RunStatus, ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
+import { authHeader, waitForKey } from './auth';
+import type { FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, StartedRun } from './types';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: ValidationIssue[];
+  constructor(status: number, code: string, message: string, details: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = Array.isArray(details) ? (details as ValidationIssue[]) : [];
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  for (;;) {
+    const headers: Record<string, string> = { Accept: 'application/json', ...authHeader() };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new ApiError(0, 'network', `Cannot reach the Stitch server (${(error as Error).message})`, undefined);
+    }
+    if (res.status === 401) {
+      await waitForKey(true);
+      continue;
+    }
+    const text = await res.text();
+    let json: unknown = undefined;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `${method} ${path} failed with HTTP ${res.status}`, err?.details);
+    }
+    return json as T;
+  }
+}
+
+/** Lists may come bare or wrapped (`{flows:[…]}`, `{items:[…]}`): accept both. */
+function listOf<T>(value: unknown, ...keys: string[]): T[] {
+  if (Array.isArray(value)) return value as T[];
+  if (value && typeof value === 'object') {
+    for (const key of [...keys, 'items', 'data']) {
+      const v = (value as Record<string, unknown>)[key];
+      if (Array.isArray(v)) return v as T[];
+    }
+    // A record keyed by id (e.g. worker definitions keyed by type).
+    const values = Object.values(value);
+    if (values.length && values.every((v) => v && typeof v === 'object' && 'id' in (v as object))) return values as T[];
+  }
+  return [];
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  listFlows: async () => listOf<FlowSummary>(await request('GET', '/api/flows'), 'flows'),
+  getFlow: (id: string) => request<FlowSummary & { graph: VisualGraph | null }>('GET', `/api/flows/${enc(id)}`),
+  createFlow: (name: string, graph: VisualGraph) => request<{ id: string; versionId: string }>('POST', '/api/flows', { name, graph }),
+  updateFlow: (id: string, graph: VisualGraph, name?: string) =>
+    request<{ id: string; versionId: string; version?: number }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
+  deleteFlow: (id: string) => request<unknown>('DELETE', `/api/flows/${enc(id)}`),
+  listVersions: async (id: string) => listOf<FlowVersionSummary>(await request('GET', `/api/flows/${enc(id)}/versions`), 'versions'),
+  getVersion: (id: string, versionId: string) => request<FlowVersion>('GET', `/api/flows/${enc(id)}/versions/${enc(versionId)}`),
+  listWorkers: async () => listOf<WorkerDefinition>(await request('GET', '/api/workers'), 'workers', 'definitions'),
+  startRun: (flowId: string, input: unknown) => request<StartedRun>('POST', `/api/flows/${enc(flowId)}/run`, { input }),
+  listRuns: async (query: { flowId?: string; status?: RunStatus; limit?: number; cursor?: string }): Promise<RunsPage> => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+    const body = await request<unknown>('GET', `/api/runs?${params}`);
+    const next = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    const cursor = next.nextCursor ?? next.cursor ?? null;
+    return { runs: listOf<RunListItem>(body, 'runs'), nextCursor: typeof cursor === 'string' && cursor ? cursor : null };
+  },
+  getRun: (runId: string) => request<RunDetail>('GET', `/api/runs/${enc(runId)}`),
+  cancelRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/cancel`, {}),
+  retryNode: (runId: string, instanceId: string) => request<unknown>('POST', `/api/stitch/retry/${enc(runId)}/${enc(instanceId)}`, {}),
+  completeGate: (runId: string, instanceId: string, input: unknown) =>
+    request<unknown>('POST', `/api/stitch/complete/${enc(runId)}/${enc(instanceId)}`, { input }),
+};

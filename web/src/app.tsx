@@ -1,0 +1,42 @@
+/** The shell: header, routes, API key prompt, toasts. */
+import { AuthPrompt } from './components/auth-prompt';
+import { ToastProvider } from './components/toast';
+import { EditorPage } from './pages/editor';
+import { FlowsListPage } from './pages/flows-list';
+import { RunPage } from './pages/run-view';
+import { RunsListPage } from './pages/runs-list';
+import { href, parseRoute, useHash } from './router';
+
+export function App() {
+  const route = parseRoute(useHash());
+  return (
+    <ToastProvider>
+      <div className="app">
+        <header className="app-header">
+          <a className="brand" href={href.flows()}>
+            <svg width="22" height="22" viewBox="0 0 32 32" aria-hidden>
+              <rect width="32" height="32" rx="8" fill="#4f46e5" />
+              <path d="M9 11h9a4 4 0 0 1 0 8h-4a4 4 0 0 0 0 8h9" stroke="#fff" strokeWidth="3" fill="none" strokeLinecap="round" />
+            </svg>
+            Stitch
+          </a>
+          <nav>
+            <a href={href.flows()} className={route.page === 'flows' ? 'active' : ''}>
+              Flows
+            </a>
+            <a href="/api/openapi.json" target="_blank" rel="noreferrer">
+              API
+            </a>
+          </nav>
+        </header>
+        <main className="app-main">
+          {route.page === 'flows' && <FlowsListPage />}
+          {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
+          {route.page === 'runs' && <RunsListPage key={route.flowId} flowId={route.flowId} />}
+          {route.page === 'run' && <RunPage runId={route.runId} />}
+        </main>
+        <AuthPrompt />
+      </div>
+    </ToastProvider>
+  );
+}

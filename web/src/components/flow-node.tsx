@@ -1,0 +1,93 @@
+/**
+ * The card every node type renders as: accent, icon, label, worker type, and the overlays — run
+ * status, attempt, progress bar, splitter item counts, validation issues. Memoised and subscribed
+ * to its own overlay entry, so a status change re-renders one card, not 200.
+ */
+import { memo } from 'react';
+import { Handle, Position, type NodeProps } from '@xyflow/react';
+import { useCanvas } from '../canvas-context';
+import { categoryColor, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
+import { useOverlay } from '../lib/overlay-store';
+import { statusLabel } from '../lib/format';
+
+function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
+  const { defs, overlays } = useCanvas();
+  const overlay = useOverlay(overlays, id);
+  const core = coreType(type);
+  const workerType = workerTypeOf(data);
+  const def = workerType ? defs[workerType] : undefined;
+  const accent = type === 'worker' ? categoryColor(def?.category) : core.color;
+  const runtime = overlay?.runtime;
+  const issues = overlay?.issues;
+  const status = runtime?.status;
+  const subtitle = type === 'worker' ? (def ? `${def.name}${def.type === 'async' ? ' · async' : ''}` : workerType ? `${workerType} (unknown)` : 'choose a worker type') : core.name;
+  const progress = runtime?.items ? runtime.items.done / Math.max(1, runtime.items.total) : runtime?.progress;
+  const showProgress = status === 'running' && typeof progress === 'number';
+
+  return (
+    <div
+      className={`node-card${selected ? ' selected' : ''}${issues?.length ? ' has-issues' : ''}${status ? ` status-${status}` : ''}`}
+      style={{ '--accent': accent } as React.CSSProperties}
+      data-testid={`node-${id}`}
+      data-status={status ?? 'idle'}
+    >
+      {type !== 'start' && <Handle type="target" position={Position.Left} />}
+      <div className="node-head">
+        <span className="node-icon" aria-hidden>
+          {core.icon}
+        </span>
+        <div className="node-titles">
+          <div className="node-label" title={data.label || id}>
+            {data.label || id}
+          </div>
+          <div className="node-sub">{subtitle}</div>
+        </div>
+        {status && (
+          <span className={`pill pill-${status}`} data-testid="node-status">
+            {runtime?.retrying ? 'retrying' : statusLabel(status)}
+          </span>
+        )}
+      </div>
+      {(showProgress || runtime?.items || (runtime && runtime.attempt > 1) || runtime?.message) && (
+        <div className="node-run">
+          {showProgress && (
+            <div className="progress" role="progressbar" aria-valuenow={Math.round(progress! * 100)} aria-valuemin={0} aria-valuemax={100}>
+              <div style={{ width: `${Math.round(progress! * 100)}%` }} />
+            </div>
+          )}
+          <div className="node-meta">
+            {runtime?.items && (
+              <span data-testid="node-items">
+                {runtime.items.done}/{runtime.items.total}
+                {runtime.items.failed ? ` · ${runtime.items.failed} failed` : ''}
+              </span>
+            )}
+            {runtime && runtime.attempt > 1 && <span data-testid="node-attempt">attempt {runtime.attempt}</span>}
+            {runtime?.message && status === 'running' && <span className="node-message">{runtime.message}</span>}
+          </div>
+        </div>
+      )}
+      {issues?.length ? (
+        <div className="node-issues" data-testid="node-issues">
+          {issues.slice(0, 2).map((issue, i) => (
+            <div key={i}>{issue.message}</div>
+          ))}
+          {issues.length > 2 && <div>+{issues.length - 2} more</div>}
+        </div>
+      ) : null}
+      {type !== 'end' && <Handle type="source" position={Position.Right} />}
+    </div>
+  );
+}
+
+export const FlowNodeView = memo(FlowNodeCard);
+
+export const nodeTypes = {
+  start: FlowNodeView,
+  worker: FlowNodeView,
+  ux: FlowNodeView,
+  splitter: FlowNodeView,
+  collector: FlowNodeView,
+  switch: FlowNodeView,
+  end: FlowNodeView,
+};

@@ -1,0 +1,219 @@
+/**
+ * The node inspector of a run: status, attempts and timings, input, output (with media previews),
+ * error; retry for a failed instance; the answer form for a waiting UX gate. Splitter scopes list
+ * their item instances (`node[i]`).
+ */
+import { useEffect, useMemo, useState } from 'react';
+import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
+import { api } from '../api';
+import { clockTime, duration, statusLabel } from '../lib/format';
+import { coreType, workerTypeOf, type FlowNode } from '../lib/graph';
+import type { InstanceView, RunView } from '../lib/run-state';
+import type { RunDetail } from '../types';
+import { JsonView } from './json-view';
+import { MediaPreview } from './media-preview';
+import { StatusBadge } from './status-badge';
+import { UxGateForm } from './ux-gate-form';
+import { useToast } from './toast';
+
+interface InspectorProps {
+  runId: string;
+  nodeId: string;
+  node?: FlowNode;
+  defs: Record<string, WorkerDefinition>;
+  view: RunView;
+  detail?: RunDetail;
+  onClose(): void;
+}
+
+interface Attempt {
+  attempt: number;
+  startedAt?: string;
+  finishedAt?: string;
+  outcome: string;
+  error?: string;
+}
+
+function attemptsOf(events: StitchEvent[], instanceId: string): Attempt[] {
+  const byAttempt = new Map<number, Attempt>();
+  for (const e of events) {
+    if (e.instanceId !== instanceId) continue;
+    const n = typeof e.payload?.attempt === 'number' ? e.payload.attempt : 1;
+    const a = byAttempt.get(n) ?? { attempt: n, outcome: 'pending' };
+    if (e.type === 'node:running' && !a.startedAt) a.startedAt = e.createdAt;
+    if (['node:completed', 'node:failed', 'node:retrying', 'node:cancelled', 'node:skipped'].includes(e.type)) {
+      a.finishedAt = e.createdAt;
+      a.outcome = e.type.slice(5);
+      if (typeof e.payload?.error === 'string') a.error = e.payload.error;
+    } else if (e.type === 'node:waiting') a.outcome = 'waiting';
+    else if (e.type === 'node:running' || e.type === 'node:progress') a.outcome = 'running';
+    byAttempt.set(n, a);
+  }
+  return [...byAttempt.values()].sort((x, y) => x.attempt - y.attempt);
+}
+
+const indexOf = (id: string) => (id.match(/\d+/g) ?? []).map(Number);
+
+export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: InspectorProps) {
+  const toast = useToast();
+  const instances = useMemo(
+    () =>
+      Object.values(view.instances)
+        .filter((i) => i.nodeId === nodeId)
+        .sort((a, b) => {
+          const [x, y] = [indexOf(a.instanceId), indexOf(b.instanceId)];
+          for (let k = 0; k < Math.max(x.length, y.length); k++) if ((x[k] ?? -1) !== (y[k] ?? -1)) return (x[k] ?? -1) - (y[k] ?? -1);
+          return 0;
+        }),
+    [view.instances, nodeId],
+  );
+  const [chosen, setChosen] = useState<string>();
+  const [tab, setTab] = useState<'output' | 'input' | 'error'>('output');
+  const [retrying, setRetrying] = useState(false);
+  const current: InstanceView | undefined = instances.find((i) => i.instanceId === chosen) ?? instances.find((i) => i.status === 'failed' || i.status === 'waiting_for_user') ?? instances[0];
+  const state = current ? detail?.nodes?.[current.instanceId] : undefined;
+  const attempts = useMemo(() => (current ? attemptsOf(view.events, current.instanceId) : []), [view.events, current]);
+  useEffect(() => {
+    if (current?.status === 'failed') setTab('error');
+  }, [current?.status]);
+
+  const core = coreType(node?.type);
+  const workerType = workerTypeOf(node?.data);
+  const def = workerType ? defs[workerType] : undefined;
+
+  const retry = async () => {
+    if (!current) return;
+    setRetrying(true);
+    try {
+      await api.retryNode(runId, current.instanceId);
+      toast.show(`Retrying ${current.instanceId}`, 'info');
+    } catch (e) {
+      toast.show((e as Error).message, 'error');
+    } finally {
+      setRetrying(false);
+    }
+  };
+
+  return (
+    <div className="panel-body inspector" data-testid="inspector">
+      <div className="panel-title-row">
+        <div className="panel-title">
+          <span className="node-icon" style={{ background: core.color }}>
+            {core.icon}
+          </span>
+          <div>
+            <div className="panel-heading">{node?.data.label || nodeId}</div>
+            <div className="muted small mono">{def ? `${def.name} · ${nodeId}` : `${core.name} · ${nodeId}`}</div>
+          </div>
+        </div>
+        <button className="icon-btn" onClick={onClose} title="Close">
+          ×
+        </button>
+      </div>
+
+      {!instances.length && <div className="muted small">Not reached in this run.</div>}
+
+      {instances.length > 1 && (
+        <div className="instances" data-testid="instances">
+          {instances.map((i) => (
+            <button key={i.instanceId} className={`instance-chip status-${i.status}${i === current ? ' active' : ''}`} onClick={() => setChosen(i.instanceId)} title={`${i.instanceId}: ${statusLabel(i.status)}`}>
+              {i.instanceId.slice(nodeId.length) || nodeId}
+            </button>
+          ))}
+        </div>
+      )}
+
+      {current && (
+        <>
+          <dl className="facts">
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={current.retrying ? 'retrying' : current.status} testId="inspector-status" />
+            </dd>
+            <dt>Attempt</dt>
+            <dd data-testid="inspector-attempt">{current.attempt}</dd>
+            <dt>Started</dt>
+            <dd>{clockTime(state?.startedAt ?? current.startedAt)}</dd>
+            <dt>Duration</dt>
+            <dd>{duration(state?.startedAt ?? current.startedAt, state?.finishedAt ?? current.finishedAt)}</dd>
+            {current.instanceId !== nodeId && (
+              <>
+                <dt>Instance</dt>
+                <dd className="mono">{current.instanceId}</dd>
+              </>
+            )}
+          </dl>
+
+          {current.status === 'running' && typeof current.progress === 'number' && (
+            <div className="progress big">
+              <div style={{ width: `${Math.round(current.progress * 100)}%` }} />
+            </div>
+          )}
+
+          {current.status === 'waiting_for_user' && (
+            <UxGateForm
+              key={current.instanceId}
+              runId={runId}
+              instanceId={current.instanceId}
+              message={typeof node?.data.config?.message === 'string' ? node.data.config.message : undefined}
+              schema={node?.data.config?.inputSchema as Record<string, FieldSchema> | undefined}
+              onDone={() => toast.show('Answer sent', 'success')}
+            />
+          )}
+
+          {current.status === 'failed' && (
+            <div className="alert alert-error">
+              <div className="alert-row">
+                <span>{current.error || state?.error || 'Failed'}</span>
+                <button className="btn btn-sm" onClick={() => void retry()} disabled={retrying} data-testid="retry-node">
+                  ↻ Retry
+                </button>
+              </div>
+            </div>
+          )}
+
+          <div className="tabs">
+            {(['output', 'input', 'error'] as const).map((t) => (
+              <button key={t} className={`tab${tab === t ? ' active' : ''}`} onClick={() => setTab(t)} data-testid={`tab-${t}`}>
+                {t}
+              </button>
+            ))}
+          </div>
+          {!state && detail === undefined ? (
+            <div className="muted small">Loading…</div>
+          ) : tab === 'output' ? (
+            <>
+              <MediaPreview value={state?.output} />
+              <JsonView value={state?.output} testId="inspector-output" empty={current.status === 'completed' ? 'no output' : 'no output yet'} />
+            </>
+          ) : tab === 'input' ? (
+            <JsonView value={state?.input} testId="inspector-input" empty="no input recorded" />
+          ) : (
+            <JsonView value={state?.error ?? current.error} testId="inspector-error" empty="no error" />
+          )}
+
+          {attempts.length > 0 && (
+            <>
+              <h4>Attempts</h4>
+              <table className="table compact" data-testid="attempts">
+                <tbody>
+                  {attempts.map((a) => (
+                    <tr key={a.attempt}>
+                      <td>#{a.attempt}</td>
+                      <td>
+                        <StatusBadge status={a.outcome} />
+                      </td>
+                      <td className="muted small">{clockTime(a.startedAt)}</td>
+                      <td className="muted small">{a.startedAt ? duration(a.startedAt, a.finishedAt) : ''}</td>
+                      <td className="small err-text">{a.error}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,235 @@
+/**
+ * The side panel for the selected node: a form generated from its worker definition (config fields
+ * and input fields with types, required markers, defaults and descriptions), where each input comes
+ * from (edge mappings), the core types' own settings, and per-node policy (retry, timeout).
+ */
+import type { EdgeMapping, EdgeMappingSource, FieldSchema, ValidationIssue, VisualNodeData, WorkerDefinition } from '@/types/stitch';
+import { configFields, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
+import { FieldInput, JsonInput } from './field-input';
+import { parseConstant } from './mapping-editor';
+import { SchemaEditor } from './schema-editor';
+
+export interface NodePanelProps {
+  node: FlowNode;
+  defs: Record<string, WorkerDefinition>;
+  incoming: FlowEdge[];
+  issues: ValidationIssue[];
+  readOnly: boolean;
+  onData(patch: Partial<VisualNodeData>): void;
+  onEdgeMapping(edgeId: string, mapping: EdgeMapping | undefined): void;
+  onDelete(): void;
+}
+
+export function NodePanel({ node, defs, incoming, issues, readOnly, onData, onEdgeMapping, onDelete }: NodePanelProps) {
+  const data = node.data;
+  const core = coreType(node.type);
+  const workerType = workerTypeOf(data);
+  const def = workerType ? defs[workerType] : undefined;
+  const config = data.config ?? {};
+  const setConfig = (key: string, value: unknown) => {
+    const next = { ...config };
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+    onData({ config: next });
+  };
+  const issueFor = (field: string) => issues.find((i) => i.field === field)?.message;
+  const generalIssues = issues.filter((i) => !i.field || !(def && (i.field in def.input || i.field in (def.config ?? {}))));
+
+  return (
+    <div className="panel-body" data-testid="node-panel">
+      <div className="panel-title">
+        <span className="node-icon" style={{ background: core.color }}>
+          {core.icon}
+        </span>
+        <div>
+          <div className="panel-heading">{data.label || node.id}</div>
+          <div className="muted small mono">
+            {core.name} · {node.id}
+          </div>
+        </div>
+      </div>
+      {generalIssues.map((issue, i) => (
+        <div className="alert alert-error" key={i}>
+          {issue.message}
+        </div>
+      ))}
+      <section>
+        <div className="field">
+          <label className="field-label" htmlFor="node-label">
+            <span className="field-name">Label</span>
+          </label>
+          <input id="node-label" data-testid="node-label" value={data.label ?? ''} disabled={readOnly} onChange={(e) => onData({ label: e.target.value })} />
+        </div>
+        {node.type === 'worker' && (
+          <div className="field">
+            <label className="field-label" htmlFor="node-worker">
+              <span className="field-name">Worker</span>
+            </label>
+            <select id="node-worker" data-testid="node-worker-type" value={workerType ?? ''} disabled={readOnly} onChange={(e) => onData({ workerType: e.target.value, worker_type: undefined })}>
+              <option value="">— choose —</option>
+              {Object.values(defs).map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.name} ({d.id})
+                </option>
+              ))}
+              {workerType && !def && <option value={workerType}>{workerType} (not registered)</option>}
+            </select>
+            {def && <div className="field-help">{def.description}</div>}
+          </div>
+        )}
+      </section>
+
+      {def && configFields(def).length > 0 && (
+        <section>
+          <h4>Configuration</h4>
+          {configFields(def).map(([key, schema]) => (
+            <FieldInput key={`${node.id}:${key}`} name={key} schema={schema} value={config[key]} onChange={(v) => setConfig(key, v)} disabled={readOnly} error={issueFor(key)} testId={`config-${key}`} />
+          ))}
+        </section>
+      )}
+
+      {def && Object.keys(def.input).length > 0 && (
+        <section>
+          <h4>Inputs</h4>
+          <p className="muted small">Inputs arrive from upstream nodes. Map a field from a path of the upstream output, or set a constant.</p>
+          {Object.entries(def.input).map(([field, schema]) => (
+            <InputRow key={`${node.id}:${field}`} field={field} schema={schema} incoming={incoming} readOnly={readOnly} error={issueFor(field)} onEdgeMapping={onEdgeMapping} />
+          ))}
+        </section>
+      )}
+
+      {def && Object.keys(def.output).length > 0 && (
+        <section>
+          <h4>Outputs</h4>
+          {Object.entries(def.output).map(([field, schema]) => (
+            <div className="io-row" key={field}>
+              <span className="mono">{field}</span> <span className="type-tag">{schema.type}</span>
+              <div className="field-help">{schema.description}</div>
+            </div>
+          ))}
+        </section>
+      )}
+
+      {node.type === 'start' && (
+        <section>
+          <h4>Run input schema</h4>
+          <p className="muted small">Fields the run input provides; validation checks required worker inputs against them, and the run dialog is prefilled from them.</p>
+          <SchemaEditor value={data.inputSchema} onChange={(inputSchema) => onData({ inputSchema })} disabled={readOnly} testId="start-schema" />
+        </section>
+      )}
+
+      {node.type === 'ux' && (
+        <section>
+          <h4>Form</h4>
+          <FieldInput name="message" schema={{ type: 'string', description: 'Shown to the person answering.' }} value={config.message} onChange={(v) => setConfig('message', v)} disabled={readOnly} />
+          <SchemaEditor value={config.inputSchema as Record<string, FieldSchema> | undefined} onChange={(v) => setConfig('inputSchema', v)} disabled={readOnly} testId="ux-schema" />
+        </section>
+      )}
+
+      {node.type === 'splitter' && (
+        <section>
+          <h4>Split</h4>
+          <FieldInput name="arrayPath" schema={{ type: 'string', required: true, description: 'Dot path of the array in the input; the branch runs once per item.' }} value={config.arrayPath} onChange={(v) => setConfig('arrayPath', v)} disabled={readOnly} />
+          <div className="field">
+            <label className="field-label">
+              <span className="field-name">When an item fails</span>
+            </label>
+            <select value={String(config.onItemError ?? 'fail')} disabled={readOnly} onChange={(e) => setConfig('onItemError', e.target.value === 'fail' ? undefined : e.target.value)}>
+              <option value="fail">fail the run</option>
+              <option value="collect">collect the error and go on</option>
+            </select>
+          </div>
+        </section>
+      )}
+
+      <details className="advanced">
+        <summary>Advanced</summary>
+        <label className="check">
+          <input type="checkbox" checked={data.continueOnError === true} disabled={readOnly} onChange={(e) => onData({ continueOnError: e.target.checked || undefined })} />
+          Continue on error (downstream receives <code>{'{error}'}</code>)
+        </label>
+        {node.type === 'worker' && (
+          <div className="grid-2">
+            <FieldInput name="retry attempts" schema={{ type: 'number', description: `Total attempts (default ${def?.retry?.attempts ?? 3}).` }} value={data.retry?.attempts} onChange={(v) => onData({ retry: clean({ ...data.retry, attempts: v as number | undefined }) })} disabled={readOnly} />
+            <FieldInput name="timeout seconds" schema={{ type: 'number', description: `Callback deadline (default ${def?.timeoutSeconds ?? 600}).` }} value={data.timeoutSeconds} onChange={(v) => onData({ timeoutSeconds: v as number | undefined })} disabled={readOnly} />
+          </div>
+        )}
+        <div className="field">
+          <label className="field-label">
+            <span className="field-name">config (JSON)</span>
+          </label>
+          <JsonInput value={data.config} onChange={(v) => onData({ config: v as VisualNodeData['config'] })} disabled={readOnly} rows={5} testId="node-config-json" />
+        </div>
+      </details>
+
+      {!readOnly && (
+        <button className="btn btn-danger-ghost btn-sm" onClick={onDelete} data-testid="delete-node">
+          Delete node
+        </button>
+      )}
+    </div>
+  );
+}
+
+function clean<T extends object>(value: T): T | undefined {
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return entries.length ? (Object.fromEntries(entries) as T) : undefined;
+}
+
+interface InputRowProps {
+  field: string;
+  schema: FieldSchema;
+  incoming: FlowEdge[];
+  readOnly: boolean;
+  error?: string;
+  onEdgeMapping(edgeId: string, mapping: EdgeMapping | undefined): void;
+}
+
+/** One worker input: its schema, and where it comes from (a mapping on an incoming edge). */
+function InputRow({ field, schema, incoming, readOnly, error, onEdgeMapping }: InputRowProps) {
+  const mappedEdge = incoming.find((e) => e.data?.mapping && field in e.data.mapping);
+  const edge = mappedEdge ?? incoming[0];
+  const source: EdgeMappingSource | undefined = mappedEdge?.data?.mapping?.[field];
+  const constant = typeof source === 'object';
+  const setSource = (next: EdgeMappingSource | undefined) => {
+    if (!edge) return;
+    const mapping = { ...edge.data?.mapping };
+    if (next === undefined || next === '') delete mapping[field];
+    else mapping[field] = next;
+    onEdgeMapping(edge.id, Object.keys(mapping).length ? mapping : undefined);
+  };
+  const defaultText = schema.default !== undefined ? ` · default ${JSON.stringify(schema.default)}` : '';
+  return (
+    <div className={`field${error ? ' field-error' : ''}`} data-testid={`input-${field}`}>
+      <div className="field-label">
+        <span className="field-name">{field}</span>
+        {schema.required && <span className="req" title="required">*</span>}
+        <span className="type-tag">{schema.type}</span>
+        {schema.aliases?.length ? <span className="muted small">alias {schema.aliases.join(', ')}</span> : null}
+      </div>
+      {edge ? (
+        <div className="mapping-row compact">
+          <select aria-label="source kind" value={constant ? 'value' : 'path'} disabled={readOnly} onChange={(e) => setSource(e.target.value === 'value' ? { value: '' } : undefined)}>
+            <option value="path">← path</option>
+            <option value="value">= value</option>
+          </select>
+          <input
+            className="mono"
+            data-testid={`input-source-${field}`}
+            value={source === undefined ? '' : constant ? (typeof source.value === 'string' ? source.value : JSON.stringify(source.value)) : source}
+            placeholder={constant ? 'constant' : `upstream field (${field})`}
+            disabled={readOnly}
+            onChange={(e) => setSource(constant ? { value: parseConstant(e.target.value) } : e.target.value)}
+          />
+        </div>
+      ) : (
+        <div className="muted small">Connect an upstream node to provide it.</div>
+      )}
+      <div className="field-help">
+        {schema.description}
+        {defaultText}
+      </div>
+      {error && <div className="field-msg">{error}</div>}
+    </div>
+  );
+}

@@ -1,0 +1,66 @@
+/** Answer a waiting UX gate: a form generated from the gate's `config.inputSchema`. */
+import { useState } from 'react';
+import type { FieldSchema } from '@/types/stitch';
+import { api } from '../api';
+import { FieldInput, JsonInput } from './field-input';
+
+interface UxGateFormProps {
+  runId: string;
+  instanceId: string;
+  message?: string;
+  schema?: Record<string, FieldSchema>;
+  onDone(): void;
+}
+
+export function UxGateForm({ runId, instanceId, message, schema, onDone }: UxGateFormProps) {
+  const fields = Object.entries(schema ?? {});
+  const [values, setValues] = useState<Record<string, unknown>>(() =>
+    Object.fromEntries(fields.filter(([, f]) => f.default !== undefined || f.type === 'boolean').map(([k, f]) => [k, f.default ?? false])),
+  );
+  const [raw, setRaw] = useState<unknown>({});
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const missing = fields.filter(([k, f]) => f.required && (values[k] === undefined || values[k] === '')).map(([k]) => k);
+
+  const submit = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.completeGate(runId, instanceId, fields.length ? values : raw);
+      onDone();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form
+      className="ux-form"
+      data-testid="ux-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit();
+      }}
+    >
+      <div className="ux-form-head">✋ Waiting for your answer</div>
+      {message && <p className="ux-message">{message}</p>}
+      {fields.map(([name, schema]) => (
+        <FieldInput key={name} name={name} schema={schema} value={values[name]} onChange={(v) => setValues((s) => ({ ...s, [name]: v }))} testId={`ux-${name}`} />
+      ))}
+      {!fields.length && (
+        <div className="field">
+          <label className="field-label">
+            <span className="field-name">Answer (JSON)</span>
+          </label>
+          <JsonInput value={raw} onChange={setRaw} testId="ux-raw" />
+        </div>
+      )}
+      {error && <div className="alert alert-error">{error}</div>}
+      <button className="btn btn-primary" type="submit" disabled={busy || missing.length > 0} data-testid="ux-submit" title={missing.length ? `Required: ${missing.join(', ')}` : undefined}>
+        {busy ? 'Sending…' : 'Submit'}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,96 @@
+/**
+ * Server-Sent Events over `fetch` rather than `EventSource`: it can send the API key header and
+ * `Last-Event-ID` on reconnect. Messages that arrive in one network chunk are delivered together,
+ * so a replay of history renders once instead of flickering through every old state.
+ */
+import type { StitchEvent } from '@/types/stitch';
+import { authHeader, waitForKey } from '../auth';
+
+export interface EventStreamHandlers {
+  onEvents(events: StitchEvent[]): void;
+  /** `open` once connected, `retrying` while reconnecting after a drop. */
+  onConnection?(state: 'open' | 'retrying'): void;
+}
+
+export function parseSseBlock(block: string): { id?: string; event?: string; data?: string } | undefined {
+  let data: string[] | undefined;
+  let id: string | undefined;
+  let event: string | undefined;
+  for (const line of block.split(/\r?\n/)) {
+    if (!line || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') (data ??= []).push(value);
+    else if (field === 'id') id = value;
+    else if (field === 'event') event = value;
+  }
+  return data || id ? { id, event, data: data?.join('\n') } : undefined;
+}
+
+function toEvent(message: { id?: string; event?: string; data?: string }): StitchEvent | undefined {
+  if (!message.data) return undefined;
+  try {
+    const parsed = JSON.parse(message.data) as Partial<StitchEvent>;
+    if (!parsed || typeof parsed !== 'object' || typeof parsed.type !== 'string') return undefined;
+    const id = typeof parsed.id === 'number' ? parsed.id : Number(message.id ?? 0);
+    return { id, runId: parsed.runId ?? '', instanceId: parsed.instanceId ?? null, type: parsed.type, payload: parsed.payload ?? {}, createdAt: parsed.createdAt ?? new Date().toISOString() } as StitchEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Follow an SSE URL until the returned function is called; reconnects with `Last-Event-ID`. */
+export function followEvents(url: string, handlers: EventStreamHandlers): () => void {
+  const controller = new AbortController();
+  let lastId: string | undefined;
+
+  async function connectOnce(): Promise<void> {
+    const headers: Record<string, string> = { Accept: 'text/event-stream', ...authHeader() };
+    if (lastId) headers['Last-Event-ID'] = lastId;
+    const res = await fetch(url, { headers, signal: controller.signal, cache: 'no-store' });
+    if (res.status === 401) {
+      await waitForKey(true);
+      return;
+    }
+    if (!res.ok || !res.body) throw new Error(`event stream answered HTTP ${res.status}`);
+    handlers.onConnection?.('open');
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      const blocks = buffer.split(/\r?\n\r?\n/);
+      buffer = blocks.pop() ?? '';
+      const events: StitchEvent[] = [];
+      for (const block of blocks) {
+        const message = parseSseBlock(block);
+        if (!message) continue;
+        if (message.id) lastId = message.id;
+        const event = toEvent(message);
+        if (event) events.push(event);
+      }
+      if (events.length) handlers.onEvents(events);
+    }
+  }
+
+  (async () => {
+    let delay = 500;
+    while (!controller.signal.aborted) {
+      try {
+        await connectOnce();
+        delay = 500;
+      } catch {
+        // Dropped or refused: reconnect below, resuming after the last event seen.
+      }
+      if (controller.signal.aborted) return;
+      handlers.onConnection?.('retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  })();
+
+  return () => controller.abort();
+}

@@ -1,0 +1,247 @@
+/**
+ * One run, live: the graph of the run's pinned version, node status pushed over SSE, the
+ * inspector, the timeline, cancel. The snapshot (`GET /api/runs/:runId`) is read once; after that
+ * the canvas changes only with events. Details (inputs, outputs) are re-read when an event touches
+ * the node being inspected, or when the run settles.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow } from '@xyflow/react';
+import type { StitchEvent } from '@/types/stitch';
+import { api } from '../api';
+import { CanvasContext } from '../canvas-context';
+import { edgeTypes } from '../components/stitch-edge';
+import { nodeTypes } from '../components/flow-node';
+import { Inspector } from '../components/inspector';
+import { JsonView } from '../components/json-view';
+import { MediaPreview } from '../components/media-preview';
+import { StatusBadge } from '../components/status-badge';
+import { Timeline } from '../components/timeline';
+import { useToast } from '../components/toast';
+import { duration, shortId } from '../lib/format';
+import { toFlow, type FlowEdge, type FlowNode } from '../lib/graph';
+import { OverlayStore } from '../lib/overlay-store';
+import { applyEvents, fromSnapshot, nodeIdOf, summariseNodes, type NodeRuntime, type RunView } from '../lib/run-state';
+import { followEvents } from '../lib/sse';
+import { useWorkerDefs } from '../lib/use-workers';
+import { href, navigate } from '../router';
+import type { RunDetail } from '../types';
+
+export function RunPage({ runId }: { runId: string }) {
+  return (
+    <ReactFlowProvider>
+      <RunViewPage key={runId} runId={runId} />
+    </ReactFlowProvider>
+  );
+}
+
+const FINAL_RUN = new Set(['completed', 'failed', 'cancelled']);
+
+function RunViewPage({ runId }: { runId: string }) {
+  const defs = useWorkerDefs();
+  const toast = useToast();
+  const overlays = useMemo(() => new OverlayStore(), []);
+  const { fitView } = useReactFlow();
+  const [detail, setDetail] = useState<RunDetail>();
+  const [view, setView] = useState<RunView>();
+  const [graph, setGraph] = useState<{ nodes: FlowNode[]; edges: FlowEdge[] }>();
+  const [flowName, setFlowName] = useState<string>();
+  const [versionNumber, setVersionNumber] = useState<number>();
+  const [error, setError] = useState<string>();
+  const [selected, setSelected] = useState<string>();
+  const [connection, setConnection] = useState<'connecting' | 'open' | 'retrying'>('connecting');
+  const [cancelling, setCancelling] = useState(false);
+  const selectedRef = useRef<string | undefined>(undefined);
+  selectedRef.current = selected;
+  const summaryRef = useRef<Record<string, NodeRuntime>>({});
+  const refetchTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+
+  const refetch = useCallback(() => {
+    clearTimeout(refetchTimer.current);
+    refetchTimer.current = setTimeout(() => {
+      api.getRun(runId).then(setDetail, () => {});
+    }, 120);
+  }, [runId]);
+  useEffect(() => () => clearTimeout(refetchTimer.current), []);
+
+  // Snapshot, pinned version, then the event stream.
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    let live = true;
+    (async () => {
+      const snapshot = await api.getRun(runId);
+      if (!live) return;
+      setDetail(snapshot);
+      setView(fromSnapshot(snapshot));
+      stop = followEvents(`/api/runs/${encodeURIComponent(runId)}/events`, {
+        onEvents: (events: StitchEvent[]) => {
+          setView((v) => (v ? applyEvents(v, events) : v));
+          const sel = selectedRef.current;
+          if (events.some((e) => e.type.startsWith('run:') && e.type !== 'run:created') || (sel && events.some((e) => e.instanceId && nodeIdOf(e.instanceId) === sel))) refetch();
+        },
+        onConnection: setConnection,
+      });
+      if (snapshot.flowId) {
+        const [version, flow] = await Promise.all([api.getVersion(snapshot.flowId, snapshot.versionId), api.getFlow(snapshot.flowId).catch(() => undefined)]);
+        if (!live) return;
+        setGraph(toFlow(version.visualGraph));
+        setVersionNumber(version.version);
+        setFlowName(flow?.name);
+        requestAnimationFrame(() => fitView({ padding: 0.25, maxZoom: 1.1 }));
+      } else {
+        setGraph({ nodes: [], edges: [] });
+      }
+    })().catch((e: Error) => live && setError(e.message));
+    return () => {
+      live = false;
+      stop?.();
+    };
+  }, [runId, fitView, refetch]);
+
+  // Run state onto the canvas.
+  useEffect(() => {
+    if (!view) return;
+    summaryRef.current = summariseNodes(view, summaryRef.current);
+    overlays.setFacet('runtime', summaryRef.current);
+  }, [view, overlays]);
+
+  useEffect(() => {
+    if (selected) refetch();
+  }, [selected, refetch]);
+
+  const nodes = useMemo(() => graph?.nodes.map((n) => (n.id === selected ? { ...n, selected: true } : n)), [graph, selected]);
+  const canvasContext = useMemo(() => ({ defs: defs.byId, overlays }), [defs.byId, overlays]);
+
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      await api.cancelRun(runId);
+      toast.show('Run cancelled', 'info');
+    } catch (e) {
+      toast.show((e as Error).message, 'error');
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  const runAgain = async () => {
+    if (!detail?.flowId) return;
+    try {
+      const started = await api.startRun(detail.flowId, detail.input);
+      navigate(href.run(started.runId));
+    } catch (e) {
+      toast.show((e as Error).message, 'error');
+    }
+  };
+
+  if (error) return <div className="page-error">Could not open run {runId}: {error}</div>;
+  const status = view?.status ?? detail?.status;
+  const finished = status ? FINAL_RUN.has(status) : false;
+  const selectedNode = graph?.nodes.find((n) => n.id === selected);
+
+  return (
+    <CanvasContext.Provider value={canvasContext}>
+      <div className="editor run-view">
+        <div className="toolbar">
+          <div className="crumbs">
+            <a href={href.flows()}>Flows</a>
+            {detail?.flowId && (
+              <>
+                {' / '}
+                <a href={href.flow(detail.flowId)}>{flowName ?? '…'}</a>
+                {' / '}
+                <a href={href.runs(detail.flowId)}>Runs</a>
+              </>
+            )}
+            {' / '}
+            <span className="mono">{shortId(runId)}</span>
+          </div>
+          <StatusBadge status={status} testId="run-status" />
+          {versionNumber !== undefined && detail?.flowId && (
+            <a className="tag" href={href.version(detail.flowId, detail.versionId)} title="The version this run is pinned to">
+              v{versionNumber}
+            </a>
+          )}
+          <RunClock start={detail?.startedAt ?? view?.createdAt} end={view?.finishedAt} active={!finished} />
+          {connection === 'retrying' && !finished && <span className="muted small">reconnecting…</span>}
+          <div className="toolbar-spacer" />
+          {!finished && status && (
+            <button className="btn btn-sm btn-danger-ghost" onClick={() => void cancel()} disabled={cancelling} data-testid="cancel-run">
+              ■ Cancel run
+            </button>
+          )}
+          {finished && detail?.flowId && (
+            <button className="btn btn-sm" onClick={() => void runAgain()} data-testid="run-again">
+              ↻ Run again
+            </button>
+          )}
+          {detail?.flowId && (
+            <a className="btn btn-sm" href={href.flow(detail.flowId)}>
+              Edit flow
+            </a>
+          )}
+        </div>
+        <div className="run-body">
+          <div className="editor-body">
+            <div className="canvas" data-testid="canvas">
+              <ReactFlow<FlowNode, FlowEdge>
+                nodes={nodes ?? []}
+                edges={graph?.edges ?? []}
+                nodeTypes={nodeTypes}
+                edgeTypes={edgeTypes}
+                nodesDraggable={false}
+                nodesConnectable={false}
+                elementsSelectable={false}
+                deleteKeyCode={null}
+                onNodeClick={(_, n) => setSelected(n.id)}
+                onPaneClick={() => setSelected(undefined)}
+                onlyRenderVisibleElements={(graph?.nodes.length ?? 0) > 120}
+                minZoom={0.1}
+                proOptions={{ hideAttribution: true }}
+                fitView
+              >
+                <Background variant={BackgroundVariant.Dots} gap={18} size={1.2} color="#cbd5e1" />
+                <Controls showInteractive={false} />
+              </ReactFlow>
+            </div>
+            <aside className="side-panel">
+              {selected && view ? (
+                <Inspector key={selected} runId={runId} nodeId={selected} node={selectedNode} defs={defs.byId} view={view} detail={detail} onClose={() => setSelected(undefined)} />
+              ) : (
+                <RunSummary detail={detail} view={view} />
+              )}
+            </aside>
+          </div>
+          {view && <Timeline view={view} onPick={setSelected} />}
+        </div>
+      </div>
+    </CanvasContext.Provider>
+  );
+}
+
+function RunClock({ start, end, active }: { start?: string | null; end?: string | null; active: boolean }) {
+  const [, tick] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(() => tick((n) => n + 1), 500);
+    return () => clearInterval(t);
+  }, [active]);
+  return <span className="muted small" data-testid="run-duration">{duration(start, end)}</span>;
+}
+
+function RunSummary({ detail, view }: { detail?: RunDetail; view?: RunView }) {
+  if (!detail) return <div className="panel-body muted">Loading…</div>;
+  const error = view?.error ?? detail.error;
+  return (
+    <div className="panel-body" data-testid="run-summary">
+      <div className="panel-heading">Run</div>
+      <div className="muted small mono">{detail.id}</div>
+      <p className="muted small">Click a node to inspect its input, output, attempts and timings.</p>
+      {error && <div className="alert alert-error">{error}</div>}
+      <h4>Input</h4>
+      <JsonView value={detail.input} testId="run-input-view" empty="no input" />
+      <h4>Output</h4>
+      <MediaPreview value={detail.output} />
+      <JsonView value={detail.output} testId="run-output" empty={view && FINAL_RUN.has(view.status) ? 'no output' : 'not finished yet'} />
+    </div>
+  );
+}

@@ -1,0 +1,117 @@
+/** Runs of one flow, newest first, filtered by status, paginated with the server's cursor. */
+import { useEffect, useState } from 'react';
+import { RUN_STATUSES, type RunStatus } from '@/types/stitch';
+import { api } from '../api';
+import { StatusBadge } from '../components/status-badge';
+import { duration, shortId, timeAgo } from '../lib/format';
+import { href } from '../router';
+import type { FlowSummary, RunListItem } from '../types';
+
+const PAGE = 25;
+
+export function RunsListPage({ flowId }: { flowId: string }) {
+  const [flow, setFlow] = useState<FlowSummary>();
+  const [status, setStatus] = useState<RunStatus | undefined>();
+  const [runs, setRuns] = useState<RunListItem[]>();
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string>();
+  const [loadingMore, setLoadingMore] = useState(false);
+
+  useEffect(() => {
+    api.getFlow(flowId).then(setFlow, (e: Error) => setError(e.message));
+  }, [flowId]);
+
+  useEffect(() => {
+    let live = true;
+    setRuns(undefined);
+    api.listRuns({ flowId, status, limit: PAGE }).then(
+      (page) => {
+        if (!live) return;
+        setRuns(page.runs);
+        setCursor(page.nextCursor);
+      },
+      (e: Error) => live && setError(e.message),
+    );
+    return () => {
+      live = false;
+    };
+  }, [flowId, status]);
+
+  const more = async () => {
+    if (!cursor) return;
+    setLoadingMore(true);
+    try {
+      const page = await api.listRuns({ flowId, status, limit: PAGE, cursor });
+      setRuns((r) => [...(r ?? []), ...page.runs]);
+      setCursor(page.nextCursor);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="crumbs">
+        <a href={href.flows()}>Flows</a> / <a href={href.flow(flowId)}>{flow?.name ?? '…'}</a> / Runs
+      </div>
+      <div className="page-head">
+        <h1>Runs</h1>
+        <a className="btn" href={href.flow(flowId)}>
+          Open editor
+        </a>
+      </div>
+      <div className="chips" role="tablist" data-testid="status-filter">
+        {[undefined, ...RUN_STATUSES].map((s) => (
+          <button key={s ?? 'all'} role="tab" aria-selected={status === s} className={`chip${status === s ? ' active' : ''}`} onClick={() => setStatus(s)} data-testid={`filter-${s ?? 'all'}`}>
+            {s ?? 'all'}
+          </button>
+        ))}
+      </div>
+      {error && <div className="alert alert-error">{error}</div>}
+      {!runs && !error && <div className="muted pad">Loading…</div>}
+      {runs && runs.length === 0 && (
+        <div className="empty-state">
+          <div className="empty-title">No {status ?? ''} runs</div>
+          <div className="muted">Start one from the editor’s Run button.</div>
+        </div>
+      )}
+      {runs && runs.length > 0 && (
+        <table className="table" data-testid="runs-table">
+          <thead>
+            <tr>
+              <th>Run</th>
+              <th>Status</th>
+              <th>Started</th>
+              <th>Duration</th>
+              <th>Version</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((r) => (
+              <tr key={r.id} data-testid="run-row" data-status={r.status}>
+                <td>
+                  <a className="mono" href={href.run(r.id)}>
+                    {shortId(r.id)}
+                  </a>
+                </td>
+                <td>
+                  <StatusBadge status={r.status} />
+                </td>
+                <td className="muted">{timeAgo(r.createdAt)}</td>
+                <td className="muted">{duration(r.startedAt ?? r.createdAt, r.finishedAt)}</td>
+                <td className="muted mono">{r.versionId ? <a href={href.version(flowId, r.versionId)}>{shortId(r.versionId)}</a> : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor && (
+        <button className="btn" onClick={() => void more()} disabled={loadingMore}>
+          {loadingMore ? 'Loading…' : 'Load more'}
+        </button>
+      )}
+    </div>
+  );
+}

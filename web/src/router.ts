@@ -1,0 +1,52 @@
+/**
+ * Hash routes (`#/flows/…`): the server serves one static page, so every view is reachable without
+ * server-side fallbacks.
+ */
+import { useSyncExternalStore } from 'react';
+
+export type Route =
+  | { page: 'flows' }
+  | { page: 'editor'; flowId: string | null; versionId?: string; name?: string }
+  | { page: 'runs'; flowId: string }
+  | { page: 'run'; runId: string; nodeId?: string };
+
+export function parseRoute(hash: string): Route {
+  const [path, query = ''] = hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'flows' && parts[1] === 'new') return { page: 'editor', flowId: null, name: params.get('name') ?? undefined };
+  if (parts[0] === 'flows' && parts[1] && parts[2] === 'versions' && parts[3]) return { page: 'editor', flowId: parts[1], versionId: parts[3] };
+  if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1] };
+  if (parts[0] === 'flows' && parts[1]) return { page: 'editor', flowId: parts[1] };
+  if (parts[0] === 'runs' && parts[1]) return { page: 'run', runId: parts[1], nodeId: params.get('node') ?? undefined };
+  return { page: 'flows' };
+}
+
+const enc = encodeURIComponent;
+
+export const href = {
+  flows: () => '#/',
+  newFlow: (name?: string) => (name ? `#/flows/new?name=${enc(name)}` : '#/flows/new'),
+  flow: (id: string) => `#/flows/${enc(id)}`,
+  version: (id: string, versionId: string) => `#/flows/${enc(id)}/versions/${enc(versionId)}`,
+  runs: (id: string) => `#/flows/${enc(id)}/runs`,
+  run: (runId: string) => `#/runs/${enc(runId)}`,
+};
+
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) {
+    history.replaceState(null, '', to);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  } else {
+    location.hash = to.replace(/^#/, '');
+  }
+}
+
+function subscribe(cb: () => void) {
+  window.addEventListener('hashchange', cb);
+  return () => window.removeEventListener('hashchange', cb);
+}
+
+export function useHash(): string {
+  return useSyncExternalStore(subscribe, () => location.hash);
+}

@@ -1,0 +1,50 @@
+/**
+ * Response shapes of the HTTP API that `src/types/stitch.ts` does not name (they are assembled by
+ * the server from its row types). Everything inside them is Stitch's own vocabulary.
+ */
+import type { NodeRunRow, RunRow, RunStatus, VisualGraph } from '@/types/stitch';
+
+export interface FlowSummary {
+  id: string;
+  name: string;
+  currentVersionId: string | null;
+  version: number | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Present when the server joins it in; otherwise the list asks `GET /api/runs?flowId=&limit=1`. */
+  lastRun?: { id: string; status: RunStatus; createdAt: string } | null;
+}
+
+export interface FlowVersionSummary {
+  id: string;
+  version: number;
+  createdAt: string;
+}
+
+export interface FlowVersion extends FlowVersionSummary {
+  flowId: string | null;
+  visualGraph: VisualGraph;
+}
+
+/** One node instance in `GET /api/runs/:runId` (keyed by instance id). */
+export type RunNodeState = Omit<NodeRunRow, 'runId' | 'instanceId' | 'metadata'> & { metadata?: Record<string, unknown> };
+
+export interface RunDetail extends Omit<RunRow, 'trigger' | 'startedAt'> {
+  trigger?: unknown;
+  startedAt?: string | null;
+  nodes: Record<string, RunNodeState>;
+}
+
+export type RunListItem = Omit<RunDetail, 'nodes'> & { nodes?: RunDetail['nodes'] };
+
+export interface RunsPage {
+  runs: RunListItem[];
+  nextCursor: string | null;
+}
+
+export interface StartedRun {
+  runId: string;
+  versionId: string;
+  status: RunStatus;
+  statusUrl?: string;
+}
