@@ -5,7 +5,7 @@
 import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/stitch';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 import { getLocalCompleter } from '@/lib/engine/local-completion';
-import { currentAttemptFor } from '@/lib/engine/execution-context';
+import { currentAttemptFor, currentHarness } from '@/lib/engine/execution-context';
 import { getPool } from './pool';
 
 /**
@@ -15,6 +15,9 @@ import { getPool } from './pool';
  * not running.
  */
 export async function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
+  // Test seam: under the worker test harness (src/lib/workers/testing.ts) the update is recorded.
+  const harness = currentHarness();
+  if (harness) return harness.updateNodeState(runId, nodeId, state);
   if (state.status === 'completed' || state.status === 'failed') {
     const complete = getLocalCompleter();
     if (!complete) throw new Error('updateNodeState with a final status needs a Stitch engine in this process');

@@ -4,6 +4,21 @@
  * `triggerCallback(runId, nodeId, …)` — bind their token and completion to the right attempt.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
+
+/**
+ * Test seam (used only by `src/lib/workers/testing.ts`): when an attempt carries a harness, the
+ * worker SDK reports to it instead of the engine and database — `triggerCallback`,
+ * `updateNodeState`, `scheduleCallback`, `buildCallbackUrl` and `logWorker` check it first.
+ * The engine never sets it.
+ */
+export interface HarnessSink {
+  complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<void>;
+  updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void>;
+  scheduleCallback(runId: string, nodeId: string, callback: WorkerCallback, delaySeconds: number): Promise<void>;
+  callbackUrl(url: string): void;
+  log(level: string, message: string, context: Record<string, unknown>): void;
+}
 
 export interface ExecutionContext {
   runId: string;
@@ -24,6 +39,8 @@ export interface ExecutionContext {
    * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
    */
   jobId?: string;
+  /** Set only by the worker test harness (see HarnessSink). */
+  harness?: HarnessSink;
 }
 
 export const executionContext = new AsyncLocalStorage<ExecutionContext>();
@@ -32,4 +49,9 @@ export const executionContext = new AsyncLocalStorage<ExecutionContext>();
 export function currentAttemptFor(runId: string, nodeId: string): ExecutionContext | undefined {
   const ctx = executionContext.getStore();
   return ctx && ctx.runId === runId && ctx.instanceId === nodeId ? ctx : undefined;
+}
+
+/** The test harness of the current attempt, if a test is running the worker (see HarnessSink). */
+export function currentHarness(): HarnessSink | undefined {
+  return executionContext.getStore()?.harness;
 }

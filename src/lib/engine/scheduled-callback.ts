@@ -4,7 +4,7 @@
  */
 import type { WorkerCallback } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-import { currentAttemptFor } from './execution-context';
+import { currentAttemptFor, currentHarness } from './execution-context';
 
 export interface ScheduledCallbackPayload {
   r: string;
@@ -21,6 +21,9 @@ export async function scheduleCallback(
   delaySeconds: number,
   options: { attempt?: number } = {},
 ): Promise<void> {
+  // Test seam: under the worker test harness (src/lib/workers/testing.ts) the callback is recorded.
+  const harness = currentHarness();
+  if (harness) return harness.scheduleCallback(runId, nodeId, callback, delaySeconds);
   const attempt = options.attempt ?? currentAttemptFor(runId, nodeId)?.attempt;
   if (attempt === undefined) {
     throw new Error(`scheduleCallback(${runId}, ${nodeId}) needs the attempt: call it inside execute(), or pass { attempt }.`);

@@ -4,9 +4,9 @@
  */
 import type { WorkerCallback } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
-import { getLogger, redactString } from '@/lib/log';
+import { getLogger, redact, redactString } from '@/lib/log';
 import { createCallbackToken } from '@/lib/engine/callback-tokens';
-import { currentAttemptFor } from '@/lib/engine/execution-context';
+import { currentAttemptFor, currentHarness } from '@/lib/engine/execution-context';
 import { getLocalCompleter, type CompletionResult } from '@/lib/engine/local-completion';
 import { DEFAULT_TIMEOUT_SECONDS } from './registry';
 
@@ -30,7 +30,9 @@ export function buildCallbackUrl(runId: string, nodeId: string, options: { attem
   }
   const ttl = (ctx?.deadlineSeconds ?? DEFAULT_TIMEOUT_SECONDS) + TOKEN_GRACE_SECONDS;
   const token = createCallbackToken(runId, nodeId, attempt, ttl);
-  return `${getConfig().baseUrl}/api/stitch/callback/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}?token=${token}`;
+  const url = `${getConfig().baseUrl}/api/stitch/callback/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}?token=${token}`;
+  currentHarness()?.callbackUrl(url); // test seam: the harness records the URL handed out
+  return url;
 }
 
 /**
@@ -44,6 +46,12 @@ export async function triggerCallback(runId: string, nodeId: string, callback: W
   }
   const ctx = currentAttemptFor(runId, nodeId);
   if (ctx) ctx.callbacks += 1;
+  // Test seam: under the worker test harness (testing.ts) the result is recorded, not settled.
+  const harness = currentHarness();
+  if (harness) {
+    await harness.complete(runId, nodeId, callback);
+    return { ok: true };
+  }
   const complete = getLocalCompleter();
   if (complete) {
     try {
@@ -79,7 +87,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Structured worker log line (pino); secrets in `context` are redacted. */
 export function logWorker(level: LogLevel, message: string, context: Record<string, unknown> = {}): void {
-  getLogger()[level](context, message);
+  const harness = currentHarness(); // test seam: the harness collects the lines (redacted)
+  if (harness) harness.log(level, redactString(message), redact(context) as Record<string, unknown>);
+  else getLogger()[level](context, message);
 }
 
 /** Loggable facts about an error: name, code, HTTP status, cause — never the request's secrets. */
