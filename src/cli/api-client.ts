@@ -1,0 +1,38 @@
+/**
+ * A small client of Stitch's HTTP API for `--url` commands (authenticates with STITCH_API_KEY).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export class ApiClient {
+  readonly #base: string;
+  readonly #apiKey: string | undefined;
+
+  constructor(baseUrl: string, apiKey: string | undefined) {
+    this.#base = baseUrl.replace(/\/+$/, '');
+    this.#apiKey = apiKey;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.#apiKey) headers.Authorization = `Bearer ${this.#apiKey}`;
+    const response = await fetch(this.#base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!response.ok) {
+      const error = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`, error?.details);
+    }
+    return json as T;
+  }
+}

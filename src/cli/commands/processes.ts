@@ -1,0 +1,72 @@
+/**
+ * The long-running commands: `start` (everything in one process), `serve` (HTTP only), `worker`
+ * (queue runner only), and `migrate`. Scale-out is `serve` + N × `worker` on one DATABASE_URL.
+ */
+import type { Command } from 'commander';
+import { startStitch } from '@/lib/stitch';
+import { startServer } from '@/server/listen';
+import { seedExamples } from '../seed-examples';
+import { stopOnSignals } from '../shutdown';
+
+/** Seconds since this process started (performance.timeOrigin), for the ready line. */
+const sinceStart = () => (performance.now() / 1000).toFixed(2);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+export function registerProcessCommands(program: Command): void {
+  program
+    .command('start')
+    .description('Start everything in one process: database (embedded unless DATABASE_URL), migrations, HTTP server and queue runner')
+    .option('--concurrency <n>', 'jobs the queue runner executes at once', positiveInt)
+    .action(async (options: { concurrency?: number }) => {
+      const stitch = await startStitch({ concurrency: options.concurrency });
+      const server = await startServer(stitch.config).catch(async (error) => {
+        await stitch.stop();
+        throw error;
+      });
+      stopOnSignals([server.close, stitch.stop]);
+      const seeded = await seedExamples();
+      const db = stitch.db.embedded ? `embedded PostgreSQL in ${stitch.config.dataDir}` : 'DATABASE_URL';
+      console.log(`Stitch is ready at ${server.url}  (ready in ${sinceStart()} s, ${db})`);
+      console.log(`  canvas ${server.url}/   API docs ${server.url}/api/docs   health ${server.url}/api/health`);
+      if (seeded.length) console.log(`  seeded example flows: ${seeded.join(', ')}`);
+      console.log('  Press Ctrl+C to stop.');
+    });
+
+  program
+    .command('serve')
+    .description('Start the HTTP server only (no queue runner): run `stitch worker` processes against the same DATABASE_URL')
+    .action(async () => {
+      const stitch = await startStitch({ runner: false });
+      const server = await startServer(stitch.config).catch(async (error) => {
+        await stitch.stop();
+        throw error;
+      });
+      stopOnSignals([server.close, stitch.stop]);
+      console.log(`Stitch API is ready at ${server.url}  (ready in ${sinceStart()} s, no queue runner in this process)`);
+    });
+
+  program
+    .command('worker')
+    .description('Start a queue runner only (no HTTP server)')
+    .option('--concurrency <n>', 'jobs this runner executes at once (default STITCH_CONCURRENCY or 10)', positiveInt)
+    .action(async (options: { concurrency?: number }) => {
+      const stitch = await startStitch({ runner: true, concurrency: options.concurrency });
+      stopOnSignals([stitch.stop]);
+      const concurrency = options.concurrency ?? stitch.config.concurrency;
+      console.log(`Stitch worker ${stitch.runner?.id} is ready  (ready in ${sinceStart()} s, concurrency ${concurrency})`);
+    });
+
+  program
+    .command('migrate')
+    .description('Apply database migrations and exit')
+    .action(async () => {
+      const stitch = await startStitch({ runner: false });
+      console.log('Migrations applied.');
+      await stitch.stop();
+    });
+}

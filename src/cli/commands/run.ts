@@ -1,0 +1,83 @@
+/**
+ * `stitch run FLOW.json`: create or update the flow from the file, start a run, show live
+ * progress, print the output; exit 0 only if the run completed. In this process (embedded
+ * database or DATABASE_URL, with a queue runner) by default, or against a server with `--url`.
+ */
+import type { Command } from 'commander';
+import { getConfig } from '@/lib/config';
+import { createFlow, findFlowByName, updateFlow } from '@/lib/db/flows';
+import { getRunWithNodes } from '@/lib/db/runs';
+import { startRun } from '@/lib/engine/start-run';
+import { startStitch } from '@/lib/stitch';
+import { ApiClient } from '../api-client';
+import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
+import { ProgressPrinter, followRun, type RunSnapshot } from '../run-progress';
+
+interface RunOptions {
+  input?: string;
+  url?: string;
+}
+
+/** Start the run somewhere; return how to read it back. */
+interface RunTarget {
+  start(flow: FlowFile, input: unknown): Promise<{ runId: string; read: () => Promise<RunSnapshot> }>;
+  close(): Promise<void>;
+}
+
+async function localTarget(): Promise<RunTarget> {
+  const stitch = await startStitch();
+  return {
+    async start(flow, input) {
+      const existing = await findFlowByName(flow.name);
+      const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
+      const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
+      return { runId, read: () => getRunWithNodes(runId) as Promise<RunSnapshot> };
+    },
+    close: () => stitch.stop(),
+  };
+}
+
+function remoteTarget(url: string): RunTarget {
+  const api = new ApiClient(url, getConfig().apiKey);
+  return {
+    async start(flow, input) {
+      const { flows } = await api.request<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows');
+      const existing = flows.find((f) => f.name === flow.name);
+      const flowId = existing
+        ? (await api.request<{ id: string }>('PUT', `/api/flows/${existing.id}`, { graph: flow.graph })).id
+        : (await api.request<{ id: string }>('POST', '/api/flows', { name: flow.name, graph: flow.graph })).id;
+      const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, { input });
+      return { runId, read: () => api.request<RunSnapshot>('GET', `/api/runs/${runId}`) };
+    },
+    close: async () => {},
+  };
+}
+
+function nodeCountOf(graph: unknown): number {
+  const nodes = (graph as { nodes?: unknown } | undefined)?.nodes;
+  return Array.isArray(nodes) ? nodes.length : 0;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .argument('<flow.json>', 'a flow file: {name, graph, input} or a bare React Flow graph')
+    .option('--input <json>', 'run input as JSON, or @file.json (overrides the file\'s "input")')
+    .option('--url <url>', 'run on a Stitch server (e.g. http://127.0.0.1:3000) instead of in this process')
+    .description('Create or update the flow from a file, run it with live progress, print its output (exit 0 = completed)')
+    .action(async (file: string, options: RunOptions) => {
+      const flow = readFlowFile(file);
+      const input = options.input !== undefined ? parseInputOption(options.input) : flow.input;
+      const target = options.url ? remoteTarget(options.url) : await localTarget();
+      try {
+        const { runId, read } = await target.start(flow, input);
+        console.log(`Run ${runId} of "${flow.name}"`);
+        const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
+        console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
+        console.log(JSON.stringify(run.output ?? null, null, 2));
+        process.exitCode = run.status === 'completed' ? 0 : 1;
+      } finally {
+        await target.close();
+      }
+    });
+}

@@ -1,0 +1,79 @@
+/**
+ * Live progress of a run in the terminal: one line per node status change, and on a TTY a
+ * progress bar redrawn in place. Works from snapshots of the run (the `GET /api/runs/:id` body),
+ * so it is the same whether the run is read from the database or over HTTP.
+ */
+import type { NodeStatus, RunStatus } from '@/types/stitch';
+
+export interface RunSnapshot {
+  id: string;
+  status: RunStatus;
+  output: unknown;
+  error: string | null;
+  nodes: Record<string, { nodeId: string; status: NodeStatus; attempt: number; error: string | null; progress: number | null }>;
+}
+
+const FINAL_RUN: RunStatus[] = ['completed', 'failed', 'cancelled'];
+const SETTLED: NodeStatus[] = ['completed', 'failed', 'cancelled', 'skipped'];
+const MARK: Record<NodeStatus, string> = {
+  pending: '·',
+  running: '▶',
+  waiting_for_user: '?',
+  completed: '✓',
+  failed: '✗',
+  cancelled: '⊘',
+  skipped: '-',
+};
+
+export function isFinal(status: RunStatus): boolean {
+  return FINAL_RUN.includes(status);
+}
+
+export class ProgressPrinter {
+  #seen = new Map<string, string>();
+  #barShown = false;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly nodeCount: number,
+  ) {}
+
+  update(run: RunSnapshot): void {
+    this.#clearBar();
+    for (const [instanceId, node] of Object.entries(run.nodes)) {
+      const key = `${node.status}#${node.attempt}`;
+      if (this.#seen.get(instanceId) === key) continue;
+      this.#seen.set(instanceId, key);
+      const attempt = node.attempt > 1 ? ` (attempt ${node.attempt})` : '';
+      const error = node.status === 'failed' && node.error ? `: ${node.error}` : '';
+      this.out.write(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);
+    }
+    if (this.out.isTTY && !isFinal(run.status)) this.#drawBar(run);
+  }
+
+  #drawBar(run: RunSnapshot): void {
+    const instances = Object.values(run.nodes);
+    const total = Math.max(this.nodeCount, instances.length, 1);
+    const done = instances.filter((n) => SETTLED.includes(n.status)).length;
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const running = instances.filter((n) => n.status === 'running').length;
+    this.out.write(`  [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total} nodes${running ? `, ${running} running` : ''}`);
+    this.#barShown = true;
+  }
+
+  #clearBar(): void {
+    if (this.#barShown) this.out.write('\r\x1b[2K');
+    this.#barShown = false;
+  }
+}
+
+/** Poll `read` until the run is final, printing progress; returns the final snapshot. */
+export async function followRun(read: () => Promise<RunSnapshot>, printer: ProgressPrinter, intervalMs = 150): Promise<RunSnapshot> {
+  for (;;) {
+    const run = await read();
+    printer.update(run);
+    if (isFinal(run.status)) return run;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

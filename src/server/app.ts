@@ -1,0 +1,84 @@
+/**
+ * The Hono app: middleware, every route, OpenAPI document and docs page, canvas and media.
+ * `createApp()` builds it without listening, so tests can call `app.request()`; `listen.ts`
+ * puts it on a socket. Needs a started Stitch (`startStitch`) in the process for its database.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { getConfig, type Config } from '@/lib/config';
+import { getStitch } from '@/lib/stitch';
+import { renderDocsPage } from './docs-page';
+import { handleError, handleNotFound } from './error-handler';
+import { apiKeyAuth } from './middleware/api-key';
+import { limitBody } from './middleware/body-limit';
+import { requestLog } from './middleware/request-log';
+import { newRouter } from './openapi';
+import { callbackRoutes } from './routes/callbacks';
+import { eventRoutes } from './routes/events';
+import { flowRoutes } from './routes/flows';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { runRoutes } from './routes/runs';
+import { staticRoutes } from './routes/static';
+import { webhookRoutes } from './routes/webhooks';
+import { workerRoutes } from './routes/workers';
+
+export interface AppOptions {
+  /** Default: the started Stitch's config, else `getConfig()`. */
+  config?: Config;
+  /** The canvas build to serve (default `web/dist` of this checkout). */
+  webDir?: string;
+}
+
+/** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
+const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
+
+/** Headers for every answer: no MIME sniffing, and no Referer carrying a callback token elsewhere. */
+const baseHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  c.res.headers.set('Referrer-Policy', 'no-referrer');
+};
+
+export function createApp(options: AppOptions = {}): OpenAPIHono {
+  const config = options.config ?? getStitch()?.config ?? getConfig();
+  const app = newRouter();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.use('*', requestLog({ quiet: (path) => path === '/api/health' || path === '/metrics' || !path.startsWith('/api/') }));
+  app.use('*', baseHeaders);
+  const auth = apiKeyAuth({ apiKey: config.apiKey, isPublic, allowQueryKey: isEventStream });
+  app.use('/api/*', auth);
+  app.use('/metrics', auth);
+  app.use('*', limitBody(config.bodyLimitBytes));
+
+  app.route('/', flowRoutes(config));
+  app.route('/', runRoutes());
+  app.route('/', callbackRoutes());
+  app.route('/', eventRoutes());
+  app.route('/', workerRoutes());
+  app.route('/', webhookRoutes(config));
+  app.route('/', healthRoutes(config));
+  app.route('/', metricsRoutes(config));
+
+  const document = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Stitch',
+      version: '0.1.0',
+      description:
+        'Durable workflow orchestration on PostgreSQL. Management routes need `Authorization: Bearer $STITCH_API_KEY` ' +
+        'when the server has a key; callbacks authenticate with their URL token, webhooks with an HMAC signature.',
+    },
+    components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
+    security: config.apiKey ? [{ bearer: [] }] : [],
+  };
+  app.doc31('/api/openapi.json', document);
+  app.get('/api/docs', (c) => c.html(renderDocsPage(app.getOpenAPI31Document(document) as unknown as Record<string, unknown>)));
+
+  app.route('/', staticRoutes(config, options.webDir));
+  return app;
+}

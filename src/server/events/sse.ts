@@ -1,0 +1,114 @@
+/**
+ * A Server-Sent Events stream of the event log: history first (after `Last-Event-ID`, or `?after=`),
+ * then live events from the hub. The stream subscribes before reading history, so an event that
+ * commits in between arrives from one side or the other; ids already sent are dropped.
+ *
+ * Each message: `id: <event id>` and `data: <StitchEvent JSON>` (the default `message` event type,
+ * so `EventSource.onmessage` sees everything). A comment line every 15 s keeps proxies from
+ * closing an idle stream.
+ */
+import type { Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type { StitchEvent } from '@/types/stitch';
+import { getLogger } from '@/lib/log';
+import { readEventsAfter } from '../queries/events';
+import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
+
+const KEEPALIVE_MS = 15_000;
+const HISTORY_PAGE = 1000;
+
+/** Where to resume: the `Last-Event-ID` header (EventSource reconnects), else `?after=`, else 0. */
+export function resumePoint(c: Context): number | undefined {
+  const raw = c.req.header('last-event-id') ?? c.req.query('after');
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+class SentIds {
+  #ids = new Set<number>();
+  #max = 0;
+  /** True the first time an id is offered. */
+  add(id: number): boolean {
+    if (this.#ids.has(id)) return false;
+    this.#ids.add(id);
+    this.#max = Math.max(this.#max, id);
+    // An all-runs stream lives long: forget ids far below anything a late commit could carry.
+    if (this.#ids.size > 4 * STRAGGLER_WINDOW) {
+      for (const old of this.#ids) if (old < this.#max - 2 * STRAGGLER_WINDOW) this.#ids.delete(old);
+    }
+    return true;
+  }
+}
+
+/**
+ * Stream one run's events (`runId`) or every run's (`null`). Without a resume point, a run
+ * stream starts from the run's first event and the all-runs stream from now.
+ */
+export function streamEvents(c: Context, runId: string | null): Response {
+  const resumeAfter = resumePoint(c);
+  // Tell nginx-style proxies not to buffer the stream.
+  c.header('X-Accel-Buffering', 'no');
+  return streamSSE(c, async (stream) => {
+    const sent = new SentIds();
+    const queue: StitchEvent[] = [];
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const unsubscribe = await getEventHub().subscribe(runId, {
+      onEvents: (events) => {
+        queue.push(...events);
+        notify();
+      },
+      onClose: () => {
+        closed = true;
+        notify();
+      },
+    });
+    stream.onAbort(() => {
+      closed = true;
+      notify();
+    });
+    try {
+      if (runId !== null || resumeAfter !== undefined) {
+        let after = resumeAfter ?? 0;
+        for (;;) {
+          const page = await readEventsAfter(runId, after, HISTORY_PAGE);
+          await send(stream, page, sent);
+          if (page.length < HISTORY_PAGE || closed) break;
+          after = page[page.length - 1].id;
+        }
+      }
+      await stream.write(': connected\n\n');
+      while (!closed) {
+        if (queue.length > 0) {
+          await send(stream, queue.splice(0), sent);
+          continue;
+        }
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), KEEPALIVE_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        if (!woke && !closed) await stream.write(': keep-alive\n\n');
+      }
+    } finally {
+      unsubscribe();
+    }
+  }, async (error) => {
+    getLogger().warn({ error: error.message, runId }, 'event stream ended by an error');
+  });
+}
+
+async function send(stream: SSEStreamingApi, events: StitchEvent[], sent: SentIds): Promise<void> {
+  for (const event of events) {
+    if (!sent.add(event.id)) continue;
+    await stream.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
+  }
+}

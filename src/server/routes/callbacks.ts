@@ -1,0 +1,100 @@
+/**
+ * The callback URL workers hand to vendors: `POST /api/stitch/callback/:runId/:nodeId?token=…`.
+ *
+ * Order of checks, so that an unauthenticated caller learns nothing: the token (401) before the
+ * run and node exist (404), before the body (400), before the state (409, in the engine). A worker
+ * with a callback adapter (`parseCallback`) receives the vendor's own payload first; it may answer
+ * a handshake (`{reply}`) — the token is required for that too — or translate the payload into
+ * `{status, output?, error?}`. Settling goes through `completeNode`, the same function in-process
+ * callbacks use.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { WorkerCallback } from '@/types/stitch';
+import { getRun } from '@/lib/db/runs';
+import { UnauthorizedError, ValidationError, NotFoundError, coerceError } from '@/lib/errors';
+import { verifyCallbackToken } from '@/lib/engine/callback-tokens';
+import { completeNode } from '@/lib/engine/complete-node';
+import { getExecutionGraph } from '@/lib/engine/graph-cache';
+import { parseInstanceId } from '@/lib/engine/instances';
+import { workerRegistry } from '@/lib/workers/registry';
+import type { IWorker } from '@/lib/workers/base';
+import { newRouter, toFieldIssues } from '../openapi';
+import { CallbackBody, CallbackQuery, CallbackResultSchema, RunNodeParams, errors, json } from '../schemas';
+
+/** The worker behind a node instance of a run, or undefined for non-worker nodes. */
+async function workerForNode(runId: string, instanceId: string): Promise<IWorker | undefined> {
+  const run = await getRun(runId);
+  const graph = await getExecutionGraph(run.versionId);
+  const node = graph.nodes[parseInstanceId(instanceId).nodeId];
+  if (!node) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
+  if (!node.workerType || !workerRegistry.has(node.workerType)) return undefined;
+  return workerRegistry.getWorker(node.workerType);
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('The callback body is not valid JSON.');
+  }
+}
+
+function parseStitchCallback(body: unknown): WorkerCallback {
+  const result = CallbackBody.safeParse(body);
+  if (!result.success) {
+    throw new ValidationError('The callback body must be {status: "completed"|"failed", output?, error?}.', toFieldIssues(result.error));
+  }
+  return { status: result.data.status, output: result.data.output, error: result.data.error ?? undefined };
+}
+
+/** Run the worker's adapter; its own exceptions are the vendor payload's fault (400), not ours. */
+function adapt(worker: IWorker, body: unknown, c: Context): WorkerCallback | { reply: unknown } {
+  try {
+    return worker.parseCallback!(body, c.req.header());
+  } catch (error) {
+    throw new ValidationError(`The callback body was not understood: ${coerceError(error).message}`);
+  }
+}
+
+export function callbackRoutes() {
+  const app = newRouter();
+  // Documented from the schema but not validated by it: the body is read raw, because a worker's
+  // adapter receives its vendor's own shape.
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'post',
+      path: '/api/stitch/callback/{runId}/{nodeId}',
+      tags: ['Callbacks'],
+      summary: 'Report the result of an async node (the URL from buildCallbackUrl)',
+      description:
+        'Authenticated by the `token` in the URL (bound to run, node instance and attempt), not by the API key. ' +
+        'An identical repeat of the completing callback answers `{ok:true, duplicate:true}`. Workers with a ' +
+        'callback adapter accept their vendor\'s payload instead of this body.',
+      request: {
+        params: RunNodeParams,
+        query: CallbackQuery,
+        body: { content: { 'application/json': { schema: CallbackBody } }, required: true },
+      },
+      responses: { 200: json(CallbackResultSchema, 'Settled (or a duplicate, or a handshake reply)'), ...errors(400, 401, 404, 409, 413) },
+    }),
+  );
+  app.post('/api/stitch/callback/:runId/:nodeId', async (c) => {
+    const runId = c.req.param('runId');
+    const nodeId = c.req.param('nodeId');
+    const token = c.req.query('token');
+    const check = verifyCallbackToken(token, runId, nodeId);
+    if (!check.valid) {
+      throw new UnauthorizedError(token ? `Invalid callback token (${check.reason})` : 'The callback URL has no token');
+    }
+    const worker = await workerForNode(runId, nodeId);
+    const body = await readJson(c);
+    const parsed = worker?.parseCallback ? adapt(worker, body, c) : parseStitchCallback(body);
+    if ('reply' in parsed) return c.json(parsed.reply as object, 200);
+    const result = await completeNode({ runId, instanceId: nodeId, token, ...parseStitchCallback(parsed) });
+    return c.json(result, 200);
+  });
+  return app;
+}

@@ -1,0 +1,162 @@
+/**
+ * Flows and versions: create (compiles and validates the graph), read, save a new version,
+ * soft-delete, list versions; and starting a run of a flow's current version.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Config } from '@/lib/config';
+import { createFlow, deleteFlow, getFlow, getVersion, listFlows, listVersions, updateFlow } from '@/lib/db/flows';
+import { NotFoundError } from '@/lib/errors';
+import { startRun } from '@/lib/engine/start-run';
+import { newRouter, z } from '../openapi';
+import {
+  CreateFlowBody,
+  FlowIdParams,
+  FlowSchema,
+  FlowSummarySchema,
+  FlowVersionParams,
+  OkSchema,
+  RunBody,
+  StartedRunSchema,
+  UpdateFlowBody,
+  VersionSchema,
+  errors,
+  json,
+} from '../schemas';
+
+const tags = ['Flows'];
+const optionalJson = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: false });
+
+export function flowRoutes(config: Config) {
+  const app = newRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/flows',
+      tags,
+      summary: 'Create a flow from a React Flow graph',
+      request: { body: { content: { 'application/json': { schema: CreateFlowBody } }, required: true } },
+      responses: {
+        201: json(z.object({ id: z.string(), versionId: z.string() }), 'Created; the graph is version 1'),
+        ...errors(400, 401, 413),
+      },
+    }),
+    async (c) => {
+      const { name, graph } = c.req.valid('json');
+      return c.json(await createFlow(name, graph), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows',
+      tags,
+      summary: 'List flows (most recently updated first)',
+      responses: { 200: json(z.object({ flows: z.array(FlowSummarySchema) }), 'Flows'), ...errors(401) },
+    }),
+    async (c) => c.json({ flows: await listFlows() }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows/{id}',
+      tags,
+      summary: "A flow with its current version's graph",
+      request: { params: FlowIdParams },
+      responses: { 200: json(FlowSchema, 'The flow'), ...errors(401, 404) },
+    }),
+    async (c) => c.json(await getFlow(c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/api/flows/{id}',
+      tags,
+      summary: 'Save a new version of a flow (and optionally rename it)',
+      request: { params: FlowIdParams, body: { content: { 'application/json': { schema: UpdateFlowBody } }, required: true } },
+      responses: {
+        200: json(z.object({ id: z.string(), versionId: z.string(), version: z.number() }), 'The new version'),
+        ...errors(400, 401, 404, 413),
+      },
+    }),
+    async (c) => {
+      const { graph, name } = c.req.valid('json');
+      return c.json(await updateFlow(c.req.valid('param').id, graph, name), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/flows/{id}',
+      tags,
+      summary: 'Delete a flow (its runs and versions stay readable)',
+      request: { params: FlowIdParams },
+      responses: { 200: json(OkSchema, 'Deleted'), ...errors(401, 404) },
+    }),
+    async (c) => {
+      await deleteFlow(c.req.valid('param').id);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows/{id}/versions',
+      tags,
+      summary: 'Versions of a flow, newest first',
+      request: { params: FlowIdParams },
+      responses: {
+        200: json(z.object({ versions: z.array(z.object({ id: z.string(), version: z.number(), createdAt: z.string() })) }), 'Versions'),
+        ...errors(401, 404),
+      },
+    }),
+    async (c) => c.json({ versions: await listVersions(c.req.valid('param').id) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows/{id}/versions/{versionId}',
+      tags,
+      summary: 'One immutable version: visual graph and compiled execution graph',
+      request: { params: FlowVersionParams },
+      responses: { 200: json(VersionSchema, 'The version'), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const { id, versionId } = c.req.valid('param');
+      const version = await getVersion(versionId);
+      if (version.flowId !== id) throw new NotFoundError(`Version ${versionId} of flow ${id}`);
+      return c.json(version, 200);
+    },
+  );
+
+  // The seed's canvas path and the REST path start the same run.
+  for (const path of ['/api/flows/{id}/run', '/api/canvas/{id}/run']) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path,
+        tags: ['Runs'],
+        summary: "Run a flow's current version",
+        description: 'Returns at once (202); the run proceeds on the queue. Follow it at `statusUrl` or over SSE.',
+        request: { params: FlowIdParams, body: optionalJson(RunBody) },
+        responses: { 202: json(StartedRunSchema, 'Started'), ...errors(400, 401, 404, 413) },
+      }),
+      async (c) => {
+        const { input } = c.req.valid('json') ?? {};
+        const run = await startRun({ flowId: c.req.valid('param').id }, { input, trigger: { type: 'api' } });
+        return c.json(
+          { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },
+          202,
+        );
+      },
+    );
+  }
+
+  return app;
+}

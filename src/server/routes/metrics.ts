@@ -1,0 +1,94 @@
+/**
+ * `GET /metrics` in Prometheus text format. Gauges are read from the database at scrape time, so
+ * any one process reports the whole system (scrape one `serve` process, or take max() across them).
+ * The node-duration histogram counts node instances that settled since this process's first scrape,
+ * read incrementally from the event log — node work happens in `worker` processes, not here.
+ */
+import { Hono } from 'hono';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '@/lib/config';
+import { RUN_STATUSES, NODE_STATUSES } from '@/types/stitch';
+import { latestEventId } from '../queries/events';
+import { countByStatus, readNodeDurations, readQueueStats } from '../queries/queue-stats';
+
+/** Bounds one scrape's catch-up read; the rest is read by the next scrape. */
+const MAX_DURATIONS_PER_SCRAPE = 20_000;
+
+function buildRegistry(config: Config) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'stitch_runs',
+    help: 'Runs by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await countByStatus('stitch_runs')).map((r) => [r.status, r.n]));
+      for (const status of RUN_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'stitch_node_instances',
+    help: 'Node instances by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await countByStatus('stitch_node_runs')).map((r) => [r.status, r.n]));
+      for (const status of NODE_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'stitch_queue_jobs',
+    help: 'Queue jobs by state: ready (due, unclaimed), scheduled (due later), locked (executing)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const q = await readQueueStats(config.staleRunnerSeconds);
+      this.set({ state: 'ready' }, q.ready);
+      this.set({ state: 'scheduled' }, q.scheduled);
+      this.set({ state: 'locked' }, q.locked);
+    },
+  });
+  new Gauge({
+    name: 'stitch_queue_live_runners',
+    help: 'Queue runners with a fresh heartbeat',
+    registers: [registry],
+    async collect() {
+      this.set((await readQueueStats(config.staleRunnerSeconds)).liveRunners);
+    },
+  });
+
+  const durations = new Histogram({
+    name: 'stitch_node_duration_seconds',
+    help: 'Node instance duration (start to settle) by worker type and final status',
+    labelNames: ['worker_type', 'status'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+    registers: [registry],
+  });
+  let watermark: number | undefined;
+  /** Feed the histogram with the nodes settled since the last scrape (before rendering it). */
+  const readDurations = async () => {
+    watermark ??= await latestEventId();
+    for (let read = 0; read < MAX_DURATIONS_PER_SCRAPE; read += 5000) {
+      const page = await readNodeDurations(watermark, 5000);
+      for (const d of page.durations) durations.observe({ worker_type: d.workerType, status: d.status }, d.seconds);
+      if (page.lastId === watermark) break;
+      watermark = page.lastId;
+    }
+  };
+  return { registry, readDurations };
+}
+
+export function metricsRoutes(config: Config) {
+  const app = new Hono();
+  let metrics: ReturnType<typeof buildRegistry> | undefined;
+  app.get('/metrics', async (c) => {
+    metrics ??= buildRegistry(config);
+    const { registry, readDurations } = metrics;
+    await readDurations();
+    const body = await registry.metrics();
+    return c.body(body, 200, { 'Content-Type': registry.contentType });
+  });
+  return app;
+}

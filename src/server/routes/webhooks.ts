@@ -1,0 +1,144 @@
+/**
+ * Webhook triggers. `POST /api/flows/:id/triggers` creates one and returns its secret once; an
+ * external system then starts the flow with `POST /api/webhooks/:slug`, signing the raw body:
+ * `X-Stitch-Signature: sha256=<hex HMAC-SHA256(secret, body)>` (GitHub's `X-Hub-Signature-256`
+ * is accepted too). The JSON body becomes the run input. A trigger without a secret refuses
+ * everything; a repeated `X-Stitch-Delivery` / `X-GitHub-Delivery` id starts no second run.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createRoute } from '@hono/zod-openapi';
+import type { Config } from '@/lib/config';
+import { NotFoundError, StitchError, UnauthorizedError, ValidationError } from '@/lib/errors';
+import { startRun } from '@/lib/engine/start-run';
+import { newRouter, z } from '../openapi';
+import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, type Trigger } from '../queries/triggers';
+import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, WebhookParams, errors, json } from '../schemas';
+
+const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
+
+/** True when `header` is `sha256=<hex>` of the HMAC of `body` under `secret` (constant time). */
+export function signatureMatches(secret: string, body: Uint8Array, header: string | undefined): boolean {
+  const hex = header ? SIGNATURE.exec(header.trim())?.[1] : undefined;
+  if (!hex) return false;
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(hex, 'hex'));
+}
+
+/** How a sender signs a body for a trigger (tests, docs, the CLI). */
+export function signBody(secret: string, body: string | Uint8Array): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+function parseInput(body: Uint8Array): unknown {
+  const text = Buffer.from(body).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('The webhook body must be JSON (it becomes the run input).');
+  }
+}
+
+export function webhookRoutes(config: Config) {
+  const app = newRouter();
+  const tags = ['Webhooks'];
+  const urlFor = (t: Trigger) => `${config.baseUrl}/api/webhooks/${t.slug}`;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/flows/{id}/triggers',
+      tags,
+      summary: 'Create a webhook trigger for a flow (the secret is returned only now)',
+      request: { params: FlowIdParams, body: { content: { 'application/json': { schema: CreateTriggerBody } }, required: false } },
+      responses: { 201: json(CreatedTriggerSchema, 'Created'), ...errors(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const trigger = await createTrigger(c.req.valid('param').id, c.req.valid('json')?.slug);
+      return c.json({ ...trigger, url: urlFor(trigger) }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows/{id}/triggers',
+      tags,
+      summary: "A flow's webhook triggers (without secrets)",
+      request: { params: FlowIdParams },
+      responses: { 200: json(z.object({ triggers: z.array(TriggerSchema) }), 'Triggers'), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const triggers = await listTriggers(c.req.valid('param').id);
+      return c.json({ triggers: triggers.map((t) => ({ ...t, url: urlFor(t) })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/flows/{id}/triggers/{triggerId}',
+      tags,
+      summary: 'Delete a webhook trigger',
+      request: { params: FlowIdParams.extend({ triggerId: z.string().min(1).max(200).openapi({ param: { name: 'triggerId', in: 'path' } }) }) },
+      responses: { 200: json(OkSchema, 'Deleted'), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const { id, triggerId } = c.req.valid('param');
+      await deleteTrigger(id, triggerId);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'post',
+      path: '/api/webhooks/{slug}',
+      tags,
+      summary: 'Start the trigger\'s flow; the JSON body is the run input',
+      description: 'Authenticated by `X-Stitch-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`, not by the API key.',
+      request: {
+        params: WebhookParams,
+        headers: z.object({
+          'x-stitch-signature': z.string().openapi({ description: 'sha256=<hex>; X-Hub-Signature-256 is accepted too' }),
+          'x-stitch-delivery': z.string().optional().openapi({ description: 'Optional delivery id: a repeat starts no second run' }),
+        }),
+        body: { content: { 'application/json': { schema: z.unknown() } } },
+      },
+      responses: {
+        202: json(StartedRunSchema, 'Run started'),
+        200: json(z.object({ runId: z.string().nullable(), duplicate: z.literal(true) }), 'A delivery seen before'),
+        ...errors(400, 401, 404, 413),
+        403: json(z.object({ error: z.object({ code: z.string(), message: z.string() }) }), 'The trigger has no secret'),
+      },
+    }),
+  );
+  // Raw body (the signature covers the exact bytes), so no zod body validator here.
+  app.post('/api/webhooks/:slug', async (c) => {
+    const slug = c.req.param('slug');
+    const trigger = slug.length <= 64 ? await findTriggerBySlug(slug) : undefined;
+    if (!trigger) throw new NotFoundError(`Webhook ${slug}`);
+    if (!trigger.secret) throw new StitchError('forbidden', 'This trigger has no secret configured, so it refuses every delivery.');
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const header = c.req.header('x-stitch-signature') ?? c.req.header('x-hub-signature-256');
+    if (!signatureMatches(trigger.secret, body, header)) {
+      throw new UnauthorizedError(header ? 'The webhook signature does not match.' : 'The webhook has no X-Stitch-Signature header.');
+    }
+    const input = parseInput(body);
+    const deliveryId = (c.req.header('x-stitch-delivery') ?? c.req.header('x-github-delivery'))?.slice(0, 200) || undefined;
+    if (deliveryId) {
+      const earlier = await claimDelivery(trigger.id, deliveryId);
+      if (earlier) return c.json({ runId: earlier.runId, duplicate: true as const }, 200);
+    }
+    try {
+      const run = await startRun({ flowId: trigger.flowId }, { input, trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId } });
+      await recordDeliveryRun(trigger.id, deliveryId, run.runId);
+      return c.json({ runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` }, 202);
+    } catch (error) {
+      if (deliveryId) await releaseDelivery(trigger.id, deliveryId);
+      throw error;
+    }
+  });
+
+  return app;
+}

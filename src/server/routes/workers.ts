@@ -1,0 +1,45 @@
+/**
+ * The worker catalogue: every definition, which the canvas turns into its palette and config forms.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
+import { newRouter, z } from '../openapi';
+import { errors, json } from '../schemas';
+
+const FieldSchema = z.object({
+  type: z.string(),
+  required: z.boolean().optional(),
+  description: z.string(),
+  default: z.unknown().optional(),
+  aliases: z.array(z.string()).optional(),
+});
+
+const WorkerDefinitionSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    type: z.enum(['sync', 'async']),
+    description: z.string(),
+    input: z.record(z.string(), FieldSchema),
+    output: z.record(z.string(), z.object({ type: z.string(), description: z.string() })),
+    config: z.record(z.string(), z.unknown()),
+    retry: z.object({ attempts: z.number(), backoffMs: z.number(), maxBackoffMs: z.number() }).partial().optional(),
+    timeoutSeconds: z.number().optional(),
+    category: z.string().optional(),
+  })
+  .openapi('WorkerDefinition');
+
+export function workerRoutes() {
+  const app = newRouter();
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/workers',
+      tags: ['Workers'],
+      summary: 'Every worker definition (palette and config forms)',
+      responses: { 200: json(z.object({ workers: z.array(WorkerDefinitionSchema) }), 'Definitions'), ...errors(401) },
+    }),
+    (c) => c.json({ workers: Object.values(WORKER_DEFINITIONS) }, 200),
+  );
+  return app;
+}

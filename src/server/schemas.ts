@@ -1,0 +1,177 @@
+/**
+ * The HTTP API's shapes, as zod schemas: they validate requests and generate /api/openapi.json.
+ * Response schemas document; they are not re-validated on the way out.
+ */
+import { z } from './openapi';
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'validation_failed' }),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const OkSchema = z.object({ ok: z.literal(true) }).openapi('Ok');
+
+const idParam = (name: string, description: string) =>
+  z.string().min(1).max(200).openapi({ param: { name, in: 'path' }, description });
+
+export const FlowIdParams = z.object({ id: idParam('id', 'Flow id (uuid)') });
+export const FlowVersionParams = z.object({ id: idParam('id', 'Flow id'), versionId: idParam('versionId', 'Version id') });
+export const RunIdParams = z.object({ runId: idParam('runId', 'Run id (uuid)') });
+export const RunNodeParams = z.object({
+  runId: idParam('runId', 'Run id (uuid)'),
+  nodeId: idParam('nodeId', 'Node instance id: `node`, or `node[2]` inside a splitter (URL-encoded)'),
+});
+
+/** React Flow JSON; the graph compiler validates the rest and lists every problem. */
+export const GraphSchema = z
+  .object({
+    nodes: z.array(z.record(z.string(), z.unknown())).max(5000),
+    edges: z.array(z.record(z.string(), z.unknown())).max(20000),
+  })
+  .catchall(z.unknown())
+  .openapi('Graph', { description: 'A React Flow graph: `{nodes:[{id,type,position,data}], edges:[{id,source,target,…}]}`' });
+
+const FlowName = z.string().trim().min(1).max(200);
+
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional() }).openapi('UpdateFlow');
+
+export const FlowSummarySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    currentVersionId: z.string().nullable(),
+    version: z.number().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('FlowSummary');
+
+export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable() }).openapi('Flow');
+
+export const VersionSchema = z
+  .object({
+    id: z.string(),
+    flowId: z.string().nullable(),
+    version: z.number(),
+    visualGraph: GraphSchema,
+    executionGraph: z.unknown(),
+    createdAt: z.string(),
+  })
+  .openapi('FlowVersion');
+
+export const RunBody = z.object({ input: z.unknown().optional() }).openapi('RunRequest');
+
+export const StartedRunSchema = z
+  .object({
+    runId: z.string(),
+    versionId: z.string(),
+    status: z.string(),
+    statusUrl: z.string().openapi({ description: 'GET this for the run and its node states' }),
+  })
+  .openapi('StartedRun');
+
+export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
+
+export const RunListQuery = z.object({
+  flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),
+  status: RUN_STATUS.optional().openapi({ param: { name: 'status', in: 'query' } }),
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
+  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+});
+
+const NodeStateSchema = z.object({
+  nodeId: z.string(),
+  status: z.string(),
+  attempt: z.number(),
+  input: z.unknown(),
+  output: z.unknown(),
+  error: z.string().nullable(),
+  progress: z.number().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+
+export const RunSummarySchema = z
+  .object({
+    id: z.string(),
+    flowId: z.string().nullable(),
+    versionId: z.string(),
+    status: RUN_STATUS,
+    input: z.unknown(),
+    output: z.unknown(),
+    error: z.string().nullable(),
+    trigger: z.unknown(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('RunSummary');
+
+export const RunSchema = RunSummarySchema.extend({
+  nodes: z.record(z.string(), NodeStateSchema).openapi({ description: 'Node instances keyed by instance id' }),
+}).openapi('Run');
+
+export const RunListSchema = z
+  .object({ runs: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .openapi('RunList');
+
+export const CallbackBody = z
+  .object({
+    status: z.enum(['completed', 'failed']),
+    output: z.unknown().optional(),
+    error: z.string().max(100_000).nullable().optional(),
+  })
+  .openapi('Callback');
+
+export const CallbackQuery = z.object({
+  token: z.string().max(200).optional().openapi({ param: { name: 'token', in: 'query' }, description: 'The token in the URL from buildCallbackUrl' }),
+});
+
+export const CallbackResultSchema = z.object({ ok: z.literal(true), duplicate: z.boolean().optional() }).openapi('CallbackResult');
+
+export const CompleteBody = z.object({ input: z.unknown().optional() }).openapi('UserTaskAnswer');
+
+export const CreateTriggerBody = z
+  .object({
+    slug: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, '3–64 letters, digits, "-" or "_", starting with a letter or digit')
+      .optional(),
+  })
+  .openapi('CreateTrigger');
+
+export const TriggerSchema = z
+  .object({ id: z.string(), flowId: z.string(), slug: z.string(), url: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })
+  .openapi('Trigger');
+
+export const CreatedTriggerSchema = TriggerSchema.extend({
+  secret: z.string().openapi({ description: 'Shown once: sign each delivery with HMAC-SHA256(secret, raw body)' }),
+}).openapi('CreatedTrigger');
+
+export const WebhookParams = z.object({ slug: idParam('slug', 'The trigger slug') });
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+/** The error responses a route can give, for the OpenAPI document. */
+export function errors(...statuses: Array<400 | 401 | 404 | 409 | 413 | 501 | 503>) {
+  const text: Record<number, string> = {
+    400: 'Invalid request (body, params or graph)',
+    401: 'Missing or invalid credentials',
+    404: 'Not found',
+    409: 'Conflict with the current state',
+    413: 'Body too large',
+    501: 'Not supported by this engine',
+    503: 'Unavailable',
+  };
+  return Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, text[s])]));
+}

@@ -1,0 +1,56 @@
+/**
+ * Workers for the HTTP tests: a sync echo, an async "vendor" that hands out its callback URL, a
+ * vendor with a callback adapter (handshake + its own payload shape), and one that always fails.
+ */
+import type { NodeConfig } from '@/types/stitch';
+import type { IWorker } from '@/lib/workers/base';
+import { buildCallbackUrl } from '@/lib/workers/utils';
+import { updateNodeState } from '@/lib/db/runs';
+import { graph, registerTestWorker, syncWorker } from '../helpers';
+
+/** Callback URLs handed out by the async test workers, by `${runId}/${instanceId}`. */
+export const callbackUrls = new Map<string, string>();
+
+class VendorWorker implements IWorker {
+  async execute(runId: string, nodeId: string, _config: NodeConfig, input: unknown) {
+    callbackUrls.set(`${runId}/${nodeId}`, buildCallbackUrl(runId, nodeId));
+    await updateNodeState(runId, nodeId, { status: 'running', output: input });
+  }
+}
+
+/** Speaks a vendor dialect: `{challenge}` handshakes, `{task: {state, result}}` results. */
+class AdapterWorker extends VendorWorker {
+  parseCallback(body: unknown) {
+    const b = body as { challenge?: string; task?: { state?: string; result?: unknown; reason?: string } };
+    if (typeof b.challenge === 'string') return { reply: { challenge: b.challenge } };
+    if (b.task?.state === 'done') return { status: 'completed' as const, output: { result: b.task.result } };
+    if (b.task?.state === 'error') return { status: 'failed' as const, error: b.task.reason ?? 'vendor error' };
+    throw new Error('unknown vendor payload');
+  }
+}
+
+export function registerHttpTestWorkers(): void {
+  registerTestWorker('echo', syncWorker((input) => ({ ...input, echoed: true })));
+  registerTestWorker('vendor', VendorWorker, { type: 'async', retry: { attempts: 1 } });
+  registerTestWorker('adapter', AdapterWorker, { type: 'async', retry: { attempts: 1 } });
+  registerTestWorker(
+    'boom',
+    syncWorker(() => {
+      throw new Error('boom');
+    }),
+    { retry: { attempts: 1 } },
+  );
+}
+
+/** start → <workerType> → end */
+export function oneWorkerGraph(workerType: string, config: NodeConfig = {}) {
+  return graph(['s:start', { id: 'w', workerType, config }, 'e:end'], [['s', 'w'], ['w', 'e']]);
+}
+
+/** The callback URL's path and query, to send to the test server. */
+export function callbackPath(runId: string, instanceId: string): string {
+  const url = callbackUrls.get(`${runId}/${instanceId}`);
+  if (!url) throw new Error(`no callback URL for ${runId}/${instanceId}`);
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
