@@ -1,0 +1,375 @@
+/**
+ * The worker test harness: run one worker without a database, a server or mocks.
+ *
+ *   const run = await runWorker(WeatherWorker, { input: { location: 'Paris' }, env: { WEATHER_API_KEY: '' } });
+ *   expect(run.status).toBe('completed');
+ *
+ * `runWorker` executes one attempt inside an execution context that carries a harness sink
+ * (`HarnessSink` in src/lib/engine/execution-context.ts). The SDK checks it first, so the worker's
+ * real `triggerCallback`, `updateNodeState`, `scheduleCallback`, `buildCallbackUrl` and `logWorker`
+ * report here instead of to the engine and PostgreSQL. The rules applied are the engine's: input
+ * validated against the definition (aliases, defaults), config defaults merged, a sync worker that
+ * returns without a callback fails, the first result settles the attempt, a callback's output is
+ * merged over what an async worker stored, a vendor payload goes through `parseCallback`.
+ *
+ * `startFakeVendor(routes)` stands up a vendor API on loopback that records every request.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NodeConfig, NodeStateUpdate, WorkerCallback, WorkerDefinition } from '@/types/stitch';
+import { ConflictError, NonRetriableError, ValidationError, coerceError } from '@/lib/errors';
+import { hasCallbackSecret, setCallbackSecret } from '@/lib/engine/callback-tokens';
+import { executionContext, type ExecutionContext, type HarnessSink } from '@/lib/engine/execution-context';
+import type { IWorker, PollResult, WorkerClass } from './base';
+import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from './registry';
+import { validateInput } from './validate-input';
+
+export interface RunWorkerOptions {
+  /** The node's input (what upstream nodes delivered). */
+  input?: unknown;
+  /** The node's `data.config`; merged over the definition's `config` defaults. */
+  config?: NodeConfig;
+  /**
+   * The worker's definition, or its type name in WORKER_DEFINITIONS (the default when the worker
+   * is given by type name). With one, input is validated and defaulted and sync/async is known.
+   */
+  definition?: WorkerDefinition | string;
+  /**
+   * Environment for this run (e.g. `{ WEATHER_API_KEY: 'k' }`, or `''` to force mock mode even when
+   * a .env file sets the key). Applied while the worker is constructed and executes, then restored.
+   */
+  env?: Record<string, string>;
+  runId?: string;
+  nodeId?: string;
+  attempt?: number;
+}
+
+export interface LogLine {
+  level: string;
+  message: string;
+  /** The line's fields, redacted as the real logger redacts them. */
+  context: Record<string, unknown>;
+}
+
+export interface ScheduledCallbackRecord {
+  callback: WorkerCallback;
+  delaySeconds: number;
+  delivered: boolean;
+}
+
+export type DeliveryResult = { ok: true; duplicate?: boolean } | { reply: unknown };
+
+export interface WorkerRun {
+  runId: string;
+  nodeId: string;
+  attempt: number;
+  /** `running`: an async worker returned and waits for its callback. */
+  status: 'completed' | 'failed' | 'running';
+  /** The settled output, merged over what the worker stored with `updateNodeState` (as the engine does). */
+  output?: unknown;
+  error?: string;
+  /** For failures: would the engine retry (per the definition's `retry` policy)? False for NonRetriableError and invalid input. */
+  retriable?: boolean;
+  /** What `execute` threw, if it threw. */
+  thrown?: Error;
+  /** The input and config `execute` received (validated, defaulted, merged). */
+  input: unknown;
+  config: NodeConfig;
+  /** Every `triggerCallback` (and final `updateNodeState`), in order; only the first settles. */
+  callbacks: WorkerCallback[];
+  /** Every `updateNodeState(..., {status: 'running', ...})`: stored output, progress, messages. */
+  stateUpdates: NodeStateUpdate[];
+  /** Every `scheduleCallback` (async mocks, timers); deliver them with `runScheduled()`. */
+  scheduled: ScheduledCallbackRecord[];
+  /** Every `logWorker` line, including the constructor's (when the harness constructs the worker). */
+  logs: LogLine[];
+  /** The last URL `buildCallbackUrl` handed out (signed for this run, node and attempt). */
+  callbackUrl?: string;
+  /**
+   * Deliver a callback as if it arrived at the callback URL: a vendor's own payload when the worker
+   * has `parseCallback`, else Stitch's `{status, output?, error?}`. Throws ConflictError when the
+   * node already settled (the route's 409) and ValidationError for a body it cannot read (400).
+   */
+  deliverCallback(body: unknown, options?: { headers?: Record<string, string> }): Promise<DeliveryResult>;
+  /** Deliver the callbacks the worker scheduled, as the queue would once their delay passes. */
+  runScheduled(): Promise<WorkerRun>;
+  /** What happens when the callback deadline passes: the worker's `poll()`, or a timeout failure. */
+  expireDeadline(): Promise<WorkerRun>;
+}
+
+/** Sets `env` on process.env and returns a function that restores the previous values. */
+function applyEnv(env: Record<string, string> | undefined): () => void {
+  if (!env) return () => {};
+  const previous = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  return () => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+function resolveDefinition(worker: IWorker | WorkerClass | string, definition: RunWorkerOptions['definition']): WorkerDefinition | undefined {
+  const ref = definition ?? (typeof worker === 'string' ? worker : undefined);
+  if (typeof ref !== 'string') return ref;
+  const found = getWorkerDefinition(ref);
+  if (!found) throw new Error(`runWorker: no definition "${ref}" in WORKER_DEFINITIONS (src/lib/workers/registry.ts)`);
+  return found;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Run one attempt of a worker (an instance, a class — constructed inside the harness so its
+ * mock-mode log line is captured — or a registered type name) and return what it did.
+ */
+export async function runWorker(worker: IWorker | WorkerClass | string, options: RunWorkerOptions = {}): Promise<WorkerRun> {
+  const definition = resolveDefinition(worker, options.definition);
+  // buildCallbackUrl signs with the process's callback secret; a test process has none yet.
+  if (!hasCallbackSecret()) setCallbackSecret(randomBytes(32).toString('base64url'));
+  const checked = definition ? validateInput(definition, options.input) : { input: options.input, problems: [] };
+  const run: WorkerRun = {
+    runId: options.runId ?? randomUUID(),
+    nodeId: options.nodeId ?? 'node',
+    attempt: options.attempt ?? 1,
+    status: 'running',
+    input: checked.input,
+    config: { ...definition?.config, ...options.config },
+    callbacks: [],
+    stateUpdates: [],
+    scheduled: [],
+    logs: [],
+    deliverCallback: (body, opts) => deliverCallback(body, opts?.headers ?? {}),
+    runScheduled: async () => {
+      for (const s of [...run.scheduled].sort((a, b) => a.delaySeconds - b.delaySeconds)) {
+        if (s.delivered) continue;
+        s.delivered = true;
+        settle(s.callback);
+      }
+      return run;
+    },
+    expireDeadline: async () => {
+      if (run.status !== 'running') return run;
+      const deadline = definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+      if (!instance?.poll) {
+        fail(new Error(`No callback arrived within the ${deadline}s callback deadline`));
+        return run;
+      }
+      const restore = applyEnv(options.env);
+      try {
+        const result: PollResult = await executionContext.run(context, () => instance!.poll!(run.runId, run.nodeId, run.config, stored));
+        if (result.status !== 'running') settle(result);
+      } catch (error) {
+        fail(new Error(`No callback within the ${deadline}s callback deadline, and polling failed: ${coerceError(error).message}`));
+      } finally {
+        restore();
+      }
+      return run;
+    },
+  };
+  let stored: unknown;
+  let settledBy: WorkerCallback | undefined;
+
+  function settle(callback: WorkerCallback): boolean {
+    if (run.status !== 'running') return false; // the engine's compare-and-set refuses a second result
+    settledBy = callback;
+    if (callback.status === 'failed') {
+      fail(new Error(callback.error || 'The worker reported a failure without a message'));
+      return true;
+    }
+    run.status = 'completed';
+    run.output = isObject(stored) && isObject(callback.output) ? { ...stored, ...callback.output } : callback.output;
+    return true;
+  }
+
+  function fail(error: Error): void {
+    run.status = 'failed';
+    run.error = error.message || 'Unknown error';
+    run.retriable = !(error instanceof NonRetriableError);
+  }
+
+  const sink: HarnessSink = {
+    async complete(_runId, _nodeId, callback) {
+      run.callbacks.push(callback);
+      settle(callback);
+    },
+    async updateNodeState(_runId, _nodeId, state) {
+      if (state.status === 'completed' || state.status === 'failed') {
+        return sink.complete(run.runId, run.nodeId, { status: state.status, output: state.output, error: state.error });
+      }
+      if (state.status !== 'running') {
+        throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
+      }
+      if (run.status !== 'running') throw new ConflictError(`Node ${run.nodeId} of run ${run.runId} is not running: its state was not updated`);
+      run.stateUpdates.push(state);
+      if (state.output !== undefined) stored = state.output;
+    },
+    async scheduleCallback(_runId, _nodeId, callback, delaySeconds) {
+      run.scheduled.push({ callback, delaySeconds, delivered: false });
+    },
+    callbackUrl(url) {
+      run.callbackUrl = url;
+    },
+    log(level, message, context) {
+      run.logs.push({ level, message, context });
+    },
+  };
+
+  async function deliverCallback(body: unknown, headers: Record<string, string>): Promise<DeliveryResult> {
+    let callback: unknown = body;
+    if (instance?.parseCallback) {
+      try {
+        const parsed = instance.parseCallback(body, headers);
+        if ('reply' in parsed) return { reply: parsed.reply };
+        callback = parsed;
+      } catch (error) {
+        throw new ValidationError(`The callback body was not understood: ${coerceError(error).message}`);
+      }
+    }
+    if (!isObject(callback) || (callback.status !== 'completed' && callback.status !== 'failed')) {
+      throw new ValidationError('The callback body must be {status: "completed"|"failed", output?, error?}.');
+    }
+    const cb = callback as unknown as WorkerCallback;
+    if (settle(cb)) return { ok: true };
+    if (settledBy && JSON.stringify(settledBy) === JSON.stringify(cb)) return { ok: true, duplicate: true };
+    throw new ConflictError(`Node ${run.nodeId} is ${run.status}; a ${cb.status} callback changes nothing.`);
+  }
+
+  const isAsync = definition?.type === 'async';
+  const context: ExecutionContext = {
+    runId: run.runId,
+    versionId: 'harness',
+    instanceId: run.nodeId,
+    attempt: run.attempt,
+    workerType: definition?.id ?? (typeof worker === 'string' ? worker : undefined),
+    input: run.input,
+    startedAt: new Date(),
+    callbacks: 0,
+    deadlineSeconds: isAsync ? (definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) : undefined,
+    harness: sink,
+  };
+
+  if (checked.problems.length) {
+    fail(new NonRetriableError(`Invalid input for ${definition!.name}: ${checked.problems.join('; ')}`));
+    return run;
+  }
+
+  let instance: IWorker | undefined;
+  const restoreEnv = applyEnv(options.env);
+  try {
+    await executionContext.run(context, async () => {
+      instance = construct(worker);
+      await instance.execute(run.runId, run.nodeId, run.config, run.input);
+    });
+  } catch (error) {
+    run.thrown = coerceError(error);
+    if (run.status === 'running') fail(run.thrown);
+  } finally {
+    restoreEnv();
+  }
+  // Without a definition, a worker that stored state, scheduled a result or handed out a callback URL is async.
+  const waits = isAsync || (!definition && (run.stateUpdates.length > 0 || run.scheduled.length > 0 || run.callbackUrl !== undefined));
+  if (run.status === 'running' && !waits) {
+    fail(new Error(`Worker returned without calling triggerCallback (sync workers must report their result)`));
+  }
+  return run;
+}
+
+/** An instance for the harness: classes and registered types are constructed now, inside the harness. */
+function construct(worker: IWorker | WorkerClass | string): IWorker {
+  if (typeof worker === 'function') return new worker();
+  if (typeof worker === 'string') {
+    const registered = workerRegistry.getWorker(worker);
+    return new (registered.constructor as WorkerClass)();
+  }
+  return worker;
+}
+
+// ───────────────────────────── Fake vendor HTTP server ─────────────────────────────
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON when the body is JSON, else the text ('' for none). */
+  body: unknown;
+}
+
+export interface FakeResponse {
+  status?: number;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Sent as text (when `json` is absent). */
+  text?: string;
+  headers?: Record<string, string>;
+}
+
+/** A fixed response, or a function of the request. */
+export type FakeRoute = FakeResponse | ((request: FakeRequest) => FakeResponse | Promise<FakeResponse>);
+
+export interface FakeVendor {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  url: string;
+  /** Every request received, in order (unmatched ones too). */
+  requests: FakeRequest[];
+  close(): Promise<void>;
+}
+
+async function readRequest(req: IncomingMessage): Promise<FakeRequest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown = text;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+  }
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body };
+}
+
+/**
+ * A vendor API on loopback. Routes are keyed `'POST /v1/jobs'` (or just `'/v1/jobs'` for any
+ * method); an unknown route answers 404. A route that throws answers 500.
+ */
+export async function startFakeVendor(routes: Record<string, FakeRoute>): Promise<FakeVendor> {
+  const requests: FakeRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const request = await readRequest(req);
+      requests.push(request);
+      const route = routes[`${request.method} ${request.path}`] ?? routes[request.path];
+      let response: FakeResponse;
+      try {
+        response = route === undefined ? { status: 404, json: { error: `no fake route for ${request.method} ${request.path}` } } : typeof route === 'function' ? await route(request) : route;
+      } catch (error) {
+        response = { status: 500, json: { error: coerceError(error).message } };
+      }
+      const isJson = response.json !== undefined;
+      res.writeHead(response.status ?? 200, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...response.headers });
+      res.end(isJson ? JSON.stringify(response.json) : (response.text ?? ''));
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
