@@ -84,6 +84,8 @@ export interface ExecutionNode {
   retry?: Partial<RetryPolicy>;
   timeoutSeconds?: number;
   inputSchema?: Record<string, FieldSchema>;
+  /** Splitter ids enclosing this node, outermost first (absent or empty: top level). */
+  scope?: string[];
 }
 
 export interface ExecutionEdge {
@@ -110,6 +112,38 @@ export interface ExecutionGraph {
   terminalNodes: string[];
   /** A topological order of all nodes. */
   order: string[];
+  /** Splitter id → its scope (the subgraph run once per item). Absent in graphs without splitters. */
+  scopes?: Record<string, SplitterScope>;
+}
+
+/** Per-item failure policy of a collector: fail the run (default) or collect errors beside results. */
+export type ItemErrorPolicy = 'fail' | 'collect';
+
+/** The subgraph between a splitter and its collector, compiled once per version. */
+export interface SplitterScope {
+  splitter: string;
+  collector: string;
+  /** Nodes directly inside the scope (nested splitters and collectors included, their insides not). */
+  members: string[];
+  /** Scope nodes the splitter feeds, with edge counts: instantiated per item at fan-out. */
+  children: Array<{ node: string; edges: number }>;
+  /** Edges from the splitter straight to its collector (the item itself is then a result). */
+  directEdges: number;
+  /** Nodes whose output is an item's result: `config.from`, else the collector's upstreams in edge order. */
+  resultNodes: string[];
+  /** Path into each result (`config.field`), or undefined for the whole output. */
+  resultField?: string;
+  onItemError: ItemErrorPolicy;
+  /** At most this many items in flight (`config.concurrency` on the splitter). */
+  concurrency?: number;
+}
+
+/** One case of a switch node: the first case whose condition holds routes the input. */
+export interface SwitchCase {
+  /** Matched against the outgoing edge's `sourceHandle` or `data.case`. */
+  name: string;
+  /** Safe expression (`status == "ok" and score >= 0.5`) or a JSON Logic object. */
+  when: unknown;
 }
 
 export interface ValidationIssue {
@@ -118,6 +152,8 @@ export interface ValidationIssue {
   edgeId?: string;
   field?: string;
   message: string;
+  /** Closest existing name when the issue is a likely typo (e.g. the upstream field `promt`). */
+  suggestion?: string;
 }
 
 // ───────────────────────────── Runs and node instances ─────────────────────────────

@@ -1,7 +1,8 @@
 /**
  * Compile a React Flow graph into the execution graph a run follows, collecting every problem as a
  * `ValidationIssue` (never stopping at the first): shape, duplicate ids, unknown node or worker
- * types, dangling edges, cycles, splitters without collectors, unreachable required inputs.
+ * types, dangling edges, cycles, splitter scopes (scopes.ts), switch cases, UX answers, and the
+ * flow type-check (check-inputs.ts) whose warnings are kept apart from errors.
  */
 import {
   NODE_TYPES,
@@ -14,11 +15,17 @@ import {
   type VisualGraph,
 } from '@/types/stitch';
 import { getWorkerDefinition, isValidWorkerType } from '@/lib/workers/registry';
-import { checkRequiredInputs } from './check-inputs';
+import { checkFlowTypes } from './check-inputs';
+import { analyseScopes } from './scopes';
+import { checkSwitch } from './switch-node';
+import { checkUxConfig } from './ux-config';
 
 export interface CompileResult {
   graph?: ExecutionGraph;
+  /** Errors: the graph cannot be saved while there are any. */
   issues: ValidationIssue[];
+  /** Possible problems (optional inputs nothing provides, inputs that only some branches provide): saving goes ahead. */
+  warnings: ValidationIssue[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,6 +47,7 @@ export function compileGraph(input: unknown): CompileResult {
   if (!isObject(input) || !Array.isArray(input.nodes) || !Array.isArray(input.edges)) {
     return {
       issues: [{ code: 'invalid_graph', message: 'A graph is an object with a "nodes" array and an "edges" array (React Flow JSON).' }],
+      warnings: [],
     };
   }
   const visual = input as VisualGraph;
@@ -177,23 +185,6 @@ export function compileGraph(input: unknown): CompileResult {
     }
   }
 
-  for (const node of Object.values(nodes)) {
-    if (node.type === 'splitter' && !reachesType(node.id, 'collector', adjacency, nodes)) {
-      issues.push({
-        code: 'splitter_without_collector',
-        nodeId: node.id,
-        message: `Splitter "${node.id}" has no collector downstream: connect its branch to a collector node.`,
-      });
-    }
-    if (node.type === 'collector' && !Object.values(nodes).some((s) => s.type === 'splitter' && reachesType(s.id, 'collector', adjacency, nodes))) {
-      issues.push({
-        code: 'collector_without_splitter',
-        nodeId: node.id,
-        message: `Collector "${node.id}" has no splitter upstream: it would never receive items.`,
-      });
-    }
-  }
-
   const graph: ExecutionGraph = {
     nodes,
     edges,
@@ -205,21 +196,27 @@ export function compileGraph(input: unknown): CompileResult {
     terminalNodes: ids.filter((id) => outEdges[id].length === 0),
     order,
   };
-  if (!issues.some((i) => i.code === 'cycle')) issues.push(...checkRequiredInputs(graph));
-  return issues.length ? { issues } : { graph, issues };
+  let warnings: ValidationIssue[] = [];
+  if (!issues.some((i) => i.code === 'cycle')) {
+    const { scopes, issues: scopeIssues } = analyseScopes(graph);
+    issues.push(...scopeIssues);
+    if (Object.keys(scopes).length) graph.scopes = scopes;
+    for (const id of order) issues.push(...checkNodeConfig(nodes[id], outEdges[id]));
+    const types = checkFlowTypes(graph);
+    issues.push(...types.errors);
+    warnings = types.warnings;
+  }
+  return issues.length ? { issues, warnings } : { graph, issues, warnings };
 }
 
-function reachesType(from: string, type: NodeType, adjacency: Record<string, string[]>, nodes: Record<string, ExecutionNode>): boolean {
-  const seen = new Set<string>();
-  const stack = [...adjacency[from]];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    if (nodes[id]?.type === type) return true;
-    stack.push(...(adjacency[id] ?? []));
+/** Per-type settings that only make sense on one kind of node (switch cases, UX answers, …). */
+function checkNodeConfig(node: ExecutionNode, outEdges: ExecutionEdge[]): ValidationIssue[] {
+  if (node.type === 'switch') return checkSwitch(node, outEdges);
+  if (node.type === 'ux') return checkUxConfig(node);
+  if (node.type === 'collector' && node.config.as !== undefined && (typeof node.config.as !== 'string' || node.config.as === '')) {
+    return [{ code: 'invalid_result_field', nodeId: node.id, field: 'as', message: `Collector "${node.id}": config.as must be the field name to put the results under (or left out for a bare array).` }];
   }
-  return false;
+  return [];
 }
 
 /** The ids the run's output is built from: its `end` nodes, else its terminal nodes. */

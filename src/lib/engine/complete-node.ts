@@ -14,6 +14,7 @@ import { verifyCallbackToken } from './callback-tokens';
 import { executionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
+import { innermostScope } from './scopes';
 import type { CompletionRequest, CompletionResult } from './local-completion';
 import { abortRun, backoffDelayMs, completionHash, scheduleRetry, settleNode, type NodeRef } from './transitions';
 
@@ -119,7 +120,8 @@ export async function applyCallback(
 
 /**
  * A failed attempt: retry after backoff while attempts remain (unless the error is non-retriable),
- * else settle as failed — continuing downstream for continueOnError nodes, failing the run otherwise.
+ * else settle as failed — continuing downstream for continueOnError nodes, ending the item's branch
+ * for items whose collector collects errors (`onItemError: "collect"`), failing the run otherwise.
  */
 export async function failAttempt(
   graph: ExecutionGraph,
@@ -146,6 +148,20 @@ export async function failAttempt(
       input: known.input,
       startedAt: known.startedAt,
       merge: false,
+    });
+    return result.ok;
+  }
+  if (innermostScope(graph, nodeId)?.onItemError === 'collect') {
+    // The item's branch stops here; its collector lists the error beside the other items' results.
+    const result = await settleNode(graph, ref, {
+      status: 'failed',
+      output: null,
+      error: message,
+      input: known.input,
+      startedAt: known.startedAt,
+      merge: false,
+      live: () => false,
+      metadata: { itemError: 'collected' },
     });
     return result.ok;
   }

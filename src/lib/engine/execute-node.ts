@@ -3,7 +3,7 @@
  * worker's result or error becomes node state. Stale jobs (run over, node settled, attempt moved
  * on) do nothing, so at-least-once delivery never executes a settled attempt's transition twice.
  */
-import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
+import type { ExecutionEdge, ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NonRetriableError, coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
@@ -14,7 +14,10 @@ import { executionContext, type ExecutionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId, upstreamInstanceIds } from './instances';
 import { mergeInput } from './merge-input';
+import { runCollector, runSplitter } from './splitter';
+import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
+import { waitForUser } from './ux-gate';
 
 export interface ExecutePayload {
   r: string;
@@ -35,13 +38,15 @@ interface LoadedState {
   runInput: unknown;
   status: string;
   attempt: number;
+  /** Arrivals that delivered data: 0 with every upstream settled means every upstream was skipped. */
+  live: number;
   upstream: Record<string, { status: string; output: unknown }>;
 }
 
 async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promise<LoadedState | undefined> {
   const { nodeId, itemPath } = parseInstanceId(payload.i);
   const { rows } = await getPool().query(
-    `SELECT r.status AS run_status, r.input AS run_input, n.status, n.attempt,
+    `SELECT r.status AS run_status, r.input AS run_input, n.status, n.attempt, n.live,
             (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
              FROM stitch_node_runs u WHERE u.run_id = r.id AND u.instance_id = ANY ($3)) AS upstream
      FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
@@ -49,7 +54,7 @@ async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promis
     [payload.r, payload.i, upstreamInstanceIds(graph, nodeId, itemPath)],
   );
   const r = rows[0];
-  return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, upstream: r.upstream };
+  return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, live: r.live, upstream: r.upstream };
 }
 
 export async function executeNodeJob(payload: ExecutePayload, jobId?: string): Promise<void> {
@@ -60,13 +65,22 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
 
   const { nodeId } = parseInstanceId(payload.i);
   const node = graph.nodes[nodeId];
+  const ref: NodeRef = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
+  if (state.live === 0 && graph.inEdges[nodeId].length > 0) {
+    // Every upstream was skipped (or routed elsewhere by a switch): skipped, and so downstream learns.
+    await settleNode(graph, ref, { status: 'skipped', output: null, merge: false, jobId, live: () => false });
+    return;
+  }
+  if (node.type === 'collector') {
+    await runCollector(graph, node, ref, jobId);
+    return;
+  }
   const delivered: Record<string, unknown> = {};
   for (const [id, u] of Object.entries(state.upstream)) {
     // A failed upstream only delivers when it settled with continueOnError (its output is {error}).
     if (u.status === 'completed' || u.status === 'failed') delivered[id] = u.output;
   }
   const input = mergeInput(graph, nodeId, delivered, state.runInput);
-  const ref: NodeRef = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
 
   switch (node.type) {
     case 'start':
@@ -75,6 +89,18 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
       return;
     case 'worker':
       await runWorker(graph, node, ref, input, jobId);
+      return;
+    case 'splitter':
+      await runSplitter(graph, node, ref, input, jobId);
+      return;
+    case 'switch': {
+      const chosen = chooseCase(node, input);
+      const live = (edge: ExecutionEdge) => caseOfEdge(edge) === chosen;
+      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId, live, metadata: { case: chosen } });
+      return;
+    }
+    case 'ux':
+      await waitForUser(node, ref, input, jobId);
       return;
     default:
       await failAttempt(graph, ref, new NonRetriableError(`Node type "${node.type}" is not supported by this engine yet`), { input });

@@ -2,7 +2,8 @@
  * Node instances: a node runs once per run at top level, and once per item inside splitter scopes.
  * An instance id is the node id followed by its item path: `scene`, `scene[3]`, `scene[3][0]`.
  */
-import type { ExecutionGraph } from '@/types/stitch';
+import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
+import { innermostScope } from './scopes';
 
 export function instanceIdOf(nodeId: string, itemPath: readonly number[] = []): string {
   return nodeId + itemPath.map((i) => `[${i}]`).join('');
@@ -25,24 +26,77 @@ export interface Arrival {
   p: number[];
   /** arrivals contributed (edges from the settling node to this target) */
   c: number;
-  /** in-degree of the target: arrivals needed before it can run */
+  /** live arrivals among them (edges that deliver data: not a switch case not taken, not from a skipped node) */
+  l: number;
+  /** arrivals needed before the target can run: its in-degree; null for a collector (stored at fan-out) */
+  d: number | null;
+}
+
+/** An arrival at a windowed collector also counts towards its item, to release the next one. */
+export interface ItemTick {
+  /** the item row (`splitter[…][i]`) */
+  item: string;
+  c: number;
+  /** the splitter instance */
+  s: string;
+  /** arrivals that complete an item: the collector's in-degree */
   d: number;
 }
 
-/** The downstream instances a settling instance arrives at, one entry per target node. */
-export function downstreamArrivals(graph: ExecutionGraph, nodeId: string, itemPath: readonly number[]): Arrival[] {
-  const counts = new Map<string, number>();
-  for (const target of graph.adjacency[nodeId] ?? []) counts.set(target, (counts.get(target) ?? 0) + 1);
-  return [...counts].map(([target, c]) => ({
-    i: instanceIdOf(target, itemPath),
-    n: target,
-    p: [...itemPath],
-    c,
-    d: graph.inEdges[target].length,
-  }));
+/**
+ * The downstream instances a settling instance arrives at, one entry per target node. An edge into
+ * the collector of the node's own scope leaves the item (the item path loses its last index).
+ * `live(edge)` says whether the edge delivers data (default: all do). A splitter that settles
+ * without fanning out (skipped, or failed) jumps to its collector with dead arrivals.
+ */
+export function downstreamArrivals(
+  graph: ExecutionGraph,
+  nodeId: string,
+  itemPath: readonly number[],
+  live: (edge: ExecutionEdge) => boolean = () => true,
+): Arrival[] {
+  const scope = innermostScope(graph, nodeId);
+  if (graph.nodes[nodeId].type === 'splitter') {
+    const collector = graph.scopes?.[nodeId]?.collector;
+    if (!collector) return [];
+    const d = graph.inEdges[collector].length;
+    return [{ i: instanceIdOf(collector, itemPath), n: collector, p: [...itemPath], c: d, l: 0, d }];
+  }
+  const targets = new Map<string, Arrival>();
+  for (const edge of graph.outEdges[nodeId] ?? []) {
+    let arrival = targets.get(edge.target);
+    if (!arrival) {
+      const leaves = scope?.collector === edge.target;
+      const path = leaves ? itemPath.slice(0, -1) : [...itemPath];
+      arrival = { i: instanceIdOf(edge.target, path), n: edge.target, p: path, c: 0, l: 0, d: leaves ? null : graph.inEdges[edge.target].length };
+      targets.set(edge.target, arrival);
+    }
+    arrival.c++;
+    if (live(edge)) arrival.l++;
+  }
+  return [...targets.values()];
 }
 
-/** Instance ids of a node's upstream instances (same item scope). */
+/** Ticks for the item this instance belongs to, when it arrives at a collector with a concurrency window. */
+export function itemTicks(graph: ExecutionGraph, nodeId: string, itemPath: readonly number[]): ItemTick[] {
+  const scope = innermostScope(graph, nodeId);
+  if (!scope?.concurrency || scope.children.length === 0) return [];
+  const c = (graph.outEdges[nodeId] ?? []).filter((e) => e.target === scope.collector).length;
+  if (c === 0) return [];
+  return [
+    {
+      item: instanceIdOf(scope.splitter, itemPath),
+      c,
+      s: instanceIdOf(scope.splitter, itemPath.slice(0, -1)),
+      d: graph.inEdges[scope.collector].length,
+    },
+  ];
+}
+
+/**
+ * Instance ids of a node's upstream instances: same item path (inside a scope the splitter's
+ * upstream instance is its item row, `splitter[…][i]`). Collectors read their items in SQL.
+ */
 export function upstreamInstanceIds(graph: ExecutionGraph, nodeId: string, itemPath: readonly number[]): string[] {
   return [...new Set(graph.reverseAdjacency[nodeId] ?? [])].map((source) => instanceIdOf(source, itemPath));
 }

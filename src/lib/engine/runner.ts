@@ -14,6 +14,7 @@ import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
+import { uxDeadlineJob } from './ux-gate';
 
 export interface QueueRunnerOptions {
   pool: pg.Pool;
@@ -22,6 +23,12 @@ export interface QueueRunnerOptions {
   staleRunnerSeconds: number;
   /** How often to look for jobs scheduled in the future (retries, deadlines, waits), ms. */
   pollIntervalMs?: number;
+  /**
+   * graphile-worker's local queue: jobs fetched (and locked) per query. Batching the fetch is what
+   * lets a hop cost close to one queue job; the price — jobs locked by a process that dies — is paid
+   * back within `staleRunnerSeconds` by the sweeper. 0 disables it.
+   */
+  fetchBatchSize?: number;
 }
 
 export interface QueueRunner {
@@ -32,6 +39,7 @@ export interface QueueRunner {
 const tasks: Record<string, Task> = {
   stitch_execute: (payload, helpers) => executeNodeJob(payload as ExecutePayload, helpers.job.id),
   stitch_deadline: (payload) => deadlineJob(payload as ExecutePayload),
+  stitch_ux_deadline: (payload) => uxDeadlineJob(payload as ExecutePayload),
   stitch_callback: async (payload) => {
     const p = payload as ScheduledCallbackPayload;
     try {
@@ -87,6 +95,14 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     pollInterval: options.pollIntervalMs ?? 1000,
     logger: graphileLogger,
     events,
+    preset: {
+      worker: {
+        ...(options.fetchBatchSize ? { localQueue: { size: Math.max(options.fetchBatchSize, options.concurrency) } } : {}),
+        // Completions are already durable in the node's own commit (settle completes the job), so
+        // graphile's follow-up delete finds nothing: batching those costs no safety.
+        completeJobBatchDelay: 0,
+      },
+    },
   });
   await beat();
   let ticking = false;

@@ -87,7 +87,8 @@ export async function cancelRun(runId: string): Promise<void> {
 
 /**
  * Retry a failed node instance as a new attempt. A failed run runs again: nodes the failure had
- * cancelled or skipped are reopened (and re-enqueued where all their upstreams had arrived).
+ * cancelled or skipped are reopened (and re-enqueued where all their upstreams had arrived). A
+ * failed splitter item (`node[3]`) is retried alone; its collector completes once it does.
  */
 export async function retryNode(runId: string, instanceId: string): Promise<{ attempt: number }> {
   const run = await getRun(runId);
@@ -101,21 +102,29 @@ export async function retryNode(runId: string, instanceId: string): Promise<{ at
     const node = await client.query(
       `UPDATE stitch_node_runs SET status = 'pending', attempt = attempt + 1, error = NULL, output = NULL,
               finished_at = NULL, deadline_at = NULL, updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND status = 'failed' RETURNING attempt`,
+       WHERE run_id = $1 AND instance_id = $2 AND status = 'failed'
+         AND metadata ->> 'itemError' IS DISTINCT FROM 'collected' RETURNING attempt`,
       [runId, instanceId],
     );
     if (!node.rows[0]) {
-      const exists = await client.query('SELECT status FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $2', [runId, instanceId]);
+      const exists = await client.query('SELECT status, metadata FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $2', [runId, instanceId]);
       if (!exists.rows[0]) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
+      if (exists.rows[0].metadata.itemError === 'collected') {
+        throw new ConflictError(
+          `Node ${instanceId} failed as one item of a collector with onItemError "collect": its error is already part of the collector's output. ` +
+            `Use onItemError "fail" to retry failed items, or run the flow again.`,
+        );
+      }
       throw new ConflictError(`Node ${instanceId} is ${exists.rows[0].status}: only failed nodes can be retried`);
     }
     const attempt: number = node.rows[0].attempt;
     const enqueue: Array<{ i: string; a: number }> = [{ i: instanceId, a: attempt }];
     if (runStatus === 'failed') {
-      // Reopen what the failure closed: rows it skipped without any arrival go; the rest wait again.
+      // Reopen what the failure closed: rows it skipped without any arrival go (except collectors
+      // waiting for items: their count of needed arrivals was set at fan-out); the rest wait again.
       await client.query(
         `DELETE FROM stitch_node_runs WHERE run_id = $1 AND status = 'skipped' AND arrived = 0
-           AND metadata ->> 'closedBy' = 'failed' AND NOT (node_id = ANY ($2))`,
+           AND metadata ->> 'closedBy' = 'failed' AND NOT (node_id = ANY ($2)) AND needed IS NULL`,
         [runId, graph.entryNodes],
       );
       const reopened = await client.query(
@@ -123,12 +132,13 @@ export async function retryNode(runId: string, instanceId: string): Promise<{ at
          SET status = 'pending', attempt = CASE WHEN started_at IS NULL THEN attempt ELSE attempt + 1 END,
              metadata = metadata - 'closedBy', finished_at = NULL, updated_at = now()
          WHERE run_id = $1 AND status IN ('skipped', 'cancelled') AND metadata ->> 'closedBy' = 'failed'
-         RETURNING instance_id, attempt, arrived`,
+         RETURNING instance_id, attempt, arrived, needed`,
         [runId],
       );
       for (const r of reopened.rows) {
         const { nodeId } = parseInstanceId(r.instance_id);
-        if (r.arrived >= graph.inEdges[nodeId].length) enqueue.push({ i: r.instance_id, a: r.attempt });
+        // A collector needs every item's arrivals (`needed`), any other node its in-degree.
+        if (r.arrived >= (r.needed ?? graph.inEdges[nodeId].length)) enqueue.push({ i: r.instance_id, a: r.attempt });
       }
       await client.query(
         `UPDATE stitch_runs SET status = 'running', error = NULL, output = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,

@@ -10,11 +10,12 @@
  *                                                        unreached nodes skipped)
  */
 import { createHash } from 'node:crypto';
-import type { ExecutionGraph } from '@/types/stitch';
+import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
 import type { RetryPolicy } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { outputNodesOf } from './compile';
-import { downstreamArrivals, parseInstanceId } from './instances';
+import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
+import { topLevelNodes } from './scopes';
 
 export interface NodeRef {
   runId: string;
@@ -36,13 +37,14 @@ export function completionHash(status: string, output: unknown, error: unknown):
 /**
  * Settle an instance with data for downstream: `completed`, or `failed` on a continueOnError node
  * (then `output` is `{error}`). `merge`: merge `output` over the stored output (async workers stored
- * their input there).
+ * their input there). `skipped` (every arrival dead) and item errors a collector collects
+ * (`failed` with `live: () => false`) pass dead arrivals on; a switch passes `live` for its case.
  */
 export async function settleNode(
   graph: ExecutionGraph,
   ref: NodeRef,
   settle: {
-    status: 'completed' | 'failed';
+    status: 'completed' | 'failed' | 'skipped';
     output: unknown;
     error?: string;
     input?: unknown;
@@ -51,11 +53,15 @@ export async function settleNode(
     hash?: string;
     /** The queue job that executed this attempt, completed in the same statement. */
     jobId?: string;
+    /** Which outgoing edges deliver data (default: all). */
+    live?: (edge: ExecutionEdge) => boolean;
+    /** Merged into the instance's metadata (e.g. the switch case taken). */
+    metadata?: Record<string, unknown>;
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
   const { rows } = await getPool().query<{ r: SettleResult }>(
-    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13) AS r,
+    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
             (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed`,
     [
       ref.runId,
@@ -68,10 +74,11 @@ export async function settleNode(
       settle.input === undefined ? null : JSON.stringify(settle.input),
       settle.startedAt ?? null,
       settle.merge,
-      JSON.stringify(downstreamArrivals(graph, nodeId, itemPath)),
+      JSON.stringify(downstreamArrivals(graph, nodeId, itemPath, settle.live)),
       outputNodesOf(graph),
       settle.hash ?? null,
       settle.jobId ? [settle.jobId] : [],
+      JSON.stringify({ metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath) }),
     ],
   );
   return rows[0].r;
@@ -118,7 +125,7 @@ export async function abortRun(
     error,
     failing?.instanceId ?? null,
     failing?.attempt ?? null,
-    graph.order,
+    topLevelNodes(graph), // item instances exist only once their item was reached
     failing?.error ?? null,
   ]);
   return rows[0].ok;

@@ -1,11 +1,148 @@
 /**
- * UX gates: `ux` nodes park in `waiting_for_user` until a human answers.
- * Placeholder until the node-vocabulary work lands: answering is refused with a clear error.
+ * UX gates: `ux` nodes park in `waiting_for_user` with their input, `config.prompt` and the
+ * optional `config.inputSchema` of the answer visible on the instance (input, metadata), until a
+ * person answers (`answerUserTask`, called by POST /api/stitch/complete/:runId/:nodeId). The
+ * node's output is its input merged with the answer. With a deadline (`config.timeoutSeconds`),
+ * an unanswered gate completes with `config.defaultAnswer`, or fails when there is none.
+ *
+ *   pending ──waitForUser──▶ waiting_for_user ──answer / default answer──▶ completed
+ *                                         └──────deadline, no default────▶ failed
  */
-import { StitchError } from '@/lib/errors';
+import type { ExecutionGraph, ExecutionNode, FieldSchema, WorkerDefinition } from '@/types/stitch';
+import { ConflictError, NonRetriableError, NotFoundError, ValidationError } from '@/lib/errors';
+import { getPool } from '@/lib/db/pool';
+import { isUuid } from '@/lib/db/runs';
+import { validateInput } from '@/lib/workers/validate-input';
+import { failAttempt } from './complete-node';
+import { getExecutionGraph } from './graph-cache';
+import { parseInstanceId } from './instances';
+import { settleNode, type NodeRef } from './transitions';
+import type { ExecutePayload } from './execute-node';
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function answerSchemaOf(node: ExecutionNode): Record<string, FieldSchema> | undefined {
+  const schema = node.config.inputSchema ?? node.inputSchema;
+  return isPlainObject(schema) ? (schema as Record<string, FieldSchema>) : undefined;
+}
+
+function deadlineSecondsOf(node: ExecutionNode): number | null {
+  const seconds = node.config.timeoutSeconds ?? node.timeoutSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? seconds : null;
+}
+
+/** Check an answer against the gate's schema (required fields, types, defaults filled in). */
+export function checkAnswer(node: ExecutionNode, answer: unknown): Record<string, unknown> {
+  if (answer !== undefined && !isPlainObject(answer)) {
+    throw new ValidationError(`The answer to "${node.id}" must be a JSON object of fields, not ${Array.isArray(answer) ? 'an array' : typeof answer}.`);
+  }
+  const schema = answerSchemaOf(node);
+  if (!schema) return { ...(answer ?? {}) };
+  const { input, problems } = validateInput({ input: schema } as WorkerDefinition, answer ?? {});
+  if (problems.length) {
+    throw new ValidationError(`The answer to "${node.id}" does not match its inputSchema: ${problems.join('; ')}`, { problems });
+  }
+  return input as Record<string, unknown>;
+}
+
+function mergeAnswer(input: unknown, answer: Record<string, unknown>): Record<string, unknown> {
+  return isPlainObject(input) ? { ...input, ...answer } : { ...answer };
+}
+
+/** pending → waiting_for_user, in one statement with the deadline job and the `node:waiting` event. */
+export async function waitForUser(node: ExecutionNode, ref: NodeRef, input: unknown, jobId?: string): Promise<boolean> {
+  const metadata = {
+    prompt: typeof node.config.prompt === 'string' ? node.config.prompt : node.label ?? `Input needed for ${node.id}`,
+    inputSchema: answerSchemaOf(node) ?? null,
+  };
+  const { rows } = await getPool().query<{ ok: boolean }>(
+    `SELECT stitch_wait_for_user($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) AS ok,
+            (SELECT count(*) FROM graphile_worker.complete_jobs($8::bigint[])) AS jobs_completed`,
+    [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), JSON.stringify(metadata), deadlineSecondsOf(node), jobId ? [jobId] : []],
+  );
+  return rows[0].ok;
+}
+
+interface GateState {
+  versionId: string;
+  runStatus: string;
+  status: string;
+  attempt: number;
+  input: unknown;
+  deadlineAt: Date | null;
+}
+
+async function readGate(runId: string, instanceId: string): Promise<GateState | undefined> {
+  const { rows } = await getPool().query(
+    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.input, n.deadline_at
+     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id WHERE r.id = $1 AND n.instance_id = $2`,
+    [runId, instanceId],
+  );
+  const r = rows[0];
+  return r && { versionId: r.version_id, runStatus: r.run_status, status: r.status, attempt: r.attempt, input: r.input, deadlineAt: r.deadline_at };
+}
 
 /** Answer a waiting UX gate with the human's input; the node completes with input merged with the answer. */
 export async function answerUserTask(runId: string, instanceId: string, answer: unknown): Promise<void> {
-  void answer;
-  throw new StitchError('not_supported', `UX gates are not supported by this engine yet (run ${runId}, node ${instanceId})`);
+  if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
+  const state = await readGate(runId, instanceId);
+  if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId} (inside a splitter, name the item instance, e.g. "${instanceId}[0]")`);
+  const graph = await getExecutionGraph(state.versionId);
+  const node = graph.nodes[parseInstanceId(instanceId).nodeId];
+  if (node?.type !== 'ux') throw new ConflictError(`Node ${instanceId} is a ${node?.type ?? 'unknown'} node, not a UX gate: it cannot be answered.`);
+  if (state.status !== 'waiting_for_user' || state.runStatus !== 'running') {
+    throw new ConflictError(`UX gate ${instanceId} is ${state.status} (run ${state.runStatus}): only a gate waiting for input can be answered.`, {
+      status: state.status,
+      runStatus: state.runStatus,
+    });
+  }
+  const checked = checkAnswer(node, answer);
+  const ref = { runId, versionId: state.versionId, instanceId, attempt: state.attempt };
+  const result = await settleNode(graph, ref, {
+    status: 'completed',
+    output: mergeAnswer(state.input, checked),
+    merge: false,
+    metadata: { answeredBy: 'user', answer: checked },
+  });
+  if (!result.ok) throw new ConflictError(`UX gate ${instanceId} was answered, timed out or cancelled meanwhile: this answer changes nothing.`);
+}
+
+/** The `stitch_ux_deadline` job: the gate's deadline passed without an answer. */
+export async function uxDeadlineJob(payload: ExecutePayload): Promise<void> {
+  const state = await readGate(payload.r, payload.i);
+  if (!state || state.runStatus !== 'running' || state.status !== 'waiting_for_user' || state.attempt !== payload.a) return;
+  const graph: ExecutionGraph = await getExecutionGraph(payload.v);
+  const node = graph.nodes[parseInstanceId(payload.i).nodeId];
+  const ref = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
+  if (node.config.defaultAnswer !== undefined) {
+    let answer: Record<string, unknown>;
+    try {
+      answer = checkAnswer(node, node.config.defaultAnswer);
+    } catch (error) {
+      await failAttempt(graph, ref, new NonRetriableError(`UX gate "${node.id}" timed out and its defaultAnswer is invalid: ${(error as Error).message}`));
+      return;
+    }
+    await settleNode(graph, ref, { status: 'completed', output: mergeAnswer(state.input, answer), merge: false, metadata: { answeredBy: 'default', answer } });
+    return;
+  }
+  const seconds = deadlineSecondsOf(node);
+  await failAttempt(graph, ref, new NonRetriableError(`No answer to UX gate "${node.label ?? node.id}" within ${seconds}s, and it has no defaultAnswer`), {
+    input: state.input,
+  });
+}
+
+/** The UX gates of a run waiting on a person: what a run's status shows as "waiting on a human". */
+export async function listWaitingGates(runId: string): Promise<Array<{ instanceId: string; prompt: unknown; inputSchema: unknown; input: unknown; deadlineAt: string | null }>> {
+  const { rows } = await getPool().query(
+    `SELECT instance_id, metadata, input, deadline_at FROM stitch_node_runs
+     WHERE run_id = $1 AND status = 'waiting_for_user' ORDER BY created_at, instance_id`,
+    [runId],
+  );
+  return rows.map((r) => ({
+    instanceId: r.instance_id,
+    prompt: r.metadata.prompt,
+    inputSchema: r.metadata.inputSchema,
+    input: r.input,
+    deadlineAt: r.deadline_at ? r.deadline_at.toISOString() : null,
+  }));
 }

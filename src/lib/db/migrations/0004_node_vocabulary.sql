@@ -285,7 +285,7 @@ BEGIN
     FROM stitch_node_runs r
     WHERE r.run_id = p_run_id AND r.node_id = ANY (result_nodes)
       AND cardinality(r.item_path) = k + 1 AND r.item_path[1:k] = c_path
-      AND (r.status = 'completed' OR (r.status = 'failed' AND r.output IS NOT NULL))
+      AND (r.status = 'completed' OR (r.status = 'failed' AND r.metadata ->> 'itemError' IS NULL))
     GROUP BY 1
   )
   SELECT coalesce(jsonb_agg(CASE WHEN field IS NULL THEN res.value ELSE res.value #> field END ORDER BY items.idx), '[]')
@@ -299,7 +299,7 @@ BEGIN
       INTO errors
     FROM stitch_node_runs
     WHERE run_id = p_run_id AND node_id IN (SELECT jsonb_array_elements_text(p_spec -> 'members'))
-      AND status = 'failed' AND output IS NULL
+      AND status = 'failed' AND metadata ->> 'itemError' = 'collected'
       AND cardinality(item_path) = k + 1 AND item_path[1:k] = c_path;
     out := jsonb_build_object(coalesce(p_spec ->> 'as', 'results'), results, 'errors', errors);
   ELSE
