@@ -2,6 +2,7 @@
 import type { EdgeMapping, ValidationIssue, WorkerDefinition } from '@/types/stitch';
 import { workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
 import { MappingEditor } from './mapping-editor';
+import { switchCaseNames } from './core-settings';
 
 interface EdgePanelProps {
   edge: FlowEdge;
@@ -50,7 +51,14 @@ export function EdgePanel({ edge, source, target, defs, issues, readOnly, onData
       {source?.type === 'switch' && (
         <section>
           <h4>Switch case</h4>
-          <input value={typeof edge.data?.case === 'string' ? edge.data.case : ''} placeholder="case value (empty = default branch)" disabled={readOnly} onChange={(e) => onData({ ...edge.data, case: e.target.value || undefined })} />
+          <select value={typeof edge.data?.case === 'string' ? edge.data.case : (edge.sourceHandle ?? '')} disabled={readOnly} onChange={(e) => onData({ ...edge.data, case: e.target.value || undefined })} data-testid="edge-case">
+            <option value="">— choose the case this connection takes —</option>
+            {switchCaseNames(source.data.config).map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
         </section>
       )}
       {!readOnly && (

@@ -4,9 +4,11 @@
  * to its own overlay entry, so a status change re-renders one card, not 200.
  */
 import { memo } from 'react';
+import type { VisualNodeData, WorkerDefinition } from '@/types/stitch';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
 import { useCanvas } from '../canvas-context';
-import { categoryColor, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
+import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
+import { NodeIcon } from './icons';
 import { useOverlay } from '../lib/overlay-store';
 import { statusLabel } from '../lib/format';
 
@@ -16,11 +18,11 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
   const core = coreType(type);
   const workerType = workerTypeOf(data);
   const def = workerType ? defs[workerType] : undefined;
-  const accent = type === 'worker' ? categoryColor(def?.category) : core.color;
+  const accent = accentOf(type, def);
   const runtime = overlay?.runtime;
   const issues = overlay?.issues;
   const status = runtime?.status;
-  const subtitle = type === 'worker' ? (def ? `${def.name}${def.type === 'async' ? ' · async' : ''}` : workerType ? `${workerType} (unknown)` : 'choose a worker type') : core.name;
+  const subtitle = subtitleOf(type, data, def, workerType);
   const progress = runtime?.items ? runtime.items.done / Math.max(1, runtime.items.total) : runtime?.progress;
   const showProgress = status === 'running' && typeof progress === 'number';
 
@@ -33,9 +35,7 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
     >
       {type !== 'start' && <Handle type="target" position={Position.Left} />}
       <div className="node-head">
-        <span className="node-icon" aria-hidden>
-          {core.icon}
-        </span>
+        <NodeIcon type={core.type} category={def?.category} color={accent} />
         <div className="node-titles">
           <div className="node-label" title={data.label || id}>
             {data.label || id}
@@ -78,6 +78,32 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
       {type !== 'end' && <Handle type="source" position={Position.Right} />}
     </div>
   );
+}
+
+function subtitleOf(type: string | undefined, data: VisualNodeData, def: WorkerDefinition | undefined, workerType: string | undefined): string {
+  const config = data.config ?? {};
+  switch (type) {
+    case 'worker':
+      return def ? `${def.name}${def.type === 'async' ? ' · async' : ''}` : workerType ? `${workerType} (not registered)` : 'choose a worker type';
+    case 'start': {
+      const fields = Object.keys(data.inputSchema ?? {});
+      return fields.length ? `input: ${fields.join(', ')}` : 'Run input';
+    }
+    case 'end':
+      return 'Run output';
+    case 'splitter':
+      return `for each ${typeof config.arrayPath === 'string' && config.arrayPath ? config.arrayPath : 'item'}`;
+    case 'collector':
+      return 'Collect items in order';
+    case 'switch': {
+      const n = Array.isArray(config.cases) ? config.cases.length : 0;
+      return `${n} case${n === 1 ? '' : 's'} + default`;
+    }
+    case 'ux':
+      return typeof config.prompt === 'string' && config.prompt ? config.prompt : 'Waits for a person';
+    default:
+      return coreType(type).name;
+  }
 }
 
 export const FlowNodeView = memo(FlowNodeCard);

@@ -7,7 +7,8 @@ import { useEffect, useMemo, useState } from 'react';
 import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
 import { clockTime, duration, statusLabel } from '../lib/format';
-import { coreType, workerTypeOf, type FlowNode } from '../lib/graph';
+import { NodeIcon } from './icons';
+import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import type { InstanceView, RunView } from '../lib/run-state';
 import type { RunDetail } from '../types';
 import { JsonView } from './json-view';
@@ -52,6 +53,11 @@ function attemptsOf(events: StitchEvent[], instanceId: string): Attempt[] {
   return [...byAttempt.values()].sort((x, y) => x.attempt - y.attempt);
 }
 
+function gatePrompt(node: FlowNode | undefined, metadata: Record<string, unknown> | undefined): string | undefined {
+  const prompt = node?.data.config?.prompt ?? metadata?.prompt;
+  return typeof prompt === 'string' ? prompt : undefined;
+}
+
 const indexOf = (id: string) => (id.match(/\d+/g) ?? []).map(Number);
 
 export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: InspectorProps) {
@@ -72,7 +78,14 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
   const [retrying, setRetrying] = useState(false);
   const current: InstanceView | undefined = instances.find((i) => i.instanceId === chosen) ?? instances.find((i) => i.status === 'failed' || i.status === 'waiting_for_user') ?? instances[0];
   const state = current ? detail?.nodes?.[current.instanceId] : undefined;
-  const attempts = useMemo(() => (current ? attemptsOf(view.events, current.instanceId) : []), [view.events, current]);
+  const attempts = useMemo(() => {
+    if (!current) return [];
+    const list = attemptsOf(view.events, current.instanceId);
+    // Sync workers complete without a separate `running` event: the row's own timestamps fill in.
+    const last = list[list.length - 1];
+    if (last && !last.startedAt && last.attempt === current.attempt) last.startedAt = state?.startedAt ?? current.startedAt ?? undefined;
+    return list;
+  }, [view.events, current, state?.startedAt]);
   useEffect(() => {
     if (current?.status === 'failed') setTab('error');
   }, [current?.status]);
@@ -98,9 +111,7 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
     <div className="panel-body inspector" data-testid="inspector">
       <div className="panel-title-row">
         <div className="panel-title">
-          <span className="node-icon" style={{ background: core.color }}>
-            {core.icon}
-          </span>
+          <NodeIcon type={core.type} category={def?.category} color={accentOf(core.type, def)} />
           <div>
             <div className="panel-heading">{node?.data.label || nodeId}</div>
             <div className="muted small mono">{def ? `${def.name} · ${nodeId}` : `${core.name} · ${nodeId}`}</div>
@@ -155,8 +166,8 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
               key={current.instanceId}
               runId={runId}
               instanceId={current.instanceId}
-              message={typeof node?.data.config?.message === 'string' ? node.data.config.message : undefined}
-              schema={node?.data.config?.inputSchema as Record<string, FieldSchema> | undefined}
+              message={gatePrompt(node, state?.metadata)}
+              schema={(node?.data.config?.inputSchema ?? state?.metadata?.inputSchema ?? undefined) as Record<string, FieldSchema> | undefined}
               onDone={() => toast.show('Answer sent', 'success')}
             />
           )}

@@ -4,10 +4,11 @@
  * from (edge mappings), the core types' own settings, and per-node policy (retry, timeout).
  */
 import type { EdgeMapping, EdgeMappingSource, FieldSchema, ValidationIssue, VisualNodeData, WorkerDefinition } from '@/types/stitch';
-import { configFields, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
+import { accentOf, configFields, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
+import { NodeIcon } from './icons';
 import { FieldInput, JsonInput } from './field-input';
 import { parseConstant } from './mapping-editor';
-import { SchemaEditor } from './schema-editor';
+import { CoreSettings } from './core-settings';
 
 export interface NodePanelProps {
   node: FlowNode;
@@ -38,9 +39,7 @@ export function NodePanel({ node, defs, incoming, issues, readOnly, onData, onEd
   return (
     <div className="panel-body" data-testid="node-panel">
       <div className="panel-title">
-        <span className="node-icon" style={{ background: core.color }}>
-          {core.icon}
-        </span>
+        <NodeIcon type={core.type} category={def?.category} color={accentOf(core.type, def)} />
         <div>
           <div className="panel-heading">{data.label || node.id}</div>
           <div className="muted small mono">
@@ -110,37 +109,7 @@ export function NodePanel({ node, defs, incoming, issues, readOnly, onData, onEd
         </section>
       )}
 
-      {node.type === 'start' && (
-        <section>
-          <h4>Run input schema</h4>
-          <p className="muted small">Fields the run input provides; validation checks required worker inputs against them, and the run dialog is prefilled from them.</p>
-          <SchemaEditor value={data.inputSchema} onChange={(inputSchema) => onData({ inputSchema })} disabled={readOnly} testId="start-schema" />
-        </section>
-      )}
-
-      {node.type === 'ux' && (
-        <section>
-          <h4>Form</h4>
-          <FieldInput name="message" schema={{ type: 'string', description: 'Shown to the person answering.' }} value={config.message} onChange={(v) => setConfig('message', v)} disabled={readOnly} />
-          <SchemaEditor value={config.inputSchema as Record<string, FieldSchema> | undefined} onChange={(v) => setConfig('inputSchema', v)} disabled={readOnly} testId="ux-schema" />
-        </section>
-      )}
-
-      {node.type === 'splitter' && (
-        <section>
-          <h4>Split</h4>
-          <FieldInput name="arrayPath" schema={{ type: 'string', required: true, description: 'Dot path of the array in the input; the branch runs once per item.' }} value={config.arrayPath} onChange={(v) => setConfig('arrayPath', v)} disabled={readOnly} />
-          <div className="field">
-            <label className="field-label">
-              <span className="field-name">When an item fails</span>
-            </label>
-            <select value={String(config.onItemError ?? 'fail')} disabled={readOnly} onChange={(e) => setConfig('onItemError', e.target.value === 'fail' ? undefined : e.target.value)}>
-              <option value="fail">fail the run</option>
-              <option value="collect">collect the error and go on</option>
-            </select>
-          </div>
-        </section>
-      )}
+      <CoreSettings node={node} readOnly={readOnly} setConfig={setConfig} onData={onData} issueFor={issueFor} />
 
       <details className="advanced">
         <summary>Advanced</summary>

@@ -6,6 +6,7 @@
 import { memo, useMemo, useState } from 'react';
 import type { NodeType, WorkerDefinition } from '@/types/stitch';
 import { CORE_TYPES, categoryColor } from '../lib/graph';
+import { NodeIcon } from './icons';
 
 export const DRAG_MIME = 'application/x-stitch-node';
 
@@ -51,9 +52,7 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
             <div className="palette-group-title">Core</div>
             {groups.core.map((c) => (
               <button key={c.type} className="palette-item" draggable onDragStart={drag({ type: c.type })} onClick={() => onAdd({ type: c.type })} data-testid={`palette-${c.type}`} title={c.description}>
-                <span className="palette-icon" style={{ background: c.color }}>
-                  {c.icon}
-                </span>
+                <NodeIcon type={c.type} color={c.color} size={30} />
                 <span className="palette-text">
                   <span className="palette-name">{c.name}</span>
                   <span className="palette-desc">{c.description}</span>
@@ -75,9 +74,7 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
                 data-testid={`palette-worker-${def.id}`}
                 title={def.description}
               >
-                <span className="palette-icon" style={{ background: categoryColor(def.category) }}>
-                  ⚙
-                </span>
+                <NodeIcon type="worker" category={def.category} color={categoryColor(def.category)} size={30} />
                 <span className="palette-text">
                   <span className="palette-name">
                     {def.name}

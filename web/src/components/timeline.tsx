@@ -88,7 +88,10 @@ function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string):
                       <span>{formatMs(end - r.start)}</span>
                     </div>
                   )}
-                  {r.start === undefined && <div className={`tl-dot status-${r.status}`} style={{ left: pct(r.end ?? r.queued) }} title={statusLabel(r.status)} />}
+                  {r.start === undefined && r.end !== undefined && r.status === 'completed' && (
+                    <div className={`tl-bar status-${r.status}`} style={{ left: pct(r.queued), width: width(r.queued, r.end) }} title={`${statusLabel(r.status)} · ${formatMs(r.end - r.queued)}`} />
+                  )}
+                  {r.start === undefined && !(r.end !== undefined && r.status === 'completed') && <div className={`tl-dot status-${r.status}`} style={{ left: pct(r.end ?? r.queued) }} title={statusLabel(r.status)} />}
                 </div>
               </div>
             );

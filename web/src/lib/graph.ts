@@ -14,17 +14,16 @@ export interface CoreType {
   description: string;
   /** Accent colour of the node card and palette entry. */
   color: string;
-  icon: string;
 }
 
 export const CORE_TYPES: CoreType[] = [
-  { type: 'start', name: 'Start', description: 'Entry point: receives the run input.', color: '#16a34a', icon: '▶' },
-  { type: 'worker', name: 'Worker', description: 'Runs a worker; pick its type in the panel.', color: '#4f46e5', icon: '⚙' },
-  { type: 'ux', name: 'UX gate', description: 'Waits for a person to answer a form.', color: '#d97706', icon: '✋' },
-  { type: 'splitter', name: 'Splitter', description: 'Runs the branch once per item of an array.', color: '#0891b2', icon: '⑃' },
-  { type: 'collector', name: 'Collector', description: 'Gathers the items of a splitter, in order.', color: '#0891b2', icon: '⑂' },
-  { type: 'switch', name: 'Switch', description: 'Routes to one branch by a condition.', color: '#9333ea', icon: '⇄' },
-  { type: 'end', name: 'End', description: 'Collects the run output.', color: '#475569', icon: '■' },
+  { type: 'start', name: 'Start', description: 'Entry point: receives the run input.', color: '#16a34a' },
+  { type: 'worker', name: 'Worker', description: 'Runs a worker; pick its type in the panel.', color: '#4f46e5' },
+  { type: 'ux', name: 'UX gate', description: 'Waits for a person to answer a form.', color: '#d97706' },
+  { type: 'splitter', name: 'Splitter', description: 'Runs the branch once per item of an array.', color: '#0891b2' },
+  { type: 'collector', name: 'Collector', description: 'Gathers the items of a splitter, in order.', color: '#0891b2' },
+  { type: 'switch', name: 'Switch', description: 'Routes to one branch by a condition.', color: '#9333ea' },
+  { type: 'end', name: 'End', description: 'Collects the run output.', color: '#475569' },
 ];
 
 export const coreType = (type: string | undefined): CoreType => CORE_TYPES.find((c) => c.type === type?.toLowerCase()) ?? CORE_TYPES[1];
@@ -37,6 +36,11 @@ export function categoryColor(category: string | undefined): string {
   let h = 0;
   for (const c of category) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return CATEGORY_COLORS[h % CATEGORY_COLORS.length];
+}
+
+/** Accent colour of a node: its core type's, or for workers its category's. */
+export function accentOf(type: string | undefined, def: WorkerDefinition | undefined): string {
+  return coreType(type).type === 'worker' ? categoryColor(def?.category) : coreType(type).color;
 }
 
 export const workerTypeOf = (data: VisualNodeData | undefined): string | undefined =>
@@ -72,7 +76,8 @@ export function newNode(type: NodeType, def: WorkerDefinition | undefined, posit
     data.config = Object.fromEntries(configFields(def).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, structuredClone(f.default)]));
   }
   if (type === 'splitter') data.config = { arrayPath: 'items' };
-  if (type === 'ux') data.config = { message: 'Please review', inputSchema: { approved: { type: 'boolean', required: true, description: 'Approve?' } } };
+  if (type === 'switch') data.config = { cases: [{ name: 'yes', when: 'ok == true' }] };
+  if (type === 'ux') data.config = { prompt: 'Please review', inputSchema: { approved: { type: 'boolean', required: true, description: 'Approve?' } } };
   return { id, type, position, data };
 }
 

@@ -386,7 +386,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
               onlyRenderVisibleElements={nodes.length > 120}
               minZoom={0.1}
               proOptions={{ hideAttribution: true }}
-              fitView
+              defaultViewport={{ x: 40, y: 40, zoom: 1 }}
             >
               <Background variant={BackgroundVariant.Dots} gap={18} size={1.2} color="#cbd5e1" />
               <Controls showInteractive={false} />
