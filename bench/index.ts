@@ -9,7 +9,7 @@
  *
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +32,8 @@ const CONCURRENCY = 10;
 const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 20_000);
 const CHAIN_RUNS = Number(process.env.BENCH_CHAIN_RUNS ?? 1_000);
 const HOP_RUNS = Number(process.env.BENCH_HOP_RUNS ?? 200);
+/** Jobs per queue fetch for Stitch's runner (default: Stitch's own default, STITCH_FETCH_BATCH). */
+const FETCH_BATCH = process.env.BENCH_FETCH_BATCH === undefined ? undefined : Number(process.env.BENCH_FETCH_BATCH);
 const quiet = new Logger(() => () => {});
 
 const started = new Map<string, number>();
@@ -46,6 +48,26 @@ class NoopWorker {
   }
 }
 let recordTimes = false;
+
+/**
+ * CPU seconds spent by this process and by the PostgreSQL backends serving `database`: a cost that,
+ * unlike wall time, does not move when other work shares the machine's two cores.
+ */
+async function cpuSeconds(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  const ticks = Number(process.env.CLK_TCK ?? 100);
+  let backend = 0;
+  for (const { pid } of rows) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      backend += (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime
+    } catch {
+      // A backend that exited meanwhile; its time is lost from both sides alike.
+    }
+  }
+  const own = process.cpuUsage();
+  return backend + (own.user + own.system) / 1e6;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -79,7 +101,7 @@ async function createDatabase(adminUrl: string): Promise<string> {
 }
 
 /** Baseline: graphile-worker alone, same database, same concurrency, jobs added up front. */
-async function benchQueue(url: string): Promise<number> {
+async function benchQueue(url: string): Promise<{ perSecond: number; cpuMsPerJob: number }> {
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 10 });
   await runMigrations({ pgPool: pool, logger: quiet });
   for (let i = 0; i < QUEUE_JOBS; i += 5000) {
@@ -93,6 +115,7 @@ async function benchQueue(url: string): Promise<number> {
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   const t0 = performance.now();
+  const cpu0 = await cpuSeconds(pool);
   const runner = await runGraphile({
     pgPool: pool,
     concurrency: CONCURRENCY,
@@ -107,9 +130,10 @@ async function benchQueue(url: string): Promise<number> {
   });
   await all;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = (await cpuSeconds(pool)) - cpu0;
   await runner.stop();
   await pool.end();
-  return QUEUE_JOBS / seconds;
+  return { perSecond: QUEUE_JOBS / seconds, cpuMsPerJob: (cpu * 1000) / QUEUE_JOBS };
 }
 
 async function waitForRuns(runIds: string[]): Promise<void> {
@@ -155,9 +179,12 @@ async function benchStitch(url: string) {
     heartbeatSeconds: 5,
     staleRunnerSeconds: 30,
     pollIntervalMs: 1000,
+    fetchBatchSize: FETCH_BATCH ?? config.fetchBatchSize,
   });
+  const cpu0 = await cpuSeconds(stitch.db.pool);
   await waitForRuns(runIds);
   const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
+  const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
 
   // Hop latency, unloaded: one run at a time.
   recordTimes = true;
@@ -175,7 +202,7 @@ async function benchStitch(url: string) {
   hops.sort((a, b) => a - b);
   await runner.stop();
   await stitch.stop();
-  return { nodesPerSecond, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
+  return { nodesPerSecond, cpuMsPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
 }
 
 async function main() {
@@ -183,16 +210,20 @@ async function main() {
   const figures: Record<string, number> = {};
   try {
     const url = await createDatabase(server.adminUrl);
-    const queue = await benchQueue(url);
-    console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s`);
+    const { perSecond: queue, cpuMsPerJob } = await benchQueue(url);
+    console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s, ${round(cpuMsPerJob, 3)} CPU-ms/job`);
     const stitch = await benchStitch(url);
-    console.log(`stitch: ${CHAIN_RUNS} runs × ${CHAIN.length}-node chain at concurrency ${CONCURRENCY}: ${Math.round(stitch.nodesPerSecond)} nodes/s`);
-    console.log(`ratio nodes/s ÷ jobs/s: ${round(stitch.nodesPerSecond / queue, 2)}`);
+    console.log(
+      `stitch: ${CHAIN_RUNS} runs × ${CHAIN.length}-node chain at concurrency ${CONCURRENCY}: ${Math.round(stitch.nodesPerSecond)} nodes/s, ${round(stitch.cpuMsPerNode, 3)} CPU-ms/node`,
+    );
+    console.log(`ratio nodes/s ÷ jobs/s: ${round(stitch.nodesPerSecond / queue, 2)} (CPU cost ratio job/node: ${round(cpuMsPerJob / stitch.cpuMsPerNode, 2)})`);
     console.log(`hop latency (${stitch.hops} hops, unloaded): p50 ${round(stitch.hopP50, 2)} ms, p99 ${round(stitch.hopP99, 2)} ms`);
     Object.assign(figures, {
       queue_jobs_per_s: Math.round(queue),
       nodes_per_s: Math.round(stitch.nodesPerSecond),
       ratio: round(stitch.nodesPerSecond / queue, 3),
+      cpu_ms_per_job: round(cpuMsPerJob, 3),
+      cpu_ms_per_node: round(stitch.cpuMsPerNode, 3),
       hop_p50_ms: round(stitch.hopP50, 2),
       hop_p99_ms: round(stitch.hopP99, 2),
     });

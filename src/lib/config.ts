@@ -34,6 +34,8 @@ export interface Config {
   secret: string | undefined;
   /** Jobs one queue runner executes at once. */
   concurrency: number;
+  /** Jobs a runner fetches (and locks) per queue query; 0 = one at a time. Default: concurrency + 1. */
+  fetchBatchSize: number;
   /** Seconds between runner heartbeats. */
   heartbeatSeconds: number;
   /** A runner silent for this long is presumed dead and its jobs are released. */
@@ -180,6 +182,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     /\/+$/,
     '',
   );
+  const concurrency = Math.max(1, intOf(env.STITCH_CONCURRENCY, 10, 'STITCH_CONCURRENCY'));
   return Object.freeze({
     databaseUrl: nonEmpty('DATABASE_URL'),
     dataDir: path.resolve(nonEmpty('STITCH_DATA_DIR') ?? '.stitch'),
@@ -188,7 +191,8 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     port,
     apiKey: nonEmpty('STITCH_API_KEY'),
     secret: nonEmpty('STITCH_SECRET'),
-    concurrency: Math.max(1, intOf(env.STITCH_CONCURRENCY, 10, 'STITCH_CONCURRENCY')),
+    concurrency,
+    fetchBatchSize: intOf(env.STITCH_FETCH_BATCH, concurrency + 1, 'STITCH_FETCH_BATCH'),
     heartbeatSeconds: Math.max(0.2, intOf(env.STITCH_HEARTBEAT_SECONDS, 5, 'STITCH_HEARTBEAT_SECONDS')),
     staleRunnerSeconds: Math.max(1, intOf(env.STITCH_STALE_RUNNER_SECONDS, 30, 'STITCH_STALE_RUNNER_SECONDS')),
     logLevel: nonEmpty('STITCH_LOG_LEVEL') ?? nonEmpty('LOG_LEVEL') ?? 'info',

@@ -62,6 +62,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
             heartbeatSeconds: config.heartbeatSeconds,
             staleRunnerSeconds: config.staleRunnerSeconds,
             pollIntervalMs: options.pollIntervalMs,
+            fetchBatchSize: config.fetchBatchSize,
           });
     const instance: StitchInstance = {
       db,
