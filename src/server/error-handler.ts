@@ -5,6 +5,7 @@
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import pg from 'pg';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StitchError } from '@/lib/errors';
 import { getLogger } from '@/lib/log';
@@ -45,6 +46,20 @@ export function statusForCode(code: string): ContentfulStatusCode {
   return STATUS_BY_CODE[code] ?? 500;
 }
 
+/**
+ * PostgreSQL refusing the data itself is the request's fault, not the server's: class 22 (data
+ * exception: `\u0000` in jsonb, a NUL byte in text, a number out of range) and class 54 (program
+ * limit: nesting too deep for jsonb).
+ */
+function isRefusedData(error: Error): boolean {
+  return error instanceof pg.DatabaseError && typeof error.code === 'string' && /^(22|54)/.test(error.code);
+}
+
+/** Deeply nested input can exhaust the stack while it is validated or compiled. */
+function isStackOverflow(error: Error): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
 /** `app.onError`: map, log what deserves it, answer `{error:{code,message,details?}}`. */
 export function handleError(error: Error, c: Context): Response {
   if (error instanceof StitchError) {
@@ -57,6 +72,10 @@ export function handleError(error: Error, c: Context): Response {
     const code = CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
     return c.json(errorBody(code, error.message || code.replace(/_/g, ' ')), status);
   }
+  if (isRefusedData(error)) {
+    return c.json(errorBody('invalid_data', `The database cannot store this request's data: ${error.message}`), 400);
+  }
+  if (isStackOverflow(error)) return c.json(errorBody('invalid_data', 'The request is nested too deeply.'), 400);
   getLogger().error({ err: error, method: c.req.method, path: c.req.path }, 'unexpected error while handling a request');
   return c.json(errorBody('internal_error', 'Internal server error: the details are in the server log.'), 500);
 }
