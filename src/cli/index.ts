@@ -7,11 +7,13 @@ import { Command } from 'commander';
 import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
+import { registerWorkerNewCommand } from './commands/worker-new';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
 registerRunCommand(program);
 registerInspectCommands(program);
+registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 
 program.parseAsync(process.argv).catch((error: Error & { details?: unknown }) => {
   console.error(`stitch: ${error.message}`);
