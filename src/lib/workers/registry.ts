@@ -46,6 +46,118 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
     retry: { attempts: 1 },
     timeoutSeconds: 86_400 * 30,
   },
+
+  // ── Built-in integrations (docs/integrations.md: formats, sources, mock mode, limits) ──
+  claude: {
+    id: 'claude',
+    name: 'Claude',
+    type: 'sync',
+    category: 'AI',
+    description:
+      'Ask Claude (Anthropic Messages API). The prompt is config.prompt rendered against the input ' +
+      '("A script about {{topic}}"), else input.prompt. Outputs the text; token usage goes to the node metadata.',
+    input: {
+      prompt: { type: 'string', required: false, aliases: ['text'], description: 'The prompt, when config.prompt is empty' },
+    },
+    output: {
+      text: { type: 'string', description: "Claude's answer" },
+      usage: { type: 'object', description: '{inputTokens, outputTokens}' },
+    },
+    config: { model: 'claude-sonnet-4-5', maxTokens: 1024, system: '', temperature: 0.7, prompt: '', requestTimeoutSeconds: 120, mockScenes: 3 },
+    retry: { attempts: 3, backoffMs: 2000, maxBackoffMs: 60_000 },
+  },
+  'scene-parser': {
+    id: 'scene-parser',
+    name: 'Scene parser',
+    type: 'sync',
+    category: 'Video',
+    description:
+      'Turn a script (JSON scenes, "Scene N" blocks with Visual:/Voice: lines, or paragraphs) into ' +
+      'scenes: [{visual_prompt, voice_text, duration}] — the fields minimax and elevenlabs read.',
+    input: {
+      script: { type: 'string', required: true, aliases: ['text', 'content'], description: 'The script (e.g. Claude\'s text)' },
+    },
+    output: {
+      scenes: { type: 'array', description: '[{visual_prompt, voice_text, duration}]' },
+      sceneCount: { type: 'number', description: 'Number of scenes' },
+      totalDuration: { type: 'number', description: 'Sum of scene durations, seconds' },
+    },
+    config: { defaultDuration: 6, maxScenes: 20 },
+    retry: { attempts: 1 },
+  },
+  minimax: {
+    id: 'minimax',
+    name: 'MiniMax video',
+    type: 'async',
+    category: 'Video',
+    description:
+      'Text-to-video with MiniMax (Hailuo). Async: completes on MiniMax\'s callback (verification ' +
+      'handshake included) or, past the deadline, by querying the task; outputs the video\'s download URL.',
+    input: {
+      visual_prompt: { type: 'string', required: true, aliases: ['visualPrompt', 'prompt'], description: 'What the clip shows (≤ 2000 characters)' },
+    },
+    output: {
+      videoUrl: { type: 'string', description: 'URL of the generated MP4' },
+      videoDuration: { type: 'number', description: 'Clip length, seconds' },
+      minimaxTaskId: { type: 'string', description: 'MiniMax task id' },
+    },
+    config: { model: 'MiniMax-Hailuo-02', duration: 6, resolution: '768P', promptOptimizer: true, pollIntervalSeconds: 30, requestTimeoutSeconds: 30, mockDelaySeconds: 3 },
+    retry: { attempts: 3, backoffMs: 5000, maxBackoffMs: 120_000 },
+    timeoutSeconds: 900,
+  },
+  elevenlabs: {
+    id: 'elevenlabs',
+    name: 'ElevenLabs voice',
+    type: 'sync',
+    category: 'Audio',
+    description:
+      'Text-to-speech with ElevenLabs. Pseudo-async: calls the API, streams the audio into Stitch storage ' +
+      'and outputs audioUrl (served by the same storage) and its duration.',
+    input: {
+      voice_text: { type: 'string', required: true, aliases: ['voiceText', 'text'], description: 'What to say' },
+    },
+    output: {
+      audioUrl: { type: 'string', description: 'URL of the stored audio' },
+      audioDuration: { type: 'number', description: 'Audio length, seconds' },
+      audioFormat: { type: 'string', description: 'e.g. mp3_44100_128' },
+    },
+    config: { voiceId: '21m00Tcm4TlvDq8ikWAM', modelId: 'eleven_multilingual_v2', outputFormat: 'mp3_44100_128', voiceSettings: null, requestTimeoutSeconds: 120 },
+    retry: { attempts: 3, backoffMs: 2000, maxBackoffMs: 60_000 },
+  },
+  shotstack: {
+    id: 'shotstack',
+    name: 'Shotstack render',
+    type: 'async',
+    category: 'Video',
+    description:
+      'Render scenes ({videoUrl, audioUrl, duration}) back to back into one video with Shotstack. Async: ' +
+      'completes on Shotstack\'s render callback or, past the deadline, by reading the render status.',
+    input: {
+      scenes: { type: 'array', required: true, aliases: ['results', 'clips', 'items'], description: '[{videoUrl, audioUrl?, duration?}] in order' },
+    },
+    output: {
+      finalVideoUrl: { type: 'string', description: 'URL of the rendered video' },
+      duration: { type: 'number', description: 'Length of the timeline, seconds' },
+      shotstackRenderId: { type: 'string', description: 'Shotstack render id' },
+    },
+    config: { stage: 'stage', format: 'mp4', resolution: 'sd', background: '#000000', defaultClipSeconds: 6, pollIntervalSeconds: 15, requestTimeoutSeconds: 30, mockDelaySeconds: 3 },
+    retry: { attempts: 3, backoffMs: 5000, maxBackoffMs: 120_000 },
+    timeoutSeconds: 900,
+  },
+  'http-webhook': {
+    id: 'http-webhook',
+    name: 'HTTP webhook',
+    type: 'async',
+    category: 'Integrations',
+    description:
+      'Hand the node to an external service: POST {runId, nodeId, input, callbackUrl} (HMAC-signed) to ' +
+      'config.webhookUrl; the service completes the node through callbackUrl. Private addresses are refused.',
+    input: {},
+    output: {},
+    config: { webhookUrl: '', requestTimeoutSeconds: 30 },
+    retry: { attempts: 3, backoffMs: 2000, maxBackoffMs: 60_000 },
+    timeoutSeconds: 3600,
+  },
 };
 
 export class WorkerRegistry {
