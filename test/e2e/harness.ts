@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -52,9 +53,23 @@ export interface E2E {
   close(): Promise<void>;
 }
 
+/** A loopback port nobody listens on right now. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startE2E(options: { env?: Record<string, string> } = {}): Promise<E2E> {
   const webDir = buildCanvas();
-  const stitch = await startTestStitch({ env: { PORT: '0', ...options.env } });
+  const port = await freePort();
+  // The base URL must be the real one: callback and media URLs are built from it.
+  const stitch = await startTestStitch({ env: { PORT: String(port), STITCH_BASE_URL: `http://127.0.0.1:${port}`, ...options.env } });
   const server = await startServer(stitch.config, { webDir });
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'stitch-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -136,7 +151,7 @@ export async function recordNodeStatuses(page: Page): Promise<void> {
     const observer = new MutationObserver((mutations) => {
       for (const m of mutations) {
         if (m.type === 'attributes' && m.target instanceof Element && m.target.matches('.node-card')) note(m.target);
-        for (const n of m.addedNodes) if (n instanceof Element) n.querySelectorAll('.node-card').forEach(note);
+        m.addedNodes.forEach((n) => n instanceof Element && n.querySelectorAll('.node-card').forEach(note));
       }
     });
     document.addEventListener('DOMContentLoaded', () => observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] }));

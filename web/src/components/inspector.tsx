@@ -29,6 +29,8 @@ interface InspectorProps {
 
 interface Attempt {
   attempt: number;
+  /** When this attempt was enqueued (its `node:pending`). */
+  queuedAt?: string;
   startedAt?: string;
   finishedAt?: string;
   outcome: string;
@@ -40,7 +42,7 @@ function attemptsOf(events: StitchEvent[], instanceId: string): Attempt[] {
   for (const e of events) {
     if (e.instanceId !== instanceId) continue;
     const n = typeof e.payload?.attempt === 'number' ? e.payload.attempt : 1;
-    const a = byAttempt.get(n) ?? { attempt: n, outcome: 'pending' };
+    const a = byAttempt.get(n) ?? { attempt: n, outcome: 'pending', queuedAt: e.createdAt };
     if (e.type === 'node:running' && !a.startedAt) a.startedAt = e.createdAt;
     if (['node:completed', 'node:failed', 'node:retrying', 'node:cancelled', 'node:skipped'].includes(e.type)) {
       a.finishedAt = e.createdAt;
@@ -81,11 +83,13 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
   const attempts = useMemo(() => {
     if (!current) return [];
     const list = attemptsOf(view.events, current.instanceId);
-    // Sync workers complete without a separate `running` event: the row's own timestamps fill in.
-    const last = list[list.length - 1];
-    if (last && !last.startedAt && last.attempt === current.attempt) last.startedAt = state?.startedAt ?? current.startedAt ?? undefined;
+    // Sync workers complete without a separate `running` event: an attempt then starts when queued.
+    for (const a of list) a.startedAt ??= a.queuedAt;
     return list;
-  }, [view.events, current, state?.startedAt]);
+  }, [view.events, current]);
+  const thisAttempt = attempts.find((a) => a.attempt === current?.attempt);
+  const startedAt = thisAttempt?.startedAt ?? state?.startedAt ?? current?.startedAt;
+  const finishedAt = thisAttempt ? thisAttempt.finishedAt : (state?.finishedAt ?? current?.finishedAt);
   useEffect(() => {
     if (current?.status === 'failed') setTab('error');
   }, [current?.status]);
@@ -144,9 +148,9 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
             <dt>Attempt</dt>
             <dd data-testid="inspector-attempt">{current.attempt}</dd>
             <dt>Started</dt>
-            <dd>{clockTime(state?.startedAt ?? current.startedAt)}</dd>
+            <dd>{clockTime(startedAt)}</dd>
             <dt>Duration</dt>
-            <dd>{duration(state?.startedAt ?? current.startedAt, state?.finishedAt ?? current.finishedAt)}</dd>
+            <dd>{current.status === 'pending' ? '—' : duration(startedAt, finishedAt)}</dd>
             {current.instanceId !== nodeId && (
               <>
                 <dt>Instance</dt>
@@ -206,21 +210,19 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
           {attempts.length > 0 && (
             <>
               <h4>Attempts</h4>
-              <table className="table compact" data-testid="attempts">
-                <tbody>
-                  {attempts.map((a) => (
-                    <tr key={a.attempt}>
-                      <td>#{a.attempt}</td>
-                      <td>
-                        <StatusBadge status={a.outcome} />
-                      </td>
-                      <td className="muted small">{clockTime(a.startedAt)}</td>
-                      <td className="muted small">{a.startedAt ? duration(a.startedAt, a.finishedAt) : ''}</td>
-                      <td className="small err-text">{a.error}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <div className="attempts" data-testid="attempts">
+                {attempts.map((a) => (
+                  <div className="attempt" key={a.attempt} data-testid="attempt">
+                    <div className="attempt-row">
+                      <span className="attempt-num">#{a.attempt}</span>
+                      <StatusBadge status={a.outcome} />
+                      <span className="muted small">{clockTime(a.startedAt)}</span>
+                      <span className="muted small attempt-dur">{a.startedAt && a.finishedAt ? duration(a.startedAt, a.finishedAt) : ''}</span>
+                    </div>
+                    {a.error && <div className="small err-text attempt-err">{a.error}</div>}
+                  </div>
+                ))}
+              </div>
             </>
           )}
         </>

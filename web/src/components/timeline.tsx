@@ -35,7 +35,9 @@ function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string):
       if (!e.instanceId) continue;
       const t = Date.parse(e.createdAt);
       const row = map.get(e.instanceId) ?? { instanceId: e.instanceId, status: 'pending', queued: t };
-      if (e.type === 'node:pending' && e.payload?.retry) {
+      if (e.type === 'node:pending' && (e.payload?.retry || row.end !== undefined)) {
+        // A retried or reopened instance: its bar restarts.
+        row.queued = t;
         row.start = undefined;
         row.end = undefined;
       }
@@ -51,7 +53,9 @@ function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string):
       if (row.end === undefined && inst.finishedAt) row.end = Date.parse(inst.finishedAt);
       map.set(inst.instanceId, row);
     }
-    return [...map.values()].sort((a, b) => (a.start ?? a.queued) - (b.start ?? b.queued));
+    // Started rows in start order; rows still waiting go last.
+    const key = (r: Row) => r.start ?? r.end ?? Number.MAX_SAFE_INTEGER;
+    return [...map.values()].sort((a, b) => key(a) - key(b) || a.queued - b.queued);
   }, [view.events, view.instances, origin]);
   const finish = view.finishedAt ? Date.parse(view.finishedAt) : 0;
   const last = Math.max(finish, now, ...rows.map((r) => r.end ?? r.start ?? r.queued));

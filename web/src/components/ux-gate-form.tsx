@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { FieldSchema } from '@/types/stitch';
 import { api } from '../api';
 import { FieldInput, JsonInput } from './field-input';
+import { Icon } from './icons';
 
 interface UxGateFormProps {
   runId: string;
@@ -13,7 +14,8 @@ interface UxGateFormProps {
 }
 
 export function UxGateForm({ runId, instanceId, message, schema, onDone }: UxGateFormProps) {
-  const fields = Object.entries(schema ?? {});
+  // Required fields first (the stored schema's key order is not the author's: jsonb sorts keys).
+  const fields = Object.entries(schema ?? {}).sort(([, a], [, b]) => Number(!!b.required) - Number(!!a.required));
   const [values, setValues] = useState<Record<string, unknown>>(() =>
     Object.fromEntries(fields.filter(([, f]) => f.default !== undefined || f.type === 'boolean').map(([k, f]) => [k, f.default ?? false])),
   );
@@ -44,7 +46,9 @@ export function UxGateForm({ runId, instanceId, message, schema, onDone }: UxGat
         void submit();
       }}
     >
-      <div className="ux-form-head">✋ Waiting for your answer</div>
+      <div className="ux-form-head">
+        <Icon name="ux" size={15} /> Waiting for your answer
+      </div>
       {message && <p className="ux-message">{message}</p>}
       {fields.map(([name, schema]) => (
         <FieldInput key={name} name={name} schema={schema} value={values[name]} onChange={(v) => setValues((s) => ({ ...s, [name]: v }))} testId={`ux-${name}`} />

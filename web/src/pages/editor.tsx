@@ -15,6 +15,7 @@ import {
   useNodesState,
   useReactFlow,
   type Connection,
+  type FitViewOptions,
   type EdgeChange,
   type NodeChange,
 } from '@xyflow/react';
@@ -77,6 +78,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
   const [runOpen, setRunOpen] = useState(false);
   const [savedAt, setSavedAt] = useState(0);
   const createdHere = useRef<string | null>(null);
+  const fitPending = useRef<FitViewOptions<FlowNode> | undefined>(undefined);
   const wrapper = useRef<HTMLDivElement>(null);
 
   // Load the flow (or one of its versions).
@@ -113,12 +115,12 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
       setDirty(!!draft);
       setIssues([]);
       setLoaded(true);
-      requestAnimationFrame(() => fitView({ padding: 0.2, maxZoom: 1.1 }));
+      fitPending.current = { padding: 0.2, maxZoom: 1.1 };
     })().catch((e: Error) => live && setLoadError(e.message));
     return () => {
       live = false;
     };
-  }, [flowId, versionId, setNodes, setEdges, fitView]);
+  }, [flowId, versionId, setNodes, setEdges]);
 
   // Validation issues onto nodes and edges.
   useEffect(() => {
@@ -197,8 +199,17 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
     );
     setNodes((ns) => ns.map((n) => (positions[n.id] ? { ...n, position: positions[n.id] } : n)));
     setDirty(true);
-    requestAnimationFrame(() => fitView({ padding: 0.2, maxZoom: 1.1, duration: 250 }));
-  }, [edges, getNodes, setNodes, fitView]);
+    fitPending.current = { padding: 0.2, maxZoom: 1.1, duration: 250 };
+  }, [edges, getNodes, setNodes]);
+
+  // Fit the view once React Flow holds the nodes just set (its store syncs in a child effect,
+  // which runs before this one).
+  useEffect(() => {
+    const options = fitPending.current;
+    if (!options || !nodes.length) return;
+    fitPending.current = undefined;
+    void fitView(options);
+  }, [nodes, fitView]);
 
   const save = useCallback(async (): Promise<string | null> => {
     if (readOnly) return flowId;

@@ -5,7 +5,7 @@
  * the node being inspected, or when the run settles.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow } from '@xyflow/react';
+import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider } from '@xyflow/react';
 import type { StitchEvent } from '@/types/stitch';
 import { api } from '../api';
 import { CanvasContext } from '../canvas-context';
@@ -34,13 +34,13 @@ export function RunPage({ runId }: { runId: string }) {
   );
 }
 
+const FIT = { padding: 0.25, maxZoom: 1.1 };
 const FINAL_RUN = new Set(['completed', 'failed', 'cancelled']);
 
 function RunViewPage({ runId }: { runId: string }) {
   const defs = useWorkerDefs();
   const toast = useToast();
   const overlays = useMemo(() => new OverlayStore(), []);
-  const { fitView } = useReactFlow();
   const [detail, setDetail] = useState<RunDetail>();
   const [view, setView] = useState<RunView>();
   const [graph, setGraph] = useState<{ nodes: FlowNode[]; edges: FlowEdge[] }>();
@@ -86,7 +86,6 @@ function RunViewPage({ runId }: { runId: string }) {
         setGraph(toFlow(version.visualGraph));
         setVersionNumber(version.version);
         setFlowName(flow?.name);
-        requestAnimationFrame(() => fitView({ padding: 0.25, maxZoom: 1.1 }));
       } else {
         setGraph({ nodes: [], edges: [] });
       }
@@ -95,7 +94,7 @@ function RunViewPage({ runId }: { runId: string }) {
       live = false;
       stop?.();
     };
-  }, [runId, fitView, refetch]);
+  }, [runId, refetch]);
 
   // Run state onto the canvas.
   useEffect(() => {
@@ -198,6 +197,7 @@ function RunViewPage({ runId }: { runId: string }) {
                 minZoom={0.1}
                 proOptions={{ hideAttribution: true }}
                 fitView
+                fitViewOptions={FIT}
               >
                 <Background variant={BackgroundVariant.Dots} gap={18} size={1.2} color="#cbd5e1" />
                 <Controls showInteractive={false} />
