@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerWorkerNewCommand } from './commands/worker-new';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
@@ -14,6 +15,7 @@ registerProcessCommands(program);
 registerRunCommand(program);
 registerInspectCommands(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
+registerDoctorCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error & { details?: unknown }) => {
   console.error(`stitch: ${error.message}`);

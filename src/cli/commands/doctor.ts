@@ -1,0 +1,253 @@
+/**
+ * `stitch doctor`: is this installation ready to run workers? One row per finding, each problem
+ * with its fix; exit code 1 when something is broken (warnings — mock mode, no live runner — are not).
+ *
+ * - registry: every registered worker has a definition and vice versa (`checkRegistry()`);
+ * - workers: each worker is constructed with its log captured: a "MOCK MODE" line means mock mode.
+ *   The API key variables it needs are the `*_API_KEY` names in that line and in the worker's
+ *   source file (found through its registration in src/lib/workers/index.ts) — nothing is hard-coded;
+ * - base URL: `${STITCH_BASE_URL}/api/health` answers (vendors POST callbacks there);
+ * - database and queue: connect, migrations applied, graphile-worker schema, live queue runners.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { getConfig, type Config } from '@/lib/config';
+import { closeDatabase, getPool, isDatabaseOpen, openDatabase } from '@/lib/db/pool';
+import { errorMessage } from '@/lib/errors';
+import { createLogger, getLogger, setLogger } from '@/lib/log';
+import { checkRegistry, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import type { WorkerClass } from '@/lib/workers/base';
+import { readQueueStats } from '@/server/queries/queue-stats';
+import '@/lib/workers/index';
+
+export type DoctorStatus = 'ok' | 'warn' | 'fail';
+
+export interface DoctorRow {
+  check: 'registry' | 'worker' | 'base-url' | 'database' | 'queue';
+  subject: string;
+  status: DoctorStatus;
+  detail: string;
+  /** What to do about it (problems only). */
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  /** Project root: where src/lib/workers/index.ts and the worker sources are (default: cwd). */
+  root?: string;
+  config?: Config;
+  /** Variables applied to process.env while workers are constructed (tests), then restored. */
+  env?: Record<string, string>;
+  /** Check the database and queue (default true). */
+  database?: boolean;
+  /** Timeout of the base-URL request (default 3000 ms). */
+  timeoutMs?: number;
+}
+
+const API_KEY = /\b[A-Z][A-Z0-9_]*_API_KEY\b/g;
+const camel = (env: string) => env.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[]> {
+  const config = options.config ?? getConfig();
+  const rows = [...registryRows(), ...workerRows(options.root ?? process.cwd(), options.env)];
+  rows.push(...(await baseUrlRows(config, rows, options.timeoutMs ?? 3000)));
+  if (options.database !== false) rows.push(...(await databaseRows(config)));
+  return rows;
+}
+
+function registryRows(): DoctorRow[] {
+  const problems = checkRegistry();
+  if (!problems.length) {
+    return [{ check: 'registry', subject: `${workerRegistry.types().length} workers`, status: 'ok', detail: 'every registered worker has a definition, and every definition a worker' }];
+  }
+  return problems.map((problem) => {
+    // checkRegistry's sentences read "<what is wrong>: <what to do>".
+    const at = problem.indexOf(': ');
+    return {
+      check: 'registry',
+      subject: /"([^"]+)"/.exec(problem)?.[1] ?? '?',
+      status: 'fail',
+      detail: problem.slice(0, at),
+      fix: problem.slice(at + 2),
+    };
+  });
+}
+
+/** `type → source text` of each worker registered in src/lib/workers/index.ts (import → file). */
+function workerSources(root: string): Map<string, string> {
+  const dir = path.join(root, 'src/lib/workers');
+  const index = path.join(dir, 'index.ts');
+  const sources = new Map<string, string>();
+  if (!existsSync(index)) return sources;
+  const text = readFileSync(index, 'utf8');
+  const moduleOf = new Map<string, string>();
+  for (const m of text.matchAll(/^import\s*\{([^}]*)\}\s*from\s*'(\.\/[^']+)'/gm)) {
+    for (const name of m[1].split(',')) moduleOf.set(name.trim().split(/\s+as\s+/).pop()!, m[2]);
+  }
+  for (const m of text.matchAll(/workerRegistry\.register\(\s*['"]([^'"]+)['"]\s*,\s*(\w+)\s*\)/g)) {
+    const mod = moduleOf.get(m[2]);
+    const file = mod && [`${mod}.ts`, `${mod}/index.ts`].map((f) => path.join(dir, f)).find((f) => existsSync(f));
+    if (file) sources.set(m[1], readFileSync(file, 'utf8'));
+  }
+  return sources;
+}
+
+/** Construct a worker with the process logger replaced by one that collects its lines. */
+function constructCapturing(type: string, env: Record<string, string> | undefined): { lines: string[]; error?: string } {
+  const lines: string[] = [];
+  const previous = getLogger();
+  const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    setLogger(createLogger('debug', new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) })));
+    const registered = workerRegistry.getWorker(type); // may be cached from earlier: construct anew
+    new (registered.constructor as WorkerClass)();
+    return { lines };
+  } catch (error) {
+    return { lines, error: errorMessage(error) };
+  } finally {
+    setLogger(previous);
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+function workerRows(root: string, env: Record<string, string> | undefined): DoctorRow[] {
+  const sources = workerSources(root);
+  const rows: DoctorRow[] = [];
+  for (const type of workerRegistry.types().sort()) {
+    const kind = getWorkerDefinition(type)?.type ?? 'no definition';
+    const { lines, error } = constructCapturing(type, env);
+    if (error) {
+      rows.push({ check: 'worker', subject: type, status: 'fail', detail: `its constructor throws: ${error}`, fix: `fix the constructor in the worker's file (src/lib/workers/)` });
+      continue;
+    }
+    const mockLine = lines.find((l) => /mock mode/i.test(l));
+    const keys = [...new Set([...(sources.get(type)?.match(API_KEY) ?? []), ...(mockLine?.match(API_KEY) ?? [])])];
+    const workers = getConfig().workers;
+    const missing = keys.filter((k) => !(env && k in env ? env[k] : workers[camel(k)]));
+    if (mockLine) {
+      const names = missing.length ? missing : keys;
+      rows.push({
+        check: 'worker',
+        subject: type,
+        status: 'warn',
+        detail: `${kind}, MOCK MODE${names.length ? `: ${names.join(', ')} not set` : ''}`,
+        fix: names.length ? `for real calls set ${names.join(', ')} in .env (mock mode needs nothing)` : 'see the worker\'s constructor for what it needs',
+      });
+    } else {
+      rows.push({ check: 'worker', subject: type, status: 'ok', detail: keys.length ? `${kind}, real mode (${keys.join(', ')} set)` : `${kind}, needs no API key` });
+    }
+  }
+  return rows;
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/;
+
+async function baseUrlRows(config: Config, rows: DoctorRow[], timeoutMs: number): Promise<DoctorRow[]> {
+  const url = `${config.baseUrl}/api/health`;
+  const out: DoctorRow[] = [];
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status >= 500 || response.status === 404) throw new Error(`it answered ${response.status}`);
+    out.push({ check: 'base-url', subject: config.baseUrl, status: 'ok', detail: `${url} answers ${response.status}` });
+  } catch (error) {
+    const reason = (error as Error & { cause?: { code?: string } }).cause?.code ?? errorMessage(error);
+    out.push({
+      check: 'base-url',
+      subject: config.baseUrl,
+      status: 'fail',
+      detail: `callbacks cannot arrive: ${url} is unreachable (${reason})`,
+      fix: 'start Stitch (npm start), or set STITCH_BASE_URL to the URL where this Stitch server is reachable',
+    });
+  }
+  const realAsync = rows.filter((r) => r.check === 'worker' && r.status === 'ok' && r.detail.startsWith('async') && r.detail.includes('real mode'));
+  if (realAsync.length && LOOPBACK.test(new URL(config.baseUrl).hostname)) {
+    out.push({
+      check: 'base-url',
+      subject: config.baseUrl,
+      status: 'warn',
+      detail: `is loopback, but ${realAsync.map((r) => r.subject).join(', ')} hand it to vendors on the internet`,
+      fix: 'set STITCH_BASE_URL to a public URL of this server (or a tunnel to it); their deadline poll() is the fallback',
+    });
+  }
+  return out;
+}
+
+async function databaseRows(config: Config): Promise<DoctorRow[]> {
+  const where = config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}`;
+  const opened = !isDatabaseOpen();
+  try {
+    await openDatabase({ config, max: 2 });
+  } catch (error) {
+    return [
+      {
+        check: 'database',
+        subject: where,
+        status: 'fail',
+        detail: `cannot connect: ${errorMessage(error)}`,
+        fix: config.databaseUrl
+          ? 'check DATABASE_URL (host, port, user, password, database) and that the server runs'
+          : 'the embedded PostgreSQL did not start: check that STITCH_DATA_DIR is writable, or set DATABASE_URL',
+      },
+    ];
+  }
+  const rows: DoctorRow[] = [];
+  try {
+    const { rows: found } = await getPool().query<{ stitch: string | null; queue: string | null }>(
+      `SELECT to_regclass('stitch_runs')::text AS stitch, to_regclass('graphile_worker.jobs')::text AS queue`,
+    );
+    const migrated = Boolean(found[0].stitch && found[0].queue);
+    rows.push(
+      migrated
+        ? { check: 'database', subject: where, status: 'ok', detail: 'connected; Stitch schema and queue schema present' }
+        : { check: 'database', subject: where, status: 'warn', detail: 'connected, but not migrated yet', fix: 'npm run stitch -- migrate (stitch start also migrates)' },
+    );
+    if (migrated) {
+      const queue = await readQueueStats(config.staleRunnerSeconds);
+      const counts = `${queue.ready} ready, ${queue.scheduled} scheduled, ${queue.locked} running jobs`;
+      rows.push(
+        queue.liveRunners > 0
+          ? { check: 'queue', subject: 'graphile-worker', status: 'ok', detail: `${queue.liveRunners} live runner(s); ${counts}` }
+          : {
+              check: 'queue',
+              subject: 'graphile-worker',
+              status: 'warn',
+              detail: `no live queue runner: runs wait (${counts})`,
+              fix: 'start one: npm start (or stitch worker next to stitch serve)',
+            },
+      );
+    }
+  } catch (error) {
+    rows.push({ check: 'database', subject: where, status: 'fail', detail: `query failed: ${errorMessage(error)}`, fix: 'check the database user\'s permissions' });
+  } finally {
+    if (opened) await closeDatabase();
+  }
+  return rows;
+}
+
+/** The rows as a fixed-width table. */
+export function formatDoctorTable(rows: DoctorRow[]): string {
+  const mark: Record<DoctorStatus, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL' };
+  const table = [['CHECK', 'SUBJECT', 'STATUS', 'DETAIL', 'FIX'], ...rows.map((r) => [r.check, r.subject, mark[r.status], r.detail, r.fix ?? ''])];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) => row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n');
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check workers (registrations, definitions, API keys / mock mode), callback base URL, database and queue')
+    .option('--no-database', 'skip the database and queue checks')
+    .action(async (options: { database: boolean }) => {
+      const rows = await runDoctor({ database: options.database });
+      console.log(formatDoctorTable(rows));
+      const failed = rows.filter((r) => r.status === 'fail').length;
+      const warned = rows.filter((r) => r.status === 'warn').length;
+      console.log(`\n${failed} problem(s), ${warned} warning(s).`);
+      if (failed) process.exitCode = 1;
+    });
+}
