@@ -14,6 +14,9 @@ import { triggerCallback } from './utils';
 import { retryAfterMs, malformed } from './vendor-http';
 import { VendorWorker, numberFrom, stringField } from './vendor-worker';
 
+/** https://docs.anthropic.com/en/api/versioning */
+export const ANTHROPIC_VERSION = '2023-06-01';
+
 export interface ClaudeResult {
   text: string;
   model: string;
@@ -61,7 +64,16 @@ export class ClaudeWorker extends VendorWorker {
 
   protected async executeReal(runId: string, nodeId: string, config: NodeConfig, input: Record<string, unknown>): Promise<void> {
     const prompt = promptFor(config, input);
-    this.#client ??= new Anthropic({ apiKey: this.apiKey, baseURL: this.apiUrl, maxRetries: 0 });
+    // The documented headers (x-api-key, anthropic-version: 2023-06-01) are set explicitly: SDK 1.14
+    // would send `Authorization: Bearer` and its own newer version date instead. Retries are the
+    // engine's (per the definition's policy), so the SDK's own are off.
+    this.#client ??= new Anthropic({
+      apiKey: null,
+      authToken: null,
+      baseURL: this.apiUrl,
+      maxRetries: 0,
+      defaultHeaders: { 'x-api-key': this.apiKey!, 'anthropic-version': ANTHROPIC_VERSION },
+    });
     let message: Anthropic.Message;
     try {
       message = await this.#client.messages.create(
