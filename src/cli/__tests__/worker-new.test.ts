@@ -15,10 +15,12 @@ describe('names and edits', () => {
       name: 'demo-thing',
       className: 'DemoThingWorker',
       title: 'Demo Thing',
+      subject: 'Demo Thing',
       envKey: 'DEMO_THING_API_KEY',
       configKey: 'demoThingApiKey',
     });
     expect(workerNames('mp3-2x').configKey).toBe('mp32xApiKey');
+    expect(workerNames('my-worker')).toMatchObject({ className: 'MyWorker', subject: 'My' });
     for (const bad of ['Demo', 'demo_thing', '-x', 'x-', '9lives', 'a--b', '']) expect(() => workerNames(bad)).toThrow(/kebab-case/);
   });
 

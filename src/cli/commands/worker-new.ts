@@ -20,6 +20,8 @@ export interface WorkerNames {
   className: string;
   /** `Demo Thing` */
   title: string;
+  /** The title without a trailing " Worker", for "<subject> worker initialized in MOCK MODE". */
+  subject: string;
   /** `DEMO_THING_API_KEY` */
   envKey: string;
   /** `demoThingApiKey`, as `getConfig().workers` camel-cases the variable. */
@@ -53,10 +55,13 @@ export function workerNames(name: string): WorkerNames {
   const words = name.split('-');
   const cap = (w: string) => w[0].toUpperCase() + w.slice(1);
   const envKey = `${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+  const title = words.map(cap).join(' ');
   return {
     name,
-    className: `${words.map(cap).join('')}Worker`,
-    title: words.map(cap).join(' '),
+    // my-worker → MyWorker, demo-thing → DemoThingWorker
+    className: `${words.map(cap).join('')}${words[words.length - 1] === 'worker' ? '' : 'Worker'}`,
+    title,
+    subject: title.replace(/ Worker$/, ''),
     envKey,
     // The rule of getConfig() (src/lib/config.ts) for *_API_KEY variables.
     configKey: envKey.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()),
@@ -165,18 +170,24 @@ export function addEnvLine(envExample: string | undefined, names: WorkerNames): 
   return `${text}${sep}# ${names.title} worker (${names.name}); unset = mock mode.\n${names.envKey}=\n`;
 }
 
+/** The generated texts: worker, test and doc files, and the WORKER_DEFINITIONS entry. */
+export function renderWorkerFiles(name: string, kind: WorkerKind = 'sync') {
+  const names = workerNames(name);
+  const values = { name, Class: names.className, Title: names.title, Subject: names.subject, ENV: names.envKey, key: names.configKey, ...KIND_VALUES[kind] };
+  return {
+    names,
+    worker: render(`worker-${kind}.ts.tmpl`, values),
+    test: render(`test-${kind}.ts.tmpl`, values),
+    doc: render('doc.md.tmpl', values),
+    definition: render('definition.ts.tmpl', values),
+  };
+}
+
 /** Create everything a new worker needs in the project at `root`; refuses to overwrite anything. */
 export function scaffoldWorker(root: string, name: string, kind: WorkerKind = 'sync'): ScaffoldResult {
-  const names = workerNames(name);
+  const files = renderWorkerFiles(name, kind);
+  const { names } = files;
   const paths = scaffoldPaths(name);
-  const values = {
-    name,
-    Class: names.className,
-    Title: names.title,
-    ENV: names.envKey,
-    key: names.configKey,
-    ...KIND_VALUES[kind],
-  };
   const abs = (p: string) => path.join(root, p);
   const existing = [paths.worker, paths.test, paths.doc].filter((p) => existsSync(abs(p)));
   if (existing.length) {
@@ -185,10 +196,10 @@ export function scaffoldWorker(root: string, name: string, kind: WorkerKind = 's
   // Plan every change before writing any, so a refusal leaves the project untouched.
   const envExample = existsSync(abs(paths.envExample)) ? readFileSync(abs(paths.envExample), 'utf8') : undefined;
   const writes: Array<[string, string]> = [
-    [paths.worker, render(`worker-${kind}.ts.tmpl`, values)],
-    [paths.test, render(`test-${kind}.ts.tmpl`, values)],
-    [paths.doc, render('doc.md.tmpl', values)],
-    [paths.registry, addDefinition(readFileSync(abs(paths.registry), 'utf8'), name, render('definition.ts.tmpl', values))],
+    [paths.worker, files.worker],
+    [paths.test, files.test],
+    [paths.doc, files.doc],
+    [paths.registry, addDefinition(readFileSync(abs(paths.registry), 'utf8'), name, files.definition)],
     [paths.index, addRegistration(readFileSync(abs(paths.index), 'utf8'), names)],
   ];
   const env = addEnvLine(envExample, names);
