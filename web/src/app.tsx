@@ -1,11 +1,14 @@
 /** The shell: header, routes, API key prompt, toasts. */
 import { AuthPrompt } from './components/auth-prompt';
 import { ToastProvider } from './components/toast';
-import { EditorPage } from './pages/editor';
+import { lazy, Suspense } from 'react';
 import { FlowsListPage } from './pages/flows-list';
-import { RunPage } from './pages/run-view';
 import { RunsListPage } from './pages/runs-list';
 import { href, parseRoute, useHash } from './router';
+
+// The canvas pages carry React Flow; the lists load without it.
+const EditorPage = lazy(() => import('./pages/editor').then((m) => ({ default: m.EditorPage })));
+const RunPage = lazy(() => import('./pages/run-view').then((m) => ({ default: m.RunPage })));
 
 export function App() {
   const route = parseRoute(useHash());
@@ -30,10 +33,12 @@ export function App() {
           </nav>
         </header>
         <main className="app-main">
-          {route.page === 'flows' && <FlowsListPage />}
-          {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
-          {route.page === 'runs' && <RunsListPage key={route.flowId} flowId={route.flowId} />}
-          {route.page === 'run' && <RunPage runId={route.runId} />}
+          <Suspense fallback={<div className="muted pad">Loading…</div>}>
+            {route.page === 'flows' && <FlowsListPage />}
+            {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
+            {route.page === 'runs' && <RunsListPage key={route.flowId} flowId={route.flowId} />}
+            {route.page === 'run' && <RunPage runId={route.runId} />}
+          </Suspense>
         </main>
         <AuthPrompt />
       </div>

@@ -1,5 +1,4 @@
 import { createRoot } from 'react-dom/client';
-import '@xyflow/react/dist/base.css';
 import './styles.css';
 import { App } from './app';
 

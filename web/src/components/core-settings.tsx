@@ -9,7 +9,7 @@ import { FieldInput, JsonInput } from './field-input';
 import { SchemaEditor } from './schema-editor';
 
 interface CoreSettingsProps {
-  node: FlowNode;
+  node: Pick<FlowNode, 'type' | 'data'>;
   readOnly: boolean;
   setConfig(key: string, value: unknown): void;
   onData(patch: Partial<VisualNodeData>): void;

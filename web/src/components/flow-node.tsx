@@ -3,6 +3,7 @@
  * status, attempt, progress bar, splitter item counts, validation issues. Memoised and subscribed
  * to its own overlay entry, so a status change re-renders one card, not 200.
  */
+import '@xyflow/react/dist/base.css';
 import { memo } from 'react';
 import type { VisualNodeData, WorkerDefinition } from '@/types/stitch';
 import { Handle, Position, type NodeProps } from '@xyflow/react';

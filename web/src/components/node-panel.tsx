@@ -3,6 +3,7 @@
  * and input fields with types, required markers, defaults and descriptions), where each input comes
  * from (edge mappings), the core types' own settings, and per-node policy (retry, timeout).
  */
+import { memo } from 'react';
 import type { EdgeMapping, EdgeMappingSource, FieldSchema, ValidationIssue, VisualNodeData, WorkerDefinition } from '@/types/stitch';
 import { accentOf, configFields, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
 import { NodeIcon } from './icons';
@@ -11,7 +12,7 @@ import { parseConstant } from './mapping-editor';
 import { CoreSettings } from './core-settings';
 
 export interface NodePanelProps {
-  node: FlowNode;
+  node: Pick<FlowNode, 'id' | 'type' | 'data'>;
   defs: Record<string, WorkerDefinition>;
   incoming: FlowEdge[];
   issues: ValidationIssue[];
@@ -21,7 +22,7 @@ export interface NodePanelProps {
   onDelete(): void;
 }
 
-export function NodePanel({ node, defs, incoming, issues, readOnly, onData, onEdgeMapping, onDelete }: NodePanelProps) {
+function NodePanelView({ node, defs, incoming, issues, readOnly, onData, onEdgeMapping, onDelete }: NodePanelProps) {
   const data = node.data;
   const core = coreType(node.type);
   const workerType = workerTypeOf(data);
@@ -202,3 +203,5 @@ function InputRow({ field, schema, incoming, readOnly, error, onEdgeMapping }: I
     </div>
   );
 }
+
+export const NodePanel = memo(NodePanelView);

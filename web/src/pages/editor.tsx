@@ -56,6 +56,10 @@ export function EditorPage(props: EditorProps) {
 }
 
 const DIRTY_NODE_CHANGES = new Set(['position', 'remove', 'add', 'replace']);
+// Stable props: React Flow re-renders less when its props keep their identity.
+const DELETE_KEYS = ['Backspace', 'Delete'];
+const EDGE_OPTIONS = { type: 'stitch' };
+const notSelfLoop = (c: { source: string; target: string }) => c.source !== c.target;
 
 function Editor({ flowId, versionId, initialName }: EditorProps) {
   const readOnly = !!versionId;
@@ -77,6 +81,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
   const [side, setSide] = useState<'selection' | 'versions'>('selection');
   const [runOpen, setRunOpen] = useState(false);
   const [savedAt, setSavedAt] = useState(0);
+  const showSelection = useCallback(() => setSide('selection'), []);
   const createdHere = useRef<string | null>(null);
   const fitPending = useRef<FitViewOptions<FlowNode> | undefined>(undefined);
   const wrapper = useRef<HTMLDivElement>(null);
@@ -263,6 +268,13 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
 
   const selectedNode = nodes.find((n) => n.selected);
   const selectedEdge = selectedNode ? undefined : edges.find((e) => e.selected);
+  // What the node panel sees changes with the node's data, not with its position while dragging.
+  const selectedId = selectedNode?.id;
+  const selectedType = selectedNode?.type;
+  const selectedData = selectedNode?.data;
+  const panelNode = useMemo(() => (selectedId && selectedType && selectedData ? { id: selectedId, type: selectedType, data: selectedData } : undefined), [selectedId, selectedType, selectedData]);
+  const panelIncoming = useMemo(() => edges.filter((e) => e.target === selectedId), [edges, selectedId]);
+  const panelIssues = useMemo(() => issues.filter((i) => i.nodeId === selectedId), [issues, selectedId]);
   const startNode = nodes.find((n) => n.type === 'start');
 
   const patchNode = useCallback(
@@ -279,6 +291,8 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
     },
     [setEdges],
   );
+  const patchSelected = useCallback((patch: Partial<VisualNodeData>) => selectedId && patchNode(selectedId, patch), [selectedId, patchNode]);
+  const deleteSelected = useCallback(() => selectedId && void deleteElements({ nodes: [{ id: selectedId }] }), [selectedId, deleteElements]);
   const setEdgeMapping = useCallback(
     (id: string, mapping: EdgeMapping | undefined) => {
       setEdges((es) => es.map((e) => (e.id === id ? { ...e, data: stripUndefined({ ...e.data, mapping }) } : e)));
@@ -316,7 +330,6 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
   );
 
   const canvasContext = useMemo(() => ({ defs: defs.byId, overlays }), [defs.byId, overlays]);
-  const issuesFor = (id: string) => issues.filter((i) => i.nodeId === id);
 
   if (loadError) return <div className="page-error">Could not open this flow: {loadError}</div>;
 
@@ -387,13 +400,13 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
               onNodesChange={onNodesChange}
               onEdgesChange={onEdgesChange}
               onConnect={readOnly ? undefined : onConnect}
-              isValidConnection={(c) => c.source !== c.target}
+              isValidConnection={notSelfLoop}
               nodesDraggable={!readOnly}
               nodesConnectable={!readOnly}
-              deleteKeyCode={readOnly ? null : ['Backspace', 'Delete']}
-              defaultEdgeOptions={{ type: 'stitch' }}
-              onNodeClick={() => setSide('selection')}
-              onEdgeClick={() => setSide('selection')}
+              deleteKeyCode={readOnly ? null : DELETE_KEYS}
+              defaultEdgeOptions={EDGE_OPTIONS}
+              onNodeClick={showSelection}
+              onEdgeClick={showSelection}
               onlyRenderVisibleElements={nodes.length > 120}
               minZoom={0.1}
               proOptions={{ hideAttribution: true }}
@@ -414,17 +427,17 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
             <aside className="side-panel">
               {side === 'versions' && flowId ? (
                 <VersionsDrawer flowId={flowId} currentVersionId={flow?.currentVersionId ?? null} viewingVersionId={versionId} refreshKey={savedAt} onClose={() => setSide('selection')} />
-              ) : selectedNode ? (
+              ) : panelNode ? (
                 <NodePanel
-                  key={selectedNode.id}
-                  node={selectedNode}
+                  key={panelNode.id}
+                  node={panelNode}
                   defs={defs.byId}
-                  incoming={edges.filter((e) => e.target === selectedNode.id)}
-                  issues={issuesFor(selectedNode.id)}
+                  incoming={panelIncoming}
+                  issues={panelIssues}
                   readOnly={readOnly}
-                  onData={(patch) => patchNode(selectedNode.id, patch)}
+                  onData={patchSelected}
                   onEdgeMapping={setEdgeMapping}
-                  onDelete={() => void deleteElements({ nodes: [{ id: selectedNode.id }] })}
+                  onDelete={deleteSelected}
                 />
               ) : selectedEdge ? (
                 <EdgePanel
