@@ -32,6 +32,15 @@ class KeyedWorker {
   async execute() {}
 }
 
+/** A project root whose index.ts registers 'keyed' from keyed.ts, a source naming its key and handing out callback URLs. */
+function keyedProject(): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'doctor-'));
+  mkdirSync(path.join(root, 'src/lib/workers'), { recursive: true });
+  writeFileSync(path.join(root, 'src/lib/workers/index.ts'), "import { KeyedWorker } from './keyed';\nworkerRegistry.register('keyed', KeyedWorker);\n");
+  writeFileSync(path.join(root, 'src/lib/workers/keyed.ts'), "// reads getConfig().workers.keyedApiKey ('KEYED_API_KEY'), hands vendors buildCallbackUrl(runId, nodeId)\n");
+  return root;
+}
+
 const definition = (id: string, type: 'sync' | 'async' = 'sync') => ({ id, name: id, type, description: 'test', input: {}, output: {}, config: {} });
 const rowsFor = (rows: DoctorRow[], check: DoctorRow['check'], subject?: string) => rows.filter((r) => r.check === check && (subject === undefined || r.subject === subject));
 
@@ -44,6 +53,8 @@ beforeAll(async () => {
 afterAll(() => health.close());
 
 const reachable = () => getConfig({ STITCH_BASE_URL: health.url });
+/** Every *_API_KEY variable of this environment blanked: built-in workers in mock mode whatever the machine has. */
+const mockEverything = () => Object.fromEntries(Object.keys(process.env).filter((k) => k.endsWith('_API_KEY')).map((k) => [k, '']));
 
 describe('workers', () => {
   afterEach(() => {
@@ -85,11 +96,8 @@ describe('workers', () => {
     expect(mock.filter((r) => r.status === 'fail')).toEqual([]); // mock mode is a warning, not a failure
 
     // The key's name for real mode comes from the worker's source, found through its registration in index.ts.
-    const root = mkdtempSync(path.join(tmpdir(), 'doctor-'));
+    const root = keyedProject();
     try {
-      mkdirSync(path.join(root, 'src/lib/workers'), { recursive: true });
-      writeFileSync(path.join(root, 'src/lib/workers/index.ts'), "import { KeyedWorker } from './keyed';\nworkerRegistry.register('keyed', KeyedWorker);\n");
-      writeFileSync(path.join(root, 'src/lib/workers/keyed.ts'), "// reads getConfig().workers.keyedApiKey ('KEYED_API_KEY')\n");
       const real = await runDoctor({ root, config: getConfig({ STITCH_BASE_URL: 'http://localhost:1' }), database: false, env: { KEYED_API_KEY: 'k-1' }, timeoutMs: 500 });
       expect(rowsFor(real, 'worker', 'keyed')).toEqual([{ check: 'worker', subject: 'keyed', status: 'ok', detail: 'async, real mode (KEYED_API_KEY set)' }]);
       // A real async worker hands vendors a loopback callback URL: said, with the fix.
@@ -103,17 +111,34 @@ describe('workers', () => {
 });
 
 describe('base URL', () => {
-  it('fails when callbacks cannot reach the server, with the fix', async () => {
-    const rows = await runDoctor({ config: getConfig({ STITCH_BASE_URL: closedUrl }), database: false, timeoutMs: 1000 });
+  it('reports an unreachable base URL with the fix (a warning while no real async worker waits for callbacks)', async () => {
+    const rows = await runDoctor({ config: getConfig({ STITCH_BASE_URL: closedUrl }), database: false, timeoutMs: 1000, env: mockEverything() });
     expect(rowsFor(rows, 'base-url')).toEqual([
       {
         check: 'base-url',
         subject: closedUrl,
-        status: 'fail',
-        detail: `callbacks cannot arrive: ${closedUrl}/api/health is unreachable (ECONNREFUSED)`,
+        status: 'warn',
+        detail: `no Stitch server answers at ${closedUrl}/api/health (ECONNREFUSED): fine for stitch run and mock mode; vendor callbacks and --url need one`,
         fix: 'start Stitch (npm start), or set STITCH_BASE_URL to the URL where this Stitch server is reachable',
       },
     ]);
+  });
+
+  it('fails an unreachable base URL when a real-mode async worker waits for vendor callbacks', async () => {
+    WORKER_DEFINITIONS.keyed = definition('keyed', 'async');
+    workerRegistry.register('keyed', KeyedWorker);
+    const root = keyedProject();
+    try {
+      const rows = await runDoctor({ root, config: getConfig({ STITCH_BASE_URL: closedUrl }), database: false, timeoutMs: 1000, env: { ...mockEverything(), KEYED_API_KEY: 'k' } });
+      expect(rowsFor(rows, 'base-url')[0]).toMatchObject({
+        status: 'fail',
+        detail: `callbacks cannot arrive: ${closedUrl}/api/health is unreachable (ECONNREFUSED) but keyed wait for vendor callbacks`,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      workerRegistry.unregister('keyed');
+      delete WORKER_DEFINITIONS.keyed;
+    }
   });
 
   it('is ok when /api/health answers', async () => {
@@ -148,13 +173,13 @@ describe('database and queue', () => {
     expect(rowsFor(rows, 'database')).toEqual([expect.objectContaining({ status: 'fail', detail: expect.stringMatching(/^cannot connect/) })]);
   });
 
-  it('`stitch doctor` prints the table and exits 1 when something is broken', () => {
+  it('`stitch doctor` prints the table and exits 1 when something is broken', async () => {
     let status = 0;
     let stdout = '';
     try {
       stdout = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'doctor'], {
         encoding: 'utf8',
-        env: { ...process.env, DATABASE_URL: db.url, STITCH_BASE_URL: closedUrl, STITCH_LOG_LEVEL: 'error' },
+        env: { ...process.env, ...mockEverything(), DATABASE_URL: `postgres://x:y@127.0.0.1:${await freePort()}/none`, STITCH_BASE_URL: closedUrl, STITCH_LOG_LEVEL: 'error' },
         stdio: 'pipe',
       });
     } catch (error) {
@@ -163,8 +188,9 @@ describe('database and queue', () => {
     }
     expect(status).toBe(1);
     expect(stdout).toMatch(/^CHECK +SUBJECT +STATUS +DETAIL +FIX$/m);
-    expect(stdout).toMatch(/^base-url .* FAIL .* start Stitch \(npm start\)/m);
-    expect(stdout).toMatch(/^database .* ok /m);
+    expect(stdout).toMatch(/^base-url .* WARN .* start Stitch \(npm start\)/m);
+    expect(stdout).toMatch(/^database .* FAIL +cannot connect/m);
+    expect(stdout).toMatch(/^1 problem\(s\)/m);
   });
 });
 

@@ -50,8 +50,9 @@ const camel = (env: string) => env.toLowerCase().replace(/_([a-z0-9])/g, (_, c: 
 
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[]> {
   const config = options.config ?? getConfig();
-  const rows = [...registryRows(), ...workerRows(options.root ?? process.cwd(), options.env)];
-  rows.push(...(await baseUrlRows(config, rows, options.timeoutMs ?? 3000)));
+  const workers = workerRows(options.root ?? process.cwd(), options.env);
+  const rows = [...registryRows(), ...workers.rows];
+  rows.push(...(await baseUrlRows(config, workers.awaitingCallbacks, options.timeoutMs ?? 3000)));
   if (options.database !== false) rows.push(...(await databaseRows(config)));
   return rows;
 }
@@ -115,9 +116,15 @@ function constructCapturing(type: string, env: Record<string, string> | undefine
   }
 }
 
-function workerRows(root: string, env: Record<string, string> | undefined): DoctorRow[] {
+/**
+ * One row per worker, and the workers that wait for vendor callbacks: async, given their API key (so
+ * meant to call the vendor for real), handing out callback URLs (`buildCallbackUrl` in their source).
+ * Those need a reachable base URL; a keyless one (http-webhook) only when a flow uses it.
+ */
+function workerRows(root: string, env: Record<string, string> | undefined): { rows: DoctorRow[]; awaitingCallbacks: string[] } {
   const sources = workerSources(root);
   const rows: DoctorRow[] = [];
+  const awaitingCallbacks: string[] = [];
   for (const type of workerRegistry.types().sort()) {
     const kind = getWorkerDefinition(type)?.type ?? 'no definition';
     const { lines, error } = constructCapturing(type, env);
@@ -140,14 +147,15 @@ function workerRows(root: string, env: Record<string, string> | undefined): Doct
       });
     } else {
       rows.push({ check: 'worker', subject: type, status: 'ok', detail: keys.length ? `${kind}, real mode (${keys.join(', ')} set)` : `${kind}, needs no API key` });
+      if (kind === 'async' && keys.length && sources.get(type)?.includes('buildCallbackUrl')) awaitingCallbacks.push(type);
     }
   }
-  return rows;
+  return { rows, awaitingCallbacks };
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/;
 
-async function baseUrlRows(config: Config, rows: DoctorRow[], timeoutMs: number): Promise<DoctorRow[]> {
+async function baseUrlRows(config: Config, awaitingCallbacks: string[], timeoutMs: number): Promise<DoctorRow[]> {
   const url = `${config.baseUrl}/api/health`;
   const out: DoctorRow[] = [];
   try {
@@ -159,18 +167,20 @@ async function baseUrlRows(config: Config, rows: DoctorRow[], timeoutMs: number)
     out.push({
       check: 'base-url',
       subject: config.baseUrl,
-      status: 'fail',
-      detail: `callbacks cannot arrive: ${url} is unreachable (${reason})`,
+      // Without a worker waiting for outside callbacks, no server is needed (stitch run, mock mode).
+      status: awaitingCallbacks.length ? 'fail' : 'warn',
+      detail: awaitingCallbacks.length
+        ? `callbacks cannot arrive: ${url} is unreachable (${reason}) but ${awaitingCallbacks.join(', ')} wait for vendor callbacks`
+        : `no Stitch server answers at ${url} (${reason}): fine for stitch run and mock mode; vendor callbacks and --url need one`,
       fix: 'start Stitch (npm start), or set STITCH_BASE_URL to the URL where this Stitch server is reachable',
     });
   }
-  const realAsync = rows.filter((r) => r.check === 'worker' && r.status === 'ok' && r.detail.startsWith('async') && r.detail.includes('real mode'));
-  if (realAsync.length && LOOPBACK.test(new URL(config.baseUrl).hostname)) {
+  if (awaitingCallbacks.length && LOOPBACK.test(new URL(config.baseUrl).hostname)) {
     out.push({
       check: 'base-url',
       subject: config.baseUrl,
       status: 'warn',
-      detail: `is loopback, but ${realAsync.map((r) => r.subject).join(', ')} hand it to vendors on the internet`,
+      detail: `is loopback, but ${awaitingCallbacks.join(', ')} hand it to vendors on the internet`,
       fix: 'set STITCH_BASE_URL to a public URL of this server (or a tunnel to it); their deadline poll() is the fallback',
     });
   }

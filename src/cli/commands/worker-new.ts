@@ -173,7 +173,17 @@ export function addEnvLine(envExample: string | undefined, names: WorkerNames): 
 /** The generated texts: worker, test and doc files, and the WORKER_DEFINITIONS entry. */
 export function renderWorkerFiles(name: string, kind: WorkerKind = 'sync') {
   const names = workerNames(name);
-  const values = { name, Class: names.className, Title: names.title, Subject: names.subject, ENV: names.envKey, key: names.configKey, ...KIND_VALUES[kind] };
+  const values = {
+    name,
+    // The WORKER_DEFINITIONS key: quoted only when it must be ('my-worker', but weather).
+    defKey: /^[a-z][a-z0-9]*$/.test(name) ? name : `'${name}'`,
+    Class: names.className,
+    Title: names.title,
+    Subject: names.subject,
+    ENV: names.envKey,
+    key: names.configKey,
+    ...KIND_VALUES[kind],
+  };
   return {
     names,
     worker: render(`worker-${kind}.ts.tmpl`, values),
@@ -232,9 +242,13 @@ export function registerWorkerNewCommand(program: Command): void {
       console.log(`Created the ${kind} worker "${name}" (${result.names.className}):`);
       for (const f of result.created) console.log(`  + ${f}`);
       for (const f of result.modified) console.log(`  ~ ${f}`);
+      const next = [
+        [`npx vitest run ${scaffoldPaths(name).test}`, 'passes as generated (mock and fake-vendor tests)'],
+        ['npm run stitch -- doctor', `${result.names.envKey} unset = mock mode`],
+      ];
+      const width = Math.max(...next.map(([command]) => command.length));
       console.log('Next:');
-      console.log(`  npx vitest run ${scaffoldPaths(name).test}   # passes as generated (mock and fake-vendor tests)`);
-      console.log(`  npm run stitch -- doctor                      # ${result.names.envKey} unset = mock mode`);
-      console.log('  Replace the TODOs and the example vendor call; see docs/guides/adding-workers.md.');
+      for (const [command, why] of next) console.log(`  ${command.padEnd(width)}  # ${why}`);
+      console.log('  Then replace the TODOs and the example vendor call: docs/guides/adding-workers.md, Steps 2–9.');
     });
 }
