@@ -17,7 +17,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -27,10 +26,10 @@ import { startEmbeddedPostgres } from '@/lib/db/embedded';
 import { createFlow } from '@/lib/db/flows';
 import { startStitch } from '@/lib/stitch';
 import { startServer } from '@/server/listen';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, freePort } from '../test/e2e/browser';
 
 const NODES = Number(process.env.BENCH_CANVAS_NODES ?? 200);
 const LOADS = Number(process.env.BENCH_CANVAS_LOADS ?? 5);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** A layered DAG: start → columns of transform workers (each wired to one or two of the previous column) → end. */
 export function bigGraph(total: number): VisualGraph {
@@ -53,17 +52,6 @@ export function bigGraph(total: number): VisualGraph {
   nodes.push({ id: 'end', type: 'end', position: { x: 320 * (Math.ceil(workers / perColumn) + 1), y: 450 }, data: { label: 'End' } });
   for (const id of previous) edges.push({ id: `e_${id}_end`, source: id, target: 'end' });
   return { nodes, edges };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Recorders installed before the app loads. */
@@ -198,7 +186,7 @@ async function main() {
   const { id } = await createFlow(`Bench ${NODES} nodes`, graph);
   console.log(`flow: ${graph.nodes.length} nodes, ${graph.edges.length} edges`);
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const runs: LoadFigures[] = [];
   try {
     for (let i = 0; i < LOADS; i++) {

@@ -6,26 +6,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { VisualGraph } from '@/types/stitch';
 import { startServer, type RunningServer } from '@/server/listen';
 import { startTestStitch, type TestStitch } from '../db';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, freePort } from './browser';
 
 export const ARTIFACTS = path.resolve('test-artifacts');
-
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Build the canvas once per test file into a temporary folder (parallel files never share one). */
 export function buildCanvas(): string {
@@ -53,18 +42,6 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-/** A loopback port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startE2E(options: { env?: Record<string, string> } = {}): Promise<E2E> {
   const webDir = buildCanvas();
   const port = await freePort();
@@ -73,7 +50,7 @@ export async function startE2E(options: { env?: Record<string, string> } = {}): 
   const server = await startServer(stitch.config, { webDir });
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'stitch-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 900 },
     deviceScaleFactor: 1,
