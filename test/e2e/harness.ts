@@ -34,6 +34,8 @@ export interface E2E {
   problems: string[];
   /** Remove one expected problem (e.g. the browser's own log line for a deliberate 400). */
   allowProblem(pattern: RegExp): void;
+  /** Remove every problem matching; returns how many there were. */
+  allowProblems(pattern: RegExp): number;
   newPage(): Promise<Page>;
   /** Call the HTTP API directly (setting up flows a test does not build by hand). */
   api<T = unknown>(method: string, url: string, body?: unknown): Promise<T>;
@@ -80,6 +82,12 @@ export async function startE2E(options: { env?: Record<string, string> } = {}): 
       const index = problems.findIndex((p) => pattern.test(p));
       if (index === -1) throw new Error(`expected a page problem matching ${pattern}, saw: ${JSON.stringify(problems)}`);
       problems.splice(index, 1);
+    },
+    allowProblems(pattern) {
+      const before = problems.length;
+      const kept = problems.filter((p) => !pattern.test(p));
+      problems.splice(0, problems.length, ...kept);
+      return before - kept.length;
     },
     api,
     async newPage() {

@@ -27,7 +27,7 @@ export function App() {
             <a href={href.flows()} className={route.page === 'flows' ? 'active' : ''}>
               Flows
             </a>
-            <a href="/api/openapi.json" target="_blank" rel="noreferrer">
+            <a href="/api/docs" target="_blank" rel="noreferrer">
               API
             </a>
           </nav>

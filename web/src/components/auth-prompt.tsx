@@ -8,7 +8,7 @@ export function AuthPrompt() {
   const [key, setKey] = useState('');
   if (!state.prompting) return null;
   return (
-    <Modal title="API key required" onClose={() => {}} testId="auth-prompt">
+    <Modal title="API key required" testId="auth-prompt">
       <form
         onSubmit={(e) => {
           e.preventDefault();
