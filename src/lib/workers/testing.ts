@@ -37,7 +37,8 @@ export interface RunWorkerOptions {
   definition?: WorkerDefinition | string;
   /**
    * Environment for this run (e.g. `{ WEATHER_API_KEY: 'k' }`, or `''` to force mock mode even when
-   * a .env file sets the key). Applied while the worker is constructed and executes, then restored.
+   * a .env file sets the key). Applied to process.env while the worker is constructed and executes,
+   * then restored — so do not run workers with different `env` concurrently in one test file.
    */
   env?: Record<string, string>;
   runId?: string;

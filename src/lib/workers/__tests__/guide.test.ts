@@ -9,7 +9,8 @@
  *   <!-- check: definitions -->        the block is WORKER_DEFINITIONS entries, added to registry.ts
  *   <!-- check: snippet -->            a fragment: compiled as the body of
  *                                      `async (runId: string, nodeId: string, config: NodeConfig, input: any) => …`
- *                                      in src/lib/workers/ with the SDK imported (SNIPPET_PRELUDE below)
+ *                                      in src/lib/workers/ with the SDK imported (SNIPPET_PRELUDE below) —
+ *                                      or, when it starts with import lines, with those imports instead
  * `file` and `definitions` may end with `(= stitch worker new NAME [--async|--pseudo-async])`: the block
  * must then equal what the scaffold generates. Every ```typescript block needs a marker.
  */
@@ -96,9 +97,11 @@ describe('in a scratch copy of the project', () => {
     }
     for (const b of checked('append')) scratch.append(b.check!.path!, `\n${b.code}`);
     checked('snippet').forEach((b, i) => {
+      const imports = /^(?:import [^\n]+\n)+/.exec(b.code)?.[0];
+      const prelude = imports ? `import type { NodeConfig } from '@/types/stitch';\n${imports}` : SNIPPET_PRELUDE;
       scratch.write(
         `src/lib/workers/guide-snippet-${i + 1}.ts`,
-        `${SNIPPET_PRELUDE}\n// ${GUIDE}:${b.line}\nexport async function guideSnippet(runId: string, nodeId: string, config: NodeConfig, input: any): Promise<void> {\n${b.code}}\n`,
+        `${prelude}\n// ${GUIDE}:${b.line}\nexport async function guideSnippet(runId: string, nodeId: string, config: NodeConfig, input: any): Promise<void> {\n${b.code.slice(imports?.length ?? 0)}}\n`,
       );
     });
   });
