@@ -48,7 +48,14 @@ export async function startE2E(options: { env?: Record<string, string> } = {}): 
   const webDir = buildCanvas();
   const port = await freePort();
   // The base URL must be the real one: callback and media URLs are built from it.
-  const stitch = await startTestStitch({ env: { PORT: String(port), STITCH_BASE_URL: `http://127.0.0.1:${port}`, ...options.env } });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'stitch-e2e-data-'));
+  // Media storage reads its base URL and data directory from the process environment (getConfig()),
+  // not from the started instance's config: point both at this server (each test file is its own process).
+  process.env.STITCH_BASE_URL = `http://127.0.0.1:${port}`;
+  process.env.STITCH_DATA_DIR = dataDir;
+  const stitch = await startTestStitch({
+    env: { PORT: String(port), STITCH_BASE_URL: `http://127.0.0.1:${port}`, STITCH_DATA_DIR: dataDir, ...options.env },
+  });
   const server = await startServer(stitch.config, { webDir });
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'stitch-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -113,6 +120,7 @@ export async function startE2E(options: { env?: Record<string, string> } = {}): 
       await stitch.destroy();
       rmSync(userDataDir, { recursive: true, force: true });
       rmSync(webDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

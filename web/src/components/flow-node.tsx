@@ -43,11 +43,7 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
           </div>
           <div className="node-sub">{subtitle}</div>
         </div>
-        {status && (
-          <span className={`pill pill-${status}`} data-testid="node-status">
-            {runtime?.retrying ? 'retrying' : statusLabel(status)}
-          </span>
-        )}
+        {status && <StatusMark status={runtime?.retrying ? 'retrying' : status} />}
       </div>
       {(showProgress || runtime?.items || (runtime && runtime.attempt > 1) || runtime?.message) && (
         <div className="node-run">
@@ -105,6 +101,29 @@ function subtitleOf(type: string | undefined, data: VisualNodeData, def: WorkerD
     default:
       return coreType(type).name;
   }
+}
+
+const MARK_ICON: Record<string, string | undefined> = {
+  completed: 'M5 12.5l4.5 4.5L19 7.5',
+  failed: 'M7 7l10 10M17 7L7 17',
+  waiting_for_user: 'M9.5 7v10M14.5 7v10',
+  skipped: 'M7 12h10',
+  cancelled: 'M7 12h10',
+  retrying: 'M5 12a7 7 0 0 1 12-4.9L19 9M19 4v5h-5',
+};
+
+/** A compact status mark (icon in a coloured disc) that leaves room for the label. */
+function StatusMark({ status }: { status: string }) {
+  const path = MARK_ICON[status];
+  return (
+    <span className={`status-mark sm-${status}`} title={statusLabel(status)} data-testid="node-status" aria-label={statusLabel(status)}>
+      {path ? (
+        <svg width="12" height="12" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="3.2" strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+          <path d={path} />
+        </svg>
+      ) : null}
+    </span>
+  );
 }
 
 export const FlowNodeView = memo(FlowNodeCard);

@@ -9,7 +9,7 @@ export function MediaPreview({ value }: { value: unknown }) {
       {media.map((m) => (
         <figure key={m.url} className={`media-item media-${m.kind}`} data-testid={`media-${m.kind}`}>
           {m.kind === 'image' && <img src={m.url} alt={m.path} loading="lazy" />}
-          {m.kind === 'audio' && <audio src={m.url} controls preload="none" />}
+          {m.kind === 'audio' && <audio src={m.url} controls preload="metadata" />}
           {m.kind === 'video' && <video src={m.url} controls preload="metadata" />}
           <figcaption className="mono small">
             {m.path}{' '}

@@ -26,6 +26,7 @@ function useNow(active: boolean, ms = 500): number {
 
 function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string): void }) {
   const [tab, setTab] = useState<'gantt' | 'events'>('gantt');
+  const [open, setOpen] = useState(true);
   const active = view.status === 'running' || view.status === 'pending';
   const now = useNow(active);
   const origin = Date.parse(view.createdAt);
@@ -64,19 +65,24 @@ function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string):
   const width = (a: number, b: number) => `${Math.max(0.4, ((b - a) / span) * 100)}%`;
 
   return (
-    <div className="timeline" data-testid="timeline">
+    <div className={`timeline${open ? '' : ' collapsed'}`} data-testid="timeline">
       <div className="timeline-head">
         <div className="tabs">
-          <button className={`tab${tab === 'gantt' ? ' active' : ''}`} onClick={() => setTab('gantt')}>
+          <button className={`tab${tab === 'gantt' ? ' active' : ''}`} onClick={() => (setTab('gantt'), setOpen(true))}>
             Timeline
           </button>
-          <button className={`tab${tab === 'events' ? ' active' : ''}`} onClick={() => setTab('events')} data-testid="tab-events">
+          <button className={`tab${tab === 'events' ? ' active' : ''}`} onClick={() => (setTab('events'), setOpen(true))} data-testid="tab-events">
             Events ({view.events.length})
           </button>
         </div>
-        <span className="muted small">{formatMs(span)}</span>
+        <span className="timeline-tools">
+          <span className="muted small">{formatMs(span)}</span>
+          <button className="icon-btn" onClick={() => setOpen(!open)} title={open ? 'Hide the timeline' : 'Show the timeline'} aria-expanded={open}>
+            {open ? '▾' : '▴'}
+          </button>
+        </span>
       </div>
-      <div className="timeline-body">
+      {open && <div className="timeline-body">
         {tab === 'gantt' ? (
           rows.slice(0, 300).map((r) => {
             const end = r.end ?? (active ? now : (r.start ?? r.queued));
@@ -120,7 +126,7 @@ function TimelineView({ view, onPick }: { view: RunView; onPick(nodeId: string):
           </table>
         )}
         {tab === 'gantt' && rows.length === 0 && <div className="muted small pad">No node has started yet.</div>}
-      </div>
+      </div>}
     </div>
   );
 }

@@ -11,7 +11,7 @@ interface LayoutNode {
 
 const GAP_X = 90;
 const GAP_Y = 36;
-const DEFAULT_W = 220;
+const DEFAULT_W = 210;
 const DEFAULT_H = 76;
 
 export function layoutGraph(nodes: LayoutNode[], edges: Array<{ source: string; target: string }>): Record<string, { x: number; y: number }> {
@@ -71,4 +71,15 @@ export function layoutGraph(nodes: LayoutNode[], edges: Array<{ source: string; 
     x += width + GAP_X;
   });
   return positions;
+}
+
+/** True when two node cards (at their default size) would cover or touch each other. */
+export function hasOverlaps(nodes: Array<{ position: { x: number; y: number } }>): boolean {
+  const sorted = [...nodes].sort((a, b) => a.position.x - b.position.x);
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length && sorted[j].position.x - sorted[i].position.x < DEFAULT_W + 30; j++) {
+      if (Math.abs(sorted[j].position.y - sorted[i].position.y) < DEFAULT_H - 16) return true;
+    }
+  }
+  return false;
 }

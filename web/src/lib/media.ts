@@ -34,23 +34,27 @@ function kindOf(url: string, key: string): MediaKind | undefined {
   return undefined;
 }
 
+/** Breadth first: top-level fields (a flow's final video) come before nested ones (each scene's clip). */
 export function findMedia(value: unknown, limit = 12): MediaRef[] {
   const found: MediaRef[] = [];
   const seen = new Set<string>();
-  const walk = (v: unknown, path: string, key: string, depth: number) => {
-    if (found.length >= limit || depth > 8) return;
-    if (typeof v === 'string') {
-      const kind = kindOf(v, key);
-      if (kind && !seen.has(v)) {
-        seen.add(v);
-        found.push({ kind, url: v, path });
+  let level: Array<{ v: unknown; path: string; key: string }> = [{ v: value, path: '', key: '' }];
+  for (let depth = 0; depth <= 8 && level.length && found.length < limit; depth++) {
+    const next: typeof level = [];
+    for (const { v, path, key } of level) {
+      if (typeof v === 'string') {
+        const kind = kindOf(v, key);
+        if (kind && !seen.has(v) && found.length < limit) {
+          seen.add(v);
+          found.push({ kind, url: v, path });
+        }
+      } else if (Array.isArray(v)) {
+        v.forEach((item, i) => next.push({ v: item, path: path ? `${path}.${i}` : String(i), key }));
+      } else if (v && typeof v === 'object') {
+        for (const [k, item] of Object.entries(v)) next.push({ v: item, path: path ? `${path}.${k}` : k, key: k });
       }
-    } else if (Array.isArray(v)) {
-      v.forEach((item, i) => walk(item, path ? `${path}.${i}` : String(i), key, depth + 1));
-    } else if (v && typeof v === 'object') {
-      for (const [k, item] of Object.entries(v)) walk(item, path ? `${path}.${k}` : k, k, depth + 1);
     }
-  };
-  walk(value, '', '', 0);
+    level = next;
+  }
   return found;
 }

@@ -19,6 +19,7 @@ import { Timeline } from '../components/timeline';
 import { useToast } from '../components/toast';
 import { duration, shortId } from '../lib/format';
 import { toFlow, type FlowEdge, type FlowNode } from '../lib/graph';
+import { hasOverlaps, layoutGraph } from '../lib/layout';
 import { OverlayStore } from '../lib/overlay-store';
 import { applyEvents, fromSnapshot, nodeIdOf, summariseNodes, type NodeRuntime, type RunView } from '../lib/run-state';
 import { followEvents } from '../lib/sse';
@@ -81,11 +82,17 @@ function RunViewPage({ runId }: { runId: string }) {
         onConnection: setConnection,
       });
       if (snapshot.flowId) {
-        const [version, flow] = await Promise.all([api.getVersion(snapshot.flowId, snapshot.versionId), api.getFlow(snapshot.flowId).catch(() => undefined)]);
+        const [version, summary] = await Promise.all([api.getVersion(snapshot.flowId, snapshot.versionId), api.getFlow(snapshot.flowId).catch(() => undefined)]);
         if (!live) return;
-        setGraph(toFlow(version.visualGraph));
+        const flow = toFlow(version.visualGraph);
+        // Graphs drawn for smaller cards (or never laid out) are laid out for viewing; the version is untouched.
+        if (hasOverlaps(flow.nodes)) {
+          const positions = layoutGraph(flow.nodes, flow.edges);
+          flow.nodes = flow.nodes.map((n) => ({ ...n, position: positions[n.id] ?? n.position }));
+        }
+        setGraph(flow);
         setVersionNumber(version.version);
-        setFlowName(flow?.name);
+        setFlowName(summary?.name);
       } else {
         setGraph({ nodes: [], edges: [] });
       }
