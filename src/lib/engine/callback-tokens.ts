@@ -4,6 +4,7 @@
  * Format: `<attempt>.<expiresAtUnixSeconds>.<base64url signature>`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { getConfig } from '@/lib/config';
 
 let secret: string | undefined;
 
@@ -16,6 +17,8 @@ export function hasCallbackSecret(): boolean {
 }
 
 function requireSecret(): string {
+  // Outside a Stitch process (a script POSTing callbacks), STITCH_SECRET is the shared secret.
+  secret ??= getConfig().secret;
   if (!secret) {
     throw new Error(
       'No callback secret is loaded: start Stitch in this process (startStitch) or set STITCH_SECRET to the server\'s secret.',
