@@ -30,6 +30,8 @@ export interface Arrival {
   l: number;
   /** arrivals needed before the target can run: its in-degree; null for a collector (stored at fan-out) */
   d: number | null;
+  /** item index, for an arrival at the collector from inside its scope (counted on a fan-in shard) */
+  k?: number;
 }
 
 /** An arrival at a windowed collector also counts towards its item, to release the next one. */
@@ -68,7 +70,9 @@ export function downstreamArrivals(
     if (!arrival) {
       const leaves = scope?.collector === edge.target;
       const path = leaves ? itemPath.slice(0, -1) : [...itemPath];
-      arrival = { i: instanceIdOf(edge.target, path), n: edge.target, p: path, c: 0, l: 0, d: leaves ? null : graph.inEdges[edge.target].length };
+      arrival = leaves
+        ? { i: instanceIdOf(edge.target, path), n: edge.target, p: path, c: 0, l: 0, d: null, k: itemPath[itemPath.length - 1] }
+        : { i: instanceIdOf(edge.target, path), n: edge.target, p: path, c: 0, l: 0, d: graph.inEdges[edge.target].length };
       targets.set(edge.target, arrival);
     }
     arrival.c++;

@@ -12,6 +12,7 @@ import { failAttempt } from './complete-node';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { readPath } from './merge-input';
+import { retryTransient } from './retry-transition';
 import type { NodeRef, SettleResult } from './transitions';
 
 const COMPLETE_JOBS = '(SELECT count(*) FROM graphile_worker.complete_jobs($JOB::bigint[]))';
@@ -48,10 +49,10 @@ export async function runSplitter(graph: ExecutionGraph, node: ExecutionNode, re
     collectorIn: graph.inEdges[scope.collector].length,
     window: scope.concurrency ?? null,
   };
-  await getPool().query(
+  await retryTransient('fan-out', () => getPool().query(
     `SELECT stitch_fan_out($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, now(), $8::jsonb, $9) AS r, ${COMPLETE_JOBS.replace('$JOB', '$10')}`,
     [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(items), node.config.as ?? null, JSON.stringify(input ?? null), JSON.stringify(spec), outputNodesOf(graph), jobId ? [jobId] : []],
-  );
+  ));
 }
 
 /** The collector of `node`'s scope settles with every item's result, in item order. */
@@ -66,7 +67,7 @@ export async function runCollector(graph: ExecutionGraph, node: ExecutionNode, r
     members: scope.members.filter((id) => !graph.nodes[id].continueOnError),
     as: typeof node.config.as === 'string' && node.config.as ? node.config.as : null,
   };
-  const { rows } = await getPool().query<{ r: SettleResult }>(
+  const { rows } = await retryTransient('collect', () => getPool().query<{ r: SettleResult }>(
     `SELECT stitch_collect($1, $2, $3, $4, $5::jsonb, now(), $6::jsonb, $7, $8::jsonb) AS r, ${COMPLETE_JOBS.replace('$JOB', '$9')}`,
     [
       ref.runId,
@@ -79,6 +80,6 @@ export async function runCollector(graph: ExecutionGraph, node: ExecutionNode, r
       JSON.stringify({ ticks: itemTicks(graph, node.id, itemPath) }),
       jobId ? [jobId] : [],
     ],
-  );
+  ));
   return rows[0].r;
 }

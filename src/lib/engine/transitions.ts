@@ -15,6 +15,8 @@ import type { RetryPolicy } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
+import { notifySoon } from './notify-soon';
+import { retryTransient } from './retry-transition';
 import { topLevelNodes } from './scopes';
 
 export interface NodeRef {
@@ -60,9 +62,10 @@ export async function settleNode(
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
-  const { rows } = await getPool().query<{ r: SettleResult }>(
+  const { rows } = await retryTransient('settle', () => getPool().query<{ r: SettleResult }>(
     `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
-            (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed`,
+            (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed,
+            set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`,
     [
       ref.runId,
       ref.versionId,
@@ -78,9 +81,14 @@ export async function settleNode(
       outputNodesOf(graph),
       settle.hash ?? null,
       settle.jobId ? [settle.jobId] : [],
-      JSON.stringify({ metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath) }),
+      JSON.stringify({ metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 }),
+      // An item settled inside its own queue job commits asynchronously: a crash can only lose it
+      // together with the job's completion (same commit), and the job then runs again. Callbacks
+      // from outside (no job) stay durable before they are acknowledged.
+      itemPath.length > 0 && settle.jobId !== undefined,
     ],
-  );
+  ));
+  if (itemPath.length > 0 && rows[0].r.ok) notifySoon(ref.runId);
   return rows[0].r;
 }
 
@@ -119,7 +127,7 @@ export async function abortRun(
   error: string,
   failing?: { instanceId: string; attempt: number; error: string },
 ): Promise<boolean> {
-  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6, $7) AS ok', [
+  const { rows } = await retryTransient('abort', () => getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6, $7) AS ok', [
     runId,
     status,
     error,
@@ -127,6 +135,6 @@ export async function abortRun(
     failing?.attempt ?? null,
     topLevelNodes(graph), // item instances exist only once their item was reached
     failing?.error ?? null,
-  ]);
+  ]));
   return rows[0].ok;
 }
