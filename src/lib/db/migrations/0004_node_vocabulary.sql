@@ -158,9 +158,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
   last_id bigint;
 BEGIN
-  IF p_notify THEN
-    RETURN stitch_emit(p_run_id, p_events);
-  END IF;
   IF p_events IS NULL OR jsonb_array_length(p_events) = 0 THEN
     RETURN NULL;
   END IF;
@@ -171,8 +168,15 @@ BEGIN
     RETURNING id
   )
   SELECT max(id) INTO last_id FROM ins;
+  IF p_notify THEN
+    PERFORM pg_notify('stitch_events', json_build_object('runId', p_run_id, 'id', last_id)::text);
+  END IF;
   RETURN last_id;
 END $$;
+
+-- 0001's two-argument form: append and notify (one implementation).
+CREATE OR REPLACE FUNCTION stitch_emit(p_run_id uuid, p_events jsonb) RETURNS bigint
+LANGUAGE sql AS $$ SELECT stitch_emit(p_run_id, p_events, true) $$;
 
 -- Enqueue ready instances, append the settle's events, and finish the run when nothing is open.
 -- Anything that becomes ready, and a finishing run, always notify at commit.
