@@ -85,6 +85,7 @@ test('build a flow from the palette, fix a validation error, run it live over SS
   // Fix it: map `text` from `topic` on the incoming edge, in shout's input form.
   await page.getByTestId('issue').first().click();
   await page.getByTestId('input-source-text').fill('topic');
+  await e2e.screenshot(page, 'editor-node-form');
   await page.getByTestId('save').click();
   await expect.poll(() => page.getByTestId('issues-list').count()).toBe(0);
   await expect.poll(() => page.url()).toMatch(/#\/flows\/[0-9a-f-]{36}$/);
