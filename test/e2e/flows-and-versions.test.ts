@@ -95,18 +95,21 @@ test('flows list, versions, runs list and pinned-version run view', async () => 
   await expect.poll(() => page.getByTestId('run-row').count()).toBe(2);
   await page.getByTestId('filter-completed').click();
   await expect.poll(async () => (await page.getByTestId('run-row').count()) === 1 && (await page.getByTestId('run-row').getAttribute('data-status'))).toBe('completed');
+  expect(await page.getByTestId('run-row').textContent()).toContain('v1');
   await page.getByTestId('filter-failed').click();
   await expect.poll(() => page.getByText('No failed runs').isVisible()).toBe(true);
   await page.getByTestId('filter-cancelled').click();
   await expect.poll(() => page.getByTestId('run-row').getAttribute('data-status')).toBe('cancelled');
   await page.getByTestId('filter-all').click();
   await expect.poll(() => page.getByTestId('run-row').count()).toBe(2);
+  // The list is live: a run started elsewhere appears and settles without a reload.
+  await e2e.api('POST', `/api/flows/${alpha}/run`, { input: { name: 'Live' } });
+  await expect.poll(() => page.getByTestId('run-row').count(), { timeout: 15_000 }).toBe(3);
+  await expect.poll(() => page.getByTestId('run-row').first().getAttribute('data-status'), { timeout: 15_000 }).toBe('completed');
   await e2e.screenshot(page, 'runs-list');
 
   // The first run was pinned to v1: its view draws v1, not the current graph.
-  await page.getByTestId('filter-completed').click();
-  await expect.poll(() => page.getByTestId('run-row').count()).toBe(1);
-  await page.getByTestId('run-row').locator('a').first().click();
+  await page.goto(`${e2e.baseUrl}/#/runs/${firstRun}`);
   await expect.poll(() => page.getByTestId('node-greet').getAttribute('data-status')).toBe('completed');
   expect(await page.getByTestId('node-greet').textContent()).toContain('Greet v1');
   await page.goto(`${e2e.baseUrl}/#/runs/${secondRun}`);

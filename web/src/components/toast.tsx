@@ -16,7 +16,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const next = useRef(1);
   const show = useCallback((text: string, tone: Tone = 'info') => {
     const id = next.current++;
-    setToasts((t) => [...t.filter((x) => x.tone === tone).slice(-1), { id, text, tone }]);
+    setToasts([{ id, text, tone }]); // the newest notice replaces the last
     setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), tone === 'error' ? 6000 : 3000);
   }, []);
   const value = useMemo(() => ({ show }), [show]);

@@ -75,7 +75,7 @@ const NODE_EVENT_STATUS: Partial<Record<StitchEvent['type'], NodeStatus>> = {
   'node:waiting': 'waiting_for_user',
 };
 
-const RUN_EVENT_STATUS: Partial<Record<StitchEvent['type'], RunStatus>> = {
+export const RUN_EVENT_STATUS: Partial<Record<StitchEvent['type'], RunStatus>> = {
   'run:created': 'running',
   'run:completed': 'completed',
   'run:failed': 'failed',

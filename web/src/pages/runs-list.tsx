@@ -2,6 +2,8 @@
 import { useEffect, useState } from 'react';
 import { RUN_STATUSES, type RunStatus } from '@/types/stitch';
 import { api } from '../api';
+import { followEvents } from '../lib/sse';
+import { RUN_EVENT_STATUS } from '../lib/run-state';
 import { StatusBadge } from '../components/status-badge';
 import { duration, shortId, timeAgo } from '../lib/format';
 import { href } from '../router';
@@ -16,14 +18,17 @@ export function RunsListPage({ flowId }: { flowId: string }) {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string>();
   const [loadingMore, setLoadingMore] = useState(false);
+  const [reloadKey, setReloadKey] = useState(0);
 
+  const [versions, setVersions] = useState<Record<string, number>>({});
   useEffect(() => {
     api.getFlow(flowId).then(setFlow, (e: Error) => setError(e.message));
+    api.listVersions(flowId).then((list) => setVersions(Object.fromEntries(list.map((v) => [v.id, v.version]))), () => {});
   }, [flowId]);
 
   useEffect(() => {
     let live = true;
-    setRuns(undefined);
+    if (!reloadKey) setRuns(undefined);
     api.listRuns({ flowId, status, limit: PAGE }).then(
       (page) => {
         if (!live) return;
@@ -35,7 +40,32 @@ export function RunsListPage({ flowId }: { flowId: string }) {
     return () => {
       live = false;
     };
-  }, [flowId, status]);
+  }, [flowId, status, reloadKey]);
+
+  // Live: run status changes and new runs of this flow arrive on the all-runs event stream.
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = followEvents('/api/events', {
+      onEvents: (events) => {
+        const settled = new Map<string, RunStatus>();
+        let created = false;
+        for (const e of events) {
+          if (e.type === 'run:created' && e.payload?.flowId === flowId) created = true;
+          const status = RUN_EVENT_STATUS[e.type];
+          if (status) settled.set(e.runId, status);
+        }
+        if (settled.size) setRuns((list) => list?.map((r) => (settled.has(r.id) ? { ...r, status: settled.get(r.id)!, finishedAt: r.finishedAt ?? (settled.get(r.id) === 'running' ? null : new Date().toISOString()) } : r)));
+        if (created) {
+          clearTimeout(timer);
+          timer = setTimeout(() => setReloadKey((k) => k + 1), 200);
+        }
+      },
+    });
+    return () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }, [flowId]);
 
   const more = async () => {
     if (!cursor) return;
@@ -101,7 +131,7 @@ export function RunsListPage({ flowId }: { flowId: string }) {
                 </td>
                 <td className="muted">{timeAgo(r.createdAt)}</td>
                 <td className="muted">{duration(r.startedAt ?? r.createdAt, r.finishedAt)}</td>
-                <td className="muted mono">{r.versionId ? <a href={href.version(flowId, r.versionId)}>{shortId(r.versionId)}</a> : '—'}</td>
+                <td className="muted">{r.versionId ? <a href={href.version(flowId, r.versionId)}>{versions[r.versionId] ? `v${versions[r.versionId]}` : shortId(r.versionId)}</a> : '—'}</td>
               </tr>
             ))}
           </tbody>
