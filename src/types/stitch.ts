@@ -142,7 +142,7 @@ export interface SplitterScope {
 export interface SwitchCase {
   /** Matched against the outgoing edge's `sourceHandle` or `data.case`. */
   name: string;
-  /** Safe expression (`status == "ok" and score >= 0.5`) or a JSON Logic object. */
+  /** A condition in the switch language (`status == "ok" and score >= 0.5`; see docs/nodes.md). */
   when: unknown;
 }
 
