@@ -79,6 +79,9 @@ BEGIN
       INTO shard_touched, direct
     FROM upd JOIN k USING (instance_id, shard);
   END IF;
+  IF jsonb_array_length(direct) = 0 THEN
+    RETURN jsonb_build_object('ready', '[]'::jsonb, 'touched', shard_touched);
+  END IF;
   WITH d AS (
     SELECT x ->> 'i' AS instance_id, x ->> 'n' AS node_id,
            coalesce(ARRAY(SELECT jsonb_array_elements_text(x -> 'p'))::int[], '{}') AS item_path,
