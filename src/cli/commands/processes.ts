@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { startStitch } from '@/lib/stitch';
-import { startServer } from '@/server/listen';
+import { getConfig } from '@/lib/config';
+import { bindAddress, startServer } from '@/server/listen';
 import { seedExamples } from '../seed-examples';
 import { stopOnSignals } from '../shutdown';
 
@@ -23,6 +24,7 @@ export function registerProcessCommands(program: Command): void {
     .description('Start everything in one process: database (embedded unless DATABASE_URL), migrations, HTTP server and queue runner')
     .option('--concurrency <n>', 'jobs the queue runner executes at once', positiveInt)
     .action(async (options: { concurrency?: number }) => {
+      bindAddress(getConfig()); // refuse an unsafe HOST before starting anything
       const stitch = await startStitch({ concurrency: options.concurrency });
       const server = await startServer(stitch.config).catch(async (error) => {
         await stitch.stop();
@@ -41,6 +43,7 @@ export function registerProcessCommands(program: Command): void {
     .command('serve')
     .description('Start the HTTP server only (no queue runner): run `stitch worker` processes against the same DATABASE_URL')
     .action(async () => {
+      bindAddress(getConfig());
       const stitch = await startStitch({ runner: false });
       const server = await startServer(stitch.config).catch(async (error) => {
         await stitch.stop();
