@@ -56,6 +56,16 @@ test('build a flow from the palette, fix a validation error, run it live over SS
   await connect(page, 'shout', 'wait');
   await connect(page, 'wait', 'end');
   await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(3);
+  // A stray node, deleted with the keyboard (its connection goes with it).
+  await dropFromPalette(page, 'palette-worker-transform', 380, 430);
+  await expect.poll(() => page.locator('.react-flow__node').count()).toBe(5);
+  await connect(page, 'shout', 'transform');
+  await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(4);
+  await page.locator('.react-flow__node[data-id="transform"]').click();
+  await page.keyboard.press('Delete');
+  await expect.poll(() => page.locator('.react-flow__node').count()).toBe(4);
+  expect(await page.locator('.react-flow__edge').count()).toBe(3);
+
   await page.getByTestId('auto-layout').click();
   await expect.poll(async () => {
     const ys = await Promise.all(['start', 'shout', 'wait', 'end'].map(async (id) => (await page.locator(`.react-flow__node[data-id="${id}"]`).boundingBox())!.y));
@@ -86,6 +96,12 @@ test('build a flow from the palette, fix a validation error, run it live over SS
   await page.getByTestId('issue').first().click();
   await page.getByTestId('input-source-text').fill('topic');
   await e2e.screenshot(page, 'editor-node-form');
+  // The mapping is the incoming edge's: its own panel shows and edits the same thing.
+  await page.getByTestId('edge-label-e_start_shout').click();
+  await expect.poll(() => page.getByTestId('edge-panel').isVisible()).toBe(true);
+  expect(await page.getByTestId('edge-mapping-target-0').inputValue()).toBe('text');
+  expect(await page.getByTestId('edge-mapping-source-0').inputValue()).toBe('topic');
+  expect(await page.getByTestId('edge-label-e_start_shout').textContent()).toBe('text ← topic');
   await page.getByTestId('save').click();
   await expect.poll(() => page.getByTestId('issues-list').count()).toBe(0);
   await expect.poll(() => page.url()).toMatch(/#\/flows\/[0-9a-f-]{36}$/);

@@ -1,6 +1,6 @@
 /** An edge with a label chip for its mapping or switch case, red when validation points at it. */
 import { memo } from 'react';
-import { BaseEdge, EdgeLabelRenderer, getBezierPath, type EdgeProps } from '@xyflow/react';
+import { BaseEdge, EdgeLabelRenderer, getBezierPath, useReactFlow, type EdgeProps } from '@xyflow/react';
 import { useCanvas } from '../canvas-context';
 import type { FlowEdge } from '../lib/graph';
 import { useOverlay } from '../lib/overlay-store';
@@ -20,6 +20,12 @@ function mappingSummary(data: FlowEdge['data']): string | undefined {
 
 function StitchEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data, selected, markerEnd }: EdgeProps<FlowEdge>) {
   const { overlays } = useCanvas();
+  const { setEdges, setNodes } = useReactFlow();
+  // The label sits on the edge's midpoint: clicking it selects the edge, as clicking the line does.
+  const select = () => {
+    setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));
+    setEdges((es) => es.map((e) => (e.selected === (e.id === id) ? e : { ...e, selected: e.id === id })));
+  };
   const overlay = useOverlay(overlays, `edge:${id}`);
   const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   const label = mappingSummary(data);
@@ -31,7 +37,8 @@ function StitchEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition
       {(label || issue) && (
         <EdgeLabelRenderer>
           <div
-            className={`edge-label${issue ? ' has-issues' : ''}`}
+            className={`edge-label nodrag nopan${issue ? ' has-issues' : ''}`}
+            onClick={select}
             style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
             title={issue?.message ?? label}
             data-testid={`edge-label-${id}`}
