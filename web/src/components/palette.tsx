@@ -26,7 +26,7 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
   const groups = useMemo(() => {
     const q = query.trim().toLowerCase();
     const match = (...texts: Array<string | undefined>) => !q || texts.some((t) => t?.toLowerCase().includes(q));
-    const core = CORE_TYPES.filter((c) => c.type !== 'worker' && match(c.name, c.type, c.description));
+    const core = CORE_TYPES.filter((c) => match(c.name, c.type, c.description));
     const byCategory = new Map<string, WorkerDefinition[]>();
     for (const def of defs) {
       if (!match(def.name, def.id, def.description, def.category)) continue;

@@ -9,7 +9,7 @@ interface LayoutNode {
   height?: number;
 }
 
-const GAP_X = 64;
+const GAP_X = 96;
 const GAP_Y = 36;
 const DEFAULT_W = 210;
 const DEFAULT_H = 76;
