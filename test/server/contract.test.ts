@@ -206,11 +206,21 @@ describe('runs', () => {
     expectError(await t.api('POST', `/api/stitch/retry/${missing}/w`), 404, 'not_found');
   });
 
-  it('POST /api/stitch/complete/:runId/:nodeId validates its body and maps engine errors', async () => {
-    expectError(await t.api('POST', `/api/stitch/complete/${missing}/gate`, '[1]'), 400, 'validation_failed');
-    const res = await t.api('POST', `/api/stitch/complete/${missing}/gate`, { input: { ok: true } });
-    expect([404, 501]).toContain(res.status);
-    expect(res.body.error.code).toMatch(/^(not_found|not_supported)$/);
+  it('POST /api/stitch/complete/:runId/:nodeId answers a waiting UX gate; 400, 404 and 409 otherwise', async () => {
+    const g = graph(['s:start', { id: 'gate', type: 'ux', config: { prompt: 'Approve?' } }, 'e:end'], [['s', 'gate'], ['gate', 'e']]);
+    const flowId = await newFlow('gate', g);
+    const { body } = await t.api('POST', `/api/flows/${flowId}/run`, { input: { draft: 'v1' } });
+    await eventually(async () => (await t.api('GET', `/api/runs/${body.runId}`)).body.nodes.gate?.status === 'waiting_for_user');
+    expectError(await t.api('POST', `/api/stitch/complete/${body.runId}/gate`, '[1]'), 400, 'validation_failed');
+    expectError(await t.api('POST', `/api/stitch/complete/${body.runId}/gate`, { input: [1, 2] }), 400, 'validation_failed');
+    expectError(await t.api('POST', `/api/stitch/complete/${body.runId}/nope`, { input: {} }), 404, 'not_found');
+    expectError(await t.api('POST', `/api/stitch/complete/${missing}/gate`, { input: {} }), 404, 'not_found');
+    expectError(await t.api('POST', `/api/stitch/complete/${body.runId}/s`, { input: {} }), 409, 'conflict');
+    expect((await t.api('POST', `/api/stitch/complete/${body.runId}/gate`, { input: { approved: true } })).body).toEqual({ ok: true });
+    const run = await waitForRun(body.runId);
+    expect(run.status).toBe('completed');
+    expect(run.output).toEqual({ draft: 'v1', approved: true });
+    expectError(await t.api('POST', `/api/stitch/complete/${body.runId}/gate`, { input: { approved: false } }), 409, 'conflict');
   });
 });
 
