@@ -5,7 +5,7 @@
  * test can assert there were none.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -45,6 +45,9 @@ export interface E2E {
 }
 
 export async function startE2E(options: { env?: Record<string, string> } = {}): Promise<E2E> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium is not at ${CHROMIUM_PATH}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH.`);
+  }
   const webDir = buildCanvas();
   const port = await freePort();
   // The base URL must be the real one: callback and media URLs are built from it.
