@@ -55,6 +55,10 @@ test('flows list, versions, runs list and pinned-version run view', async () => 
   expect(await page.getByTestId('flow-row-Beta').textContent()).toContain('never run');
   expect(await alphaRow.textContent()).toContain('v2');
   await e2e.screenshot(page, 'flows-list');
+  // Live: a run of Beta started elsewhere shows on its row and settles.
+  const beta = (await e2e.api<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows')).flows.find((f) => f.name === 'Beta')!;
+  await e2e.api('POST', `/api/flows/${beta.id}/run`, { input: { name: 'Live' } });
+  await expect.poll(() => page.getByTestId('flow-row-Beta').locator('[data-status]').getAttribute('data-status'), { timeout: 15_000 }).toBe('completed');
 
   // Rename Beta, then delete it.
   await page.getByTestId('flow-row-Beta').getByTestId('rename').click();

@@ -2,6 +2,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { RunStatus } from '@/types/stitch';
 import { api } from '../api';
+import { RUN_EVENT_STATUS } from '../lib/run-state';
+import { followEvents } from '../lib/sse';
 import { StatusBadge } from '../components/status-badge';
 import { useToast } from '../components/toast';
 import { timeAgo } from '../lib/format';
@@ -47,6 +49,27 @@ export function FlowsListPage() {
   useEffect(() => {
     void load();
   }, [load]);
+
+  // Last-run badges follow the all-runs event stream.
+  useEffect(
+    () =>
+      followEvents('/api/events', {
+        onEvents: (events) =>
+          setLastRuns((prev) => {
+            let next = prev;
+            for (const e of events) {
+              const flowId = e.type === 'run:created' && typeof e.payload?.flowId === 'string' ? e.payload.flowId : undefined;
+              if (flowId) next = { ...next, [flowId]: { id: e.runId, status: 'running', createdAt: e.createdAt } };
+              const status = RUN_EVENT_STATUS[e.type];
+              if (!status || status === 'running') continue;
+              const owner = Object.entries(next).find(([, r]) => r?.id === e.runId)?.[0];
+              if (owner) next = { ...next, [owner]: { ...next[owner]!, status } };
+            }
+            return next;
+          }),
+      }),
+    [],
+  );
 
   const rename = async () => {
     if (!renaming) return;
