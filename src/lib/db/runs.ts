@@ -153,18 +153,32 @@ export async function getRunWithNodes(runId: string) {
   };
 }
 
-export async function getRunEvents(runId: string, afterId = 0, limit = 1000): Promise<StitchEvent[]> {
-  const { rows } = await getPool().query(
-    `SELECT id, run_id, instance_id, type, payload, created_at FROM stitch_events
-     WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-    [runId, afterId, limit],
-  );
-  return rows.map((e) => ({
+export interface EventDbRow {
+  id: number;
+  run_id: string;
+  instance_id: string | null;
+  type: StitchEvent['type'];
+  payload: Record<string, unknown>;
+  created_at: Date;
+}
+
+/** A `stitch_events` row as the API and SSE streams show it. */
+export function toStitchEvent(e: EventDbRow): StitchEvent {
+  return {
     id: e.id,
     runId: e.run_id,
     instanceId: e.instance_id,
     type: e.type,
     payload: e.payload,
     createdAt: e.created_at.toISOString(),
-  }));
+  };
+}
+
+export async function getRunEvents(runId: string, afterId = 0, limit = 1000): Promise<StitchEvent[]> {
+  const { rows } = await getPool().query<EventDbRow>(
+    `SELECT id, run_id, instance_id, type, payload, created_at FROM stitch_events
+     WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+    [runId, afterId, limit],
+  );
+  return rows.map(toStitchEvent);
 }

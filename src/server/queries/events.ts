@@ -4,28 +4,9 @@
  */
 import type { StitchEvent } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-
-interface EventDbRow {
-  id: number;
-  run_id: string;
-  instance_id: string | null;
-  type: StitchEvent['type'];
-  payload: Record<string, unknown>;
-  created_at: Date;
-}
+import { toStitchEvent, type EventDbRow } from '@/lib/db/runs';
 
 const COLUMNS = 'e.id, e.run_id, e.instance_id, e.type, e.payload, e.created_at';
-
-function toEvent(e: EventDbRow): StitchEvent {
-  return {
-    id: e.id,
-    runId: e.run_id,
-    instanceId: e.instance_id,
-    type: e.type,
-    payload: e.payload,
-    createdAt: e.created_at.toISOString(),
-  };
-}
 
 /** Events of one run (or of all runs when `runId` is null) with id > `afterId`, oldest first. */
 export async function readEventsAfter(runId: string | null, afterId: number, limit = 1000): Promise<StitchEvent[]> {
@@ -34,7 +15,7 @@ export async function readEventsAfter(runId: string | null, afterId: number, lim
      WHERE ($1::uuid IS NULL OR e.run_id = $1) AND e.id > $2 ORDER BY e.id LIMIT $3`,
     [runId, afterId, limit],
   );
-  return rows.map(toEvent);
+  return rows.map(toStitchEvent);
 }
 
 /** For each (run, lowId): that run's events with id > lowId, in id order. One round trip. */
@@ -47,7 +28,7 @@ export async function readRunWindows(windows: Array<{ runId: string; afterId: nu
      ORDER BY e.id`,
     [windows.map((w) => w.runId), windows.map((w) => w.afterId)],
   );
-  return rows.map(toEvent);
+  return rows.map(toStitchEvent);
 }
 
 /** The highest event id so far (0 for an empty log). */

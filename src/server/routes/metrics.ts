@@ -14,30 +14,26 @@ import { countByStatus, readNodeDurations, readQueueStats } from '../queries/que
 /** Bounds one scrape's catch-up read; the rest is read by the next scrape. */
 const MAX_DURATIONS_PER_SCRAPE = 20_000;
 
+/** A gauge of row counts by status, every status present (0 when none). */
+function statusGauge(registry: Registry, name: string, help: string, table: 'stitch_runs' | 'stitch_node_runs', statuses: readonly string[]) {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await countByStatus(table)).map((r) => [r.status, r.n]));
+      for (const status of statuses) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+}
+
 function buildRegistry(config: Config) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  new Gauge({
-    name: 'stitch_runs',
-    help: 'Runs by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const counts = new Map((await countByStatus('stitch_runs')).map((r) => [r.status, r.n]));
-      for (const status of RUN_STATUSES) this.set({ status }, counts.get(status) ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'stitch_node_instances',
-    help: 'Node instances by status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      const counts = new Map((await countByStatus('stitch_node_runs')).map((r) => [r.status, r.n]));
-      for (const status of NODE_STATUSES) this.set({ status }, counts.get(status) ?? 0);
-    },
-  });
+  statusGauge(registry, 'stitch_runs', 'Runs by status', 'stitch_runs', RUN_STATUSES);
+  statusGauge(registry, 'stitch_node_instances', 'Node instances by status', 'stitch_node_runs', NODE_STATUSES);
   new Gauge({
     name: 'stitch_queue_jobs',
     help: 'Queue jobs by state: ready (due, unclaimed), scheduled (due later), locked (executing)',
