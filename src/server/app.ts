@@ -35,11 +35,15 @@ const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, /^\/api\
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
 
-/** Headers for every answer: no MIME sniffing, and no Referer carrying a callback token elsewhere. */
+/**
+ * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
+ * the canvas (which holds the API key) not framed by other sites.
+ */
 const baseHeaders: MiddlewareHandler = async (c, next) => {
   await next();
   c.res.headers.set('X-Content-Type-Options', 'nosniff');
   c.res.headers.set('Referrer-Policy', 'no-referrer');
+  c.res.headers.set('X-Frame-Options', 'SAMEORIGIN');
 };
 
 export function createApp(options: AppOptions = {}): OpenAPIHono {

@@ -111,6 +111,7 @@ describe('canvas', () => {
     expect(index.status).toBe(200);
     expect(await index.text()).toContain('<title>canvas</title>');
     expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(index.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     const deep = await get('/flows/123/edit');
     expect(await deep.text()).toContain('<title>canvas</title>');
     const asset = await get('/assets/app-1234.js');
