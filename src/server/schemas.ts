@@ -67,6 +67,19 @@ export const VersionSchema = z
 
 export const RunBody = z.object({ input: z.unknown().optional() }).openapi('RunRequest');
 
+/** Save-time warnings: possibly-missing optional inputs (errors are a 400 instead). */
+export const WarningsSchema = z
+  .array(
+    z.object({
+      code: z.string(),
+      nodeId: z.string().optional(),
+      edgeId: z.string().optional(),
+      field: z.string().optional(),
+      message: z.string(),
+    }),
+  )
+  .openapi('ValidationWarnings');
+
 export const StartedRunSchema = z
   .object({
     runId: z.string(),
@@ -116,6 +129,16 @@ export const RunSummarySchema = z
 
 export const RunSchema = RunSummarySchema.extend({
   nodes: z.record(z.string(), NodeStateSchema).openapi({ description: 'Node instances keyed by instance id' }),
+  waitingFor: z
+    .array(
+      z.object({
+        instanceId: z.string(),
+        prompt: z.unknown(),
+        inputSchema: z.unknown(),
+        deadlineAt: z.string().nullable(),
+      }),
+    )
+    .openapi({ description: 'UX gates waiting for a human (POST /api/stitch/complete/{runId}/{instanceId})' }),
 }).openapi('Run');
 
 export const RunListSchema = z

@@ -217,6 +217,8 @@ export interface NodeRunRow {
   metadata: Record<string, unknown>;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Callback deadline (async workers) or answer deadline (UX gates). */
+  deadlineAt: string | null;
 }
 
 export const EVENT_TYPES = [

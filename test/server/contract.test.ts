@@ -49,7 +49,7 @@ describe('flows', () => {
   it('POST /api/flows → 201 {id, versionId}; GET, PUT (new version), versions, DELETE', async () => {
     const created = await t.api('POST', '/api/flows', { name: 'crud', graph: echoGraph() });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(String), versionId: expect.any(String) });
+    expect(created.body).toEqual({ id: expect.any(String), versionId: expect.any(String), warnings: [] });
     const id = created.body.id;
 
     const list = await t.api('GET', '/api/flows');

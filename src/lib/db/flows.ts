@@ -2,7 +2,7 @@
  * Flows and their immutable versions. Saving a graph compiles and validates it; a valid graph
  * becomes a new version (visual graph + execution graph) and the flow's current version.
  */
-import type { ExecutionGraph, VisualGraph } from '@/types/stitch';
+import type { ExecutionGraph, ValidationIssue, VisualGraph } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { compileGraph } from '@/lib/engine/compile';
 import { getPool, withTransaction } from './pool';
@@ -26,10 +26,11 @@ export interface FlowVersion {
   createdAt: string;
 }
 
-function compileOrThrow(graph: unknown): ExecutionGraph {
-  const { graph: compiled, issues } = compileGraph(graph);
+/** Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned. */
+function compileOrThrow(graph: unknown): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
+  const { graph: compiled, issues, warnings } = compileGraph(graph);
   if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
-  return compiled;
+  return { compiled, warnings };
 }
 
 function checkName(name: unknown): string {
@@ -41,9 +42,9 @@ function checkName(name: unknown): string {
   return name.trim();
 }
 
-export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string }> {
+export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
-  const compiled = compileOrThrow(graph);
+  const { compiled, warnings } = compileOrThrow(graph);
   return withTransaction(async (client) => {
     const { rows } = await client.query<{ id: string }>('INSERT INTO stitch_flows (name) VALUES ($1) RETURNING id', [cleanName]);
     const id = rows[0].id;
@@ -52,14 +53,18 @@ export async function createFlow(name: string, graph: unknown): Promise<{ id: st
       [id, JSON.stringify(graph), JSON.stringify(compiled)],
     );
     await client.query('UPDATE stitch_flows SET current_version_id = $2 WHERE id = $1', [id, v.rows[0].id]);
-    return { id, versionId: v.rows[0].id };
+    return { id, versionId: v.rows[0].id, warnings };
   });
 }
 
 /** Save a new version of a flow (and optionally rename it). */
-export async function updateFlow(flowId: string, graph: unknown, name?: string): Promise<{ id: string; versionId: string; version: number }> {
+export async function updateFlow(
+  flowId: string,
+  graph: unknown,
+  name?: string,
+): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
   const cleanName = name === undefined ? undefined : checkName(name);
-  const compiled = compileOrThrow(graph);
+  const { compiled, warnings } = compileOrThrow(graph);
   return withTransaction(async (client) => {
     const flow = await client.query('SELECT id FROM stitch_flows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [flowIdOrThrow(flowId)]);
     if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
@@ -73,13 +78,13 @@ export async function updateFlow(flowId: string, graph: unknown, name?: string):
       'UPDATE stitch_flows SET current_version_id = $2, name = coalesce($3, name), updated_at = now() WHERE id = $1',
       [flowId, v.rows[0].id, cleanName ?? null],
     );
-    return { id: flowId, versionId: v.rows[0].id, version: v.rows[0].version };
+    return { id: flowId, versionId: v.rows[0].id, version: v.rows[0].version, warnings };
   });
 }
 
 /** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */
 export async function createDetachedVersion(graph: unknown): Promise<string> {
-  const compiled = compileOrThrow(graph);
+  const { compiled } = compileOrThrow(graph);
   const { rows } = await getPool().query<{ id: string }>(
     `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES (NULL, 1, $1, $2) RETURNING id`,
     [JSON.stringify(graph), JSON.stringify(compiled)],

@@ -124,10 +124,14 @@ export async function getNodeRuns(runId: string): Promise<NodeRunRow[]> {
     metadata: n.metadata,
     startedAt: iso(n.started_at),
     finishedAt: iso(n.finished_at),
+    deadlineAt: iso(n.deadline_at),
   }));
 }
 
-/** A run with its node instances keyed by instance id (the status API's body). */
+/**
+ * A run with its node instances keyed by instance id (the status API's body), and the UX gates
+ * waiting for a human, so a caller sees at once that the run needs an answer.
+ */
 export async function getRunWithNodes(runId: string) {
   const run = await getRun(runId);
   const nodes = await getNodeRuns(runId);
@@ -150,6 +154,14 @@ export async function getRunWithNodes(runId: string) {
         },
       ]),
     ),
+    waitingFor: nodes
+      .filter((n) => n.status === 'waiting_for_user')
+      .map((n) => ({
+        instanceId: n.instanceId,
+        prompt: n.metadata.prompt ?? null,
+        inputSchema: n.metadata.inputSchema ?? null,
+        deadlineAt: n.deadlineAt,
+      })),
   };
 }
 

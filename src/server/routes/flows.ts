@@ -19,6 +19,7 @@ import {
   StartedRunSchema,
   UpdateFlowBody,
   VersionSchema,
+  WarningsSchema,
   errors,
   json,
 } from '../schemas';
@@ -37,7 +38,7 @@ export function flowRoutes(config: Config) {
       summary: 'Create a flow from a React Flow graph',
       request: { body: { content: { 'application/json': { schema: CreateFlowBody } }, required: true } },
       responses: {
-        201: json(z.object({ id: z.string(), versionId: z.string() }), 'Created; the graph is version 1'),
+        201: json(z.object({ id: z.string(), versionId: z.string(), warnings: WarningsSchema }), 'Created; the graph is version 1'),
         ...errors(400, 401, 413),
       },
     }),
@@ -78,7 +79,7 @@ export function flowRoutes(config: Config) {
       summary: 'Save a new version of a flow (and optionally rename it)',
       request: { params: FlowIdParams, body: { content: { 'application/json': { schema: UpdateFlowBody } }, required: true } },
       responses: {
-        200: json(z.object({ id: z.string(), versionId: z.string(), version: z.number() }), 'The new version'),
+        200: json(z.object({ id: z.string(), versionId: z.string(), version: z.number(), warnings: WarningsSchema }), 'The new version'),
         ...errors(400, 401, 404, 413),
       },
     }),

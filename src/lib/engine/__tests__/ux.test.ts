@@ -47,6 +47,8 @@ describe('UX gates', () => {
     expect(waiting.nodes.gate.input).toEqual({ script: 'A fox', seen_draft: true });
     expect(waiting.nodes.gate.metadata).toMatchObject({ prompt: 'Approve the script?', inputSchema: approval.inputSchema });
     expect(waiting.nodes.publish).toBeUndefined();
+    // The run status says it waits on a human.
+    expect(waiting.waitingFor).toEqual([{ instanceId: 'gate', prompt: 'Approve the script?', inputSchema: approval.inputSchema, deadlineAt: null }]);
     expect(await listWaitingGates(runId)).toEqual([
       { instanceId: 'gate', prompt: 'Approve the script?', inputSchema: approval.inputSchema, input: { script: 'A fox', seen_draft: true }, deadlineAt: null },
     ]);
