@@ -1,7 +1,8 @@
 /** The shell: header, routes, API key prompt, toasts. */
 import { AuthPrompt } from './components/auth-prompt';
 import { ToastProvider } from './components/toast';
-import { lazy, Suspense } from 'react';
+import { lazy, Suspense, useRef } from 'react';
+import { prefetchForRoute } from './lib/prefetch';
 import { FlowsListPage } from './pages/flows-list';
 import { RunsListPage } from './pages/runs-list';
 import { href, parseRoute, useHash } from './router';
@@ -11,7 +12,14 @@ const EditorPage = lazy(() => import('./pages/editor').then((m) => ({ default: m
 const RunPage = lazy(() => import('./pages/run-view').then((m) => ({ default: m.RunPage })));
 
 export function App() {
-  const route = parseRoute(useHash());
+  const hash = useHash();
+  const route = parseRoute(hash);
+  // On each navigation, before the page (and its lazy chunk) mounts: start its requests.
+  const prefetched = useRef<string | null>(null);
+  if (prefetched.current !== hash) {
+    prefetched.current = hash;
+    prefetchForRoute(route);
+  }
   return (
     <ToastProvider>
       <div className="app">

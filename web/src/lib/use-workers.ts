@@ -12,6 +12,14 @@ export interface WorkerDefs {
   error?: string;
 }
 
+/** Ask for the catalogue now (e.g. while the editor's code loads). */
+export function prefetchWorkerDefs(): void {
+  cache ??= api.listWorkers();
+  cache.catch(() => {
+    cache = undefined;
+  });
+}
+
 const EMPTY: WorkerDefs = { list: [], byId: {}, loading: true };
 
 export function useWorkerDefs(): WorkerDefs {
