@@ -94,6 +94,9 @@ test('retry a failed node: the run resumes and completes', async () => {
   expect(await page.getByTestId('inspector-attempt').textContent()).toBe('2');
   expect(await page.getByTestId('attempt').count()).toBe(2);
   expect(await page.getByTestId('attempts').textContent()).toContain('first attempt always fails');
+  await page.getByTestId('tab-log').click();
+  const log = await page.getByTestId('inspector-log').textContent();
+  expect(log).toMatch(/failed.*vendor said 503.*pending.*attempt 2.*completed/s);
   await e2e.screenshot(page, 'retry-completed');
   expect(e2e.problems).toEqual([]);
 });

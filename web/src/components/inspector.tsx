@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
-import { clockTime, duration, statusLabel } from '../lib/format';
+import { clockTime, duration, formatMs, statusLabel } from '../lib/format';
 import { NodeIcon } from './icons';
 import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import type { InstanceView, RunView } from '../lib/run-state';
@@ -55,6 +55,28 @@ function attemptsOf(events: StitchEvent[], instanceId: string): Attempt[] {
   return [...byAttempt.values()].sort((x, y) => x.attempt - y.attempt);
 }
 
+/** Everything the event log says about one instance: transitions, progress messages, errors. */
+function NodeLog({ events, instanceId, origin }: { events: StitchEvent[]; instanceId: string; origin: string }) {
+  const mine = events.filter((e) => e.instanceId === instanceId);
+  if (!mine.length) return <div className="muted small">No events yet.</div>;
+  const start = Date.parse(origin);
+  return (
+    <div className="node-log mono" data-testid="inspector-log">
+      {mine.map((e) => {
+        const p = e.payload ?? {};
+        const detail = [typeof p.attempt === 'number' ? `attempt ${p.attempt}` : '', typeof p.progress === 'number' ? `${Math.round(p.progress * 100)}%` : '', typeof p.message === 'string' ? p.message : '', typeof p.error === 'string' ? p.error : '']
+          .filter(Boolean)
+          .join(' · ');
+        return (
+          <div key={e.id} className="log-line">
+            <span className="muted">+{formatMs(Date.parse(e.createdAt) - start)}</span> <span className={`ev ev-${e.type.split(':')[1]}`}>{e.type.slice(5)}</span> {detail}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
 function gatePrompt(node: FlowNode | undefined, metadata: Record<string, unknown> | undefined): string | undefined {
   const prompt = node?.data.config?.prompt ?? metadata?.prompt;
   return typeof prompt === 'string' ? prompt : undefined;
@@ -76,7 +98,7 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
     [view.instances, nodeId],
   );
   const [chosen, setChosen] = useState<string>();
-  const [tab, setTab] = useState<'output' | 'input' | 'error'>('output');
+  const [tab, setTab] = useState<'output' | 'input' | 'error' | 'log'>('output');
   const [retrying, setRetrying] = useState(false);
   const current: InstanceView | undefined = instances.find((i) => i.instanceId === chosen) ?? instances.find((i) => i.status === 'failed' || i.status === 'waiting_for_user') ?? instances[0];
   const state = current ? detail?.nodes?.[current.instanceId] : undefined;
@@ -188,7 +210,7 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
           )}
 
           <div className="tabs">
-            {(['output', 'input', 'error'] as const).map((t) => (
+            {(['output', 'input', 'error', 'log'] as const).map((t) => (
               <button key={t} className={`tab${tab === t ? ' active' : ''}`} onClick={() => setTab(t)} data-testid={`tab-${t}`}>
                 {t}
               </button>
@@ -203,6 +225,8 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
             </>
           ) : tab === 'input' ? (
             <JsonView value={state?.input} testId="inspector-input" empty="no input recorded" />
+          ) : tab === 'log' ? (
+            <NodeLog events={view.events} instanceId={current.instanceId} origin={view.createdAt} />
           ) : (
             <JsonView value={state?.error ?? current.error} testId="inspector-error" empty="no error" />
           )}

@@ -256,6 +256,14 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
     }
   }, [readOnly, flowId, nodes, edges, flow, name, toast]);
 
+  // Leaving the page with unsaved changes asks first.
+  useEffect(() => {
+    if (!dirty || readOnly) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty, readOnly]);
+
   // Ctrl/Cmd+S saves.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

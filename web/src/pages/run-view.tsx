@@ -94,7 +94,12 @@ function RunViewPage({ runId }: { runId: string }) {
         setVersionNumber(version.version);
         setFlowName(summary?.name);
       } else {
-        setGraph({ nodes: [], edges: [] });
+        // A run of a graph saved outside any flow (`stitch run file.json`): draw its nodes' instances.
+        const ids = [...new Set(Object.values(snapshot.nodes ?? {}).map((n) => n.nodeId))];
+        const flow = toFlow({ nodes: ids.map((id) => ({ id, type: 'worker', data: { label: id } })), edges: [] });
+        const positions = layoutGraph(flow.nodes, []);
+        flow.nodes = flow.nodes.map((n) => ({ ...n, position: positions[n.id] ?? n.position }));
+        setGraph(flow);
       }
     })().catch((e: Error) => live && setError(e.message));
     return () => {
