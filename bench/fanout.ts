@@ -15,13 +15,12 @@
  * `npm run bench` calls benchFanout() with its own server.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createBenchDatabase, openBenchServer } from './bench-db';
 import type { NodeConfig } from '@/types/stitch';
 
 const SIZES = [1_000, 10_000] as const;
@@ -34,17 +33,6 @@ interface CaseResult {
   rssMb: number;
   pgRssAnonMb: number;
   collected: number;
-}
-
-async function createDatabase(adminUrl: string): Promise<string> {
-  const name = `stitch_fanout_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** Private memory of the PostgreSQL backends serving the current database, MB. */
@@ -138,28 +126,13 @@ function runChild(url: string, items: number): Promise<CaseResult> {
   });
 }
 
-async function openServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
-  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
-  const { startEmbeddedPostgres } = await import('@/lib/db/embedded');
-  const dir = mkdtempSync(path.join(tmpdir(), 'stitch-fanout-'));
-  chmodSync(dir, 0o755);
-  const embedded = await startEmbeddedPostgres(dir);
-  return {
-    adminUrl: embedded.url,
-    stop: async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** The fan-out figures; prints its own lines. `adminUrl`: a server to create the databases on. */
 export async function benchFanout(adminUrl?: string): Promise<{ fanout_1k_s: number; fanout_10k_s: number; fanout_10k_rss_mb: number; fanout_ratio: number }> {
-  const server = adminUrl ? { adminUrl, stop: async () => {} } : await openServer();
+  const server = adminUrl ? { adminUrl, stop: async () => {} } : await openBenchServer();
   try {
     const results: CaseResult[] = [];
     for (const items of SIZES) {
-      const result = await runChild(await createDatabase(server.adminUrl), items);
+      const result = await runChild(await createBenchDatabase(server.adminUrl, 'stitch_fanout'), items);
       console.log(
         `fan-out: splitter → no-op → collector over ${items} items at concurrency ${CONCURRENCY}: ` +
           `${round(result.seconds)} s (${Math.round(items / result.seconds)} items/s), peak RSS ${Math.round(result.rssMb)} MB ` +

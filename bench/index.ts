@@ -7,19 +7,17 @@
  *   ratio             nodes_per_s / queue_jobs_per_s
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
  *
- * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory.
+ * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createBenchDatabase, openBenchServer } from './bench-db';
 import { Logger, run as runGraphile, runMigrations } from 'graphile-worker';
 import type { NodeConfig } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '@/lib/db/embedded';
 import { createFlow } from '@/lib/db/flows';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
@@ -74,31 +72,6 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
-
-async function openServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
-  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
-  const dir = mkdtempSync(path.join(tmpdir(), 'stitch-bench-'));
-  chmodSync(dir, 0o755);
-  const embedded: EmbeddedDatabase = await startEmbeddedPostgres(dir);
-  return {
-    adminUrl: embedded.url,
-    stop: async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function createDatabase(adminUrl: string): Promise<string> {
-  const name = `stitch_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 /** Baseline: graphile-worker alone, same database, same concurrency, jobs added up front. */
 async function benchQueue(url: string): Promise<{ perSecond: number; cpuMsPerJob: number }> {
@@ -206,10 +179,10 @@ async function benchStitch(url: string) {
 }
 
 async function main() {
-  const server = await openServer();
+  const server = await openBenchServer();
   const figures: Record<string, number> = {};
   try {
-    const url = await createDatabase(server.adminUrl);
+    const url = await createBenchDatabase(server.adminUrl);
     const { perSecond: queue, cpuMsPerJob } = await benchQueue(url);
     console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s, ${round(cpuMsPerJob, 3)} CPU-ms/job`);
     const stitch = await benchStitch(url);

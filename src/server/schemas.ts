@@ -49,6 +49,7 @@ export const FlowSummarySchema = z
     version: z.number().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string() }).nullable(),
   })
   .openapi('FlowSummary');
 

@@ -203,6 +203,17 @@ export interface RunRow {
   finishedAt: string | null;
 }
 
+/** A flow as lists show it: its current version and its last run. */
+export interface FlowSummary {
+  id: string;
+  name: string;
+  currentVersionId: string | null;
+  version: number | null;
+  createdAt: string;
+  updatedAt: string;
+  lastRun: { id: string; status: RunStatus; createdAt: string } | null;
+}
+
 export interface NodeRunRow {
   runId: string;
   /** `nodeId` for top-level nodes, `nodeId[2]` / `nodeId[2][0]` for splitter items. */

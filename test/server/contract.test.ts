@@ -138,6 +138,13 @@ describe('runs', () => {
       for (const key of ['input', 'output', 'error', 'progress', 'startedAt', 'finishedAt']) expect(run.body.nodes.a).toHaveProperty(key);
       const status = await t.api('GET', `/api/stitch/status/${res.body.runId}`);
       expect(status.body).toEqual(run.body);
+      // The flows list shows each flow's last run.
+      const flows = await t.api('GET', '/api/flows');
+      expect(flows.body.flows.find((f: { id: string }) => f.id === flowId).lastRun).toEqual({
+        id: res.body.runId,
+        status: 'completed',
+        createdAt: run.body.createdAt,
+      });
     }
     // No body at all is a run with empty input.
     const bare = await t.api('POST', `/api/flows/${flowId}/run`);

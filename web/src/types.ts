@@ -4,16 +4,7 @@
  */
 import type { NodeRunRow, RunRow, RunStatus, VisualGraph } from '@/types/stitch';
 
-export interface FlowSummary {
-  id: string;
-  name: string;
-  currentVersionId: string | null;
-  version: number | null;
-  createdAt: string;
-  updatedAt: string;
-  /** Present when the server joins it in; otherwise the list asks `GET /api/runs?flowId=&limit=1`. */
-  lastRun?: { id: string; status: RunStatus; createdAt: string } | null;
-}
+export type { FlowSummary } from '@/types/stitch';
 
 export interface FlowVersionSummary {
   id: string;

@@ -2,20 +2,14 @@
  * Flows and their immutable versions. Saving a graph compiles and validates it; a valid graph
  * becomes a new version (visual graph + execution graph) and the flow's current version.
  */
-import type { ExecutionGraph, ValidationIssue, VisualGraph } from '@/types/stitch';
+import type { ExecutionGraph, FlowSummary, RunStatus, ValidationIssue, VisualGraph } from '@/types/stitch';
+
+export type { FlowSummary } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { compileGraph } from '@/lib/engine/compile';
 import { getPool, withTransaction } from './pool';
 import { isUuid } from './runs';
 
-export interface FlowSummary {
-  id: string;
-  name: string;
-  currentVersionId: string | null;
-  version: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface FlowVersion {
   id: string;
@@ -97,11 +91,27 @@ function flowIdOrThrow(flowId: string): string {
   return flowId;
 }
 
-const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at
+// The last run comes from the (flow_id, created_at DESC) index: one index probe per flow.
+const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at,
+    lr.id AS last_run_id, lr.status AS last_run_status, lr.created_at AS last_run_created_at
   FROM stitch_flows f LEFT JOIN stitch_flow_versions v ON v.id = f.current_version_id
+  LEFT JOIN LATERAL (SELECT id, status, created_at FROM stitch_runs r WHERE r.flow_id = f.id
+                     ORDER BY created_at DESC LIMIT 1) lr ON true
   WHERE f.deleted_at IS NULL`;
 
-function toSummary(r: { id: string; name: string; current_version_id: string | null; version: number | null; created_at: Date; updated_at: Date }): FlowSummary {
+interface SummaryDbRow {
+  id: string;
+  name: string;
+  current_version_id: string | null;
+  version: number | null;
+  created_at: Date;
+  updated_at: Date;
+  last_run_id: string | null;
+  last_run_status: RunStatus | null;
+  last_run_created_at: Date | null;
+}
+
+function toSummary(r: SummaryDbRow): FlowSummary {
   return {
     id: r.id,
     name: r.name,
@@ -109,6 +119,7 @@ function toSummary(r: { id: string; name: string; current_version_id: string | n
     version: r.version,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
+    lastRun: r.last_run_id ? { id: r.last_run_id, status: r.last_run_status!, createdAt: r.last_run_created_at!.toISOString() } : null,
   };
 }
 

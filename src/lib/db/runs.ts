@@ -137,23 +137,8 @@ export async function getRunWithNodes(runId: string) {
   const nodes = await getNodeRuns(runId);
   return {
     ...run,
-    nodes: Object.fromEntries(
-      nodes.map((n) => [
-        n.instanceId,
-        {
-          nodeId: n.nodeId,
-          status: n.status,
-          attempt: n.attempt,
-          input: n.input,
-          output: n.output,
-          error: n.error,
-          progress: n.progress,
-          metadata: n.metadata,
-          startedAt: n.startedAt,
-          finishedAt: n.finishedAt,
-        },
-      ]),
-    ),
+    // Keyed by instance id; each entry is the row without the keys it is filed under.
+    nodes: Object.fromEntries(nodes.map(({ runId: _runId, instanceId, ...state }) => [instanceId, state])),
     waitingFor: nodes
       .filter((n) => n.status === 'waiting_for_user')
       .map((n) => ({

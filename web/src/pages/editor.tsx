@@ -233,7 +233,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
         id = created.id;
         createdHere.current = id;
         saved = { version: 1 };
-        setFlow({ id, name, currentVersionId: created.versionId, version: 1, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
+        setFlow({ id, name, currentVersionId: created.versionId, version: 1, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), lastRun: null });
         navigate(href.flow(id), { replace: true });
       }
       if (saved.version) setVersionNumber(saved.version);

@@ -26,21 +26,7 @@ export function FlowsListPage() {
     try {
       const list = await api.listFlows();
       setFlows(list);
-      const known = Object.fromEntries(list.filter((f) => f.lastRun !== undefined).map((f) => [f.id, f.lastRun ?? null]));
-      setLastRuns(known);
-      // The server may not join the last run in: ask per flow (first 50).
-      const missing = list.filter((f) => f.lastRun === undefined).slice(0, 50);
-      const found = await Promise.all(
-        missing.map(async (f) => {
-          try {
-            const { runs } = await api.listRuns({ flowId: f.id, limit: 1 });
-            return [f.id, runs[0] ? { id: runs[0].id, status: runs[0].status, createdAt: runs[0].createdAt } : null] as const;
-          } catch {
-            return [f.id, null] as const;
-          }
-        }),
-      );
-      setLastRuns((prev) => ({ ...prev, ...Object.fromEntries(found) }));
+      setLastRuns(Object.fromEntries(list.map((f) => [f.id, f.lastRun])));
     } catch (e) {
       setError((e as Error).message);
     }
