@@ -48,6 +48,10 @@ describe('/files', () => {
     expect(res.headers.get('content-type')).toBe('video/mp4');
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(res.headers.get('content-length')).toBe('1000');
+    // Embeddable from any origin (the canvas may be opened as 127.0.0.1 while URLs say localhost),
+    // never able to run script when opened directly.
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    expect(res.headers.get('content-security-policy')).toContain('sandbox');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(video);
     const mp3 = await get('/files/voice%20over.mp3');
     expect(mp3.headers.get('content-type')).toBe('audio/mpeg');

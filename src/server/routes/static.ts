@@ -16,7 +16,9 @@ export const DEFAULT_WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.me
 
 // Media written by workers may be HTML or SVG from a vendor: opened directly, it must not run
 // script on this origin (where the canvas keeps its API key). <video>/<img> ignore this header.
-const MEDIA_HEADERS = { 'Content-Security-Policy': "default-src 'none'; sandbox", 'Cross-Origin-Resource-Policy': 'same-origin' };
+// Embedding is allowed from any origin: the canvas may be opened under another name than
+// STITCH_BASE_URL (127.0.0.1 vs localhost), and vendors fetch these URLs anyway.
+const MEDIA_HEADERS = { 'Content-Security-Policy': "default-src 'none'; sandbox", 'Cross-Origin-Resource-Policy': 'cross-origin' };
 
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stitch</title>
