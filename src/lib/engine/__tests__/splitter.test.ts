@@ -215,7 +215,11 @@ describe('concurrency and races', () => {
     for (let rep = 0; rep < 20; rep++) {
       const { runId } = await startRun(flow.id, { input: items(50) });
       await eventually(async () => {
-        const { rows } = await getPool().query(`SELECT count(*)::int AS n FROM stitch_node_runs WHERE run_id = $1 AND node_id = 'h' AND status = 'running'`, [runId]);
+        // Running *and* its input stored by the worker (the callback output merges over it).
+        const { rows } = await getPool().query(
+          `SELECT count(*)::int AS n FROM stitch_node_runs WHERE run_id = $1 AND node_id = 'h' AND status = 'running' AND output IS NOT NULL`,
+          [runId],
+        );
         return rows[0].n === 50;
       });
       await Promise.all(
