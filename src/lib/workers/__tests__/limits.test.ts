@@ -4,13 +4,13 @@
  * queue runner) never have more than 2 tasks submitted-and-unfinished at the fake MiniMax, nodes
  * over the limit wait visibly throttled, and the run completes. Plus the requests-per-interval limit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFlow } from '@/lib/db/flows';
 import { getRunEvents } from '@/lib/db/runs';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
 import { limitFor } from '@/lib/workers/limits';
+import { spawnTsx, type SpawnedProcess } from '../../../../test/processes';
 import { graph, waitForRun } from '../../../../test/helpers';
 import { startTestServer, type TestServer } from '../../../../test/server/http';
 import { mockEnv, setEnv, tempDataDir } from '../../../../test/vendors/env';
@@ -18,8 +18,7 @@ import { MINIMAX_KEY, startFakeMiniMax, type FakeMiniMax } from '../../../../tes
 
 let server: TestServer;
 let minimax: FakeMiniMax;
-let second: ChildProcess;
-let secondOutput = '';
+let second: SpawnedProcess | undefined;
 let restore: () => void;
 
 beforeAll(async () => {
@@ -36,21 +35,21 @@ beforeAll(async () => {
   restore = setEnv(env);
   server = await startTestServer({ env });
   setEnv({ STITCH_BASE_URL: server.url });
-  second = spawn('npx', ['tsx', 'test/vendors/runner-process.ts'], {
-    env: { ...process.env, ...env, DATABASE_URL: server.stitch.url, STITCH_SECRET: 'test-secret-0123456789', STITCH_BASE_URL: server.url, STITCH_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  // node itself, not npx: a signal sent to npx does not reach the node process under it.
+  second = spawnTsx('test/vendors/runner-process.ts', {
+    ...env,
+    DATABASE_URL: server.stitch.url,
+    STITCH_SECRET: 'test-secret-0123456789',
+    STITCH_BASE_URL: server.url,
+    STITCH_LOG_LEVEL: 'info',
   });
-  second.stdout!.on('data', (chunk) => (secondOutput += String(chunk)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`second process did not start: ${secondOutput}`)), 30_000);
-    second.stdout!.on('data', () => secondOutput.includes('ready') && (clearTimeout(timer), resolve()));
-  });
+  await second.ready;
 });
 
 afterAll(async () => {
-  if (second && second.exitCode === null) {
-    second.kill('SIGTERM');
-    await new Promise((r) => second.once('exit', r));
+  if (second && second.child.exitCode === null) {
+    second.child.kill('SIGTERM');
+    await second.exited;
   }
   await server?.close();
   await minimax?.close();
@@ -86,7 +85,7 @@ describe('integration limits', () => {
     expect(throttled.length).toBeGreaterThan(0);
     expect(throttled[0].payload.reason).toMatch(/of 2 minimax jobs in flight/);
     // Both processes did MiniMax work (the second one logs each submission).
-    expect(secondOutput).toMatch(/MiniMax task submitted/);
+    expect(second!.output()).toMatch(/MiniMax task submitted/);
     const { rows } = await getPool().query(`SELECT count(*)::int AS n FROM stitch_node_runs WHERE run_id = $1 AND metadata ->> 'throttled' = 'true'`, [runId]);
     expect(rows[0].n).toBe(0); // throttled nodes were cleared when they got their slot
   });
