@@ -8,6 +8,8 @@
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
  *
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
+ * BENCH_PSS=1 (with a server that preloads pg_stat_statements) prints where the chain phase spends
+ * PostgreSQL's time, statement by statement.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -140,6 +142,7 @@ async function benchStitch(url: string) {
     edges: CHAIN.slice(1).map((id, i) => ({ id: `e${i}`, source: CHAIN[i], target: id })),
   });
 
+  if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()');
   // Throughput: all runs created first (like the queue's jobs), then one runner drains them.
   const runIds: string[] = [];
   for (let i = 0; i < CHAIN_RUNS; i += 50) {
@@ -158,6 +161,10 @@ async function benchStitch(url: string) {
   await waitForRuns(runIds);
   const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
   const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
+  if (process.env.BENCH_PSS) {
+    const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30`);
+    console.table(rows);
+  }
 
   // Hop latency, unloaded: one run at a time.
   recordTimes = true;
