@@ -2,7 +2,8 @@
  * `npm run bench`: Stitch's engine against its baseline, raw graphile-worker, on one database in one
  * run. Prints figures as it goes; the last line is one JSON object with every figure.
  *
- *   queue_jobs_per_s  raw graphile-worker 0.17.3 draining no-op jobs (concurrency 10)
+ *   queue_jobs_per_s  raw graphile-worker 0.17.3 draining no-op jobs added up front (concurrency 10)
+ *   queue_chained_jobs_per_s  the same, each job adding the next (5 a chain): the queue's own cost of a hop
  *   nodes_per_s       Stitch node executions/s: many concurrent runs of a 5-node chain of no-op sync workers
  *   ratio             nodes_per_s / queue_jobs_per_s
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
@@ -75,15 +76,21 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
-/** Baseline: graphile-worker alone, same database, same concurrency, jobs added up front. */
-async function benchQueue(url: string): Promise<{ perSecond: number; cpuMsPerJob: number }> {
+/**
+ * Baseline: graphile-worker alone, same database, same concurrency. `chained`: like a Stitch chain,
+ * each job adds the next one itself (5 jobs a chain), so the queue's insert cost is counted too;
+ * otherwise every job is added up front and only fetch + complete are measured.
+ */
+async function benchQueue(url: string, chained: boolean): Promise<{ perSecond: number; cpuMsPerJob: number }> {
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 10 });
+  pool.on('error', () => {});
   await runMigrations({ pgPool: pool, logger: quiet });
-  for (let i = 0; i < QUEUE_JOBS; i += 5000) {
-    const n = Math.min(5000, QUEUE_JOBS - i);
+  const firstJobs = chained ? QUEUE_JOBS / CHAIN.length : QUEUE_JOBS;
+  for (let i = 0; i < firstJobs; i += 5000) {
+    const n = Math.min(5000, firstJobs - i);
     await pool.query(
-      `SELECT graphile_worker.add_jobs(array(SELECT ROW('noop', '{}'::json, NULL, NULL, 1, NULL, NULL, NULL)::graphile_worker.job_spec FROM generate_series(1, $1)))`,
-      [n],
+      `SELECT graphile_worker.add_jobs(array(SELECT ROW('noop', $2::json, NULL, NULL, 1, NULL, NULL, NULL)::graphile_worker.job_spec FROM generate_series(1, $1)))`,
+      [n, JSON.stringify({ left: chained ? CHAIN.length - 1 : 0 })],
     );
   }
   let done = 0;
@@ -98,7 +105,9 @@ async function benchQueue(url: string): Promise<{ perSecond: number; cpuMsPerJob
     pollInterval: 1000,
     logger: quiet,
     taskList: {
-      noop: async () => {
+      noop: async (payload, helpers) => {
+        const left = (payload as { left: number }).left;
+        if (left > 0) await helpers.addJob('noop', { left: left - 1 }, { maxAttempts: 1 });
         if (++done === QUEUE_JOBS) resolveAll();
       },
     },
@@ -107,6 +116,7 @@ async function benchQueue(url: string): Promise<{ perSecond: number; cpuMsPerJob
   const seconds = (performance.now() - t0) / 1000;
   const cpu = (await cpuSeconds(pool)) - cpu0;
   await runner.stop();
+  await pool.query('DELETE FROM graphile_worker._private_jobs');
   await pool.end();
   return { perSecond: QUEUE_JOBS / seconds, cpuMsPerJob: (cpu * 1000) / QUEUE_JOBS };
 }
@@ -190,7 +200,7 @@ async function main() {
   const figures: Record<string, number> = {};
   try {
     const url = await createBenchDatabase(server.adminUrl);
-    const { perSecond: queue, cpuMsPerJob } = await benchQueue(url);
+    const { perSecond: queue, cpuMsPerJob } = await benchQueue(url, false);
     console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s, ${round(cpuMsPerJob, 3)} CPU-ms/job`);
     const stitch = await benchStitch(url);
     console.log(
@@ -198,8 +208,14 @@ async function main() {
     );
     console.log(`ratio nodes/s ÷ jobs/s: ${round(stitch.nodesPerSecond / queue, 2)} (CPU cost ratio job/node: ${round(cpuMsPerJob / stitch.cpuMsPerNode, 2)})`);
     console.log(`hop latency (${stitch.hops} hops, unloaded): p50 ${round(stitch.hopP50, 2)} ms, p99 ${round(stitch.hopP99, 2)} ms`);
+    // Last, so its dead job rows do not slow the phases before it.
+    const chainedQueue = await benchQueue(url, true);
+    console.log(
+      `raw graphile-worker, chained (each job adds the next, ${CHAIN.length} a chain): ${Math.round(chainedQueue.perSecond)} jobs/s, ${round(chainedQueue.cpuMsPerJob, 3)} CPU-ms/job`,
+    );
     Object.assign(figures, {
       queue_jobs_per_s: Math.round(queue),
+      queue_chained_jobs_per_s: Math.round(chainedQueue.perSecond),
       nodes_per_s: Math.round(stitch.nodesPerSecond),
       ratio: round(stitch.nodesPerSecond / queue, 3),
       cpu_ms_per_job: round(cpuMsPerJob, 3),
