@@ -3,63 +3,19 @@
  * lower-cased headers, parsed body) and hands it to a handler that writes the response. A handler
  * may `hang()` to simulate a timeout (the connection is closed on `close()`).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startRecordingServer, type FakeRequest, type FakeVendor } from '@/lib/workers/testing';
 
-export interface Recorded {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-  /** Parsed JSON when possible, else the text. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- vendor payloads are free-form
-}
+/** A recorded request; `body` typed loosely because vendor payloads are free-form. */
+export type Recorded = Omit<FakeRequest, 'body'> & { body: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- see above
 
 export type Handler = (req: Recorded, res: ServerResponse) => void | Promise<void>;
 
-export interface VendorServer {
-  url: string;
-  requests: Recorded[];
-  close(): Promise<void>;
-}
+export type VendorServer = Omit<FakeVendor, 'requests'> & { requests: Recorded[] };
 
-async function record(req: IncomingMessage): Promise<Recorded> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON
-  }
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body };
-}
-
+/** The SDK's recording server (src/lib/workers/testing.ts), with raw-response handlers. */
 export async function startVendorServer(handler: Handler): Promise<VendorServer> {
-  const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
-    void record(req).then(async (r) => {
-      requests.push(r);
-      try {
-        await handler(r, res);
-      } catch (error) {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return (await startRecordingServer((req, res) => handler(req, res))) as VendorServer;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -15,7 +15,7 @@
  * `startFakeVendor(routes)` stands up a vendor API on loopback that records every request.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeConfig, NodeStateUpdate, WorkerCallback, WorkerDefinition } from '@/types/stitch';
 import { ConflictError, NonRetriableError, ValidationError, coerceError } from '@/lib/errors';
@@ -320,7 +320,8 @@ export interface FakeVendor {
   close(): Promise<void>;
 }
 
-async function readRequest(req: IncomingMessage): Promise<FakeRequest> {
+/** Read a request whole: method, path, query, lower-cased headers and (JSON-parsed) body. */
+export async function readFakeRequest(req: IncomingMessage): Promise<FakeRequest> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
@@ -338,25 +339,23 @@ async function readRequest(req: IncomingMessage): Promise<FakeRequest> {
 }
 
 /**
- * A vendor API on loopback. Routes are keyed `'POST /v1/jobs'` (or just `'/v1/jobs'` for any
- * method); an unknown route answers 404. A route that throws answers 500.
+ * An HTTP server on loopback that records every request and hands it, read whole, to `handler`,
+ * which writes the raw response (or never does, to simulate a timeout: `close()` drops the
+ * connection). A handler that throws answers 500. `startFakeVendor` is built on it.
  */
-export async function startFakeVendor(routes: Record<string, FakeRoute>): Promise<FakeVendor> {
+export async function startRecordingServer(
+  handler: (request: FakeRequest, res: ServerResponse) => void | Promise<void>,
+): Promise<FakeVendor> {
   const requests: FakeRequest[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const request = await readRequest(req);
+      const request = await readFakeRequest(req);
       requests.push(request);
-      const route = routes[`${request.method} ${request.path}`] ?? routes[request.path];
-      let response: FakeResponse;
       try {
-        response = route === undefined ? { status: 404, json: { error: `no fake route for ${request.method} ${request.path}` } } : typeof route === 'function' ? await route(request) : route;
+        await handler(request, res);
       } catch (error) {
-        response = { status: 500, json: { error: coerceError(error).message } };
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: coerceError(error).message }));
       }
-      const isJson = response.json !== undefined;
-      res.writeHead(response.status ?? 200, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...response.headers });
-      res.end(isJson ? JSON.stringify(response.json) : (response.text ?? ''));
     })();
   });
   await new Promise<void>((resolve, reject) => {
@@ -373,4 +372,23 @@ export async function startFakeVendor(routes: Record<string, FakeRoute>): Promis
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A vendor API on loopback. Routes are keyed `'POST /v1/jobs'` (or just `'/v1/jobs'` for any
+ * method); an unknown route answers 404. A route that throws answers 500.
+ */
+export function startFakeVendor(routes: Record<string, FakeRoute>): Promise<FakeVendor> {
+  return startRecordingServer(async (request, res) => {
+    const route = routes[`${request.method} ${request.path}`] ?? routes[request.path];
+    const response: FakeResponse =
+      route === undefined
+        ? { status: 404, json: { error: `no fake route for ${request.method} ${request.path}` } }
+        : typeof route === 'function'
+          ? await route(request)
+          : route;
+    const isJson = response.json !== undefined;
+    res.writeHead(response.status ?? 200, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...response.headers });
+    res.end(isJson ? JSON.stringify(response.json) : (response.text ?? ''));
+  });
 }
