@@ -136,6 +136,7 @@ export const RunSchema = RunSummarySchema.extend({
         instanceId: z.string(),
         prompt: z.unknown(),
         inputSchema: z.unknown(),
+        input: z.unknown(),
         deadlineAt: z.string().nullable(),
       }),
     )

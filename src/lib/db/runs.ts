@@ -145,6 +145,7 @@ export async function getRunWithNodes(runId: string) {
         instanceId: n.instanceId,
         prompt: n.metadata.prompt ?? null,
         inputSchema: n.metadata.inputSchema ?? null,
+        input: n.input,
         deadlineAt: n.deadlineAt,
       })),
   };

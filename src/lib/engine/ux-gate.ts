@@ -130,19 +130,3 @@ export async function uxDeadlineJob(payload: ExecutePayload): Promise<void> {
     input: state.input,
   });
 }
-
-/** The UX gates of a run waiting on a person: what a run's status shows as "waiting on a human". */
-export async function listWaitingGates(runId: string): Promise<Array<{ instanceId: string; prompt: unknown; inputSchema: unknown; input: unknown; deadlineAt: string | null }>> {
-  const { rows } = await getPool().query(
-    `SELECT instance_id, metadata, input, deadline_at FROM stitch_node_runs
-     WHERE run_id = $1 AND status = 'waiting_for_user' ORDER BY created_at, instance_id`,
-    [runId],
-  );
-  return rows.map((r) => ({
-    instanceId: r.instance_id,
-    prompt: r.metadata.prompt,
-    inputSchema: r.metadata.inputSchema,
-    input: r.input,
-    deadlineAt: r.deadline_at ? r.deadline_at.toISOString() : null,
-  }));
-}

@@ -7,7 +7,7 @@ import type { VisualGraph } from '@/types/stitch';
 import { createFlow } from '@/lib/db/flows';
 import { getRunEvents, getRunWithNodes } from '@/lib/db/runs';
 import { cancelRun, startRun } from '@/lib/engine/start-run';
-import { answerUserTask, listWaitingGates } from '@/lib/engine/ux-gate';
+import { answerUserTask } from '@/lib/engine/ux-gate';
 import { eventually, graph, registerTestWorker, syncWorker, waitForRun } from '../../../../test/helpers';
 import { startTestStitch, type TestStitch } from '../../../../test/db';
 
@@ -48,8 +48,7 @@ describe('UX gates', () => {
     expect(waiting.nodes.gate.metadata).toMatchObject({ prompt: 'Approve the script?', inputSchema: approval.inputSchema });
     expect(waiting.nodes.publish).toBeUndefined();
     // The run status says it waits on a human.
-    expect(waiting.waitingFor).toEqual([{ instanceId: 'gate', prompt: 'Approve the script?', inputSchema: approval.inputSchema, deadlineAt: null }]);
-    expect(await listWaitingGates(runId)).toEqual([
+    expect(waiting.waitingFor).toEqual([
       { instanceId: 'gate', prompt: 'Approve the script?', inputSchema: approval.inputSchema, input: { script: 'A fox', seen_draft: true }, deadlineAt: null },
     ]);
     const events = await getRunEvents(runId);
@@ -77,7 +76,7 @@ describe('UX gates', () => {
     const gate = { id: 'gate', type: 'ux', config: { ...approval, timeoutSeconds: 0.3, defaultAnswer: { approved: false } } };
     const runId = await start(graph([gate, 'after'], [['gate', 'after']]), { script: 'B' });
     const waiting = await waitingGate(runId, 'gate');
-    expect((await listWaitingGates(waiting.id))[0].deadlineAt).not.toBeNull();
+    expect(waiting.waitingFor[0].deadlineAt).not.toBeNull();
     const r = await waitForRun(runId);
     expect(r.status).toBe('completed');
     expect(r.nodes.gate.output).toEqual({ script: 'B', approved: false, note: 'none' });
@@ -103,7 +102,7 @@ describe('UX gates', () => {
     const runId = await start(g, [{ img: 'a.png' }, { img: 'b.png' }]);
     await waitingGate(runId, 'gate[0]');
     await waitingGate(runId, 'gate[1]');
-    expect((await listWaitingGates(runId)).map((w) => w.instanceId)).toEqual(['gate[0]', 'gate[1]']);
+    expect((await getRunWithNodes(runId)).waitingFor.map((w) => w.instanceId)).toEqual(['gate[0]', 'gate[1]']);
     await answerUserTask(runId, 'gate[1]', { caption: 'second' });
     await answerUserTask(runId, 'gate[0]', { caption: 'first' });
     const r = await waitForRun(runId);
