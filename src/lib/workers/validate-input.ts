@@ -1,6 +1,7 @@
 /**
  * Check a node's input against its worker definition before `execute`: required fields (or one of
- * their aliases) present, declared types respected, defaults filled in. Unknown fields pass through.
+ * their aliases) present, declared types respected (numeric text converted to numbers), defaults
+ * filled in. Unknown fields pass through.
  */
 import type { FieldType, WorkerDefinition } from '@/types/stitch';
 
@@ -32,9 +33,11 @@ export function validateInput(definition: WorkerDefinition, input: unknown): Inp
       continue;
     }
     const actual = typeOf(value[present]);
-    if (actual !== schema.type && !(schema.type === 'number' && actual === 'string' && value[present] !== '' && !Number.isNaN(Number(value[present])))) {
-      problems.push(`Field ${present} must be ${schema.type}, got ${actual}`);
-    }
+    const numeric = schema.type === 'number' && actual === 'string' && String(value[present]).trim() !== '' && !Number.isNaN(Number(value[present]));
+    // A number that arrives as text (a form field, a query string) is accepted and converted, so the
+    // worker sees the declared type.
+    if (numeric) value[present] = Number(value[present]);
+    else if (actual !== schema.type) problems.push(`Field ${present} must be ${schema.type}, got ${actual}`);
   }
   return { input: value, problems };
 }
