@@ -44,8 +44,8 @@ export class UnauthorizedError extends StitchError {
 
 /** Thrown by a worker: fail this node now, do not retry. */
 export class NonRetriableError extends StitchError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('non_retriable', message, options);
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'non_retriable', message, options);
     this.name = 'NonRetriableError';
   }
 }

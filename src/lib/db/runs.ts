@@ -6,7 +6,9 @@ import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/s
 import { ConflictError, NotFoundError } from '@/lib/errors';
 import { getLocalCompleter } from '@/lib/engine/local-completion';
 import { currentAttemptFor, currentHarness } from '@/lib/engine/execution-context';
+import { getLogger } from '@/lib/log';
 import { getPool } from './pool';
+import { retryTransient } from './transient';
 
 /**
  * Store intermediate state for a running node: `output` (an async worker's input, kept for merging
@@ -35,33 +37,31 @@ export async function updateNodeState(runId: string, nodeId: string, state: Node
     throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
   }
   const progress = typeof state.metadata?.progress === 'number' ? Math.min(1, Math.max(0, state.metadata.progress)) : null;
-  const { rows } = await getPool().query<{ ok: boolean }>(
-    `WITH u AS (
-       UPDATE stitch_node_runs
-       SET status = 'running',
-           output = CASE WHEN $3::boolean THEN $4::jsonb ELSE output END,
-           progress = coalesce($5::real, progress),
-           metadata = metadata || $6::jsonb,
-           started_at = coalesce(started_at, now()),
-           updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND status IN ('pending', 'running')
-       RETURNING attempt, status
-     )
-     SELECT stitch_emit($1, (SELECT jsonb_agg(jsonb_build_object('instanceId', $2::text, 'type',
-              CASE WHEN $5::real IS NULL AND $7::text IS NULL THEN 'node:running' ELSE 'node:progress' END,
-              'payload', jsonb_build_object('attempt', attempt, 'progress', $5::real, 'message', $7::text))) FROM u))
-              IS NOT NULL AS ok`,
-    [
-      runId,
-      nodeId,
-      state.output !== undefined,
-      JSON.stringify(state.output ?? null),
-      progress,
-      JSON.stringify(state.metadata ?? {}),
-      typeof state.metadata?.message === 'string' ? state.metadata.message : null,
-    ],
+  // Every state write names its attempt (design §9): a late write of attempt N never touches N+1.
+  const attempt = currentAttemptFor(runId, nodeId)?.attempt ?? null;
+  const { rows } = await retryTransient('updateNodeState', () =>
+    getPool().query<{ r: { ok: boolean; found?: boolean; attempt?: number; status?: string; runStatus?: string } }>(
+      'SELECT stitch_update_node_state($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8) AS r',
+      [
+        runId,
+        nodeId,
+        attempt,
+        state.output !== undefined,
+        JSON.stringify(state.output ?? null),
+        progress,
+        JSON.stringify(state.metadata ?? {}),
+        typeof state.metadata?.message === 'string' ? state.metadata.message : null,
+      ],
+    ),
   );
-  if (!rows[0]?.ok) throw new ConflictError(`Node ${nodeId} of run ${runId} is not running: its state was not updated`);
+  const r = rows[0].r;
+  if (r.ok) return;
+  if (attempt !== null && r.found && r.attempt !== attempt) {
+    // A stale write: refused, logged, never applied. The worker's own attempt is over.
+    getLogger().warn({ runId, nodeId, attempt, currentAttempt: r.attempt, status: r.status }, 'stale state write refused (attempt moved on)');
+    return;
+  }
+  throw new ConflictError(`Node ${nodeId} of run ${runId} is not running: its state was not updated`);
 }
 
 interface RunDbRow {

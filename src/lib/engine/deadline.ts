@@ -56,7 +56,7 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
         `WITH u AS (UPDATE stitch_node_runs SET deadline_at = now() + make_interval(secs => $5), updated_at = now()
                     WHERE run_id = $1 AND instance_id = $2 AND attempt = $4 AND status = 'running' RETURNING 1)
          SELECT graphile_worker.add_job('stitch_deadline', json_build_object('r', $1::uuid, 'v', $3::uuid, 'i', $2::text, 'a', $4::int),
-                run_at => now() + make_interval(secs => $5), max_attempts => 5) FROM u`,
+                run_at => now() + make_interval(secs => $5), max_attempts => 5, job_key => stitch_job_key('deadline', $1::uuid, $2::text)) FROM u`,
         [ref.runId, ref.instanceId, ref.versionId, ref.attempt, extend],
       );
       return;

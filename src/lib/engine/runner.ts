@@ -13,6 +13,7 @@ import { getLogger } from '@/lib/log';
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
+import { guardJob } from './job-guard';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { uxDeadlineJob } from './ux-gate';
 
@@ -36,18 +37,25 @@ export interface QueueRunner {
   stop(): Promise<void>;
 }
 
+/** Every task works on one node attempt and is guarded: see job-guard.ts (every run ends). */
+const guarded = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
+
 const tasks: Record<string, Task> = {
-  stitch_execute: (payload, helpers) => executeNodeJob(payload as ExecutePayload, helpers.job.id),
-  stitch_deadline: (payload) => deadlineJob(payload as ExecutePayload),
-  stitch_ux_deadline: (payload) => uxDeadlineJob(payload as ExecutePayload),
-  stitch_callback: async (payload) => {
+  stitch_execute: (payload, helpers) =>
+    guardJob('stitch_execute', guarded(payload as ExecutePayload), () => executeNodeJob(payload as ExecutePayload, helpers.job.id)),
+  stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
+  stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
+  stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
-    try {
-      await completeNode({ runId: p.r, instanceId: p.i, attempt: p.a, ...p.cb });
-    } catch (error) {
-      // A scheduled callback for a node that moved on (cancelled, retried) is dropped, not retried.
-      if ((error as { code?: string }).code !== 'conflict' && (error as { code?: string }).code !== 'not_found') throw error;
-    }
+    return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {
+      try {
+        await completeNode({ runId: p.r, instanceId: p.i, attempt: p.a, ...p.cb });
+      } catch (error) {
+        // A scheduled callback for a node that moved on (cancelled, retried) is dropped, not retried.
+        const code = (error as { code?: string }).code;
+        if (code !== 'conflict' && code !== 'not_found') throw error;
+      }
+    });
   },
 };
 

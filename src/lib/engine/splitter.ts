@@ -12,7 +12,7 @@ import { failAttempt } from './complete-node';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { readPath } from './merge-input';
-import { retryTransient } from './retry-transition';
+import { retryTransient } from '@/lib/db/transient';
 import type { NodeRef, SettleResult } from './transitions';
 
 const COMPLETE_JOBS = '(SELECT count(*) FROM graphile_worker.complete_jobs($JOB::bigint[]))';

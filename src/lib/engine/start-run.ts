@@ -2,10 +2,10 @@
  * The engine façade the server, CLI and tests call: start, cancel and retry runs.
  */
 import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
-import { getPool, withTransaction } from '@/lib/db/pool';
+import { getPool } from '@/lib/db/pool';
+import { retryTransient } from '@/lib/db/transient';
 import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
-import { parseInstanceId } from './instances';
 import { abortRun } from './transitions';
 
 export type RunTarget = string | { flowId: string } | { versionId: string };
@@ -93,64 +93,29 @@ export async function cancelRun(runId: string): Promise<void> {
 export async function retryNode(runId: string, instanceId: string): Promise<{ attempt: number }> {
   const run = await getRun(runId);
   const graph = await getExecutionGraph(run.versionId);
-  return withTransaction(async (client) => {
-    const locked = await client.query('SELECT status FROM stitch_runs WHERE id = $1 FOR UPDATE', [runId]);
-    const runStatus: string = locked.rows[0].status;
-    if (runStatus !== 'failed' && runStatus !== 'running') {
-      throw new ConflictError(`Run ${runId} is ${runStatus}: only failed or running runs can retry a node`);
-    }
-    const node = await client.query(
-      `UPDATE stitch_node_runs SET status = 'pending', attempt = attempt + 1, error = NULL, output = NULL,
-              finished_at = NULL, deadline_at = NULL, updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND status = 'failed'
-         AND metadata ->> 'itemError' IS DISTINCT FROM 'collected' RETURNING attempt`,
-      [runId, instanceId],
-    );
-    if (!node.rows[0]) {
-      const exists = await client.query('SELECT status, metadata FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $2', [runId, instanceId]);
-      if (!exists.rows[0]) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
-      if (exists.rows[0].metadata.itemError === 'collected') {
-        throw new ConflictError(
-          `Node ${instanceId} failed as one item of a collector with onItemError "collect": its error is already part of the collector's output. ` +
-            `Use onItemError "fail" to retry failed items, or run the flow again.`,
-        );
-      }
-      throw new ConflictError(`Node ${instanceId} is ${exists.rows[0].status}: only failed nodes can be retried`);
-    }
-    const attempt: number = node.rows[0].attempt;
-    const enqueue: Array<{ i: string; a: number }> = [{ i: instanceId, a: attempt }];
-    if (runStatus === 'failed') {
-      // Reopen what the failure closed: rows it skipped without any arrival go (except collectors
-      // waiting for items: their count of needed arrivals was set at fan-out); the rest wait again.
-      await client.query(
-        `DELETE FROM stitch_node_runs WHERE run_id = $1 AND status = 'skipped' AND arrived = 0
-           AND metadata ->> 'closedBy' = 'failed' AND NOT (node_id = ANY ($2)) AND needed IS NULL`,
-        [runId, graph.entryNodes],
+  const inDegree = Object.fromEntries(Object.entries(graph.inEdges).map(([id, edges]) => [id, edges.length]));
+  const { rows } = await retryTransient('retryNode', () =>
+    getPool().query<{ r: { attempt?: number; error?: string; status?: string } }>(
+      'SELECT stitch_retry_node($1, $2, $3, $4, $5::jsonb) AS r',
+      [runId, run.versionId, instanceId, graph.entryNodes, JSON.stringify(inDegree)],
+    ),
+  );
+  const r = rows[0].r;
+  switch (r.error) {
+    case undefined:
+      return { attempt: r.attempt! };
+    case 'run_not_found':
+      throw new NotFoundError(`Run ${runId}`);
+    case 'node_not_found':
+      throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
+    case 'run_not_retryable':
+      throw new ConflictError(`Run ${runId} is ${r.status}: only failed or running runs can retry a node`);
+    case 'item_error_collected':
+      throw new ConflictError(
+        `Node ${instanceId} failed as one item of a collector with onItemError "collect": its error is already part of the collector's output. ` +
+          `Use onItemError "fail" to retry failed items, or run the flow again.`,
       );
-      const reopened = await client.query(
-        `UPDATE stitch_node_runs
-         SET status = 'pending', attempt = CASE WHEN started_at IS NULL THEN attempt ELSE attempt + 1 END,
-             metadata = metadata - 'closedBy', finished_at = NULL, updated_at = now()
-         WHERE run_id = $1 AND status IN ('skipped', 'cancelled') AND metadata ->> 'closedBy' = 'failed'
-         RETURNING instance_id, attempt, arrived, needed`,
-        [runId],
-      );
-      for (const r of reopened.rows) {
-        const { nodeId } = parseInstanceId(r.instance_id);
-        // A collector needs every item's arrivals (`needed`), any other node its in-degree.
-        if (r.arrived >= (r.needed ?? graph.inEdges[nodeId].length)) enqueue.push({ i: r.instance_id, a: r.attempt });
-      }
-      await client.query(
-        `UPDATE stitch_runs SET status = 'running', error = NULL, output = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
-        [runId],
-      );
-    }
-    await client.query(
-      `SELECT stitch_enqueue_execute($1, $2, $3::jsonb, NULL),
-              stitch_emit($1, (SELECT jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
-                 'payload', jsonb_build_object('attempt', (x ->> 'a')::int, 'retry', true))) FROM jsonb_array_elements($3::jsonb) x))`,
-      [runId, run.versionId, JSON.stringify(enqueue)],
-    );
-    return { attempt };
-  });
+    default:
+      throw new ConflictError(`Node ${instanceId} is ${r.status}: only failed nodes can be retried`);
+  }
 }

@@ -16,7 +16,7 @@ import { getPool } from '@/lib/db/pool';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
-import { retryTransient } from './retry-transition';
+import { retryTransient } from '@/lib/db/transient';
 import { topLevelNodes } from './scopes';
 
 export interface NodeRef {
@@ -92,12 +92,16 @@ export async function settleNode(
   return rows[0].r;
 }
 
-/** pending → running. For async workers `deadlineSeconds` schedules the callback-deadline job. */
+/**
+ * pending → running. For async workers `deadlineSeconds` schedules the callback-deadline job, and
+ * the same attempt may be marked again: its execute job was delivered again because the process
+ * that ran it died before the hand-off ended the job, so the worker must run again (at least once).
+ */
 export async function markRunning(ref: NodeRef, input: unknown, deadlineSeconds: number | null): Promise<boolean> {
-  const { rows } = await getPool().query<{ ok: boolean }>(
+  const { rows } = await retryTransient('markRunning', () => getPool().query<{ ok: boolean }>(
     'SELECT stitch_mark_running($1, $2, $3, $4, $5::jsonb, $6) AS ok',
     [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), deadlineSeconds],
-  );
+  ));
   return rows[0].ok;
 }
 
@@ -108,14 +112,14 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number, random = Ma
 }
 
 export async function scheduleRetry(ref: NodeRef, error: string, delayMs: number): Promise<boolean> {
-  const { rows } = await getPool().query<{ ok: boolean }>('SELECT stitch_schedule_retry($1, $2, $3, $4, $5, $6) AS ok', [
+  const { rows } = await retryTransient('scheduleRetry', () => getPool().query<{ ok: boolean }>('SELECT stitch_schedule_retry($1, $2, $3, $4, $5, $6) AS ok', [
     ref.runId,
     ref.versionId,
     ref.instanceId,
     ref.attempt,
     error,
     Math.min(delayMs, 2_000_000_000),
-  ]);
+  ]));
   return rows[0].ok;
 }
 

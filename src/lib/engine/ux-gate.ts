@@ -11,6 +11,7 @@
 import type { ExecutionGraph, ExecutionNode, FieldSchema, WorkerDefinition } from '@/types/stitch';
 import { ConflictError, NonRetriableError, NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { retryTransient } from '@/lib/db/transient';
 import { isUuid } from '@/lib/db/runs';
 import { validateInput } from '@/lib/workers/validate-input';
 import { failAttempt } from './complete-node';
@@ -55,11 +56,11 @@ export async function waitForUser(node: ExecutionNode, ref: NodeRef, input: unkn
     prompt: typeof node.config.prompt === 'string' ? node.config.prompt : node.label ?? `Input needed for ${node.id}`,
     inputSchema: answerSchemaOf(node) ?? null,
   };
-  const { rows } = await getPool().query<{ ok: boolean }>(
+  const { rows } = await retryTransient('waitForUser', () => getPool().query<{ ok: boolean }>(
     `SELECT stitch_wait_for_user($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) AS ok,
             (SELECT count(*) FROM graphile_worker.complete_jobs($8::bigint[])) AS jobs_completed`,
     [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), JSON.stringify(metadata), deadlineSecondsOf(node), jobId ? [jobId] : []],
-  );
+  ));
   return rows[0].ok;
 }
 

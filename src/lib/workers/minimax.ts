@@ -161,7 +161,8 @@ export async function pollNow(field: string, vendorTaskId: string): Promise<numb
        RETURNING run_id, instance_id, attempt
      )
      SELECT graphile_worker.add_job('stitch_deadline',
-              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5)
+              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5,
+              job_key => stitch_job_key('deadline', n.run_id, n.instance_id))
      FROM n JOIN stitch_runs r ON r.id = n.run_id`,
     [field, vendorTaskId],
   );
