@@ -20,6 +20,11 @@ export interface FakeMiniMax extends VendorServer {
   /** Failure of the next submissions (`failNext` of them). */
   failure: Failure;
   failNext: number;
+  /**
+   * The next submissions (this many) post a Fail status callback to their callback_url *before*
+   * answering the submit: the failure reaches Stitch while its worker still awaits the submit.
+   */
+  failViaCallbackFirst: number;
   /** Most tasks ever submitted and not yet finished at the same time. */
   maxUnfinished: number;
   /** Finish a task: Success (default) or Fail; `callback: false` leaves Stitch to poll. */
@@ -51,6 +56,12 @@ export async function startFakeMiniMax(): Promise<FakeMiniMax> {
       const taskId = String(seq++);
       const task: FakeTask = { taskId, prompt: req.body.prompt, callbackUrl: req.body.callback_url, status: 'Preparing' };
       tasks.set(taskId, task);
+      if (fake.failViaCallbackFirst > 0 && task.callbackUrl) {
+        fake.failViaCallbackFirst -= 1;
+        task.status = 'Fail';
+        await postJson(task.callbackUrl, { task_id: taskId, status: 'Fail', base_resp: { status_code: 1, status_msg: 'x' } });
+        return sendJson(res, 200, { task_id: taskId, base_resp: { status_code: 0, status_msg: 'success' } });
+      }
       fake.maxUnfinished = Math.max(fake.maxUnfinished, unfinished());
       sendJson(res, 200, { task_id: taskId, base_resp: { status_code: 0, status_msg: 'success' } });
       if (task.callbackUrl) {
@@ -89,6 +100,7 @@ export async function startFakeMiniMax(): Promise<FakeMiniMax> {
     tasks,
     failure: 'none' as Failure,
     failNext: 0,
+    failViaCallbackFirst: 0,
     maxUnfinished: 0,
     async finish(taskId: string, options: { fail?: boolean; callback?: boolean } = {}) {
       const task = tasks.get(taskId)!;

@@ -127,6 +127,24 @@ describe('minimax (video_generation, callback protocol, query, files/retrieve)',
     expect(r.nodes.m.output.videoUrl).toBe(`${minimax.url}/download/f${task.taskId}.mp4`);
   });
 
+  it('a Fail callback that arrives before the submit answers retries cleanly: the late running write of attempt 1 is refused (issue 10 A.1)', async () => {
+    minimax.failViaCallbackFirst = 1;
+    const runId = await start(
+      graph(['s:start', { id: 'm', workerType: 'minimax', retry: { attempts: 3, backoffMs: 50, maxBackoffMs: 100 } }, 'e:end'], [['s', 'm'], ['m', 'e']]),
+      { visual_prompt: 'fail first via callback' },
+    );
+    // Attempt 2 submits again (before the fix attempt 1's late updateNodeState flipped it to running
+    // and its job then did nothing: no submit, no deadline, a run that never ended).
+    const second = await eventually(async () =>
+      [...minimax.tasks.values()].find((t) => t.prompt === 'fail first via callback' && t.status !== 'Fail' && t.challengeEchoed),
+    );
+    await minimax.finish(second.taskId);
+    const r = await finished(runId);
+    expect(r.status).toBe('completed');
+    expect(r.nodes.m.attempt).toBe(2);
+    expect(r.nodes.m.output.minimaxTaskId).toBe(second.taskId);
+  });
+
   it('a failed task callback fails the node with MiniMax\'s reason', async () => {
     const runId = await start(graph([{ id: 'm', workerType: 'minimax', retry: { attempts: 1 } }], []), { visual_prompt: 'fail me' });
     const task = await eventually(async () => [...minimax.tasks.values()].find((t) => t.prompt === 'fail me' && t.challengeEchoed));
