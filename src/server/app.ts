@@ -11,6 +11,8 @@ import { renderDocsPage } from './docs-page';
 import { handleError, handleNotFound } from './error-handler';
 import { apiKeyAuth } from './middleware/api-key';
 import { limitBody } from './middleware/body-limit';
+import { rejectNonFiniteNumbers } from './middleware/finite-json';
+import { sameSiteOnly } from './middleware/same-site';
 import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
@@ -57,7 +59,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   const auth = apiKeyAuth({ apiKey: config.apiKey, isPublic, allowQueryKey: isEventStream });
   app.use('/api/*', auth);
   app.use('/metrics', auth);
+  app.use('*', sameSiteOnly({ apiKey: config.apiKey, baseUrl: config.baseUrl, isPublic }));
   app.use('*', limitBody(config.bodyLimitBytes));
+  app.use('*', rejectNonFiniteNumbers());
 
   app.route('/', flowRoutes(config));
   app.route('/', runRoutes());

@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StitchError } from '@/lib/errors';
 import { getLogger } from '@/lib/log';
+import { isConnectionError } from '@/lib/db/transient';
 
 /** `StitchError.code` → HTTP status. Unlisted codes are server-side failures (500). */
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
@@ -22,6 +23,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   unsupported_media_type: 415,
   not_supported: 501,
   db_not_open: 503,
+  unavailable: 503,
 };
 
 /** HTTP statuses raised by Hono itself (malformed JSON, 415, …) under a stable code. */
@@ -73,7 +75,14 @@ export function handleError(error: Error, c: Context): Response {
     return c.json(errorBody(code, error.message || code.replace(/_/g, ' ')), status);
   }
   if (isRefusedData(error)) {
-    return c.json(errorBody('invalid_data', `The database cannot store this request's data: ${error.message}`), 400);
+    // The database's own words stay in the log: they may quote internals to an unauthenticated caller.
+    getLogger().warn({ err: error, method: c.req.method, path: c.req.path }, 'the database refused the request\'s data');
+    return c.json(errorBody('invalid_data', 'The database cannot store this request\'s data (a value out of range, a NUL character, or nesting too deep).'), 400);
+  }
+  if (isConnectionError(error)) {
+    getLogger().warn({ err: error, method: c.req.method, path: c.req.path }, 'database unavailable while handling a request');
+    c.header('Retry-After', '5');
+    return c.json(errorBody('unavailable', 'The database is unavailable; try again shortly.'), 503);
   }
   if (isStackOverflow(error)) return c.json(errorBody('invalid_data', 'The request is nested too deeply.'), 400);
   getLogger().error({ err: error, method: c.req.method, path: c.req.path }, 'unexpected error while handling a request');

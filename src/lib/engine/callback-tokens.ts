@@ -41,7 +41,8 @@ export function createCallbackToken(runId: string, instanceId: string, attempt: 
 export type TokenCheck = { valid: true; attempt: number } | { valid: false; reason: 'malformed' | 'bad_signature' | 'expired' };
 
 export function verifyCallbackToken(token: string | undefined, runId: string, instanceId: string): TokenCheck {
-  const match = token ? /^(\d{1,6})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(token) : null;
+  // Exactly one spelling per token: no leading zeros (`01.<exp>.<sig>` is not attempt 1's token).
+  const match = token ? /^([1-9]\d{0,5})\.([1-9]\d{0,11})\.([A-Za-z0-9_-]{43})$/.exec(token) : null;
   if (!match) return { valid: false, reason: 'malformed' };
   const attempt = Number(match[1]);
   const expiresAt = Number(match[2]);

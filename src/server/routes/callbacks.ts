@@ -93,7 +93,14 @@ export function callbackRoutes() {
     const body = await readJson(c);
     const parsed = worker?.parseCallback ? adapt(worker, body, c) : parseStitchCallback(body);
     if ('reply' in parsed) return c.json(parsed.reply as object, 200);
-    const result = await completeNode({ runId, instanceId: nodeId, token, ...parseStitchCallback(parsed) });
+    const callback = parseStitchCallback(parsed);
+    // A completed callback's output is merged over what the worker stored: it must be an object.
+    if (callback.output !== undefined && (callback.output === null || typeof callback.output !== 'object' || Array.isArray(callback.output))) {
+      throw new ValidationError('The callback output must be a JSON object (it is merged over the node\'s stored input).', [
+        { code: 'invalid_type', field: 'output', message: `expected an object, got ${callback.output === null ? 'null' : Array.isArray(callback.output) ? 'an array' : typeof callback.output}` },
+      ]);
+    }
+    const result = await completeNode({ runId, instanceId: nodeId, token, ...callback });
     return c.json(result, 200);
   });
   return app;
