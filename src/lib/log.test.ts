@@ -27,4 +27,23 @@ describe('redaction', () => {
     expect(out).toContain('"worker":"w"');
     expect(out).not.toMatch(/SECRET/);
   });
+
+  it('a logged error keeps its stack (redacted), code and cause (issue 10 B.15)', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
+    setLogger(createLogger('info', sink));
+    function failsHere(): never {
+      throw Object.assign(new Error('vendor call https://v/x?token=1.2.SECRETSIG failed', { cause: new Error('socket hang up') }), { code: 'ECONNRESET' });
+    }
+    try {
+      failsHere();
+    } catch (error) {
+      createLogger('info', sink).error({ error }, 'it failed');
+    }
+    const line = JSON.parse(lines.at(-1)!);
+    expect(line.error.stack).toMatch(/failsHere/);
+    expect(line.error.code).toBe('ECONNRESET');
+    expect(line.error.cause.message).toBe('socket hang up');
+    expect(lines.join('')).not.toMatch(/SECRETSIG/);
+  });
 });

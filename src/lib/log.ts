@@ -15,13 +15,28 @@ export function redactString(value: string): string {
   return value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]');
 }
 
+/**
+ * An error as a log field: message, name, the stack (redacted like any string: a stack's first line
+ * repeats the message), its code and its cause — the stack is what makes a logged error useful.
+ */
+function redactError(error: Error, depth: number): Record<string, unknown> {
+  const code = (error as { code?: unknown }).code;
+  return {
+    message: redactString(error.message),
+    name: error.name,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    ...(error.stack ? { stack: redactString(error.stack) } : {}),
+    ...(error.cause !== undefined ? { cause: redact(error.cause, depth + 1) } : {}),
+  };
+}
+
 /** Deep copy of `value` with sensitive keys' values replaced. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[depth]';
   if (typeof value === 'string') return redactString(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value && typeof value === 'object') {
-    if (value instanceof Error) return { message: redactString(value.message), name: value.name };
+    if (value instanceof Error) return redactError(value, depth);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       // Keys that name a flag about a secret ("apiKeyPresent") carry no secret.

@@ -228,6 +228,22 @@ describe('webhooks', () => {
     expect((await t.api('DELETE', `/api/flows/${live.flowId}/triggers/${live.id}`)).status).toBe(404);
   });
 
+  it('delivery ids that differ only after 200 characters are two deliveries; a repeat of a long one is one (issue 10 B.13)', async () => {
+    const hook = await newTrigger();
+    const body = JSON.stringify({ n: 2 });
+    const prefix = 'd'.repeat(200);
+    const send = (id: string) => deliver(hook.slug, body, { 'x-stitch-signature': signBody(hook.secret, body), 'x-stitch-delivery': id });
+    const a = await send(`${prefix}-a`);
+    const b = await send(`${prefix}-b`);
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(b.body.runId).not.toBe(a.body.runId);
+    const again = await send(`${prefix}-a`);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ runId: a.body.runId, duplicate: true });
+    expect(await runsOf(hook.flowId)).toHaveLength(2);
+  });
+
   it('a repeated delivery id starts no second run; a taken slug is 409; bad JSON is 400', async () => {
     const hook = await newTrigger();
     const body = JSON.stringify({ n: 1 });

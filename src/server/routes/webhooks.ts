@@ -5,7 +5,7 @@
  * is accepted too). The JSON body becomes the run input. A trigger without a secret refuses
  * everything; a repeated `X-Stitch-Delivery` / `X-GitHub-Delivery` id starts no second run.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
 import { NotFoundError, StitchError, UnauthorizedError, ValidationError } from '@/lib/errors';
@@ -37,6 +37,15 @@ function parseInput(body: Uint8Array): unknown {
   } catch {
     throw new ValidationError('The webhook body must be JSON (it becomes the run input).');
   }
+}
+
+/**
+ * The stored key of a delivery id: the id itself, or — past 200 characters — a digest of the whole
+ * id, so two deliveries that differ anywhere stay two deliveries (cutting them merged them).
+ */
+export function deliveryKey(id: string | undefined): string | undefined {
+  if (!id) return undefined;
+  return id.length <= 200 ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
 }
 
 export function webhookRoutes(config: Config) {
@@ -125,7 +134,7 @@ export function webhookRoutes(config: Config) {
       throw new UnauthorizedError(header ? 'The webhook signature does not match.' : 'The webhook has no X-Stitch-Signature header.');
     }
     const input = parseInput(body);
-    const deliveryId = (c.req.header('x-stitch-delivery') ?? c.req.header('x-github-delivery'))?.slice(0, 200) || undefined;
+    const deliveryId = deliveryKey(c.req.header('x-stitch-delivery') ?? c.req.header('x-github-delivery'));
     if (deliveryId) {
       const earlier = await claimDelivery(trigger.id, deliveryId);
       if (earlier) return c.json({ runId: earlier.runId, duplicate: true as const }, 200);
