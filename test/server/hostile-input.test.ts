@@ -40,6 +40,25 @@ function raw(method: string, path: string, headers: Record<string, string>, body
   });
 }
 
+describe('B.9 ids that are Object.prototype names', () => {
+  it('save and run over HTTP: no 500, no false duplicate, every node completes', async () => {
+    const g = graph(
+      ['constructor:start', 'toString:echo', '__proto__:echo', 'hasOwnProperty:end'],
+      [['constructor', 'toString'], ['constructor', '__proto__'], ['toString', 'hasOwnProperty'], ['__proto__', 'hasOwnProperty']],
+    );
+    const saved = await t.api('POST', '/api/flows', { name: `proto-${Math.random()}`, graph: g });
+    expect(saved.status).toBe(201);
+    const started = await t.api('POST', `/api/flows/${saved.body.id}/run`, { input: { x: 1 } });
+    expect(started.status).toBe(202);
+    const run = await eventually(async () => {
+      const r = await t.api('GET', `/api/runs/${started.body.runId}`);
+      return r.body.status === 'completed' && r.body;
+    });
+    expect(Object.keys(run.nodes).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty', 'toString']);
+    expect(run.output).toMatchObject({ x: 1 });
+  });
+});
+
 describe('B.10 numbers beyond a double', () => {
   it('1e400 in a run input → 400 naming the field, and no run is created', async () => {
     const flowId = await newFlow();

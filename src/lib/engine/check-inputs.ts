@@ -16,6 +16,7 @@
 import type { ExecutionEdge, ExecutionGraph, ExecutionNode, ValidationIssue } from '@/types/stitch';
 import { getWorkerDefinition } from '@/lib/workers/registry';
 import { closestName } from './suggest';
+import { idMap } from './id-map';
 
 /** `ANY`: fields are unknowable. */
 const ANY = null;
@@ -79,9 +80,9 @@ function edgeFields(graph: ExecutionGraph, edge: ExecutionEdge, outputs: Record<
 export function checkFlowTypes(graph: ExecutionGraph): { errors: ValidationIssue[]; warnings: ValidationIssue[] } {
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
-  const outputs: Record<string, Fields> = {};
+  const outputs = idMap<Fields>();
   /** May be skipped: every inbound edge is conditional (a switch case, or from a node that may be skipped). */
-  const skippable: Record<string, boolean> = {};
+  const skippable = idMap<boolean>();
   const conditional = (e: ExecutionEdge) => graph.nodes[e.source].type === 'switch' || skippable[e.source];
 
   for (const id of graph.order) {

@@ -19,6 +19,7 @@ import { checkFlowTypes } from './check-inputs';
 import { analyseScopes } from './scopes';
 import { checkSwitch } from './switch-node';
 import { checkUxConfig } from './ux-config';
+import { idMap, toIdMap } from './id-map';
 
 export interface CompileResult {
   graph?: ExecutionGraph;
@@ -53,7 +54,7 @@ export function compileGraph(input: unknown): CompileResult {
   const visual = input as VisualGraph;
   if (visual.nodes.length === 0) issues.push({ code: 'empty_graph', message: 'The graph has no nodes: add at least one.' });
 
-  const nodes: Record<string, ExecutionNode> = {};
+  const nodes = idMap<ExecutionNode>();
   visual.nodes.forEach((raw, index) => {
     if (!isObject(raw) || typeof raw.id !== 'string' || raw.id === '') {
       issues.push({ code: 'invalid_node', message: `Node #${index} needs a non-empty string "id".` });
@@ -148,10 +149,10 @@ export function compileGraph(input: unknown): CompileResult {
   });
 
   const ids = Object.keys(nodes);
-  const adjacency: Record<string, string[]> = {};
-  const reverseAdjacency: Record<string, string[]> = {};
-  const inEdges: Record<string, ExecutionEdge[]> = {};
-  const outEdges: Record<string, ExecutionEdge[]> = {};
+  const adjacency = idMap<string[]>();
+  const reverseAdjacency = idMap<string[]>();
+  const inEdges = idMap<ExecutionEdge[]>();
+  const outEdges = idMap<ExecutionEdge[]>();
   for (const id of ids) {
     adjacency[id] = [];
     reverseAdjacency[id] = [];
@@ -166,7 +167,7 @@ export function compileGraph(input: unknown): CompileResult {
   }
 
   // Kahn's algorithm: whatever is left over sits on a cycle.
-  const indegree = Object.fromEntries(ids.map((id) => [id, inEdges[id].length]));
+  const indegree = toIdMap(ids.map((id) => [id, inEdges[id].length] as const));
   const queue = ids.filter((id) => indegree[id] === 0);
   const order: string[] = [];
   while (queue.length) {
@@ -174,16 +175,7 @@ export function compileGraph(input: unknown): CompileResult {
     order.push(id);
     for (const t of adjacency[id]) if (--indegree[t] === 0) queue.push(t);
   }
-  if (order.length < ids.length) {
-    const onCycle = ids.filter((id) => !order.includes(id));
-    for (const nodeId of onCycle) {
-      issues.push({
-        code: 'cycle',
-        nodeId,
-        message: `Node "${nodeId}" is on a cycle (${onCycle.join(' → ')}): flows must be acyclic.`,
-      });
-    }
-  }
+  if (order.length < ids.length) issues.push(...cycleIssues(ids, adjacency, new Set(order)));
 
   const graph: ExecutionGraph = {
     nodes,
@@ -223,4 +215,82 @@ function checkNodeConfig(node: ExecutionNode, outEdges: ExecutionEdge[]): Valida
 export function outputNodesOf(graph: ExecutionGraph): string[] {
   const ends = graph.order.filter((id) => graph.nodes[id].type === 'end');
   return ends.length ? ends : graph.terminalNodes;
+}
+
+/** At most this many cycles are reported, each naming at most this many of its nodes (≤ ~45 KB). */
+const MAX_CYCLES_REPORTED = 20;
+const MAX_NODES_NAMED = 10;
+
+/**
+ * One issue per cycle — per strongly connected component of the nodes Kahn's algorithm could not
+ * order (those downstream of a cycle but not on one are not named) — in linear time and bounded
+ * size. Naming every leftover node in every issue made a 2,400-node cycle a 100 MB answer.
+ */
+function cycleIssues(ids: string[], adjacency: Record<string, string[]>, ordered: Set<string>): ValidationIssue[] {
+  const components = stronglyConnected(ids.filter((id) => !ordered.has(id)), adjacency);
+  const cycles = components.filter((c) => c.length > 1 || adjacency[c[0]].includes(c[0]));
+  const issues: ValidationIssue[] = cycles.slice(0, MAX_CYCLES_REPORTED).map((nodes) => {
+    const named = nodes.slice(0, MAX_NODES_NAMED).map((id) => JSON.stringify(id)).join(', ');
+    const more = nodes.length > MAX_NODES_NAMED ? ` and ${nodes.length - MAX_NODES_NAMED} more` : '';
+    return {
+      code: 'cycle',
+      nodeId: nodes[0],
+      message: `${nodes.length === 1 ? 'Node' : `${nodes.length} nodes`} ${named}${more} ${nodes.length === 1 ? 'has an edge to itself' : 'form a cycle'}: flows must be acyclic.`,
+    };
+  });
+  if (cycles.length > MAX_CYCLES_REPORTED) {
+    issues.push({ code: 'cycle', message: `${cycles.length - MAX_CYCLES_REPORTED} more cycles are not listed: flows must be acyclic.` });
+  }
+  return issues;
+}
+
+/** Tarjan's strongly connected components over `subset`, iteratively (no recursion depth limit). */
+function stronglyConnected(subset: string[], adjacency: Record<string, string[]>): string[][] {
+  const inSubset = new Set(subset);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const components: string[][] = [];
+  let next = 0;
+  for (const root of subset) {
+    if (index.has(root)) continue;
+    const work: Array<{ id: string; edge: number }> = [{ id: root, edge: 0 }];
+    index.set(root, next);
+    low.set(root, next++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length) {
+      const frame = work[work.length - 1];
+      const targets = adjacency[frame.id];
+      if (frame.edge < targets.length) {
+        const t = targets[frame.edge++];
+        if (!inSubset.has(t)) continue;
+        if (!index.has(t)) {
+          index.set(t, next);
+          low.set(t, next++);
+          stack.push(t);
+          onStack.add(t);
+          work.push({ id: t, edge: 0 });
+        } else if (onStack.has(t)) low.set(frame.id, Math.min(low.get(frame.id)!, index.get(t)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1].id;
+        low.set(parent, Math.min(low.get(parent)!, low.get(frame.id)!));
+      }
+      if (low.get(frame.id) === index.get(frame.id)) {
+        const component: string[] = [];
+        let id: string;
+        do {
+          id = stack.pop()!;
+          onStack.delete(id);
+          component.push(id);
+        } while (id !== frame.id);
+        components.push(component.reverse());
+      }
+    }
+  }
+  return components;
 }

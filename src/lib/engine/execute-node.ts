@@ -19,6 +19,7 @@ import { runCollector, runSplitter } from './splitter';
 import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
+import { idMap } from './id-map';
 
 export interface ExecutePayload {
   r: string;
@@ -78,7 +79,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
     await runCollector(graph, node, ref, jobId);
     return;
   }
-  const delivered: Record<string, unknown> = {};
+  const delivered = idMap<unknown>();
   for (const [id, u] of Object.entries(state.upstream)) {
     // A failed upstream only delivers when it settled with continueOnError (its output is {error}).
     if (u.status === 'completed' || u.status === 'failed') delivered[id] = u.output;

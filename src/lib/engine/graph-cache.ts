@@ -4,6 +4,7 @@
  */
 import type { ExecutionGraph } from '@/types/stitch';
 import { getVersion } from '@/lib/db/flows';
+import { toIdMap } from './id-map';
 
 const MAX_ENTRIES = 500;
 const cache = new Map<string, Promise<ExecutionGraph>>();
@@ -11,10 +12,23 @@ const cache = new Map<string, Promise<ExecutionGraph>>();
 export function getExecutionGraph(versionId: string): Promise<ExecutionGraph> {
   let entry = cache.get(versionId);
   if (!entry) {
-    entry = getVersion(versionId).then((v) => v.executionGraph);
+    entry = getVersion(versionId).then((v) => withIdMaps(v.executionGraph));
     entry.catch(() => cache.delete(versionId));
     if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
     cache.set(versionId, entry);
   }
   return entry;
+}
+
+/** A graph read from JSON keys its maps by node id in ordinary objects: make them prototype-free. */
+function withIdMaps(graph: ExecutionGraph): ExecutionGraph {
+  return {
+    ...graph,
+    nodes: toIdMap(graph.nodes),
+    adjacency: toIdMap(graph.adjacency),
+    reverseAdjacency: toIdMap(graph.reverseAdjacency),
+    inEdges: toIdMap(graph.inEdges),
+    outEdges: toIdMap(graph.outEdges),
+    ...(graph.scopes ? { scopes: toIdMap(graph.scopes) } : {}),
+  };
 }

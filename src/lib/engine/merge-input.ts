@@ -5,6 +5,7 @@
  * the upstream node's id.
  */
 import type { EdgeMapping, ExecutionGraph } from '@/types/stitch';
+import { idMap } from './id-map';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -21,7 +22,7 @@ export function readPath(value: unknown, path: string): unknown {
 }
 
 export function applyMapping(mapping: EdgeMapping, upstreamOutput: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out = idMap<unknown>();
   for (const [target, source] of Object.entries(mapping)) {
     const value = typeof source === 'string' ? readPath(upstreamOutput, source) : source.value;
     if (value !== undefined) out[target] = value;
@@ -36,7 +37,7 @@ export function applyMapping(mapping: EdgeMapping, upstreamOutput: unknown): Rec
 export function mergeInput(graph: ExecutionGraph, nodeId: string, upstream: Record<string, unknown>, runInput: unknown): unknown {
   const edges = graph.inEdges[nodeId];
   if (edges.length === 0) return runInput;
-  const merged: Record<string, unknown> = {};
+  const merged = idMap<unknown>();
   for (const edge of edges) {
     if (!(edge.source in upstream)) continue;
     const output = upstream[edge.source];

@@ -8,6 +8,7 @@
  */
 import type { ExecutionEdge, ExecutionNode, ItemErrorPolicy, SplitterScope, ValidationIssue } from '@/types/stitch';
 import { closestName } from './suggest';
+import { idMap } from './id-map';
 
 interface ScopeGraph {
   nodes: Record<string, ExecutionNode>;
@@ -33,8 +34,8 @@ function edgeScope(graph: ScopeGraph, edge: ExecutionEdge, scopeOf: Record<strin
  */
 export function analyseScopes(graph: ScopeGraph): { scopes: Record<string, SplitterScope>; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
-  const scopeOf: Record<string, string[]> = {};
-  const collectorsOf: Record<string, string[]> = {};
+  const scopeOf = idMap<string[]>();
+  const collectorsOf = idMap<string[]>();
 
   for (const id of graph.order) {
     const node = graph.nodes[id];
@@ -74,7 +75,7 @@ export function analyseScopes(graph: ScopeGraph): { scopes: Record<string, Split
     if (chain.length) node.scope = chain;
   }
 
-  const scopes: Record<string, SplitterScope> = {};
+  const scopes = idMap<SplitterScope>();
   for (const splitter of graph.order.filter((id) => graph.nodes[id].type === 'splitter')) {
     const collectors = collectorsOf[splitter] ?? [];
     if (collectors.length === 0) {

@@ -65,13 +65,42 @@ describe('compileGraph', () => {
     expect(issues.find((i) => i.code === 'unknown_worker_type')!.message).toContain('GET /api/workers');
   });
 
-  it('finds cycles and names the nodes on them', () => {
-    const { issues } = compileGraph(graph(['a', 'b', 'c', 'd'], [['a', 'b'], ['b', 'c'], ['c', 'b'], ['c', 'd']]));
+  it('finds cycles and names the nodes on them, once per cycle (not the nodes after one)', () => {
+    const { issues } = compileGraph(graph(['a', 'b', 'c', 'd', 'x'], [['a', 'b'], ['b', 'c'], ['c', 'b'], ['c', 'd'], ['x', 'x']]));
     expect(issues.map((i) => [i.code, i.nodeId])).toEqual([
       ['cycle', 'b'],
-      ['cycle', 'c'],
-      ['cycle', 'd'],
+      ['cycle', 'x'],
     ]);
+    expect(issues[0].message).toBe('2 nodes "b", "c" form a cycle: flows must be acyclic.');
+    expect(issues[1].message).toBe('Node "x" has an edge to itself: flows must be acyclic.');
+  });
+
+  it('reports a 2,400-node cycle of 100-character ids in bounded size (issue 10 B.8)', () => {
+    const ids = Array.from({ length: 2400 }, (_, i) => `${'n'.repeat(94)}${String(i).padStart(6, '0')}`);
+    const big = graph(ids, ids.map((id, i) => [id, ids[(i + 1) % ids.length]] as [string, string]));
+    expect(JSON.stringify(big).length).toBeGreaterThan(400_000);
+    const { issues } = compileGraph(big);
+    expect(issues).toHaveLength(1);
+    expect(issues[0].message).toContain('2400 nodes');
+    expect(issues[0].message).toContain('and 2390 more');
+    expect(JSON.stringify(issues).length).toBeLessThan(64 * 1024);
+    // Many separate cycles: at most 20 listed plus one summary.
+    const pairs = Array.from({ length: 500 }, (_, i) => [`a${i}`, `b${i}`]);
+    const many = compileGraph(graph(pairs.flat(), pairs.flatMap(([a, b]) => [[a, b], [b, a]] as Array<[string, string]>)));
+    expect(many.issues).toHaveLength(21);
+    expect(many.issues[20].message).toBe('480 more cycles are not listed: flows must be acyclic.');
+    expect(JSON.stringify(many.issues).length).toBeLessThan(64 * 1024);
+  });
+
+  it('accepts ids that are Object.prototype names, as nodes and edge ends (issue 10 B.9)', () => {
+    const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+    const { issues, graph: compiled } = compileGraph(graph(names, [['constructor', 'toString'], ['toString', '__proto__'], ['__proto__', 'hasOwnProperty'], ['constructor', 'valueOf']]));
+    expect(issues).toEqual([]);
+    expect(Object.keys(compiled!.nodes).sort()).toEqual([...names].sort());
+    expect(compiled!.inEdges.__proto__.map((e) => e.source)).toEqual(['toString']);
+    expect(compiled!.entryNodes).toEqual(['constructor']);
+    // A real duplicate is still one.
+    expect(compileGraph(graph(['toString', 'toString'], [])).issues.map((i) => i.code)).toEqual(['duplicate_node_id']);
   });
 
   it('rejects shapes that are not React Flow JSON', () => {

@@ -29,10 +29,15 @@ const dagArbitrary = fc
       edges: fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1), fc.boolean()), { maxLength: n * 2 }),
       scalars: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
       input: fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer()),
+      protoIds: fc.boolean(),
     }),
   );
 
-function buildGraph({ n, edges, scalars }: { n: number; edges: Array<[number, number, boolean]>; scalars: boolean[] }): VisualGraph {
+/** Ids that are Object.prototype names must be ordinary ids (issue 10 B.9). */
+const PROTO_IDS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'];
+const idOf = (i: number, protoIds: boolean) => (protoIds && i < PROTO_IDS.length ? PROTO_IDS[i] : `n${i}`);
+
+function buildGraph({ n, edges, scalars, protoIds }: { n: number; edges: Array<[number, number, boolean]>; scalars: boolean[]; protoIds: boolean }): VisualGraph {
   const seen = new Set<string>();
   const graphEdges = edges
     .filter(([a, b]) => a !== b)
@@ -40,13 +45,13 @@ function buildGraph({ n, edges, scalars }: { n: number; edges: Array<[number, nu
     .filter(([a, b]) => !seen.has(`${a}-${b}`) && seen.add(`${a}-${b}`))
     .map(([a, b, mapped], i) => ({
       id: `e${i}`,
-      source: `n${a}`,
-      target: `n${b}`,
-      ...(mapped ? { data: { mapping: { [`from_n${a}`]: `n${a}`, konst: { value: i } } } } : {}),
+      source: idOf(a, protoIds),
+      target: idOf(b, protoIds),
+      ...(mapped ? { data: { mapping: { [`from_n${a}`]: idOf(a, protoIds), konst: { value: i } } } } : {}),
     }));
   return {
     nodes: Array.from({ length: n }, (_, i) => ({
-      id: `n${i}`,
+      id: idOf(i, protoIds),
       type: 'worker',
       position: { x: 0, y: i * 100 },
       data: { workerType: 'mark', config: { value: i * 10, scalar: scalars[i] } },
