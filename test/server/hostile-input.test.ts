@@ -40,6 +40,38 @@ function raw(method: string, path: string, headers: Record<string, string>, body
   });
 }
 
+describe('A.2 every node setting is checked at save', () => {
+  const save = (g: unknown) => t.api('POST', '/api/flows', { name: `settings-${Math.random()}`, graph: g });
+  it('the three configs that saved and then never ended → 400 validation_failed naming the field', async () => {
+    const cases: Array<[unknown, string]> = [
+      [graph(['s:start', { id: 'w', workerType: 'wait', timeoutSeconds: 1e308 }, 'e:end'], [['s', 'w'], ['w', 'e']]), 'timeoutSeconds'],
+      [graph(['s:start', { id: 'n', workerType: 'echo', retry: { attempts: 3, maxBackoffMs: 'x' } }, 'e:end'], [['s', 'n'], ['n', 'e']]), 'retry.maxBackoffMs'],
+      [
+        graph(
+          ['s:start', { id: 'sw', type: 'switch', config: { cases: [{ name: 'one', when: 'a == 1 or '.repeat(40_000) + 'a == 2' }] } }, 'e:end'],
+          [['s', 'sw'], { source: 'sw', target: 'e', sourceHandle: 'one' }],
+        ),
+        'cases.0.when',
+      ],
+      [graph(['s:start', { id: 'w', workerType: 'wait', config: { seconds: 1e300 } }, 'e:end'], [['s', 'w'], ['w', 'e']]), 'config.seconds'],
+      [graph(['s:start', { id: 'n', workerType: 'echo', retry: { attempts: 0.5 } }, 'e:end'], [['s', 'n'], ['n', 'e']]), 'retry.attempts'],
+      [
+        graph(
+          ['s:start', { id: 'sw', type: 'switch', config: { cases: [{ name: 'one', when: '('.repeat(40) + 'a == 1' + ')'.repeat(40) }] } }, 'e:end'],
+          [['s', 'sw'], { source: 'sw', target: 'e', sourceHandle: 'one' }],
+        ),
+        'cases.0.when',
+      ],
+    ];
+    for (const [g, field] of cases) {
+      const res = await save(g);
+      expect(res.status, field).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.body.error.details.map((d: { field?: string }) => d.field)).toContain(field);
+    }
+  });
+});
+
 describe('B.9 ids that are Object.prototype names', () => {
   it('save and run over HTTP: no 500, no false duplicate, every node completes', async () => {
     const g = graph(

@@ -20,6 +20,7 @@ import { analyseScopes } from './scopes';
 import { checkSwitch } from './switch-node';
 import { checkUxConfig } from './ux-config';
 import { idMap, toIdMap } from './id-map';
+import { checkNodeSettings } from './node-settings';
 
 export interface CompileResult {
   graph?: ExecutionGraph;
@@ -78,6 +79,11 @@ export function compileGraph(input: unknown): CompileResult {
         field: 'type',
         message: `Node "${id}" has type ${JSON.stringify(raw.type)}; use one of: ${NODE_TYPES.join(', ')}.`,
       });
+      return;
+    }
+    const settingIssues = checkNodeSettings(id, type, data.workerType ?? data.worker_type, data);
+    if (settingIssues.length) {
+      issues.push(...settingIssues);
       return;
     }
     const node: ExecutionNode = {

@@ -99,11 +99,31 @@ function tokenize(source: string): Token[] {
 const KEYWORDS = new Set(['and', 'or', 'not', 'exists', 'in', 'contains', 'true', 'false', 'null']);
 const COMPARE: readonly string[] = ['==', '!=', '<', '<=', '>', '>=', 'in', 'contains'];
 
+/**
+ * Bounds that keep parsing and evaluation (both recursive) far from the stack's end: a condition of
+ * 40,000 chained `or`s overflowed the stack at evaluation and left its run running forever.
+ */
+export const MAX_EXPRESSION_LENGTH = 4096;
+export const MAX_EXPRESSION_NESTING = 32;
+
 /** Parse an expression; throws ExpressionError naming the position of the first problem. */
 export function parseExpression(source: string): Expression {
   if (typeof source !== 'string' || source.trim() === '') throw new ExpressionError('Empty expression', 0);
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    throw new ExpressionError(`The expression is ${source.length} characters long; at most ${MAX_EXPRESSION_LENGTH} are allowed`, MAX_EXPRESSION_LENGTH);
+  }
   const tokens = tokenize(source);
   let i = 0;
+  let depth = 0;
+  /** Parentheses and `not`s nest the parser; past the bound the expression is refused. */
+  const nested = <T>(at: number, parse: () => T): T => {
+    if (++depth > MAX_EXPRESSION_NESTING) throw new ExpressionError(`Nested more than ${MAX_EXPRESSION_NESTING} levels deep`, at);
+    try {
+      return parse();
+    } finally {
+      depth--;
+    }
+  };
   const peek = () => tokens[i];
   const isWord = (w: string) => peek().type === 'word' && peek().text === w;
   const isOp = (o: string) => peek().type === 'op' && peek().text === o;
@@ -125,8 +145,9 @@ export function parseExpression(source: string): Expression {
   const or = chain('or', 'or', '||', and);
   const not = (): Expression => {
     if (isWord('not') || isOp('!')) {
+      const at = peek().at;
       i++;
-      return { kind: 'not', operand: not() };
+      return { kind: 'not', operand: nested(at, not) };
     }
     return test();
   };
@@ -168,21 +189,24 @@ export function parseExpression(source: string): Expression {
       return { kind: 'path', path: path() };
     }
     if (isOp('(')) {
+      const at = peek().at;
       i++;
-      const inner = or();
+      const inner = nested(at, or);
       expect(')');
       return inner;
     }
     if (isOp('[')) {
+      const at = peek().at;
       i++;
       const items: Expression[] = [];
-      if (!isOp(']')) {
+      nested(at, () => {
+        if (isOp(']')) return;
         items.push(value());
         while (isOp(',')) {
           i++;
           items.push(value());
         }
-      }
+      });
       expect(']');
       return { kind: 'list', items };
     }

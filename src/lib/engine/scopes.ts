@@ -131,7 +131,7 @@ function buildScope(
   if (s.arrayPath !== undefined && (typeof s.arrayPath !== 'string' || s.arrayPath === '')) {
     issues.push({ code: 'invalid_array_path', nodeId: splitter, field: 'arrayPath', message: `Splitter "${splitter}": config.arrayPath must be a dot path string like "scenes" (or left out when the input is the array).` });
   }
-  if (s.concurrency !== undefined && !(Number.isInteger(s.concurrency) && s.concurrency >= 1)) {
+  if (s.concurrency !== undefined && !(Number.isInteger(s.concurrency) && s.concurrency >= 1 && s.concurrency <= 1_000_000)) {
     issues.push({ code: 'invalid_concurrency', nodeId: splitter, field: 'concurrency', message: `Splitter "${splitter}": config.concurrency must be a whole number ≥ 1 (got ${JSON.stringify(s.concurrency)}); leave it out for no limit.` });
   }
   if (s.as !== undefined && (typeof s.as !== 'string' || s.as === '')) {

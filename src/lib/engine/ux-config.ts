@@ -3,6 +3,7 @@
  */
 import type { ExecutionNode, FieldSchema, ValidationIssue, WorkerDefinition } from '@/types/stitch';
 import { validateInput } from '@/lib/workers/validate-input';
+import { MAX_SECONDS } from './node-settings';
 
 const FIELD_TYPES = ['string', 'number', 'boolean', 'array', 'object'];
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,8 +29,8 @@ export function checkUxConfig(node: ExecutionNode): ValidationIssue[] {
       });
     }
   }
-  if (timeoutSeconds !== undefined && !(typeof timeoutSeconds === 'number' && timeoutSeconds > 0)) {
-    issues.push({ code: 'invalid_ux_timeout', nodeId: node.id, field: 'timeoutSeconds', message: `UX gate "${node.id}": config.timeoutSeconds must be a number of seconds > 0 (or left out to wait for ever).` });
+  if (timeoutSeconds !== undefined && !(typeof timeoutSeconds === 'number' && timeoutSeconds > 0 && timeoutSeconds <= MAX_SECONDS)) {
+    issues.push({ code: 'invalid_ux_timeout', nodeId: node.id, field: 'timeoutSeconds', message: `UX gate "${node.id}": config.timeoutSeconds must be a number of seconds > 0 and ≤ ${MAX_SECONDS} (or left out to wait for ever).` });
   }
   if (defaultAnswer !== undefined) {
     const problems = !isPlainObject(defaultAnswer)

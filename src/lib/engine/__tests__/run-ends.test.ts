@@ -51,10 +51,6 @@ beforeAll(async () => {
     if (input.value === undefined) throw new Error('input.value is missing');
     return { picked: input.value };
   }));
-  registerTestWorker('fails-once', syncWorker((input, _config, { runId }) => {
-    if (count(`fails-once:${runId}`) === 1) throw new Error('first attempt fails');
-    return input;
-  }), { retry: { attempts: 1 } });
   registerTestWorker('slow-async', class implements IWorker {
     async execute(runId: string, nodeId: string): Promise<void> {
       await scheduleCallback(runId, nodeId, { status: 'completed', output: { b: 'done' } }, 3);
@@ -138,8 +134,16 @@ describe('A.1 / A.4 every state write names its attempt', () => {
         await scheduleCallback(runId, nodeId, { status: 'completed', output: { attempt: n } }, 0.05);
       }
     }, { type: 'async', timeoutSeconds: 60 });
+    // f fails only once m is inside its submit (else the run could fail before m ever starts).
+    registerTestWorker('fails-once-m-submits', syncWorker(async (input, _config, { runId }) => {
+      if (count(`fails-once-m:${runId}`) === 1) {
+        await inSubmit;
+        throw new Error('first attempt fails');
+      }
+      return input;
+    }), { retry: { attempts: 1 } });
     const flow = await createFlow('mid-submit', graph(
-      ['s:start', 'm:mid-submit', 'f:fails-once', 'e:end'],
+      ['s:start', 'm:mid-submit', 'f:fails-once-m-submits', 'e:end'],
       [['s', 'm'], ['s', 'f'], ['m', 'e'], ['f', 'e']],
     ));
     const { runId } = await startRun(flow.id, { input: {} });

@@ -1,0 +1,64 @@
+/**
+ * One schema for the settings every node carries beside its type (`data.retry`, `data.timeoutSeconds`,
+ * `data.continueOnError`, `data.label`) and for the numeric settings of the built-in kinds (a UX
+ * gate's or a `wait` worker's seconds, a splitter's window). Checked at save: a setting that saves
+ * must be one the engine can run — `timeoutSeconds: 1e308` once overflowed PostgreSQL's interval at
+ * run time and a `maxBackoffMs` of "x" made a NaN delay, both leaving runs running forever.
+ * Type-specific rules (switch cases, UX answer schemas, scopes) stay with their node kinds.
+ */
+import { z } from 'zod';
+import type { ValidationIssue } from '@/types/stitch';
+
+/** One year: deadlines and waits beyond it are mistakes, and stay far inside PostgreSQL's interval range. */
+export const MAX_SECONDS = 365 * 24 * 3600;
+/** One day: a longer backoff between two attempts is a schedule, not a retry. */
+export const MAX_BACKOFF_MS = 24 * 3600 * 1000;
+export const MAX_ATTEMPTS = 100;
+
+const seconds = z.number().finite().positive().max(MAX_SECONDS);
+
+const RetrySettings = z
+  .object({
+    attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
+    backoffMs: z.number().finite().min(0).max(MAX_BACKOFF_MS).optional(),
+    maxBackoffMs: z.number().finite().min(0).max(MAX_BACKOFF_MS).optional(),
+  })
+  .strict();
+
+const NodeSettings = z.object({
+  label: z.string().max(500).optional(),
+  continueOnError: z.boolean().optional(),
+  timeoutSeconds: seconds.optional(),
+  retry: RetrySettings.optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * Numeric settings inside `config` that a built-in reads, by worker type. (A UX gate's and a
+ * splitter's own settings are checked with their kinds: ux-config.ts, scopes.ts.)
+ */
+const ConfigNumbers: Record<string, z.ZodType> = {
+  wait: z.object({ seconds: z.number().finite().min(0).max(MAX_SECONDS).optional() }),
+};
+
+function issuesOf(nodeId: string, error: z.ZodError, prefix = ''): ValidationIssue[] {
+  return error.issues.slice(0, 20).map((issue) => {
+    const field = prefix + issue.path.map(String).join('.');
+    return {
+      code: 'invalid_setting',
+      nodeId,
+      field,
+      message: `Node "${nodeId}": ${field || 'its settings'} — ${issue.message}.`,
+    };
+  });
+}
+
+/** The problems of one node's settings (`data` of the React Flow node), each naming its field. */
+export function checkNodeSettings(nodeId: string, type: string, workerType: unknown, data: Record<string, unknown>): ValidationIssue[] {
+  const settings = NodeSettings.safeParse(data);
+  if (!settings.success) return issuesOf(nodeId, settings.error);
+  const configSchema = type === 'worker' && typeof workerType === 'string' ? ConfigNumbers[workerType] : undefined;
+  if (!configSchema || data.config === undefined) return [];
+  const config = configSchema.safeParse(data.config);
+  return config.success ? [] : issuesOf(nodeId, config.error, 'config.');
+}
