@@ -7,8 +7,8 @@
  * Nothing from the node config is sent. The service answers 2xx at once and later POSTs
  * `{status: "completed"|"failed", output?, error?}` to `callbackUrl`.
  *
- * SSRF: targets on loopback, private, link-local (cloud metadata), CGNAT, multicast or reserved
- * addresses are refused — checked on the address actually connected to (the DNS answer), so a
+ * SSRF: targets that are not public unicast addresses (address-policy.ts: loopback, private,
+ * link-local (cloud metadata), CGNAT, multicast, reserved, and IPv6 forms carrying such an IPv4) are refused — checked on the address actually connected to (the DNS answer), so a
  * public name resolving to 10.0.0.1 is refused too and cannot rebind between check and connect.
  * `STITCH_WEBHOOK_ALLOW_PRIVATE=1` lifts this (local development, tests).
  */
@@ -16,41 +16,17 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { NodeConfig } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
 import { NonRetriableError, RetryAfterError, errorMessage } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { updateNodeState } from '@/lib/db/runs';
 import type { IWorker } from './base';
+import { blockedReason } from './address-policy';
 import { buildCallbackUrl, extractErrorContext, logWorker } from './utils';
 import { retryAfterMs } from './vendor-http';
 import { numberFrom } from './vendor-worker';
-
-const BLOCKED = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
-
-/** Why an address may not be called, or undefined when it may. IPv4-mapped/NAT64 IPv6 are checked as IPv4. */
-export function blockedReason(address: string): string | undefined {
-  const family = isIP(address);
-  if (family === 0) return `"${address}" is not an IP address`;
-  if (family === 6) {
-    const embedded = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    if (embedded) return blockedReason(embedded);
-    if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/i.test(address)) {
-      const [hi, lo] = address.slice(7).split(':').map((h) => parseInt(h, 16));
-      return blockedReason(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
-    }
-  }
-  return BLOCKED.check(address, family === 4 ? 'ipv4' : 'ipv6') ? `${address} is a private, loopback, link-local or reserved address` : undefined;
-}
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFlow } from '@/lib/db/flows';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';
-import { HttpWebhookWorker, blockedReason, getWebhookSigningSecret, signWebhook } from '@/lib/workers/http-webhook';
+import { HttpWebhookWorker, getWebhookSigningSecret, signWebhook } from '@/lib/workers/http-webhook';
+import { blockedReason } from '@/lib/workers/address-policy';
 import { graph, waitForRun } from '../../../../test/helpers';
 import { startTestServer, type TestServer } from '../../../../test/server/http';
 import { setEnv, tempDataDir } from '../../../../test/vendors/env';
@@ -20,6 +21,30 @@ describe('SSRF guard', () => {
       expect(blockedReason(a), a).toBeDefined();
     }
     for (const a of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111']) expect(blockedReason(a), a).toBeUndefined();
+  });
+
+  it('classifies IPv6 forms that carry an IPv4 address by that address, offline (issue 10 C.17)', () => {
+    const refused = [
+      '64:ff9b::a9fe:a9fe', // NAT64, hex form of 169.254.169.254
+      '64:ff9b::7f00:1', // NAT64 of 127.0.0.1
+      '64:ff9b:1::a9fe:a9fe', // local-use NAT64 (64:ff9b:1::/48)
+      '64:ff9b:1::808:808',
+      '::a9fe:a9fe', // IPv4-compatible (::/96)
+      '::7f00:1',
+      '::ffff:0:a9fe:a9fe', // IPv4-translated (::ffff:0:0:0/96)
+      '::ffff:a9fe:a9fe', // IPv4-mapped, hex
+      '2002:a9fe:a9fe::1', // 6to4 of 169.254.169.254
+      '2002:7f00:1::', // 6to4 of 127.0.0.1
+      '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo whose client is 127.0.0.1 (obfuscated)
+      '2001:0:a00:1::1', // Teredo whose server is 10.0.0.1
+      'fec0::1', // site-local (deprecated)
+      '100::1', // discard-only
+      '2001:db8::1', // documentation
+    ];
+    for (const a of refused) expect(blockedReason(a), a).toBeDefined();
+    const allowed = ['64:ff9b::808:808', '2002:808:808::1', '::ffff:8.8.8.8', '2a00:1450:4001:81b::200e'];
+    for (const a of allowed) expect(blockedReason(a), a).toBeUndefined();
+    expect(blockedReason('64:ff9b::a9fe:a9fe')).toMatch(/carries 169\.254\.169\.254: .*link-local/);
   });
 
   const refused = ['http://127.0.0.1:9/hook', 'http://10.1.2.3/hook', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]:9/hook', 'http://[::ffff:127.0.0.1]:9/', 'http://2130706433:9/', 'http://localhost:9/hook'];
