@@ -68,3 +68,24 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
     await failAttempt(graph, ref, new Error(`No callback within the ${deadlineText}, and polling failed: ${e.message}`));
   }
 }
+
+/**
+ * Run one node attempt's `poll()` now rather than at its deadline (a vendor said "done" without the
+ * result): its deadline moves to now and its keyed deadline job is replaced by one due now. Only
+ * the node the callback was signed for — never another run's node.
+ */
+export async function pollNow(runId: string, instanceId: string, attempt: number): Promise<boolean> {
+  const { rowCount } = await getPool().query(
+    `WITH n AS (
+       UPDATE stitch_node_runs SET deadline_at = now(), updated_at = now()
+       WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status = 'running' AND deadline_at IS NOT NULL
+       RETURNING run_id, instance_id, attempt
+     )
+     SELECT graphile_worker.add_job('stitch_deadline',
+              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5,
+              job_key => stitch_job_key('deadline', n.run_id, n.instance_id))
+     FROM n JOIN stitch_runs r ON r.id = n.run_id`,
+    [runId, instanceId, attempt],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -29,10 +29,19 @@ export interface IWorker {
 
   /**
    * Optional, async workers: turn a vendor's own callback payload into Stitch's
-   * `{status, output?, error?}`. Return `{ reply }` to answer a vendor handshake without settling.
+   * `{status, output?, error?}`. Return `{ reply }` to answer a vendor handshake without settling;
+   * add `pollNow: true` when the payload says the result is ready but does not carry it: the
+   * engine then runs this node's `poll()` now (for this node and attempt only).
    */
-  parseCallback?(body: unknown, headers: Record<string, string>): WorkerCallback | { reply: unknown };
+  parseCallback?(body: unknown, headers: Record<string, string>): WorkerCallback | CallbackReply;
 }
 
 /** A worker class as registered: constructed once per process, on first use. */
 export type WorkerClass = new () => IWorker;
+
+/** A callback adapter's answer that settles nothing (see `IWorker.parseCallback`). */
+export interface CallbackReply {
+  reply: unknown;
+  /** Run the node's `poll()` now instead of at its deadline. */
+  pollNow?: boolean;
+}

@@ -14,9 +14,8 @@
  */
 import type { NodeConfig, WorkerCallback } from '@/types/stitch';
 import { NonRetriableError, RetryAfterError } from '@/lib/errors';
-import { getPool } from '@/lib/db/pool';
 import { updateNodeState } from '@/lib/db/runs';
-import type { PollResult } from './base';
+import type { CallbackReply, PollResult } from './base';
 import { MOCK_SCENE_SECONDS, MOCK_SCENE_VIDEOS, mockId, pickSample, storeMockAsset } from './mock-media';
 import { buildCallbackUrl, logWorker, scheduleCallback } from './utils';
 import { malformed, vendorJson } from './vendor-http';
@@ -97,7 +96,7 @@ export class MiniMaxWorker extends VendorWorker {
   }
 
   /** The vendor's callback payload → Stitch's result (or a reply that settles nothing). */
-  parseCallback(body: unknown): WorkerCallback | { reply: unknown } {
+  parseCallback(body: unknown): WorkerCallback | CallbackReply {
     if (!body || typeof body !== 'object') throw new Error('MiniMax callback body must be a JSON object');
     const b = body as BaseResp & { challenge?: unknown; task_id?: string; status?: string; file_id?: string; download_url?: string };
     if (b.challenge !== undefined) return { reply: { challenge: b.challenge } };
@@ -109,10 +108,8 @@ export class MiniMaxWorker extends VendorWorker {
     if (status === 'success') {
       if (typeof b.download_url === 'string') return { status: 'completed', output: { videoUrl: b.download_url, minimaxFileId: b.file_id } };
       if (typeof b.task_id !== 'string') throw new Error('MiniMax success callback without task_id');
-      pollNow('minimaxTaskId', b.task_id).catch((error) =>
-        logWorker('warn', 'Could not bring the MiniMax poll forward; the deadline poll will resolve the file', { worker: 'minimax', error: String(error) }),
-      );
-      return { reply: { status: 'received' } };
+      // The file is ready but the payload has no URL: poll() of this node (its stored task id) resolves it.
+      return { reply: { status: 'received' }, pollNow: true };
     }
     throw new Error(`Unknown MiniMax callback status "${b.status}"`);
   }
@@ -146,25 +143,4 @@ export class MiniMaxWorker extends VendorWorker {
       },
     };
   }
-}
-
-/**
- * Run the deadline poll of the running node whose stored output has `field = vendorTaskId`, now:
- * move its deadline to now and enqueue the engine's `stitch_deadline` job for it (the job ignores a
- * deadline that is still in the future). One statement; nothing happens for an unknown task.
- */
-export async function pollNow(field: string, vendorTaskId: string): Promise<number> {
-  const { rowCount } = await getPool().query(
-    `WITH n AS (
-       UPDATE stitch_node_runs SET deadline_at = now(), updated_at = now()
-       WHERE status = 'running' AND deadline_at IS NOT NULL AND output ->> $1 = $2
-       RETURNING run_id, instance_id, attempt
-     )
-     SELECT graphile_worker.add_job('stitch_deadline',
-              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5,
-              job_key => stitch_job_key('deadline', n.run_id, n.instance_id))
-     FROM n JOIN stitch_runs r ON r.id = n.run_id`,
-    [field, vendorTaskId],
-  );
-  return rowCount ?? 0;
 }

@@ -15,10 +15,11 @@ import { getRun } from '@/lib/db/runs';
 import { UnauthorizedError, ValidationError, NotFoundError, coerceError } from '@/lib/errors';
 import { verifyCallbackToken } from '@/lib/engine/callback-tokens';
 import { completeNode } from '@/lib/engine/complete-node';
+import { pollNow } from '@/lib/engine/deadline';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { parseInstanceId } from '@/lib/engine/instances';
 import { workerRegistry } from '@/lib/workers/registry';
-import type { IWorker } from '@/lib/workers/base';
+import type { CallbackReply, IWorker } from '@/lib/workers/base';
 import { newRouter, toFieldIssues } from '../openapi';
 import { CallbackBody, CallbackQuery, CallbackResultSchema, RunNodeParams, errors, json } from '../schemas';
 
@@ -51,7 +52,7 @@ function parseStitchCallback(body: unknown): WorkerCallback {
 }
 
 /** Run the worker's adapter; its own exceptions are the vendor payload's fault (400), not ours. */
-function adapt(worker: IWorker, body: unknown, c: Context): WorkerCallback | { reply: unknown } {
+function adapt(worker: IWorker, body: unknown, c: Context): WorkerCallback | CallbackReply {
   try {
     return worker.parseCallback!(body, c.req.header());
   } catch (error) {
@@ -92,7 +93,10 @@ export function callbackRoutes() {
     const worker = await workerForNode(runId, nodeId);
     const body = await readJson(c);
     const parsed = worker?.parseCallback ? adapt(worker, body, c) : parseStitchCallback(body);
-    if ('reply' in parsed) return c.json(parsed.reply as object, 200);
+    if ('reply' in parsed) {
+      if (parsed.pollNow) await pollNow(runId, nodeId, check.attempt);
+      return c.json(parsed.reply as object, 200);
+    }
     const callback = parseStitchCallback(parsed);
     // A completed callback's output is merged over what the worker stored: it must be an object.
     if (callback.output !== undefined && (callback.output === null || typeof callback.output !== 'object' || Array.isArray(callback.output))) {

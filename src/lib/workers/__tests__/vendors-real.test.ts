@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
 import { createFlow } from '@/lib/db/flows';
+import { getPool } from '@/lib/db/pool';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';
@@ -19,7 +20,7 @@ import { ANTHROPIC_KEY, startFakeAnthropic, type FakeAnthropic } from '../../../
 import { ELEVENLABS_KEY, FAKE_AUDIO, startFakeElevenLabs, type FakeElevenLabs } from '../../../../test/vendors/elevenlabs';
 import { MINIMAX_KEY, startFakeMiniMax, type FakeMiniMax } from '../../../../test/vendors/minimax';
 import { SHOTSTACK_KEY, startFakeShotstack, type FakeShotstack } from '../../../../test/vendors/shotstack';
-import type { Failure } from '../../../../test/vendors/server';
+import { postJson, type Failure } from '../../../../test/vendors/server';
 
 let server: TestServer;
 let anthropic: FakeAnthropic;
@@ -125,6 +126,27 @@ describe('minimax (video_generation, callback protocol, query, files/retrieve)',
     const r = await finished(runId);
     expect(r.status).toBe('completed');
     expect(r.nodes.m.output.videoUrl).toBe(`${minimax.url}/download/f${task.taskId}.mp4`);
+  });
+
+  it('a success callback touches only its own node: a task_id of another run forces nothing there (issue 10 C.18)', async () => {
+    const runA = await start(graph([{ id: 'm', workerType: 'minimax' }], []), { visual_prompt: 'own node A' });
+    const runB = await start(graph([{ id: 'm', workerType: 'minimax' }], []), { visual_prompt: 'own node B' });
+    const taskB = await eventually(async () => [...minimax.tasks.values()].find((t) => t.prompt === 'own node B' && t.challengeEchoed));
+    const taskA = await eventually(async () => [...minimax.tasks.values()].find((t) => t.prompt === 'own node A' && t.challengeEchoed));
+    const deadlineOf = async (runId: string) => (await getPool().query('SELECT deadline_at FROM stitch_node_runs WHERE run_id = $1', [runId])).rows[0].deadline_at.getTime();
+    const before = await deadlineOf(runB);
+    // Run A's signed URL, run B's task id.
+    const forged = await postJson(taskA.callbackUrl!, { task_id: taskB.taskId, status: 'success', file_id: 'fB', base_resp: { status_code: 0, status_msg: 'success' } });
+    expect(forged.status).toBe(200);
+    expect(await deadlineOf(runB)).toBe(before);
+    expect((await getRunWithNodes(runB)).nodes.m.status).toBe('running');
+    // A's own node was polled now: A completes from its own task once the vendor has it.
+    await minimax.finish(taskA.taskId, { callback: false });
+    const r = await finished(runA);
+    expect(r.status).toBe('completed');
+    expect(r.nodes.m.output.minimaxTaskId).toBe(taskA.taskId);
+    await minimax.finish(taskB.taskId);
+    expect((await finished(runB)).status).toBe('completed');
   });
 
   it('a Fail callback that arrives before the submit answers retries cleanly: the late running write of attempt 1 is refused (issue 10 A.1)', async () => {
