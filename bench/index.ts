@@ -164,6 +164,8 @@ async function benchStitch(url: string) {
     concurrency: CONCURRENCY,
     heartbeatSeconds: 5,
     staleRunnerSeconds: 30,
+    url: stitch.db.url,
+    databaseWaitSeconds: 60,
     pollIntervalMs: 1000,
     fetchBatchSize: FETCH_BATCH ?? config.fetchBatchSize,
   });

@@ -40,6 +40,8 @@ export interface Config {
   heartbeatSeconds: number;
   /** A runner silent for this long is presumed dead and its jobs are released. */
   staleRunnerSeconds: number;
+  /** How long a process waits for a database that is down (at start, or after an outage) before it gives up. */
+  databaseWaitSeconds: number;
   logLevel: string;
   /** Request body limit for the HTTP API, in bytes. */
   bodyLimitBytes: number;
@@ -195,6 +197,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     fetchBatchSize: intOf(env.STITCH_FETCH_BATCH, concurrency + 1, 'STITCH_FETCH_BATCH'),
     heartbeatSeconds: Math.max(0.2, intOf(env.STITCH_HEARTBEAT_SECONDS, 5, 'STITCH_HEARTBEAT_SECONDS')),
     staleRunnerSeconds: Math.max(1, intOf(env.STITCH_STALE_RUNNER_SECONDS, 30, 'STITCH_STALE_RUNNER_SECONDS')),
+    databaseWaitSeconds: Math.max(0, intOf(env.STITCH_DB_WAIT_SECONDS, 600, 'STITCH_DB_WAIT_SECONDS')),
     logLevel: nonEmpty('STITCH_LOG_LEVEL') ?? nonEmpty('LOG_LEVEL') ?? 'info',
     bodyLimitBytes: intOf(env.STITCH_BODY_LIMIT_BYTES, 1024 * 1024, 'STITCH_BODY_LIMIT_BYTES'),
     webhookAllowPrivate: env.STITCH_WEBHOOK_ALLOW_PRIVATE === '1' || env.STITCH_WEBHOOK_ALLOW_PRIVATE === 'true',

@@ -61,6 +61,8 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
             concurrency: options.concurrency ?? config.concurrency,
             heartbeatSeconds: config.heartbeatSeconds,
             staleRunnerSeconds: config.staleRunnerSeconds,
+            url: db.url,
+            databaseWaitSeconds: config.databaseWaitSeconds,
             pollIntervalMs: options.pollIntervalMs,
             fetchBatchSize: config.fetchBatchSize,
           });

@@ -3,7 +3,7 @@
  * (queue runner only), and `migrate`. Scale-out is `serve` + N × `worker` on one DATABASE_URL.
  */
 import type { Command } from 'commander';
-import { startStitch } from '@/lib/stitch';
+import { startStitch, type StitchInstance } from '@/lib/stitch';
 import { getConfig } from '@/lib/config';
 import { bindAddress, startServer } from '@/server/listen';
 import { seedExamples } from '../seed-examples';
@@ -16,6 +16,14 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
   return n;
+}
+
+/** A runner that can no longer run jobs has stopped beating: the process exits non-zero at once. */
+function exitWhenRunnerFails(stitch: StitchInstance): void {
+  void stitch.runner?.failed.then((error) => {
+    console.error(`Stitch: the queue runner stopped: ${error.message}`);
+    process.exit(1);
+  });
 }
 
 export function registerProcessCommands(program: Command): void {
@@ -31,6 +39,7 @@ export function registerProcessCommands(program: Command): void {
         throw error;
       });
       stopOnSignals([server.close, stitch.stop]);
+      exitWhenRunnerFails(stitch);
       const seeded = await seedExamples();
       const db = stitch.db.embedded ? `embedded PostgreSQL in ${stitch.config.dataDir}` : 'DATABASE_URL';
       console.log(`Stitch is ready at ${server.url}  (ready in ${sinceStart()} s, ${db})`);
@@ -60,6 +69,7 @@ export function registerProcessCommands(program: Command): void {
     .action(async (options: { concurrency?: number }) => {
       const stitch = await startStitch({ runner: true, concurrency: options.concurrency });
       stopOnSignals([stitch.stop]);
+      exitWhenRunnerFails(stitch);
       const concurrency = options.concurrency ?? stitch.config.concurrency;
       console.log(`Stitch worker ${stitch.runner?.id} is ready  (ready in ${sinceStart()} s, concurrency ${concurrency})`);
     });

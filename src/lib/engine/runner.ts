@@ -1,15 +1,18 @@
 /**
- * The queue runner: graphile-worker executing Stitch's jobs, plus the liveness layer graphile 0.17
- * lacks. Each runner writes a heartbeat row naming its worker pools; any live runner deletes the
- * rows of runners silent for longer than `staleRunnerSeconds` and force-unlocks their jobs, so a
- * killed process's work runs again within seconds instead of graphile's 4 hours.
+ * The queue runner: graphile-worker executing Stitch's jobs, supervised. Liveness (heartbeat
+ * thread, sweeper of dead runners) is in liveness.ts; this module restarts graphile's worker pool
+ * after a database outage and gives up — stops beating, `failed` resolves — only when the database
+ * stays away longer than `databaseWaitSeconds`.
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
+import { coerceError } from '@/lib/errors';
+import { isInfrastructureError } from '@/lib/db/transient';
 import { getLogger } from '@/lib/log';
+import { DatabaseView, releaseOwnPools, startHeartbeat, sweepDeadRunners } from './liveness';
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
@@ -30,11 +33,20 @@ export interface QueueRunnerOptions {
    * back within `staleRunnerSeconds` by the sweeper. 0 disables it.
    */
   fetchBatchSize?: number;
+  /** The database URL, for the heartbeat thread's own connection. */
+  url: string;
+  /** How long a runner waits for a database that went away before it gives up. */
+  databaseWaitSeconds: number;
 }
 
 export interface QueueRunner {
   id: string;
   stop(): Promise<void>;
+  /**
+   * Resolves (with the reason) if the runner can no longer run jobs — the database stayed away
+   * longer than `databaseWaitSeconds` — after it stopped beating. The CLI then exits non-zero.
+   */
+  failed: Promise<Error>;
 }
 
 /** Every task works on one node attempt and is guarded: see job-guard.ts (every run ends). */
@@ -69,66 +81,127 @@ const graphileLogger = new Logger((scope) => (level, message, meta) => {
 
 export async function startQueueRunner(options: QueueRunnerOptions): Promise<QueueRunner> {
   const id = `runner-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const poolIds: string[] = [];
-  const events = new EventEmitter() as WorkerEvents;
-  events.on('pool:create', ({ workerPool }) => poolIds.push(workerPool.id));
-
-  const beat = async () => {
-    await options.pool.query(
-      `INSERT INTO stitch_runners (id, pool_ids, hostname, pid) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), pool_ids = excluded.pool_ids`,
-      [id, poolIds, hostname(), process.pid],
-    );
-  };
-  const sweep = async () => {
-    // DELETE … RETURNING: concurrent sweepers each unlock a dead runner's jobs at most once.
-    const { rows } = await options.pool.query<{ n: number }>(
-      `WITH dead AS (
-         DELETE FROM stitch_runners WHERE last_seen_at < now() - make_interval(secs => $1) AND id <> $2
-         RETURNING id, pool_ids
-       ), unlocked AS (
-         SELECT graphile_worker.force_unlock_workers(array(SELECT unnest(pool_ids) FROM dead)) FROM dead LIMIT 1
-       )
-       SELECT (SELECT count(*) FROM dead)::int AS n, (SELECT count(*) FROM unlocked)::int AS u`,
-      [options.staleRunnerSeconds, id],
-    );
-    if (rows[0].n > 0) getLogger().warn({ runners: rows[0].n }, 'released the jobs of runners that stopped sending heartbeats');
-  };
-
-  const runner: Runner = await run({
-    pgPool: options.pool,
-    taskList: tasks,
-    concurrency: options.concurrency,
-    noHandleSignals: true,
-    pollInterval: options.pollIntervalMs ?? 1000,
-    logger: graphileLogger,
-    events,
-    preset: {
-      worker: {
-        ...(options.fetchBatchSize ? { localQueue: { size: Math.max(options.fetchBatchSize, options.concurrency) } } : {}),
-        // Completions are already durable in the node's own commit (settle completes the job), so
-        // graphile's follow-up delete finds nothing: batching those costs no safety.
-        completeJobBatchDelay: 0,
-      },
-    },
+  const log = getLogger();
+  const view = new DatabaseView();
+  const heartbeat = startHeartbeat({
+    url: options.url,
+    runnerId: id,
+    heartbeatSeconds: options.heartbeatSeconds,
+    maxStallSeconds: options.staleRunnerSeconds * 10,
+    onBeat: (ok) => view.observe(ok),
   });
-  await beat();
-  let ticking = false;
-  const timer = setInterval(() => {
-    if (ticking) return;
-    ticking = true;
-    beat()
-      .then(sweep)
-      .catch((error) => getLogger().warn({ error: String(error) }, 'runner heartbeat failed'))
-      .finally(() => (ticking = false));
+
+  /**
+   * Generations: graphile's worker pool shuts itself down when it cannot record a job's outcome
+   * (the database went away mid-job). Its pool ids are then "retired": their jobs stay locked until
+   * this runner, once the database answers again, force-unlocks them and starts a new generation.
+   */
+  let current: Runner | undefined;
+  let currentPools: string[] = [];
+  let retired: string[] = [];
+  let stopping = false;
+  let fail!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const publish = () => heartbeat.setPoolIds([...currentPools, ...retired]);
+  /** Wait (bounded) until the heartbeat row names the current pools. */
+  const published = () => Promise.race([publish(), new Promise<void>((resolve) => setTimeout(resolve, 10_000).unref())]);
+
+  const startGeneration = async () => {
+    const pools: string[] = [];
+    const events = new EventEmitter() as WorkerEvents;
+    events.on('pool:create', ({ workerPool }) => {
+      pools.push(workerPool.id);
+      currentPools = pools;
+      void publish();
+    });
+    const runner = await run({
+      pgPool: options.pool,
+      taskList: tasks,
+      concurrency: options.concurrency,
+      noHandleSignals: true,
+      pollInterval: options.pollIntervalMs ?? 1000,
+      logger: graphileLogger,
+      events,
+      preset: {
+        worker: {
+          ...(options.fetchBatchSize ? { localQueue: { size: Math.max(options.fetchBatchSize, options.concurrency) } } : {}),
+          // Completions are already durable in the node's own commit (settle completes the job), so
+          // graphile's follow-up delete finds nothing: batching those costs no safety.
+          completeJobBatchDelay: 0,
+          // Batched failures too: unbatched, a failure that cannot be written (the database is
+          // gone) is an unhandled rejection in graphile 0.17 that kills the process; batched, the
+          // pool shuts down and this runner starts a new one when the database is back.
+          failJobBatchDelay: 0,
+        },
+      },
+    });
+    current = runner;
+    currentPools = pools;
+    await published();
+    runner.promise.then(
+      () => lost(runner, pools),
+      (error) => lost(runner, pools, error),
+    );
+  };
+
+  const lost = (runner: Runner, pools: string[], error?: unknown) => {
+    if (stopping || runner !== current) return;
+    log.warn({ error: error === undefined ? undefined : String(error) }, 'the queue runner lost its database; it restarts when the database is back');
+    retired = [...retired, ...pools];
+    current = undefined;
+    currentPools = [];
+    void publish();
+    void restart();
+  };
+
+  const restart = async () => {
+    const giveUpAt = Date.now() + options.databaseWaitSeconds * 1000;
+    for (let delay = 200; !stopping; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        await releaseOwnPools(options.pool, retired);
+        retired = [];
+        void publish();
+        await startGeneration();
+        log.info({ runner: id }, 'the queue runner is running again');
+        return;
+      } catch (error) {
+        if (isInfrastructureError(error) && Date.now() < giveUpAt) continue;
+        await giveUp(coerceError(error));
+        return;
+      }
+    }
+  };
+
+  /** The runner can no longer run jobs: stop beating at once (others release its jobs), say so. */
+  const giveUp = async (error: Error) => {
+    stopping = true;
+    clearInterval(sweeper);
+    await heartbeat.stop();
+    log.fatal({ error }, 'the queue runner cannot run jobs any more and has stopped');
+    fail(error);
+  };
+
+  await startGeneration();
+  let sweeping = false;
+  const sweeper = setInterval(() => {
+    // Judge others' heartbeats only once this runner has itself seen the database for as long.
+    if (sweeping || stopping || !view.seenFor(options.staleRunnerSeconds)) return;
+    sweeping = true;
+    sweepDeadRunners(options.pool, id, options.staleRunnerSeconds)
+      .catch((error) => log.warn({ error: String(error) }, 'sweep of dead runners failed'))
+      .finally(() => (sweeping = false));
   }, options.heartbeatSeconds * 1000);
-  timer.unref();
+  sweeper.unref();
 
   return {
     id,
+    failed,
     async stop() {
-      clearInterval(timer);
-      await runner.stop();
+      stopping = true;
+      clearInterval(sweeper);
+      await current?.stop();
+      await heartbeat.stop();
       await options.pool.query('DELETE FROM stitch_runners WHERE id = $1', [id]).catch(() => {});
     },
   };

@@ -1,6 +1,7 @@
 /**
  * The engine façade the server, CLI and tests call: start, cancel and retry runs.
  */
+import type { RunStatus } from '@/types/stitch';
 import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { retryTransient } from '@/lib/db/transient';
@@ -14,13 +15,21 @@ export interface StartRunOptions {
   input?: unknown;
   /** Who or what started the run (`{type:'api'}`, `{type:'webhook', slug}`, …). */
   trigger?: Record<string, unknown>;
+  /**
+   * The client's `Idempotency-Key`: a start with a key seen before (same scope) returns that run
+   * (`duplicate: true`) when the request is the same, and is refused (409) when it differs.
+   */
+  idempotency?: { scope: string; key: string; requestHash: string };
 }
 
 export interface StartedRun {
   runId: string;
   versionId: string;
   flowId: string | null;
-  status: 'running';
+  /** `running` for a new run; a duplicate (idempotency key) reports the earlier run's status now. */
+  status: RunStatus;
+  /** True when an idempotency key named a run started earlier: nothing new was started. */
+  duplicate?: boolean;
 }
 
 async function resolveTarget(target: RunTarget): Promise<{ versionId: string; flowId: string | null }> {
@@ -43,6 +52,10 @@ async function resolveTarget(target: RunTarget): Promise<{ versionId: string; fl
 
 /** Create a run of a flow's current version (or of a given version) and enqueue its entry nodes. */
 export async function startRun(target: RunTarget, options: StartRunOptions = {}): Promise<StartedRun> {
+  if (options.idempotency) {
+    const earlier = await findIdempotentRun(options.idempotency);
+    if (earlier) return earlier;
+  }
   const { versionId, flowId } = await resolveTarget(target);
   const graph = await getExecutionGraph(versionId);
   const input = options.input === undefined ? {} : options.input;
@@ -52,28 +65,66 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
   } catch {
     throw new ValidationError('The run input must be JSON-serialisable');
   }
-  // One statement: the run, its entry instances, their jobs and the events commit together.
-  const { rows } = await getPool().query<{ id: string }>(
-    `WITH run AS (
-       INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at)
-       VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now()) RETURNING id
-     ), entry AS (
-       INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status)
-       SELECT run.id, n, n, 'pending' FROM run, unnest($5::text[]) AS n
-       RETURNING instance_id
-     ), list AS (
-       SELECT coalesce(jsonb_agg(jsonb_build_object('i', instance_id)), '[]') AS instances FROM entry
-     )
-     SELECT run.id,
-            stitch_enqueue_execute(run.id, $2, list.instances, NULL) AS enqueued,
-            stitch_emit(run.id, jsonb_build_array(jsonb_build_object('type', 'run:created', 'payload',
-              jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid)))
-              || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
-                    'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
-     FROM run, list`,
-    [flowId, versionId, inputJson, JSON.stringify(options.trigger ?? { type: 'api' }), graph.entryNodes],
+  const key = options.idempotency;
+  // One statement: the run, its entry instances, their jobs, the events and the idempotency key
+  // commit together. Two concurrent starts with one key: the second fails on the key's primary key
+  // and its run rolls back with it; it then answers with the first run.
+  try {
+    const { rows } = await getPool().query<{ id: string }>(
+      `WITH run AS (
+         INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at)
+         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now()) RETURNING id
+       ), entry AS (
+         INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status)
+         SELECT run.id, n, n, 'pending' FROM run, unnest($5::text[]) AS n
+         RETURNING instance_id
+       ), list AS (
+         SELECT coalesce(jsonb_agg(jsonb_build_object('i', instance_id)), '[]') AS instances FROM entry
+       ), idem AS (
+         INSERT INTO stitch_idempotency_keys (scope, key, request_hash, run_id)
+         SELECT $6, $7, $8, run.id FROM run WHERE $7::text IS NOT NULL
+       )
+       SELECT run.id,
+              stitch_enqueue_execute(run.id, $2, list.instances, NULL) AS enqueued,
+              stitch_emit(run.id, jsonb_build_array(jsonb_build_object('type', 'run:created', 'payload',
+                jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid)))
+                || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
+                      'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
+       FROM run, list`,
+      [flowId, versionId, inputJson, JSON.stringify(options.trigger ?? { type: 'api' }), graph.entryNodes, key?.scope ?? null, key?.key ?? null, key?.requestHash ?? null],
+    );
+    return { runId: rows[0].id, versionId, flowId, status: 'running' };
+  } catch (error) {
+    if (key && (error as { code?: string }).code === '23505') {
+      const earlier = await findIdempotentRun(key);
+      if (earlier) return earlier;
+    }
+    throw error;
+  }
+}
+
+/** How long a key is remembered, at least (design: ≥ 24 h). */
+const IDEMPOTENCY_HOURS = 24;
+
+/** The run an idempotency key started, if any; a different request under the same key is a conflict. */
+async function findIdempotentRun(key: NonNullable<StartRunOptions['idempotency']>): Promise<StartedRun | undefined> {
+  const { rows } = await getPool().query(
+    `SELECT k.request_hash, r.id, r.version_id, r.flow_id, r.status FROM stitch_idempotency_keys k JOIN stitch_runs r ON r.id = k.run_id
+     WHERE k.scope = $1 AND k.key = $2 AND k.created_at > now() - make_interval(hours => $3)`,
+    [key.scope, key.key, IDEMPOTENCY_HOURS],
   );
-  return { runId: rows[0].id, versionId, flowId, status: 'running' };
+  const row = rows[0];
+  if (!row) {
+    // An expired key may be reused: forget it (and any others past their time) first.
+    await getPool().query('DELETE FROM stitch_idempotency_keys WHERE created_at <= now() - make_interval(hours => $1)', [IDEMPOTENCY_HOURS]);
+    return undefined;
+  }
+  if (row.request_hash !== key.requestHash) {
+    throw new ConflictError(`Idempotency-Key "${key.key}" was used for a different request (run ${row.id}); use a new key for a new request.`, {
+      runId: row.id,
+    });
+  }
+  return { runId: row.id, versionId: row.version_id, flowId: row.flow_id, status: row.status, duplicate: true };
 }
 
 /** Cancel a run: open work is cancelled, unreached nodes skipped, later callbacks refused (409). */

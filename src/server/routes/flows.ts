@@ -2,6 +2,7 @@
  * Flows and versions: create (compiles and validates the graph), read, save a new version,
  * soft-delete, list versions; and starting a run of a flow's current version.
  */
+import { createHash } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
 import { createFlow, deleteFlow, getFlow, getVersion, listFlows, listVersions, updateFlow } from '@/lib/db/flows';
@@ -26,6 +27,22 @@ import {
 
 const tags = ['Flows'];
 const optionalJson = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: false });
+
+/** Same key, same request: the body's JSON with keys sorted, hashed. */
+function requestHash(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(body ?? {}))).digest('hex');
+}
+
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({ description: 'Retry-safe start: the same key and body return the same run for at least 24 h; the same key with another body is 409.' }),
+});
 
 export function flowRoutes(config: Config) {
   const app = newRouter();
@@ -145,15 +162,28 @@ export function flowRoutes(config: Config) {
         tags: ['Runs'],
         summary: "Run a flow's current version",
         description: 'Returns at once (202); the run proceeds on the queue. Follow it at `statusUrl` or over SSE.',
-        request: { params: FlowIdParams, body: optionalJson(RunBody) },
-        responses: { 202: json(StartedRunSchema, 'Started'), ...errors(400, 401, 404, 413) },
+        request: {
+          params: FlowIdParams,
+          headers: IdempotencyHeaders,
+          body: optionalJson(RunBody),
+        },
+        responses: {
+          202: json(StartedRunSchema, 'Started'),
+          200: json(StartedRunSchema, 'The run this Idempotency-Key started earlier (same request): nothing new started'),
+          ...errors(400, 401, 404, 409, 413),
+        },
       }),
       async (c) => {
-        const { input } = c.req.valid('json') ?? {};
-        const run = await startRun({ flowId: c.req.valid('param').id }, { input, trigger: { type: 'api' } });
+        const body = c.req.valid('json') ?? {};
+        const flowId = c.req.valid('param').id;
+        const key = c.req.valid('header')['idempotency-key'];
+        const run = await startRun(
+          { flowId },
+          { input: body.input, trigger: { type: 'api' }, idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined },
+        );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },
-          202,
+          run.duplicate ? 200 : 202,
         );
       },
     );

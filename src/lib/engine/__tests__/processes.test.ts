@@ -100,4 +100,18 @@ describe('processes', () => {
     const { rows: pids } = await getPool().query('SELECT count(DISTINCT pid)::int AS n FROM test_exec WHERE run_id = ANY ($1)', [runIds]);
     expect(pids[0].n).toBe(2);
   });
+
+  it('a runner whose event loop is blocked longer than the stale threshold keeps its jobs: nothing runs twice (issue 10 A.7)', async () => {
+    const flow = await createFlow('stall', graph([{ id: 'a', workerType: 'slow', config: { blockMs: 5000, ms: 10 } }, { id: 'b', workerType: 'slow', config: { ms: 10 } }], [['a', 'b']]));
+    const stalled = runner({ RUNNER_CONCURRENCY: '1' });
+    await stalled.ready;
+    const { runId } = await startRun(flow.id, { input: {} });
+    await eventually(async () => (await getPool().query('SELECT 1 FROM test_exec WHERE run_id = $1', [runId])).rowCount === 1);
+    // The first runner is now stuck in `a` for 5 s (> STITCH_STALE_RUNNER_SECONDS = 2) on its main thread.
+    const other = runner();
+    await other.ready;
+    await eventually(async () => (await settledCounts([runId]))[0].status === 'completed', 60_000);
+    const { rows } = await getPool().query('SELECT node_id, count(*)::int AS n FROM test_exec WHERE run_id = $1 GROUP BY node_id ORDER BY node_id', [runId]);
+    expect(rows).toEqual([{ node_id: 'a', n: 1 }, { node_id: 'b', n: 1 }]);
+  });
 });

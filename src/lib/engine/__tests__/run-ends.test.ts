@@ -61,7 +61,7 @@ beforeAll(async () => {
 afterAll(() => stitch?.destroy());
 
 async function withRunner<T>(fn: () => Promise<T>): Promise<T> {
-  const runner = await startQueueRunner({ pool: stitch.db.pool, concurrency: 4, heartbeatSeconds: 5, staleRunnerSeconds: 30, pollIntervalMs: 100 });
+  const runner = await startQueueRunner({ pool: stitch.db.pool, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 4, heartbeatSeconds: 5, staleRunnerSeconds: 30, pollIntervalMs: 100 });
   try {
     return await fn();
   } finally {
