@@ -55,7 +55,8 @@ describe('stitch run / flows list / runs show', () => {
       const graph = {
         nodes: [
           { id: 's', type: 'start', position: { x: 0, y: 0 }, data: {} },
-          { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'wait', config: { seconds: -1 } } },
+          // Saves (the URL is a string), fails at run time (not http(s)).
+          { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook' } } },
         ],
         edges: [{ id: 'e', source: 's', target: 'w' }],
       };
@@ -136,7 +137,7 @@ describe('stitch start (fresh embedded database)', () => {
           data: { workerType: 'transform', config: { apiKey: SECRET_KEY, headers: { Authorization: `Bearer ${SECRET_KEY}` }, set: { done: 'yes' } } },
         },
         // A node that fails with the key in its config, so error paths log too.
-        { id: 'bad', type: 'worker', position: { x: 2, y: 0 }, data: { workerType: 'wait', config: { seconds: -1, token: SECRET_KEY } } },
+        { id: 'bad', type: 'worker', position: { x: 2, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook', token: SECRET_KEY } } },
       ],
       edges: [
         { id: 'e1', source: 's', target: 'call' },

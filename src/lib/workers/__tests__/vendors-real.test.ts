@@ -135,13 +135,13 @@ describe('minimax (video_generation, callback protocol, query, files/retrieve)',
     const taskA = await eventually(async () => [...minimax.tasks.values()].find((t) => t.prompt === 'own node A' && t.challengeEchoed));
     const deadlineOf = async (runId: string) => (await getPool().query('SELECT deadline_at FROM stitch_node_runs WHERE run_id = $1', [runId])).rows[0].deadline_at.getTime();
     const before = await deadlineOf(runB);
-    // Run A's signed URL, run B's task id.
+    // The vendor has A's file; it says so with run A's signed URL but run B's task id.
+    await minimax.finish(taskA.taskId, { callback: false });
     const forged = await postJson(taskA.callbackUrl!, { task_id: taskB.taskId, status: 'success', file_id: 'fB', base_resp: { status_code: 0, status_msg: 'success' } });
     expect(forged.status).toBe(200);
     expect(await deadlineOf(runB)).toBe(before);
     expect((await getRunWithNodes(runB)).nodes.m.status).toBe('running');
-    // A's own node was polled now: A completes from its own task once the vendor has it.
-    await minimax.finish(taskA.taskId, { callback: false });
+    // A's own node was polled now (not at its deadline): A completes from its own task.
     const r = await finished(runA);
     expect(r.status).toBe('completed');
     expect(r.nodes.m.output.minimaxTaskId).toBe(taskA.taskId);
