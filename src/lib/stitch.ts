@@ -20,6 +20,8 @@ export interface StitchOptions {
   runner?: boolean;
   concurrency?: number;
   pollIntervalMs?: number;
+  /** Wait for a database that is down at start (up to STITCH_DB_WAIT_SECONDS): `start`, `serve`, `worker`. */
+  waitForDatabase?: boolean;
 }
 
 export interface StitchInstance {
@@ -48,7 +50,11 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   if (active) return active;
   const config = options.config ?? getConfig();
   assertRegistryComplete();
-  const db = await openDatabase({ config, max: (options.concurrency ?? config.concurrency) + 10 });
+  const db = await openDatabase({
+    config,
+    max: (options.concurrency ?? config.concurrency) + 10,
+    waitSeconds: options.waitForDatabase ? config.databaseWaitSeconds : 0,
+  });
   try {
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));

