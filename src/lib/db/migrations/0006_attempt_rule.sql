@@ -29,11 +29,18 @@ END $$;
 CREATE FUNCTION stitch_job_key(p_kind text, p_run_id uuid, p_instance_id text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'stitch:' || p_kind || ':' || p_run_id || ':' || p_instance_id $$;
 
+-- Only jobs not running are removed: a locked one is the job settling this node right now, or one
+-- held by a runner that died. graphile's remove_job would make such a job unrunnable and leave it
+-- in the queue for good; left alone, it ends normally, or runs again once released and finds its
+-- node settled.
 CREATE FUNCTION stitch_remove_node_jobs(p_run_id uuid, p_instance_id text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM graphile_worker.remove_job(stitch_job_key(k, p_run_id, p_instance_id))
-  FROM unnest(ARRAY['deadline', 'ux_deadline', 'callback']) AS k;
+  PERFORM graphile_worker.remove_job(j.key)
+  FROM graphile_worker.jobs j
+  WHERE j.key IN (stitch_job_key('deadline', p_run_id, p_instance_id), stitch_job_key('ux_deadline', p_run_id, p_instance_id),
+                  stitch_job_key('callback', p_run_id, p_instance_id))
+    AND j.locked_at IS NULL;
 END $$;
 
 -- Settle an instance (see 0004 for the arguments). New here: the run's shared lock first; the
