@@ -44,6 +44,8 @@ export class ProgressPrinter {
       const key = `${node.status}#${node.attempt}`;
       if (this.#seen.get(instanceId) === key) continue;
       this.#seen.set(instanceId, key);
+      // Every node starts pending: only a retry's pending (attempt > 1) says something.
+      if (node.status === 'pending' && node.attempt <= 1) continue;
       const attempt = node.attempt > 1 ? ` (attempt ${node.attempt})` : '';
       const error = node.status === 'failed' && node.error ? `: ${node.error}` : '';
       this.out.write(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);

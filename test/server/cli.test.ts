@@ -68,6 +68,7 @@ describe('stitch run / flows list / runs show', () => {
   it('`run examples/hello.json` completes the demo flow, prints its output and exits 0', async () => {
     const { code, output } = await runCli(['run', 'examples/hello.json', '--input', '{"name":"Ada"}']);
     expect(output).toMatch(/Run [0-9a-f-]{36} of "hello"/);
+    expect(output).not.toMatch(/· start pending/); // nodes start pending: only retries say so (issue 12 A.7)
     expect(output).toMatch(/✓ greet completed/);
     expect(output).toContain('Run completed');
     expect(output).toContain('"greeting": "Hello, Ada!"');
@@ -188,8 +189,10 @@ describe('stitch start (fresh embedded database)', () => {
     expect(start.output()).not.toContain(SECRET_KEY.slice(8, 24));
   }, 60_000);
 
-  it('SIGTERM shuts down cleanly', async () => {
+  it('SIGTERM shuts down cleanly, logging no error (issue 12 A.7)', async () => {
     expect(await start.stop()).toBe(0);
     expect(start.output()).toMatch(/shutting down/);
+    const errors = start.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
+    expect(errors).toEqual([]);
   }, 60_000);
 });

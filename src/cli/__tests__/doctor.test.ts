@@ -102,7 +102,7 @@ describe('workers', () => {
       expect(rowsFor(real, 'worker', 'keyed')).toEqual([{ check: 'worker', subject: 'keyed', status: 'ok', detail: 'async, real mode (KEYED_API_KEY set)' }]);
       // A real async worker hands vendors a loopback callback URL: said, with the fix.
       expect(rowsFor(real, 'base-url').map((r) => r.status)).toEqual(['fail', 'warn']);
-      expect(rowsFor(real, 'base-url')[1].detail).toContain('keyed hand it to vendors');
+      expect(rowsFor(real, 'base-url')[1].detail).toContain('keyed hands it to vendors');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

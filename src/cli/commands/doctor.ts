@@ -180,7 +180,7 @@ async function baseUrlRows(config: Config, awaitingCallbacks: string[], timeoutM
       check: 'base-url',
       subject: config.baseUrl,
       status: 'warn',
-      detail: `is loopback, but ${awaitingCallbacks.join(', ')} hand it to vendors on the internet`,
+      detail: `is loopback, but ${awaitingCallbacks.join(', ')} ${awaitingCallbacks.length === 1 ? 'hands' : 'hand'} it to vendors on the internet`,
       fix: 'set STITCH_BASE_URL to a public URL of this server (or a tunnel to it); their deadline poll() is the fallback',
     });
   }

@@ -71,10 +71,15 @@ const tasks: Record<string, Task> = {
   },
 };
 
-/** Route graphile-worker's logs into Stitch's logger at debug (errors stay errors). */
+/**
+ * Route graphile-worker's logs into Stitch's logger at debug (errors stay errors). A failed
+ * UNLISTEN is not one: it happens when the connection is already gone (a stop, a database
+ * restart), and its LISTEN went with it.
+ */
 const graphileLogger = new Logger((scope) => (level, message, meta) => {
   const log = getLogger();
-  if (level === 'error') log.error({ scope, ...meta }, message);
+  if (level === 'error' && /attempting to UNLISTEN/.test(message)) log.debug({ scope }, message);
+  else if (level === 'error') log.error({ scope, ...meta }, message);
   else if (level === 'warning') log.warn({ scope, ...meta }, message);
   else log.debug({ scope }, message);
 });
