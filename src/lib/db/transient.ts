@@ -43,6 +43,13 @@ export function isInfrastructureError(error: unknown): boolean {
   return !!code && (RETRYABLE_SQLSTATES.has(code) || code === '55P03' || code.startsWith('53') || code.startsWith('58'));
 }
 
+let transientRetries = 0;
+
+/** How many times a transition ran again after a deadlock or serialization failure (tests watch it stay 0). */
+export function transientRetryCount(): number {
+  return transientRetries;
+}
+
 export async function retryTransient<T>(what: string, run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -50,6 +57,7 @@ export async function retryTransient<T>(what: string, run: () => Promise<T>): Pr
     } catch (error) {
       const code = codeOf(error);
       if (!code || !RETRYABLE_SQLSTATES.has(code) || attempt >= ATTEMPTS) throw error;
+      transientRetries += 1;
       const delay = Math.round(5 * 2 ** attempt * (0.5 + Math.random()));
       getLogger().warn({ what, code, attempt, delay }, 'transition hit a transient conflict; running it again');
       await new Promise((resolve) => setTimeout(resolve, delay));

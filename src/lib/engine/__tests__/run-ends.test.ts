@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
 import { createFlow } from '@/lib/db/flows';
 import { getPool } from '@/lib/db/pool';
+import { transientRetryCount } from '@/lib/db/transient';
 import { getRunEvents, getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { startQueueRunner } from '@/lib/engine/runner';
 import { retryNode, startRun } from '@/lib/engine/start-run';
@@ -260,5 +261,31 @@ describe('A.5 deadline jobs go with their node', () => {
     const { cancelRun } = await import('@/lib/engine/start-run');
     await cancelRun(runId);
     expect(await graphileJobsOf(runId)).toBe(0);
+  });
+});
+
+describe('A.6 one lock order', () => {
+  it('cancels racing the last settles of wide runs never deadlock (no transition needs the SQLSTATE retry)', async () => {
+    const before = transientRetryCount();
+    registerTestWorker('jitter', syncWorker(async (input) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 6));
+      return input;
+    }));
+    // Terminal nodes settle with nothing downstream: each one locks its row, then the run row to
+    // finish the run — the opposite of an abort's order before 0006.
+    const ids = Array.from({ length: 8 }, (_, k) => `t${k}`);
+    const flow = await createFlow('lock-order', graph(['s:start', ...ids.map((id) => `${id}:jitter`)], ids.map((id) => ['s', id] as [string, string])));
+    const { cancelRun } = await import('@/lib/engine/start-run');
+    await withRunner(async () => {
+      for (let round = 0; round < 6; round++) {
+        const runs = await Promise.all(Array.from({ length: 10 }, () => startRun(flow.id, { input: {} })));
+        await Promise.all(runs.map(async (r) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 25));
+          await cancelRun(r.runId).catch(() => undefined);
+        }));
+        for (const r of runs) expect(['cancelled', 'completed']).toContain((await waitForRun(r.runId, { timeoutMs: 30_000 })).status);
+      }
+    });
+    expect(transientRetryCount() - before).toBe(0);
   });
 });
