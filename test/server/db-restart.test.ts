@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '@/lib/config';
 import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '@/lib/db/embedded';
 import { startStitch, type StitchInstance } from '@/lib/stitch';
+import { createLogger, setLogger } from '@/lib/log';
+import { startQueueRunner, type QueueRunner } from '@/lib/engine/runner';
+import { Writable } from 'node:stream';
 import { startServer, type RunningServer } from '@/server/listen';
 import { eventually, graph } from '../helpers';
 import { spawnStitch } from './processes';
@@ -22,6 +25,8 @@ let port: number;
 let db: EmbeddedDatabase;
 let stitch: StitchInstance;
 let server: RunningServer;
+let second: QueueRunner;
+const logLines: string[] = [];
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -41,14 +46,25 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   port = await freePort();
   db = await startEmbeddedPostgres(dir, { port });
-  const config = getConfig({ DATABASE_URL: db.url, STITCH_SECRET: 'test-secret-0123456789', PORT: '0', STITCH_LOG_LEVEL: 'fatal', STITCH_HEARTBEAT_SECONDS: '1' });
+  const config = getConfig({
+    DATABASE_URL: db.url,
+    STITCH_SECRET: 'test-secret-0123456789',
+    PORT: '0',
+    STITCH_LOG_LEVEL: 'warn',
+    STITCH_HEARTBEAT_SECONDS: '1',
+    STITCH_STALE_RUNNER_SECONDS: '2',
+  });
+  setLogger(createLogger('warn', new Writable({ write: (chunk, _e, cb) => (logLines.push(String(chunk)), cb()) })));
   stitch = await startStitch({ config, pollIntervalMs: 200 });
+  // A second live runner in this process: after the outage, nobody may take it for dead.
+  second = await startQueueRunner({ pool: stitch.db.pool, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 2, heartbeatSeconds: 1, staleRunnerSeconds: 2, pollIntervalMs: 200 });
   server = await startServer(config);
 });
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   await server?.close();
+  await second?.stop();
   await stitch?.stop();
   await db?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -88,6 +104,8 @@ describe('a PostgreSQL restart under a live Stitch', () => {
     }, 60_000);
     expect(finished.status).toBe('completed');
     expect(unhandled).toEqual([]);
+    // The outage (3 s) outlasted the stale threshold (2 s), yet no sweeper released a live runner's jobs.
+    expect(logLines.filter((l) => l.includes('released the jobs of runners'))).toEqual([]);
   });
 
   it('Idempotency-Key: the same key and body return the same run; another body is 409', async () => {
