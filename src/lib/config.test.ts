@@ -22,6 +22,15 @@ describe('getConfig', () => {
     expect(c.workers.emptyApiKey).toBeUndefined();
   });
 
+  it("maps every other setting of a vendor into workers: built-in ones and those with a key (issue 12 B)", () => {
+    const c = getConfig({ MINIMAX_GROUP_ID: 'g1', WEATHER_API_KEY: 'w', WEATHER_UNITS: 'metric', STITCH_PORT_X: 'no', PATH: '/bin', LONELY_SETTING: 'x' });
+    expect(c.workers.minimaxGroupId).toBe('g1');
+    expect(c.workers.weatherUnits).toBe('metric');
+    expect(c.workers.stitchPortX).toBeUndefined();
+    expect(c.workers.path).toBeUndefined();
+    expect(c.workers.lonelySetting).toBeUndefined();
+  });
+
   it('refuses nonsense numbers with a message naming the variable', () => {
     expect(() => getConfig({ PORT: 'eighty' })).toThrow('PORT must be a non-negative number, got "eighty"');
   });

@@ -13,11 +13,19 @@ export interface WorkerKeys {
   shotstackApiKey: string | undefined;
   /**
    * Every other `*_API_KEY`, `*_API_ENDPOINT` and `*_API_URL` variable, camel-cased:
-   * `WEATHER_API_KEY` → `weatherApiKey`, `MY_API_ENDPOINT` → `myApiEndpoint`. A new worker's
-   * key therefore reaches `getConfig().workers` without editing this file.
+   * `WEATHER_API_KEY` → `weatherApiKey`, `MY_API_ENDPOINT` → `myApiEndpoint`; and every other
+   * variable of a vendor — one with such a key, or a built-in integration's — likewise:
+   * `MINIMAX_GROUP_ID` → `minimaxGroupId`, `WEATHER_UNITS` → `weatherUnits`. A new worker's
+   * settings therefore reach `getConfig().workers` without editing this file.
    */
   [key: string]: string | undefined;
 }
+
+/** The original Stitch's name for the `workers` part of the config. */
+export type WorkerConfig = WorkerKeys;
+
+/** Vendors whose every `<VENDOR>_*` variable reaches `workers`, besides those with an `*_API_KEY`-like variable. */
+const BUILT_IN_VENDORS = ['ANTHROPIC', 'MINIMAX', 'ELEVENLABS', 'SHOTSTACK'];
 
 export interface Config {
   /** External PostgreSQL; unset = the embedded database under `dataDir`. */
@@ -174,8 +182,16 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     elevenlabsApiKey: nonEmpty('ELEVENLABS_API_KEY'),
     shotstackApiKey: nonEmpty('SHOTSTACK_API_KEY'),
   };
+  const vendorKey = /^([A-Z][A-Z0-9]*?)_(API_KEY|API_ENDPOINT|API_URL)$/;
+  const vendors = new Set(BUILT_IN_VENDORS);
   for (const name of Object.keys(env)) {
-    if (/_(API_KEY|API_ENDPOINT|API_URL)$/.test(name) && nonEmpty(name)) {
+    const vendor = vendorKey.exec(name)?.[1];
+    if (vendor && vendor !== 'STITCH' && nonEmpty(name)) vendors.add(vendor);
+  }
+  for (const name of Object.keys(env)) {
+    const vendor = name.split('_')[0];
+    const isVendorSetting = vendors.has(vendor) && name.length > vendor.length + 1;
+    if ((isVendorSetting || /_(API_KEY|API_ENDPOINT|API_URL)$/.test(name)) && nonEmpty(name)) {
       const key = camelCase(name);
       if (workers[key] === undefined) workers[key] = env[name];
     }

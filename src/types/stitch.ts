@@ -266,7 +266,8 @@ export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object';
 export interface FieldSchema {
   type: FieldType;
   required?: boolean;
-  description: string;
+  /** Shown in the canvas form and docs (optional, as in the original Stitch's definitions). */
+  description?: string;
   default?: unknown;
   /** Other names accepted for this field (e.g. `visualPrompt` for `visual_prompt`). */
   aliases?: string[];
@@ -274,7 +275,7 @@ export interface FieldSchema {
 
 export interface OutputFieldSchema {
   type: FieldType;
-  description: string;
+  description?: string;
 }
 
 /** The seed's worker definition, plus optional execution policy. */
@@ -286,8 +287,8 @@ export interface WorkerDefinition {
   description: string;
   input: Record<string, FieldSchema>;
   output: Record<string, OutputFieldSchema>;
-  /** Default node config (the canvas pre-fills it; nodes override it). */
-  config: Record<string, unknown>;
+  /** Default node config (the canvas pre-fills it; nodes override it). Optional: none = `{}`. */
+  config?: Record<string, unknown>;
   /** Retry policy; default: 3 attempts, 1 s backoff doubling up to 60 s. */
   retry?: Partial<RetryPolicy>;
   /** Callback deadline for async workers; default 600 s. */

@@ -215,6 +215,11 @@ export function isValidWorkerType(type: string): boolean {
   return workerRegistry.has(type);
 }
 
+/** Worker types that can run: registered with a class and described in WORKER_DEFINITIONS (the original Stitch's API). */
+export function getAvailableWorkerTypes(): string[] {
+  return Object.keys(WORKER_DEFINITIONS).filter((type) => workerRegistry.has(type));
+}
+
 export function getWorkerDefinition(type: string): WorkerDefinition | undefined {
   return Object.prototype.hasOwnProperty.call(WORKER_DEFINITIONS, type) ? WORKER_DEFINITIONS[type] : undefined;
 }

@@ -2,6 +2,7 @@
  * The worker catalogue: every definition, which the canvas turns into its palette and config forms.
  */
 import { createRoute } from '@hono/zod-openapi';
+import type { WorkerDefinition } from '@/types/stitch';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
 import { newRouter, z } from '../openapi';
 import { errors, json } from '../schemas';
@@ -29,6 +30,13 @@ const WorkerDefinitionSchema = z
   })
   .openapi('WorkerDefinition');
 
+/** A definition as the catalogue shows it: the original Stitch's optional parts filled in. */
+function catalogueEntry(d: WorkerDefinition) {
+  const described = <T extends { description?: string }>(fields: Record<string, T>) =>
+    Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, { ...f, description: f.description ?? '' }]));
+  return { ...d, config: d.config ?? {}, input: described(d.input), output: described(d.output) };
+}
+
 export function workerRoutes() {
   const app = newRouter();
   app.openapi(
@@ -39,7 +47,7 @@ export function workerRoutes() {
       summary: 'Every worker definition (palette and config forms)',
       responses: { 200: json(z.object({ workers: z.array(WorkerDefinitionSchema) }), 'Definitions'), ...errors(401) },
     }),
-    (c) => c.json({ workers: Object.values(WORKER_DEFINITIONS) }, 200),
+    (c) => c.json({ workers: Object.values(WORKER_DEFINITIONS).map(catalogueEntry) }, 200),
   );
   return app;
 }
