@@ -22,6 +22,9 @@ describe('names and edits', () => {
     expect(workerNames('mp3-2x').configKey).toBe('mp32xApiKey');
     expect(workerNames('my-worker')).toMatchObject({ className: 'MyWorker', subject: 'My' });
     for (const bad of ['Demo', 'demo_thing', '-x', 'x-', '9lives', 'a--b', '']) expect(() => workerNames(bad)).toThrow(/kebab-case/);
+    expect(workerNames('deepl', { title: 'DeepL', keyEnv: 'DEEPL_API_KEY' })).toMatchObject({ title: 'DeepL', envKey: 'DEEPL_API_KEY', configKey: 'deeplApiKey' });
+    expect(() => workerNames('deepl', { keyEnv: 'deepl_key' })).toThrow(/_API_KEY/);
+    expect(() => workerNames('deepl', { title: "it's" })).toThrow(/--title/);
   });
 
   it('adds a definition as the last member of WORKER_DEFINITIONS, whatever the trailing comma', () => {
@@ -55,7 +58,7 @@ describe('in a scratch copy of the project', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const kinds = [
     ['demo-thing', []],
-    ['demo-async', ['--async']],
+    ['demo-async', ['--async', '--title', 'DeepL Translate', '--key-env', 'DEEPL_API_KEY']],
     ['demo-file', ['--pseudo-async']],
   ] as const;
 
@@ -76,6 +79,12 @@ describe('in a scratch copy of the project', () => {
     expect(scratch.read('.env.example')).toMatch(/^DEMO_THING_API_KEY=$/m);
     expect(scratch.read('src/lib/workers/index.ts')).toContain("workerRegistry.register('demo-async', DemoAsyncWorker);");
     expect(scratch.read('docs/workers/demo-file.md')).toContain('# Demo File (`demo-file`)');
+    // --title and --key-env (issue 12 A.5); the doc page names the command with its flags.
+    expect(scratch.read('.env.example')).toMatch(/^DEEPL_API_KEY=$/m);
+    expect(scratch.read('src/lib/workers/registry.ts')).toContain("name: 'DeepL Translate'");
+    expect(scratch.read('src/lib/workers/demo-async.ts')).toContain('deeplApiKey');
+    expect(scratch.read('docs/workers/demo-async.md')).toContain('`stitch worker new demo-async --async --title "DeepL Translate" --key-env DEEPL_API_KEY`');
+    expect(scratch.read('docs/workers/demo-file.md')).toContain('`stitch worker new demo-file --pseudo-async`');
     scratch.typecheck();
   });
 

@@ -48,14 +48,28 @@ export const scaffoldPaths = (name: string) => ({
   envExample: '.env.example',
 });
 
-export function workerNames(name: string): WorkerNames {
+/** Choices beside the name: how the worker is called in the canvas, and its key's variable. */
+export interface ScaffoldOptions {
+  /** Display name (default: the name in title case, "demo-thing" → "Demo Thing"). */
+  title?: string;
+  /** The key's environment variable (default `<NAME>_API_KEY`); must end in `_API_KEY`. */
+  keyEnv?: string;
+}
+
+export function workerNames(name: string, options: ScaffoldOptions = {}): WorkerNames {
   if (!NAME.test(name)) {
     throw new Error(`Worker name "${name}" must be kebab-case: lower-case letters and digits, words joined by "-" (e.g. "demo-thing").`);
   }
   const words = name.split('-');
   const cap = (w: string) => w[0].toUpperCase() + w.slice(1);
-  const envKey = `${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
-  const title = words.map(cap).join(' ');
+  if (options.keyEnv !== undefined && !/^[A-Z][A-Z0-9_]*_API_KEY$/.test(options.keyEnv)) {
+    throw new Error(`--key-env "${options.keyEnv}" must be an upper-case variable ending in _API_KEY (e.g. DEEPL_API_KEY), so that getConfig().workers carries it.`);
+  }
+  if (options.title !== undefined && (options.title.trim() === '' || /[\r\n'"`{}\\$]/.test(options.title) || options.title.length > 80)) {
+    throw new Error(`--title "${options.title}" must be one line of at most 80 characters without quotes or braces.`);
+  }
+  const envKey = options.keyEnv ?? `${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+  const title = options.title?.trim() ?? words.map(cap).join(' ');
   return {
     name,
     // my-worker → MyWorker, demo-thing → DemoThingWorker
@@ -170,11 +184,18 @@ export function addEnvLine(envExample: string | undefined, names: WorkerNames): 
   return `${text}${sep}# ${names.title} worker (${names.name}); unset = mock mode.\n${names.envKey}=\n`;
 }
 
+/** The command that made (and would remake) the scaffold, flags included: the doc page names it. */
+function scaffoldCommand(name: string, kind: WorkerKind, options: ScaffoldOptions): string {
+  const flags = [kind === 'sync' ? '' : ` --${kind}`, options.title ? ` --title "${options.title}"` : '', options.keyEnv ? ` --key-env ${options.keyEnv}` : ''];
+  return `stitch worker new ${name}${flags.join('')}`;
+}
+
 /** The generated texts: worker, test and doc files, and the WORKER_DEFINITIONS entry. */
-export function renderWorkerFiles(name: string, kind: WorkerKind = 'sync') {
-  const names = workerNames(name);
+export function renderWorkerFiles(name: string, kind: WorkerKind = 'sync', options: ScaffoldOptions = {}) {
+  const names = workerNames(name, options);
   const values = {
     name,
+    command: scaffoldCommand(name, kind, options),
     // The WORKER_DEFINITIONS key: quoted only when it must be ('my-worker', but weather).
     defKey: /^[a-z][a-z0-9]*$/.test(name) ? name : `'${name}'`,
     Class: names.className,
@@ -194,8 +215,8 @@ export function renderWorkerFiles(name: string, kind: WorkerKind = 'sync') {
 }
 
 /** Create everything a new worker needs in the project at `root`; refuses to overwrite anything. */
-export function scaffoldWorker(root: string, name: string, kind: WorkerKind = 'sync'): ScaffoldResult {
-  const files = renderWorkerFiles(name, kind);
+export function scaffoldWorker(root: string, name: string, kind: WorkerKind = 'sync', options: ScaffoldOptions = {}): ScaffoldResult {
+  const files = renderWorkerFiles(name, kind, options);
   const { names } = files;
   const paths = scaffoldPaths(name);
   const abs = (p: string) => path.join(root, p);
@@ -235,10 +256,12 @@ export function registerWorkerNewCommand(program: Command): void {
     .description('Scaffold a worker: class, definition, registration, .env.example key, test and doc page')
     .option('--async', 'the vendor calls back later (callback URL, parseCallback, poll)')
     .option('--pseudo-async', 'several awaits (vendor call, download, storage) before the callback')
-    .action((name: string, options: { async?: boolean; pseudoAsync?: boolean }) => {
+    .option('--title <text>', 'display name in the canvas and docs (default: the name in title case)')
+    .option('--key-env <VAR>', "the vendor key's variable (default <NAME>_API_KEY; e.g. DEEPL_API_KEY)")
+    .action((name: string, options: { async?: boolean; pseudoAsync?: boolean; title?: string; keyEnv?: string }) => {
       if (options.async && options.pseudoAsync) throw new Error('choose one of --async and --pseudo-async');
       const kind: WorkerKind = options.async ? 'async' : options.pseudoAsync ? 'pseudo-async' : 'sync';
-      const result = scaffoldWorker(process.cwd(), name, kind);
+      const result = scaffoldWorker(process.cwd(), name, kind, { title: options.title, keyEnv: options.keyEnv });
       console.log(`Created the ${kind} worker "${name}" (${result.names.className}):`);
       for (const f of result.created) console.log(`  + ${f}`);
       for (const f of result.modified) console.log(`  ~ ${f}`);
