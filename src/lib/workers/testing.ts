@@ -345,6 +345,7 @@ export async function readFakeRequest(req: IncomingMessage): Promise<FakeRequest
  */
 export async function startRecordingServer(
   handler: (request: FakeRequest, res: ServerResponse) => void | Promise<void>,
+  options: { port?: number } = {},
 ): Promise<FakeVendor> {
   const requests: FakeRequest[] = [];
   const server: Server = createServer((req, res) => {
@@ -360,7 +361,7 @@ export async function startRecordingServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
@@ -378,7 +379,7 @@ export async function startRecordingServer(
  * A vendor API on loopback. Routes are keyed `'POST /v1/jobs'` (or just `'/v1/jobs'` for any
  * method); an unknown route answers 404. A route that throws answers 500.
  */
-export function startFakeVendor(routes: Record<string, FakeRoute>): Promise<FakeVendor> {
+export function startFakeVendor(routes: Record<string, FakeRoute>, options: { port?: number } = {}): Promise<FakeVendor> {
   return startRecordingServer(async (request, res) => {
     const route = routes[`${request.method} ${request.path}`] ?? routes[request.path];
     const response: FakeResponse =
@@ -390,5 +391,5 @@ export function startFakeVendor(routes: Record<string, FakeRoute>): Promise<Fake
     const isJson = response.json !== undefined;
     res.writeHead(response.status ?? 200, { ...(isJson ? { 'content-type': 'application/json' } : {}), ...response.headers });
     res.end(isJson ? JSON.stringify(response.json) : (response.text ?? ''));
-  });
+  }, options);
 }

@@ -19,6 +19,8 @@ import { readFileSync } from 'node:fs';
 import { createTestDatabase } from '../../../../test/db';
 import { createScratchProject, runChainFlow, runIn, type ScratchProject } from '../../../../test/scratch-project';
 import { addDefinition, renderWorkerFiles, type WorkerKind } from '../../../cli/commands/worker-new';
+import { freePort } from '@/lib/db/embedded';
+import { spawnIn } from '../../../../test/server/processes';
 
 const GUIDE = 'docs/guides/adding-workers.md';
 
@@ -84,7 +86,7 @@ describe('in a scratch copy of the project', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    scratch = createScratchProject({ paths: ['src', 'package.json', 'vitest.config.ts', 'test/global-setup.ts'] });
+    scratch = createScratchProject({ paths: ['src', 'package.json', 'vitest.config.ts', 'test/global-setup.ts', 'web/dist'] });
     for (const b of checked('file')) {
       expect(() => scratch.read(b.check!.path!), `${GUIDE}:${b.line} must create a new file`).toThrow();
       scratch.write(b.check!.path!, b.code);
@@ -137,6 +139,38 @@ describe('in a scratch copy of the project', () => {
       result: 'mock result for: hi',
       weather: { temperature: 72, condition: 'Sunny', humidity: 45, windSpeed: 8 },
     });
+  });
+
+  it('runs a flow in real mode against `stitch fake-vendor`, as the recipe says: the vendor calls back by itself', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = { DATABASE_URL: db.url, PORT: String(port), STITCH_BASE_URL: base, STITCH_LOG_LEVEL: 'error', MY_ASYNC_WORKER_API_KEY: 'anything' };
+    const vendorPort = await freePort();
+    const vendor = spawnIn(scratch.dir, ['fake-vendor', 'test/fake-vendors/my-async-worker.ts', '--port', String(vendorPort)], env);
+    const server = spawnIn(scratch.dir, ['start'], env);
+    try {
+      await vendor.waitFor(/Fake vendor at http:\/\/127\.0\.0\.1:\d+/);
+      await server.waitFor(/Stitch is ready at/);
+      const flow = {
+        name: 'real mode against the fake vendor',
+        graph: {
+          nodes: [
+            { id: 'start', type: 'start', position: { x: 0, y: 0 }, data: {} },
+            { id: 'async', type: 'worker', position: { x: 200, y: 0 }, data: { workerType: 'my-async-worker', config: { endpoint: `http://127.0.0.1:${vendorPort}/v1/my-async-worker` } } },
+          ],
+          edges: [{ id: 'e', source: 'start', target: 'async' }],
+        },
+        input: { text: 'from the canvas' },
+      };
+      scratch.write('real-mode.json', JSON.stringify(flow));
+      const out = runIn(scratch.dir, process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'run', 'real-mode.json', '--url', base], env);
+      expect(out).toContain('Run completed');
+      expect(out).toContain('"result": "done: from the canvas"');
+      expect(vendor.output()).toContain('POST /v1/my-async-worker');
+    } finally {
+      await server.stop();
+      await vendor.stop();
+    }
   });
 
   it('runs the Weather example and the my-worker flow with `stitch run`, as Step 8 says', () => {
