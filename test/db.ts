@@ -7,8 +7,16 @@ import { inject } from 'vitest';
 import { getConfig, type Config } from '@/lib/config';
 import { startStitch, type StitchInstance, type StitchOptions } from '@/lib/stitch';
 
-export function adminUrl(): string {
-  return inject('adminUrl');
+let admin: Promise<string> | undefined;
+
+/** The run's PostgreSQL server (test/global-setup.ts starts it when the first file asks). */
+export function adminUrl(): Promise<string> {
+  admin ??= fetch(inject('databaseBroker')).then(async (res) => {
+    const text = await res.text();
+    if (!res.ok) throw new Error(`the test database did not start: ${text}`);
+    return text;
+  });
+  return admin;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -20,14 +28,15 @@ function withDatabase(url: string, database: string): string {
 /** Create an empty database; returns its URL. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `stitch_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  const url = await adminUrl();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
   return {
-    url: withDatabase(adminUrl(), name),
+    url: withDatabase(url, name),
     drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl() });
+      const c = new pg.Client({ connectionString: url });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();

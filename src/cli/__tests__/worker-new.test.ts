@@ -4,8 +4,7 @@
  * flow through the three workers completes in mock mode. Plus the edits and refusals in isolation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { createTestDatabase } from '../../../test/db';
+import { adminUrl, createTestDatabase } from '../../../test/db';
 import { createScratchProject, runChainFlow, runIn, type ScratchProject } from '../../../test/scratch-project';
 import { addDefinition, addEnvLine, addRegistration, scaffoldPaths, scaffoldWorker, workerNames } from '../commands/worker-new';
 
@@ -96,9 +95,9 @@ describe('in a scratch copy of the project', () => {
     expect(scratch.read('src/lib/workers/registry.ts') + scratch.read('src/lib/workers/index.ts') + scratch.read('.env.example')).toBe(before);
   });
 
-  it('`npm test` passes on the generated tests', () => {
+  it('`npm test` passes on the generated tests', async () => {
     const files = kinds.map(([name]) => scaffoldPaths(name).test);
-    const out = runIn(scratch.dir, 'npm', ['test', '--', ...files], { DATABASE_URL: inject('adminUrl'), CI: 'true' });
+    const out = runIn(scratch.dir, 'npm', ['test', '--', ...files], { DATABASE_URL: await adminUrl(), CI: 'true' });
     expect(out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Test Files\s+3 passed/);
   });
 

@@ -14,9 +14,9 @@
  * `file` and `definitions` may end with `(= stitch worker new NAME [--async|--pseudo-async])`: the block
  * must then equal what the scaffold generates. Every ```typescript block needs a marker.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createTestDatabase } from '../../../../test/db';
+import { adminUrl, createTestDatabase } from '../../../../test/db';
 import { createScratchProject, runChainFlow, runIn, type ScratchProject } from '../../../../test/scratch-project';
 import { addDefinition, renderWorkerFiles, type WorkerKind } from '../../../cli/commands/worker-new';
 import { freePort } from '@/lib/db/embedded';
@@ -116,9 +116,9 @@ describe('in a scratch copy of the project', () => {
     scratch.typecheck();
   });
 
-  it("the guide's tests pass (vitest)", () => {
+  it("the guide's tests pass (vitest)", async () => {
     expect(testFiles).toEqual(expect.arrayContaining(['src/lib/workers/__tests__/weather.test.ts']));
-    const out = runIn(scratch.dir, process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...testFiles], { DATABASE_URL: inject('adminUrl'), NO_COLOR: '1' });
+    const out = runIn(scratch.dir, process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...testFiles], { DATABASE_URL: await adminUrl(), NO_COLOR: '1' });
     expect(out).toMatch(new RegExp(`Test Files\\s+${testFiles.length} passed`));
   });
 
