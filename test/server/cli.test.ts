@@ -4,7 +4,7 @@
  * clean SIGTERM), `run` (exit 0 only when the run completed), `run --url`, `flows list`,
  * `runs show`, and the refusal to serve a public HOST without an API key.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,20 @@ async function runCli(args: string[], extraEnv: Record<string, string> = {}): Pr
   return { code, output: p.output() };
 }
 
+/** A flow file that saves (the URL is a string) and fails at run time (not http(s)); returns its path. */
+function writeFailingFlow(dir: string): string {
+  const file = path.join(dir, 'failing.json');
+  const graph = {
+    nodes: [
+      { id: 's', type: 'start', position: { x: 0, y: 0 }, data: {} },
+      { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook' } } },
+    ],
+    edges: [{ id: 'e', source: 's', target: 'w' }],
+  };
+  writeFileSync(file, JSON.stringify({ name: 'failing', graph }));
+  return file;
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
 });
@@ -41,16 +55,7 @@ describe('exit status on the default path (no DATABASE_URL: the CLI starts the e
     try {
       const migrated = await once(['migrate']);
       expect(migrated.code, migrated.output).toBe(0);
-      const failing = path.join(dataDir, 'failing.json');
-      const graph = {
-        nodes: [
-          { id: 's', type: 'start', position: { x: 0, y: 0 }, data: {} },
-          { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook' } } },
-        ],
-        edges: [{ id: 'e', source: 's', target: 'w' }],
-      };
-      await import('node:fs').then((fs) => fs.writeFileSync(failing, JSON.stringify({ name: 'failing', graph })));
-      const failed = await once(['run', failing]);
+      const failed = await once(['run', writeFailingFlow(dataDir)]);
       expect(failed.output).toContain('Run failed');
       expect(failed.code).toBe(1);
       const ok = await once(['run', 'examples/hello.json']);
@@ -87,17 +92,7 @@ describe('stitch run / flows list / runs show', () => {
   it('a run that fails exits 1; a bad flow file or --input exits 1 with the reasons', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'stitch-cli-'));
     try {
-      const failing = path.join(dir, 'failing.json');
-      const graph = {
-        nodes: [
-          { id: 's', type: 'start', position: { x: 0, y: 0 }, data: {} },
-          // Saves (the URL is a string), fails at run time (not http(s)).
-          { id: 'w', type: 'worker', position: { x: 1, y: 0 }, data: { workerType: 'http-webhook', config: { webhookUrl: 'ftp://example.invalid/hook' } } },
-        ],
-        edges: [{ id: 'e', source: 's', target: 'w' }],
-      };
-      await import('node:fs').then((fs) => fs.writeFileSync(failing, JSON.stringify({ name: 'failing', graph })));
-      const failed = await runCli(['run', failing]);
+      const failed = await runCli(['run', writeFailingFlow(dir)]);
       expect(failed.output).toContain('Run failed');
       expect(failed.code).toBe(1);
 
