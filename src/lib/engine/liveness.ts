@@ -100,21 +100,30 @@ export class DatabaseView {
 }
 
 /**
- * Delete the rows of runners silent longer than `staleSeconds` and force-unlock their jobs.
- * DELETE … RETURNING: concurrent sweepers each unlock a dead runner's jobs at most once.
+ * Delete the rows of runners silent longer than `staleSeconds` and force-unlock their jobs; also
+ * unlock jobs locked longer than that by a worker pool that no runner's row names (a process killed
+ * between its pool's first fetch and the heartbeat that names the pool). DELETE … RETURNING:
+ * concurrent sweepers each unlock a dead runner's jobs at most once.
  */
 export async function sweepDeadRunners(pool: pg.Pool, selfId: string, staleSeconds: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
+  const { rows } = await pool.query<{ n: number; orphans: number }>(
     `WITH dead AS (
        DELETE FROM stitch_runners WHERE last_seen_at < now() - make_interval(secs => $1) AND id <> $2
        RETURNING id, pool_ids
+     ), orphaned AS (
+       SELECT DISTINCT j.locked_by AS pool_id FROM graphile_worker.jobs j
+       WHERE j.locked_by IS NOT NULL AND j.locked_at < now() - make_interval(secs => $1)
+         AND NOT EXISTS (SELECT 1 FROM stitch_runners r WHERE j.locked_by = ANY (r.pool_ids))
+     ), released AS (
+       SELECT array(SELECT unnest(pool_ids) FROM dead UNION SELECT pool_id FROM orphaned) AS ids
      ), unlocked AS (
-       SELECT graphile_worker.force_unlock_workers(array(SELECT unnest(pool_ids) FROM dead)) FROM dead LIMIT 1
+       SELECT graphile_worker.force_unlock_workers(ids) FROM released WHERE cardinality(ids) > 0
      )
-     SELECT (SELECT count(*) FROM dead)::int AS n, (SELECT count(*) FROM unlocked)::int AS u`,
+     SELECT (SELECT count(*) FROM dead)::int AS n, (SELECT count(*) FROM orphaned)::int AS orphans, (SELECT count(*) FROM unlocked)::int AS u`,
     [staleSeconds, selfId],
   );
   if (rows[0].n > 0) getLogger().warn({ runners: rows[0].n }, 'released the jobs of runners that stopped sending heartbeats');
+  if (rows[0].orphans > 0) getLogger().warn({ pools: rows[0].orphans }, 'released jobs locked by worker pools no runner names');
   return rows[0].n;
 }
 

@@ -114,4 +114,20 @@ describe('processes', () => {
     const { rows } = await getPool().query('SELECT node_id, count(*)::int AS n FROM test_exec WHERE run_id = $1 GROUP BY node_id ORDER BY node_id', [runId]);
     expect(rows).toEqual([{ node_id: 'a', n: 1 }, { node_id: 'b', n: 1 }]);
   });
+
+  it('jobs locked by a pool no heartbeat row names (killed before its first beat) are released too', async () => {
+    const flow = await createFlow('orphan', chain(150));
+    const first = runner({ RUNNER_CONCURRENCY: '4' });
+    await first.ready;
+    const runIds: string[] = [];
+    for (let i = 0; i < 4; i++) runIds.push((await startRun(flow.id, { input: { i } })).runId);
+    await eventually(async () => (await getPool().query('SELECT 1 FROM graphile_worker.jobs WHERE locked_at IS NOT NULL')).rowCount! > 0);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // As if it died before any heartbeat named its pool: no row says whose jobs these are.
+    await getPool().query('DELETE FROM stitch_runners');
+    const second = runner();
+    await second.ready;
+    await eventually(async () => (await settledCounts(runIds)).every((r) => r.status === 'completed'), 60_000);
+  });
 });
