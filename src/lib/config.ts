@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { secretSource, withVaultSecrets, type SecretSource } from './vault/resolve';
 
 export interface WorkerKeys {
   anthropicApiKey: string | undefined;
@@ -61,6 +62,11 @@ export interface Config {
   storage: StorageConfig;
   /** Per-integration limit overrides by worker type (src/lib/workers/limits.ts holds the defaults). */
   integrationLimits: Record<string, IntegrationLimitConfig>;
+  /** Vault key (base64 or hex, 32 bytes); unset = a key file beside the embedded database (src/lib/vault/key.ts). */
+  encryptionKey: string | undefined;
+  /** A schedule tick this late is "missed" (the processes were down): its catchUp mode decides. */
+  scheduleMisfireSeconds: number;
+  /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
 }
 
@@ -231,6 +237,14 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
       }),
     }),
     integrationLimits: parseIntegrationLimits(env),
-    workers: Object.freeze(workers),
+    encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
+    scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
+    workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
+}
+
+/** Where variable `name` (ANTHROPIC_API_KEY) gets its value: the environment, the vault, or nowhere. */
+export function secretSourceOf(name: string): SecretSource {
+  const env: Record<string, string | undefined> = { ...readFileEnv(), ...process.env };
+  return secretSource(name, (n) => (env[n] === '' ? undefined : env[n]));
 }

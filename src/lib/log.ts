@@ -1,18 +1,19 @@
 /**
  * One pino logger for the whole process. Secrets never reach a log line: values under
  * sensitive keys (api keys, tokens, secrets, passwords, authorization) are replaced at any
- * depth, and callback tokens inside URLs are masked.
+ * depth, callback tokens inside URLs are masked, and vault values are masked wherever they appear.
  */
 import pino, { type Logger } from 'pino';
 import { getConfig } from './config';
+import { scrubSecrets } from './vault/values';
 
 const SENSITIVE_KEY = /(api[-_]?key|apikey|secret|password|passwd|token|authorization|credential|private[-_]?key)/i;
 const TOKEN_IN_URL = /([?&](?:token|sig|signature|api_key|apikey|key)=)[^&\s"']+/gi;
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
 
-/** Mask secrets in a string (tokens in URLs, bearer credentials). */
+/** Mask secrets in a string (tokens in URLs, bearer credentials, any value held in the vault). */
 export function redactString(value: string): string {
-  return value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]');
+  return scrubSecrets(value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]'));
 }
 
 /**

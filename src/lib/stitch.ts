@@ -11,6 +11,8 @@ import { setCallbackSecret } from './engine/callback-tokens';
 import { completeNode } from './engine/complete-node';
 import { setLocalCompleter } from './engine/local-completion';
 import { startQueueRunner, type QueueRunner } from './engine/runner';
+import { loadVaultKey } from './vault/key';
+import { startVaultSync, stopVaultSync } from './vault/sync';
 import { assertRegistryComplete } from './workers/registry';
 import './workers/index';
 
@@ -59,6 +61,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));
     setLocalCompleter(completeNode);
+    await startVaultSync(loadVaultKey(config));
     const runner =
       options.runner === false
         ? undefined
@@ -80,6 +83,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
         if (active !== instance) return;
         active = undefined;
         await runner?.stop();
+        await stopVaultSync();
         setLocalCompleter(undefined);
         await closeDatabase();
       },
@@ -87,6 +91,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     active = instance;
     return instance;
   } catch (error) {
+    await stopVaultSync();
     await closeDatabase();
     throw error;
   }

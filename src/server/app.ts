@@ -16,11 +16,13 @@ import { sameSiteOnly } from './middleware/same-site';
 import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
+import { credentialRoutes } from './routes/credentials';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { runRoutes } from './routes/runs';
+import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
 import { webhookRoutes } from './routes/webhooks';
 import { workerRoutes } from './routes/workers';
@@ -69,6 +71,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', eventRoutes());
   app.route('/', workerRoutes());
   app.route('/', webhookRoutes(config));
+  app.route('/', scheduleRoutes());
+  app.route('/', credentialRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
 

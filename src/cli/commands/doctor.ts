@@ -9,23 +9,25 @@
  * - base URL: `${STITCH_BASE_URL}/api/health` answers (vendors POST callbacks there);
  * - database and queue: connect, migrations applied, graphile-worker schema, live queue runners.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { getConfig, type Config } from '@/lib/config';
+import { getConfig, secretSourceOf, type Config } from '@/lib/config';
 import { closeDatabase, getPool, isDatabaseOpen, openDatabase } from '@/lib/db/pool';
 import { errorMessage } from '@/lib/errors';
 import { createLogger, getLogger, setLogger } from '@/lib/log';
 import { checkRegistry, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import type { WorkerClass } from '@/lib/workers/base';
+import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
+import type { SecretSource } from '@/lib/vault/resolve';
+import { vaultDoctorRows } from './doctor-vault';
 import { readQueueStats } from '@/server/queries/queue-stats';
 import '@/lib/workers/index';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail';
 
 export interface DoctorRow {
-  check: 'registry' | 'worker' | 'base-url' | 'database' | 'queue';
+  check: 'registry' | 'vault' | 'worker' | 'base-url' | 'database' | 'queue';
   subject: string;
   status: DoctorStatus;
   detail: string;
@@ -45,13 +47,12 @@ export interface DoctorOptions {
   timeoutMs?: number;
 }
 
-const API_KEY = /\b[A-Z][A-Z0-9_]*_API_KEY\b/g;
-const camel = (env: string) => env.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[]> {
   const config = options.config ?? getConfig();
+  // The vault first: workers constructed below then see its keys, as in a running Stitch.
+  const vault = options.database !== false ? await vaultDoctorRows(config) : [];
   const workers = workerRows(options.root ?? process.cwd(), options.env);
-  const rows = [...registryRows(), ...workers.rows];
+  const rows = [...registryRows(), ...vault, ...workers.rows];
   rows.push(...(await baseUrlRows(config, workers.awaitingCallbacks, options.timeoutMs ?? 3000)));
   if (options.database !== false) rows.push(...(await databaseRows(config)));
   return rows;
@@ -73,25 +74,6 @@ function registryRows(): DoctorRow[] {
       fix: problem.slice(at + 2),
     };
   });
-}
-
-/** `type → source text` of each worker registered in src/lib/workers/index.ts (import → file). */
-function workerSources(root: string): Map<string, string> {
-  const dir = path.join(root, 'src/lib/workers');
-  const index = path.join(dir, 'index.ts');
-  const sources = new Map<string, string>();
-  if (!existsSync(index)) return sources;
-  const text = readFileSync(index, 'utf8');
-  const moduleOf = new Map<string, string>();
-  for (const m of text.matchAll(/^import\s*\{([^}]*)\}\s*from\s*'(\.\/[^']+)'/gm)) {
-    for (const name of m[1].split(',')) moduleOf.set(name.trim().split(/\s+as\s+/).pop()!, m[2]);
-  }
-  for (const m of text.matchAll(/workerRegistry\.register\(\s*['"]([^'"]+)['"]\s*,\s*(\w+)\s*\)/g)) {
-    const mod = moduleOf.get(m[2]);
-    const file = mod && [`${mod}.ts`, `${mod}/index.ts`].map((f) => path.join(dir, f)).find((f) => existsSync(f));
-    if (file) sources.set(m[1], readFileSync(file, 'utf8'));
-  }
-  return sources;
 }
 
 /** Construct a worker with the process logger replaced by one that collects its lines. */
@@ -122,7 +104,7 @@ function constructCapturing(type: string, env: Record<string, string> | undefine
  * Those need a reachable base URL; a keyless one (http-webhook) only when a flow uses it.
  */
 function workerRows(root: string, env: Record<string, string> | undefined): { rows: DoctorRow[]; awaitingCallbacks: string[] } {
-  const sources = workerSources(root);
+  const sources = workerSources(path.join(root, 'src/lib/workers'));
   const rows: DoctorRow[] = [];
   const awaitingCallbacks: string[] = [];
   for (const type of workerRegistry.types().sort()) {
@@ -133,20 +115,24 @@ function workerRows(root: string, env: Record<string, string> | undefined): { ro
       continue;
     }
     const mockLine = lines.find((l) => /mock mode/i.test(l));
-    const keys = [...new Set([...(sources.get(type)?.match(API_KEY) ?? []), ...(mockLine?.match(API_KEY) ?? [])])];
-    const workers = getConfig().workers;
-    const missing = keys.filter((k) => !(env && k in env ? env[k] : workers[camel(k)]));
+    const keys = [...new Set([...(sources.get(type)?.match(API_KEY_NAME) ?? []), ...(mockLine?.match(API_KEY_NAME) ?? [])])];
+    // Where each key comes from: the doctor's own env overrides (tests), else the one resolver.
+    const sourceOf = (k: string): SecretSource => (env && k in env ? (env[k] ? 'env' : 'none') : secretSourceOf(k));
+    const missing = keys.filter((k) => sourceOf(k) === 'none');
+    const keySources = keys.map((k) => `${k} from ${sourceOf(k)}`).join(', ');
     if (mockLine) {
       const names = missing.length ? missing : keys;
       rows.push({
         check: 'worker',
         subject: type,
         status: 'warn',
-        detail: `${kind}, MOCK MODE${names.length ? `: ${names.join(', ')} not set` : ''}`,
-        fix: names.length ? `for real calls set ${names.join(', ')} in .env (mock mode needs nothing)` : 'see the worker\'s constructor for what it needs',
+        detail: `${kind}, MOCK MODE${names.length ? `: ${names.join(', ')} not set (key source: none)` : ''}`,
+        fix: names.length
+          ? `for real calls set ${names.join(', ')} in .env or the vault (stitch credentials set ${names[0]}); mock mode needs nothing`
+          : 'see the worker\'s constructor for what it needs',
       });
     } else {
-      rows.push({ check: 'worker', subject: type, status: 'ok', detail: keys.length ? `${kind}, real mode (${keys.join(', ')} set)` : `${kind}, needs no API key` });
+      rows.push({ check: 'worker', subject: type, status: 'ok', detail: keys.length ? `${kind}, real mode (${keySources})` : `${kind}, needs no API key` });
       if (kind === 'async' && keys.length && sources.get(type)?.includes('buildCallbackUrl')) awaitingCallbacks.push(type);
     }
   }

@@ -4,6 +4,7 @@
  * came from outside), settles or fails the attempt with a compare-and-set, and tells an identical
  * repeat of the completing callback (200, duplicate) from a late or foreign one (409, no change).
  */
+import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { ExecutionGraph, WorkerCallback } from '@/types/stitch';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
@@ -48,7 +49,8 @@ function checkCallbackShape(request: CompletionRequest): WorkerCallback {
 }
 
 export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
-  const callback = checkCallbackShape(request);
+  // A worker may echo its own key (a vendor's error quoting it): no vault value is ever stored.
+  const callback = scrubSecretsDeep(checkCallbackShape(request));
   const { runId, instanceId } = request;
   // No token = an in-process caller (the HTTP route always passes the token it was given).
   let attempt = request.attempt;
@@ -132,7 +134,7 @@ export async function failAttempt(
   const { nodeId } = parseInstanceId(ref.instanceId);
   const node = graph.nodes[nodeId];
   const policy = retryPolicyFor(node?.workerType, node?.retry);
-  const message = error.message || 'Unknown error';
+  const message = scrubSecrets(error.message || 'Unknown error');
   const retriable = !(error instanceof NonRetriableError);
   if (retriable && ref.attempt < policy.attempts) {
     const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs;

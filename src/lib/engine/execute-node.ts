@@ -7,6 +7,7 @@ import type { ExecutionEdge, ExecutionGraph, ExecutionNode } from '@/types/stitc
 import { NonRetriableError, coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
+import { ensureVaultCurrent } from '@/lib/vault/sync';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { validateInput } from '@/lib/workers/validate-input';
 import { acquireIntegrationSlot } from '@/lib/workers/limits';
@@ -151,6 +152,7 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
 
   let failure: Error | undefined;
   try {
+    await ensureVaultCurrent(); // a key changed in the vault applies from this execution on
     const worker = workerRegistry.getWorker(type);
     const config = { ...definition.config, ...node.config };
     await executionContext.run(ctx, () => worker.execute(ref.runId, ref.instanceId, config, input));

@@ -19,6 +19,7 @@ import { executeNodeJob, type ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { uxDeadlineJob } from './ux-gate';
+import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
 
 export interface QueueRunnerOptions {
   pool: pg.Pool;
@@ -57,6 +58,8 @@ const tasks: Record<string, Task> = {
     guardJob('stitch_execute', guarded(payload as ExecutePayload), () => executeNodeJob(payload as ExecutePayload, helpers.job.id)),
   stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
+  // A schedule's tick: starts a run (through startRun) and places the next tick's job.
+  stitch_schedule: (payload) => scheduleTickJob(payload as ScheduleTickPayload),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {

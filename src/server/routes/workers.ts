@@ -4,6 +4,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
+import { integrationStatuses } from '@/lib/workers/integration-keys';
 import { newRouter, z } from '../openapi';
 import { errors, json } from '../schemas';
 
@@ -27,6 +28,13 @@ const WorkerDefinitionSchema = z
     retry: z.object({ attempts: z.number(), backoffMs: z.number(), maxBackoffMs: z.number() }).partial().optional(),
     timeoutSeconds: z.number().optional(),
     category: z.string().optional(),
+    integration: z
+      .object({
+        mode: z.enum(['real', 'mock', 'none']),
+        keys: z.array(z.object({ name: z.string(), source: z.enum(['env', 'vault', 'none']) })),
+      })
+      .optional()
+      .openapi({ description: 'Mock or real mode now, and where each API key comes from (env, vault, none)' }),
   })
   .openapi('WorkerDefinition');
 
@@ -47,7 +55,11 @@ export function workerRoutes() {
       summary: 'Every worker definition (palette and config forms)',
       responses: { 200: json(z.object({ workers: z.array(WorkerDefinitionSchema) }), 'Definitions'), ...errors(401) },
     }),
-    (c) => c.json({ workers: Object.values(WORKER_DEFINITIONS).map(catalogueEntry) }, 200),
+    (c) => {
+      // Read per request: a key set in the vault switches its integration to real mode at once.
+      const integrations = integrationStatuses();
+      return c.json({ workers: Object.values(WORKER_DEFINITIONS).map((d) => ({ ...catalogueEntry(d), integration: integrations.get(d.id) })) }, 200);
+    },
   );
   return app;
 }

@@ -1,0 +1,53 @@
+/**
+ * `stitch doctor`'s vault row: is there a key (and from where), how many credentials it holds, and
+ * whether each decrypts. It loads the vault's values into this process first, so the worker rows
+ * that follow report keys from the vault as a running Stitch would see them.
+ */
+import type { Config } from '@/lib/config';
+import { closeDatabase, getPool, isDatabaseOpen, openDatabase } from '@/lib/db/pool';
+import { errorMessage } from '@/lib/errors';
+import { getStitch } from '@/lib/stitch';
+import { loadVaultKey } from '@/lib/vault/key';
+import { currentVaultKey, loadVaultOnce } from '@/lib/vault/sync';
+import type { DoctorRow } from './doctor';
+
+export async function vaultDoctorRows(config: Config): Promise<DoctorRow[]> {
+  // A started Stitch in this process already follows the vault.
+  if (getStitch()) {
+    const key = currentVaultKey();
+    return [{ check: 'vault', subject: 'credentials', status: key.key ? 'ok' : 'warn', detail: key.key ? `key from ${key.source}` : `no key: ${key.reason}` }];
+  }
+  let key;
+  try {
+    key = loadVaultKey(config, { create: false });
+  } catch (error) {
+    return [{ check: 'vault', subject: 'credentials', status: 'fail', detail: errorMessage(error), fix: 'set STITCH_ENCRYPTION_KEY to the key the vault was written with' }];
+  }
+  if (!key.key) {
+    return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: `no vault key: ${key.reason}`, fix: 'set STITCH_ENCRYPTION_KEY to use the credentials vault' }];
+  }
+  const opened = !isDatabaseOpen();
+  try {
+    if (opened) await openDatabase({ config, max: 2 });
+    const { rows } = await getPool().query<{ t: string | null }>(`SELECT to_regclass('stitch_credentials')::text AS t`);
+    if (!rows[0].t) return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: 'not migrated yet', fix: 'npm run stitch -- migrate' }];
+    const { loaded, undecryptable } = await loadVaultOnce(key.key);
+    if (undecryptable.length) {
+      return [
+        {
+          check: 'vault',
+          subject: 'credentials',
+          status: 'fail',
+          detail: `${undecryptable.join(', ')} do not decrypt with the key from ${key.source} (written with another key)`,
+          fix: 'use the key they were written with, or set them again: stitch credentials set NAME',
+        },
+      ];
+    }
+    return [{ check: 'vault', subject: 'credentials', status: 'ok', detail: `${loaded} credential(s); key from ${key.source === 'env' ? 'STITCH_ENCRYPTION_KEY' : 'the key file'}` }];
+  } catch (error) {
+    // The database row (below) says what is wrong with the database.
+    return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: `not read: ${errorMessage(error)}` }];
+  } finally {
+    if (opened) await closeDatabase();
+  }
+}

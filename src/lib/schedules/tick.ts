@@ -1,0 +1,85 @@
+/**
+ * The `stitch_schedule` job: one per schedule, for the tick in its payload. Its steps, each safe to
+ * repeat if a process dies between them (the queue runs the job again):
+ *
+ * 1. The tick must still be the schedule's `next_run_at` (a PATCH or DELETE supersedes it).
+ * 2. On time (at most STITCH_SCHEDULE_MISFIRE_SECONDS late): start the run for this tick. Later,
+ *    the processes were down when it was due: every tick up to now − misfire was missed, and the
+ *    schedule's catchUp decides — "none" starts nothing, "latest" starts the last of them once.
+ * 3. Start runs through `startRun`, the one start path, with the idempotency key
+ *    ("schedule:<id>", tick) written in the run's own commit: a repeat of step 3 returns that run.
+ * 4. Compare-and-set `next_run_at` to the following tick and place its job, in one statement.
+ */
+import { getConfig } from '@/lib/config';
+import { getPool } from '@/lib/db/pool';
+import { startRun } from '@/lib/engine/start-run';
+import { getLogger } from '@/lib/log';
+import { getStitch } from '@/lib/stitch';
+import { lastTickAtOrBefore, nextTick } from './cron';
+import { toSchedule, type Schedule } from './store';
+
+export interface ScheduleTickPayload {
+  /** schedule id */
+  s: string;
+  /** the tick, ISO 8601 */
+  t: string;
+}
+
+/** What a run started by a schedule carries as its `trigger`. */
+export interface ScheduleTrigger {
+  type: 'schedule';
+  scheduleId: string;
+  scheduledFor: string;
+  /** Set on the one run a "latest" schedule starts for ticks missed while no process ran. */
+  catchUp?: true;
+}
+
+export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Date()): Promise<void> {
+  const { rows } = await getPool().query('SELECT * FROM stitch_schedules WHERE id = $1', [payload.s]);
+  const schedule: Schedule | undefined = rows[0] && toSchedule(rows[0]);
+  if (!schedule?.enabled || schedule.nextRunAt === null || new Date(schedule.nextRunAt).getTime() !== new Date(payload.t).getTime()) return;
+
+  const tick = new Date(payload.t);
+  const misfireMs = (getStitch()?.config ?? getConfig()).scheduleMisfireSeconds * 1000;
+  let runFor: Date | null = null;
+  let resumeAfter: Date;
+  let missed = false;
+  if (now.getTime() - tick.getTime() <= misfireMs) {
+    runFor = tick;
+    resumeAfter = tick;
+  } else {
+    missed = true;
+    resumeAfter = new Date(now.getTime() - misfireMs);
+    if (schedule.catchUp === 'latest') runFor = lastTickAtOrBefore(schedule, resumeAfter);
+    getLogger().info(
+      { scheduleId: schedule.id, missedFrom: payload.t, missedTo: resumeAfter.toISOString(), catchUp: schedule.catchUp },
+      runFor ? 'schedule: ticks were missed while no process ran; running the latest once' : 'schedule: ticks were missed while no process ran; skipping them',
+    );
+  }
+
+  let runId: string | null = null;
+  if (runFor) {
+    const scheduledFor = runFor.toISOString();
+    const trigger: ScheduleTrigger = { type: 'schedule', scheduleId: schedule.id, scheduledFor, ...(missed ? { catchUp: true as const } : {}) };
+    const run = await startRun(
+      { flowId: schedule.flowId },
+      { input: schedule.input, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
+    );
+    runId = run.runId;
+  }
+
+  const next = nextTick(schedule, resumeAfter);
+  await getPool().query(
+    `WITH s AS (
+       UPDATE stitch_schedules
+       SET next_run_at = $3, last_run_at = CASE WHEN $4::uuid IS NULL THEN last_run_at ELSE now() END,
+           last_run_id = coalesce($4::uuid, last_run_id)
+       WHERE id = $1 AND next_run_at = $2 AND enabled RETURNING *
+     )
+     SELECT CASE WHEN s.next_run_at IS NOT NULL THEN
+              graphile_worker.add_job('stitch_schedule', json_build_object('s', s.id, 't', $5::text),
+                run_at => s.next_run_at, max_attempts => 10, job_key => 'stitch:schedule:' || s.id)::text END AS job
+     FROM s`,
+    [schedule.id, tick, next, runId, next?.toISOString() ?? null],
+  );
+}

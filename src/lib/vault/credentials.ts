@@ -1,0 +1,52 @@
+/**
+ * The credentials vault's operations, as the HTTP API and the CLI offer them: set (create or
+ * replace), list (names, never values) and delete. Values are encrypted here, with the key this
+ * process holds, before they reach the database.
+ */
+import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
+import { workersUsingKey } from '@/lib/workers/integration-keys';
+import { encryptSecret } from './cipher';
+import { CREDENTIAL_NAME, deleteSealed, listCredentialNames, saveSealed } from './store';
+import { currentVaultKey, reloadVaultNow } from './sync';
+
+export interface CredentialSummary {
+  name: string;
+  updatedAt: string;
+  /** Worker types that read this variable (getConfig().workers.<camelCased name>). */
+  usedBy: string[];
+}
+
+/** Values past this are not API keys; the limit keeps a mistaken paste of a file out. */
+export const MAX_VALUE_BYTES = 16 * 1024;
+
+export function checkCredentialName(name: string): void {
+  if (!CREDENTIAL_NAME.test(name)) {
+    throw new ValidationError('A credential name is the environment variable it stands for: capitals, digits and _ (e.g. ANTHROPIC_API_KEY).', [
+      { code: 'invalid_name', field: 'name', message: 'must match ^[A-Z][A-Z0-9_]{0,127}$' },
+    ]);
+  }
+}
+
+export async function setCredential(name: string, value: string): Promise<{ created: boolean; credential: CredentialSummary }> {
+  checkCredentialName(name);
+  if (value.length === 0 || Buffer.byteLength(value) > MAX_VALUE_BYTES || value.trim() !== value) {
+    throw new ValidationError('The value must be 1 to 16384 bytes, without leading or trailing white space.', [
+      { code: 'invalid_value', field: 'value', message: 'empty, too long, or padded with white space' },
+    ]);
+  }
+  const { key, reason } = currentVaultKey();
+  if (!key) throw new ConflictError(`The vault has no key, so it cannot store secrets: ${reason}.`);
+  const saved = await saveSealed(name, encryptSecret(key, name, value));
+  await reloadVaultNow();
+  return { created: saved.created, credential: { name, updatedAt: saved.updatedAt, usedBy: workersUsingKey(name) } };
+}
+
+export async function listCredentials(): Promise<CredentialSummary[]> {
+  return (await listCredentialNames()).map((c) => ({ ...c, usedBy: workersUsingKey(c.name) }));
+}
+
+export async function deleteCredential(name: string): Promise<void> {
+  checkCredentialName(name);
+  if (!(await deleteSealed(name))) throw new NotFoundError(`Credential ${name}`);
+  await reloadVaultNow();
+}

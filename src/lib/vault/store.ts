@@ -1,0 +1,59 @@
+/**
+ * The vault's table (migration 0010): sealed values by name. Only sealed bytes cross this module;
+ * the key and the plaintexts stay with the callers.
+ */
+import { getPool } from '@/lib/db/pool';
+import type { SealedSecret } from './cipher';
+
+export interface CredentialEntry {
+  name: string;
+  updatedAt: string;
+}
+
+export interface SealedRow extends SealedSecret {
+  name: string;
+}
+
+/** Names the vault accepts: environment-variable names, as workers read them (ANTHROPIC_API_KEY). */
+export const CREDENTIAL_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
+
+/** Store (or replace) a sealed value; true when the name is new. */
+export async function saveSealed(name: string, sealed: SealedSecret): Promise<{ created: boolean; updatedAt: string }> {
+  const { rows } = await getPool().query<{ created: boolean; updated_at: Date }>(
+    `INSERT INTO stitch_credentials (name, iv, ciphertext, auth_tag) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (name) DO UPDATE SET iv = EXCLUDED.iv, ciphertext = EXCLUDED.ciphertext, auth_tag = EXCLUDED.auth_tag, updated_at = now()
+     RETURNING (xmax = 0) AS created, updated_at`,
+    [name, sealed.iv, sealed.ciphertext, sealed.authTag],
+  );
+  return { created: rows[0].created, updatedAt: rows[0].updated_at.toISOString() };
+}
+
+export async function listCredentialNames(): Promise<CredentialEntry[]> {
+  const { rows } = await getPool().query<{ name: string; updated_at: Date }>('SELECT name, updated_at FROM stitch_credentials ORDER BY name');
+  return rows.map((r) => ({ name: r.name, updatedAt: r.updated_at.toISOString() }));
+}
+
+/** True when there was a value to delete. */
+export async function deleteSealed(name: string): Promise<boolean> {
+  const { rowCount } = await getPool().query('DELETE FROM stitch_credentials WHERE name = $1', [name]);
+  return Boolean(rowCount);
+}
+
+export async function readAllSealed(): Promise<{ version: string; rows: SealedRow[] }> {
+  // One statement: the version read is the one these rows belong to.
+  const { rows } = await getPool().query<{ version: string; rows: { name: string; iv: string; ciphertext: string; auth_tag: string }[] | null }>(
+    `SELECT (SELECT version::text FROM stitch_vault_version) AS version,
+            (SELECT jsonb_agg(jsonb_build_object('name', name, 'iv', encode(iv, 'base64'), 'ciphertext', encode(ciphertext, 'base64'),
+                    'auth_tag', encode(auth_tag, 'base64'))) FROM stitch_credentials) AS rows`,
+  );
+  const b = (s: string) => Buffer.from(s, 'base64');
+  return {
+    version: rows[0].version,
+    rows: (rows[0].rows ?? []).map((r) => ({ name: r.name, iv: b(r.iv), ciphertext: b(r.ciphertext), authTag: b(r.auth_tag) })),
+  };
+}
+
+export async function readVaultVersion(): Promise<string> {
+  const { rows } = await getPool().query<{ version: string }>('SELECT version::text FROM stitch_vault_version');
+  return rows[0].version;
+}

@@ -1,0 +1,122 @@
+/**
+ * Schedules: start a flow at the ticks of a cron expression. `POST /api/flows/:id/schedules`
+ * creates one; GET lists a flow's schedules; PATCH and DELETE `/api/flows/:id/schedules/:scheduleId`.
+ * Runs they start carry `trigger: {type: "schedule", scheduleId, scheduledFor}` (docs/triggers.md).
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { createSchedule, deleteSchedule, listSchedules, updateSchedule } from '@/lib/schedules/store';
+import { newRouter, z } from '../openapi';
+import { FlowIdParams, OkSchema, errors, json } from '../schemas';
+
+const tags = ['Schedules'];
+
+const ScheduleParams = FlowIdParams.extend({
+  scheduleId: z.string().min(1).max(200).openapi({ param: { name: 'scheduleId', in: 'path' }, description: 'Schedule id (uuid)' }),
+});
+
+const Cron = z.string().trim().min(9).max(200).openapi({
+  description: '5 fields (minute hour day month weekday), or 6 with seconds first',
+  example: '0 9 * * 1-5',
+});
+const Timezone = z.string().trim().min(1).max(64).openapi({ description: 'IANA time zone the expression is read in', example: 'Europe/Berlin' });
+const Input = z.record(z.string(), z.unknown()).openapi({ description: 'The input of every run it starts' });
+const CatchUp = z.enum(['none', 'latest']).openapi({
+  description: 'After downtime: "none" skips the ticks missed, "latest" runs the most recent of them once',
+});
+
+const CreateScheduleBody = z
+  .object({ cron: Cron, timezone: Timezone.optional(), input: Input.optional(), enabled: z.boolean().optional(), catchUp: CatchUp.optional() })
+  .strict()
+  .openapi('CreateSchedule');
+const UpdateScheduleBody = z
+  .object({ cron: Cron.optional(), timezone: Timezone.optional(), input: Input.optional(), enabled: z.boolean().optional(), catchUp: CatchUp.optional() })
+  .strict()
+  .openapi('UpdateSchedule');
+
+export const ScheduleSchema = z
+  .object({
+    id: z.string(),
+    flowId: z.string(),
+    cron: z.string(),
+    timezone: z.string(),
+    input: z.unknown(),
+    enabled: z.boolean(),
+    catchUp: CatchUp,
+    nextRunAt: z.string().nullable().openapi({ description: 'The next tick (null when disabled)' }),
+    lastRunAt: z.string().nullable(),
+    lastRunId: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Schedule');
+
+export function scheduleRoutes() {
+  const app = newRouter();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/flows/{id}/schedules',
+      tags,
+      summary: 'Start the flow on a cron schedule',
+      request: { params: FlowIdParams, body: { content: { 'application/json': { schema: CreateScheduleBody } }, required: true } },
+      responses: { 201: json(ScheduleSchema, 'Created'), ...errors(400, 401, 404) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const schedule = await createSchedule(c.req.valid('param').id, {
+        cron: body.cron,
+        timezone: body.timezone ?? 'UTC',
+        input: body.input ?? {},
+        enabled: body.enabled ?? true,
+        catchUp: body.catchUp ?? 'none',
+      });
+      return c.json(schedule, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/flows/{id}/schedules',
+      tags,
+      summary: "A flow's schedules",
+      request: { params: FlowIdParams },
+      responses: { 200: json(z.object({ schedules: z.array(ScheduleSchema) }), 'Schedules'), ...errors(401, 404) },
+    }),
+    async (c) => c.json({ schedules: await listSchedules(c.req.valid('param').id) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/flows/{id}/schedules/{scheduleId}',
+      tags,
+      summary: 'Change a schedule (a new cron, time zone or enabled flag fires from now on)',
+      request: { params: ScheduleParams, body: { content: { 'application/json': { schema: UpdateScheduleBody } }, required: true } },
+      responses: { 200: json(ScheduleSchema, 'Updated'), ...errors(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id, scheduleId } = c.req.valid('param');
+      return c.json(await updateSchedule(id, scheduleId, c.req.valid('json')), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/flows/{id}/schedules/{scheduleId}',
+      tags,
+      summary: 'Delete a schedule (its pending tick is dropped)',
+      request: { params: ScheduleParams },
+      responses: { 200: json(OkSchema, 'Deleted'), ...errors(401, 404) },
+    }),
+    async (c) => {
+      const { id, scheduleId } = c.req.valid('param');
+      await deleteSchedule(id, scheduleId);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  return app;
+}
