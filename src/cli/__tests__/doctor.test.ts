@@ -91,7 +91,9 @@ describe('workers', () => {
     workerRegistry.register('keyed', KeyedWorker);
     const mock = await runDoctor({ config: reachable(), database: false, env: { KEYED_API_KEY: '' } });
     expect(rowsFor(mock, 'worker', 'keyed')).toEqual([
-      { check: 'worker', subject: 'keyed', status: 'warn', detail: 'async, MOCK MODE: KEYED_API_KEY not set', fix: 'for real calls set KEYED_API_KEY in .env (mock mode needs nothing)' },
+      { check: 'worker', subject: 'keyed', status: 'warn', detail: 'async, MOCK MODE: KEYED_API_KEY not set (key source: none)',
+        fix: 'for real calls set KEYED_API_KEY in .env or the vault (stitch credentials set KEYED_API_KEY); mock mode needs nothing',
+      },
     ]);
     expect(mock.filter((r) => r.status === 'fail')).toEqual([]); // mock mode is a warning, not a failure
 
@@ -99,7 +101,7 @@ describe('workers', () => {
     const root = keyedProject();
     try {
       const real = await runDoctor({ root, config: getConfig({ STITCH_BASE_URL: 'http://localhost:1' }), database: false, env: { KEYED_API_KEY: 'k-1' }, timeoutMs: 500 });
-      expect(rowsFor(real, 'worker', 'keyed')).toEqual([{ check: 'worker', subject: 'keyed', status: 'ok', detail: 'async, real mode (KEYED_API_KEY set)' }]);
+      expect(rowsFor(real, 'worker', 'keyed')).toEqual([{ check: 'worker', subject: 'keyed', status: 'ok', detail: 'async, real mode (KEYED_API_KEY from env)' }]);
       // A real async worker hands vendors a loopback callback URL: said, with the fix.
       expect(rowsFor(real, 'base-url').map((r) => r.status)).toEqual(['fail', 'warn']);
       expect(rowsFor(real, 'base-url')[1].detail).toContain('keyed hands it to vendors');

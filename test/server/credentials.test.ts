@@ -1,0 +1,193 @@
+/**
+ * The credentials vault end to end: the HTTP API (write-only values, 400s), encryption at rest,
+ * rotation without a restart (a value written by this process, and one written by "another
+ * process" straight into the table, each apply to the next node execution), the planted-secret
+ * search (logs, events, SSE, run output, errors, metrics, OpenAPI), and where doctor and the
+ * palette say each key comes from.
+ */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getConfig } from '@/lib/config';
+import { getPool } from '@/lib/db/pool';
+import { createLogger, getLogger, setLogger } from '@/lib/log';
+import { encryptSecret, generateKeyText, parseKey } from '@/lib/vault/cipher';
+import { logWorker, triggerCallback } from '@/lib/workers/utils';
+import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
+import { runDoctor } from '@/cli/commands/doctor';
+import { graph, registerTestWorker, waitForRun } from '../helpers';
+import { startTestServer, type TestServer } from './http';
+
+const KEY_TEXT = generateKeyText();
+let t: TestServer;
+
+/** A worker written the seed's way: its key read once, in the constructor, from getConfig().workers. */
+class RotatingWorker {
+  readonly key = getConfig().workers.rotatingApiKey;
+  async execute(runId: string, nodeId: string, _config: unknown, input: Record<string, unknown>) {
+    await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, keyTail: this.key ? this.key.slice(-4) : 'mock' } });
+  }
+}
+
+let leakySaw: string | undefined;
+/** A careless worker: logs its key, fails its first attempt with an error quoting it, then outputs it. */
+class LeakyWorker {
+  readonly key = getConfig().workers.plantedApiKey;
+  async execute(runId: string, nodeId: string, _config: unknown, input: Record<string, unknown>) {
+    leakySaw = this.key;
+    logWorker('info', `calling the vendor with ${this.key}`, { worker: 'leaky', detail: this.key, auth: `Bearer ${this.key}` });
+    const { rows } = await getPool().query('SELECT attempt FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $2', [runId, nodeId]);
+    if (rows[0].attempt === 1) throw new Error(`vendor refused key ${this.key}`);
+    await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, echo: this.key, nested: [{ header: `x-key: ${this.key}` }] } });
+  }
+}
+
+async function runOnce(workerType: string): Promise<any> {
+  const created = await t.api('POST', '/api/flows', { name: `f-${workerType}-${Math.random()}`, graph: graph(['start:start', `w:${workerType}`, 'end:end'], [['start', 'w'], ['w', 'end']]) });
+  const started = await t.api('POST', `/api/flows/${created.body.id}/run`, { input: {} });
+  return waitForRun(started.body.runId);
+}
+
+beforeAll(async () => {
+  registerTestWorker('rotating', RotatingWorker as any);
+  registerTestWorker('leaky', LeakyWorker as any, { retry: { attempts: 2, backoffMs: 10, maxBackoffMs: 10 } });
+  t = await startTestServer({ env: { STITCH_ENCRYPTION_KEY: KEY_TEXT } });
+}, 60_000);
+afterAll(async () => {
+  await t?.close();
+  for (const type of ['rotating', 'leaky']) {
+    workerRegistry.unregister(type);
+    delete WORKER_DEFINITIONS[type];
+  }
+});
+
+describe('credentials API', () => {
+  it('stores values encrypted and never returns them; lists names with updatedAt and usedBy; deletes', async () => {
+    const put = await t.api('PUT', '/api/credentials/ANTHROPIC_API_KEY', { value: 'sk-ant-test-0123456789' });
+    expect(put.status).toBe(201);
+    expect(put.body).toEqual({ name: 'ANTHROPIC_API_KEY', updatedAt: expect.any(String), usedBy: ['claude'] });
+    expect((await t.api('PUT', '/api/credentials/ANTHROPIC_API_KEY', { value: 'sk-ant-test-9876543210' })).status).toBe(200);
+
+    const list = await t.api('GET', '/api/credentials');
+    expect(list.body).toEqual([{ name: 'ANTHROPIC_API_KEY', updatedAt: expect.any(String), usedBy: ['claude'] }]);
+    expect(JSON.stringify(list.body)).not.toContain('sk-ant');
+
+    const { rows } = await getPool().query("SELECT row_to_json(c)::text AS row, convert_from(ciphertext, 'LATIN1') AS raw FROM stitch_credentials c");
+    expect(rows[0].row).not.toContain('sk-ant');
+    expect(rows[0].raw).not.toContain('sk-ant');
+    expect(JSON.stringify((await getPool().query('SELECT * FROM stitch_settings')).rows)).not.toContain(parseKey(KEY_TEXT).toString('base64').slice(0, 20));
+
+    expect((await t.api('DELETE', '/api/credentials/ANTHROPIC_API_KEY')).status).toBe(200);
+    expect((await t.api('DELETE', '/api/credentials/ANTHROPIC_API_KEY')).status).toBe(404);
+    expect((await t.api('GET', '/api/credentials')).body).toEqual([]);
+  });
+
+  it('refuses bad names and values with a 400, and a GET of one value does not exist', async () => {
+    for (const [name, body] of [
+      ['lower_case', { value: 'v-0123456789' }],
+      ['HAS-DASH', { value: 'v-0123456789' }],
+      ['OK_NAME', { value: '' }],
+      ['OK_NAME', { value: ' padded ' }],
+      ['OK_NAME', { value: 42 }],
+      ['OK_NAME', {}],
+    ] as const) {
+      const r = await t.api('PUT', `/api/credentials/${name}`, body);
+      expect(r.status, `${name} ${JSON.stringify(body)}`).toBe(400);
+    }
+    expect([404, 405]).toContain((await t.api('GET', '/api/credentials/OK_NAME')).status);
+    expect((await t.api('GET', '/api/credentials')).body).toEqual([]);
+  });
+});
+
+describe('rotation without a restart', () => {
+  it('a changed value applies to the next node execution, whichever process wrote it', async () => {
+    expect((await runOnce('rotating')).output.keyTail).toBe('mock');
+    await t.api('PUT', '/api/credentials/ROTATING_API_KEY', { value: 'rotating-value-1111' });
+    expect((await runOnce('rotating')).output.keyTail).toBe('1111');
+
+    // Another process (same key, same database) replaces the value: only the table and its NOTIFY link them.
+    const sealed = encryptSecret(parseKey(KEY_TEXT), 'ROTATING_API_KEY', 'rotating-value-2222');
+    await getPool().query('UPDATE stitch_credentials SET iv = $2, ciphertext = $3, auth_tag = $4, updated_at = now() WHERE name = $1', [
+      'ROTATING_API_KEY',
+      sealed.iv,
+      sealed.ciphertext,
+      sealed.authTag,
+    ]);
+    expect((await runOnce('rotating')).output.keyTail).toBe('2222');
+
+    await t.api('DELETE', '/api/credentials/ROTATING_API_KEY');
+    expect((await runOnce('rotating')).output.keyTail).toBe('mock');
+  });
+});
+
+describe('a planted value', () => {
+  it('appears in no log line, event, SSE message, run output, error, metric or OpenAPI document', async () => {
+    const planted = `planted-${Math.random().toString(36).slice(2)}-secret`;
+    const lines: string[] = [];
+    const previous = getLogger();
+    setLogger(createLogger('debug', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) })));
+    try {
+      await t.api('PUT', '/api/credentials/PLANTED_API_KEY', { value: planted });
+      const run = await runOnce('leaky');
+      expect(leakySaw).toBe(planted); // the worker did get the value, and tried to leak it
+      expect(run.status).toBe('completed');
+      expect(JSON.stringify(run)).toContain('[redacted]');
+
+      const seen: Record<string, string> = {
+        logs: lines.join(''),
+        run: JSON.stringify((await t.api('GET', `/api/runs/${run.id}`)).body),
+        runs: JSON.stringify((await t.api('GET', '/api/runs?limit=100')).body),
+        events: JSON.stringify((await getPool().query('SELECT * FROM stitch_events WHERE run_id = $1', [run.id])).rows),
+        nodes: JSON.stringify((await getPool().query('SELECT * FROM stitch_node_runs WHERE run_id = $1', [run.id])).rows),
+        sse: await readSse(`/api/runs/${run.id}/events`),
+        metrics: String((await t.api('GET', '/metrics')).body),
+        openapi: JSON.stringify((await t.api('GET', '/api/openapi.json')).body),
+        credentials: JSON.stringify((await t.api('GET', '/api/credentials')).body),
+        badPut: JSON.stringify((await t.api('PUT', '/api/credentials/bad-name', { value: planted })).body),
+        badJson: JSON.stringify((await t.api('PUT', '/api/credentials/PLANTED_API_KEY', `{"value": "${planted}"`)).body),
+      };
+      expect(seen.logs).toContain('calling the vendor with [redacted]');
+      expect(seen.sse).toContain('run:completed');
+      expect(seen.events).toContain('vendor refused key [redacted]'); // attempt 1's error, recorded
+      for (const [where, text] of Object.entries(seen)) expect(text.includes(planted), `the planted value appears in ${where}`).toBe(false);
+    } finally {
+      setLogger(previous);
+      await t.api('DELETE', '/api/credentials/PLANTED_API_KEY');
+    }
+  });
+});
+
+/** The run's SSE stream until its run:completed event (replayed from the start). */
+async function readSse(path: string): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(t.url + path, { signal: controller.signal });
+  const reader = response.body!.getReader();
+  let text = '';
+  const deadline = Date.now() + 10_000;
+  while (!text.includes('run:completed') && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  controller.abort();
+  return text;
+}
+
+describe('key sources', () => {
+  it('doctor and the palette say env, vault or none (mock) for each integration key', async () => {
+    const claudeRow = async (env?: Record<string, string>) =>
+      (await runDoctor({ config: getConfig({ STITCH_BASE_URL: t.url }), database: false, env })).find((r) => r.check === 'worker' && r.subject === 'claude')!;
+    const palette = async () => (await t.api('GET', '/api/workers')).body.workers.find((w: any) => w.id === 'claude').integration;
+
+    expect((await claudeRow()).detail).toMatch(/MOCK MODE: ANTHROPIC_API_KEY not set \(key source: none\)/);
+    expect(await palette()).toEqual({ mode: 'mock', keys: [{ name: 'ANTHROPIC_API_KEY', source: 'none' }] });
+
+    await t.api('PUT', '/api/credentials/ANTHROPIC_API_KEY', { value: 'sk-ant-vault-0123456789' });
+    expect((await claudeRow()).detail).toBe('sync, real mode (ANTHROPIC_API_KEY from vault)');
+    expect(await palette()).toEqual({ mode: 'real', keys: [{ name: 'ANTHROPIC_API_KEY', source: 'vault' }] });
+
+    // The environment wins over the vault.
+    expect((await claudeRow({ ANTHROPIC_API_KEY: 'sk-ant-env-0123456789' })).detail).toBe('sync, real mode (ANTHROPIC_API_KEY from env)');
+    await t.api('DELETE', '/api/credentials/ANTHROPIC_API_KEY');
+    expect((await palette()).mode).toBe('mock');
+  });
+});
