@@ -10,6 +10,8 @@ import { registerRunCommand } from './commands/run';
 import { registerDoctorCommand } from './commands/doctor';
 import { registerFakeVendorCommand } from './commands/fake-vendor';
 import { registerWorkerNewCommand } from './commands/worker-new';
+import { registerScheduleCommands } from './commands/schedules';
+import { registerCredentialCommands } from './commands/credentials';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -18,6 +20,8 @@ registerInspectCommands(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 registerFakeVendorCommand(program);
+registerScheduleCommands(program);
+registerCredentialCommands(program);
 
 /**
  * Commands that serve until a signal; every other command ends when its action does. Those end with

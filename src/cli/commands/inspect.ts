@@ -9,7 +9,7 @@ import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
 
 /** Run `fn` against a database-only Stitch (no queue runner), then stop it. */
-async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+export async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
   const stitch = await startStitch({ runner: false });
   try {
     return await fn();
@@ -18,7 +18,7 @@ async function withDatabase<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const api = (url: string) => new ApiClient(url, getConfig().apiKey);
+export const api = (url: string) => new ApiClient(url, getConfig().apiKey);
 
 export function registerInspectCommands(program: Command): void {
   const flows = program.command('flows').description('Inspect flows');
