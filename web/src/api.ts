@@ -5,7 +5,7 @@
  */
 import type { RunStatus, ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { authHeader, waitForKey } from './auth';
-import type { FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, StartedRun } from './types';
+import type { Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, Schedule, ScheduleFields, StartedRun } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -92,4 +92,11 @@ export const api = {
   retryNode: (runId: string, instanceId: string) => request<unknown>('POST', `/api/stitch/retry/${enc(runId)}/${enc(instanceId)}`, {}),
   completeGate: (runId: string, instanceId: string, input: unknown) =>
     request<unknown>('POST', `/api/stitch/complete/${enc(runId)}/${enc(instanceId)}`, { input }),
+  listSchedules: async (flowId: string) => listOf<Schedule>(await request('GET', `/api/flows/${enc(flowId)}/schedules`), 'schedules'),
+  createSchedule: (flowId: string, fields: ScheduleFields) => request<Schedule>('POST', `/api/flows/${enc(flowId)}/schedules`, fields),
+  updateSchedule: (flowId: string, id: string, patch: Partial<ScheduleFields>) => request<Schedule>('PATCH', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`, patch),
+  deleteSchedule: (flowId: string, id: string) => request<unknown>('DELETE', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`),
+  listCredentials: async () => listOf<Credential>(await request('GET', '/api/credentials'), 'credentials'),
+  setCredential: (name: string, value: string) => request<Credential>('PUT', `/api/credentials/${enc(name)}`, { value }),
+  deleteCredential: (name: string) => request<unknown>('DELETE', `/api/credentials/${enc(name)}`),
 };

@@ -5,6 +5,7 @@ import { lazy, Suspense, useRef } from 'react';
 import { prefetchForRoute } from './lib/prefetch';
 import { FlowsListPage } from './pages/flows-list';
 import { RunsListPage } from './pages/runs-list';
+import { SettingsPage } from './pages/settings';
 import { href, parseRoute, useHash } from './router';
 
 // The canvas pages carry React Flow; the lists load without it.
@@ -35,6 +36,9 @@ export function App() {
             <a href={href.flows()} className={route.page === 'flows' ? 'active' : ''}>
               Flows
             </a>
+            <a href={href.settings()} className={route.page === 'settings' ? 'active' : ''} data-testid="nav-settings">
+              Settings
+            </a>
             <a href="/api/docs" target="_blank" rel="noreferrer">
               API
             </a>
@@ -46,6 +50,7 @@ export function App() {
             {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
             {route.page === 'runs' && <RunsListPage key={route.flowId} flowId={route.flowId} />}
             {route.page === 'run' && <RunPage runId={route.runId} />}
+            {route.page === 'settings' && <SettingsPage />}
           </Suspense>
         </main>
         <AuthPrompt />

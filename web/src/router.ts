@@ -8,7 +8,8 @@ export type Route =
   | { page: 'flows' }
   | { page: 'editor'; flowId: string | null; versionId?: string; name?: string }
   | { page: 'runs'; flowId: string }
-  | { page: 'run'; runId: string; nodeId?: string };
+  | { page: 'run'; runId: string; nodeId?: string }
+  | { page: 'settings' };
 
 export function parseRoute(hash: string): Route {
   const [path, query = ''] = hash.replace(/^#/, '').split('?');
@@ -18,6 +19,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'versions' && parts[3]) return { page: 'editor', flowId: parts[1], versionId: parts[3] };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1] };
   if (parts[0] === 'flows' && parts[1]) return { page: 'editor', flowId: parts[1] };
+  if (parts[0] === 'settings') return { page: 'settings' };
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', runId: parts[1], nodeId: params.get('node') ?? undefined };
   return { page: 'flows' };
 }
@@ -31,6 +33,7 @@ export const href = {
   version: (id: string, versionId: string) => `#/flows/${enc(id)}/versions/${enc(versionId)}`,
   runs: (id: string) => `#/flows/${enc(id)}/runs`,
   run: (runId: string) => `#/runs/${enc(runId)}`,
+  settings: () => '#/settings',
 };
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {

@@ -39,3 +39,32 @@ export interface StartedRun {
   status: RunStatus;
   statusUrl?: string;
 }
+
+/** `GET /api/flows/:id/schedules` (src/lib/schedules/store.ts). */
+export interface Schedule {
+  id: string;
+  flowId: string;
+  cron: string;
+  timezone: string;
+  input: unknown;
+  enabled: boolean;
+  catchUp: 'none' | 'latest';
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  lastRunId: string | null;
+}
+
+export type ScheduleFields = Pick<Schedule, 'cron' | 'timezone' | 'enabled' | 'catchUp'> & { input?: Record<string, unknown> };
+
+/** `GET /api/credentials`: never a value. */
+export interface Credential {
+  name: string;
+  updatedAt: string;
+  usedBy: string[];
+}
+
+/** The worker catalogue's `integration`: mock or real now, and where each key comes from. */
+export interface Integration {
+  mode: 'real' | 'mock' | 'none';
+  keys: { name: string; source: 'env' | 'vault' | 'none' }[];
+}

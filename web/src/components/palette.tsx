@@ -7,6 +7,7 @@ import { memo, useMemo, useState } from 'react';
 import type { NodeType, WorkerDefinition } from '@/types/stitch';
 import { CORE_TYPES, categoryColor } from '../lib/graph';
 import { NodeIcon } from './icons';
+import type { Integration } from '../types';
 
 export const DRAG_MIME = 'application/x-stitch-node';
 
@@ -79,6 +80,7 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
                   <span className="palette-name">
                     {def.name}
                     {def.type === 'async' && <span className="tag">async</span>}
+                    <IntegrationMode integration={(def as WorkerDefinition & { integration?: Integration }).integration} id={def.id} />
                   </span>
                   <span className="palette-desc">{def.description}</span>
                 </span>
@@ -90,6 +92,22 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
         {!loading && !groups.core.length && !groups.workers.length && <div className="muted small pad">Nothing matches “{query}”.</div>}
       </div>
     </aside>
+  );
+}
+
+/** "mock" until the integration's keys are set; then "real", with where the key comes from. */
+function IntegrationMode({ integration, id }: { integration?: Integration; id: string }) {
+  if (!integration || integration.mode === 'none') return null;
+  const sources = [...new Set(integration.keys.map((k) => k.source))].join('+');
+  return (
+    <span
+      className={`tag ${integration.mode === 'mock' ? 'tag-amber' : 'tag-green'}`}
+      data-testid={`palette-mode-${id}`}
+      data-mode={integration.mode}
+      title={integration.keys.map((k) => `${k.name}: ${k.source}`).join(', ')}
+    >
+      {integration.mode === 'mock' ? 'mock' : `real · ${sources}`}
+    </span>
   );
 }
 

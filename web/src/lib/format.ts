@@ -32,3 +32,20 @@ export function clockTime(iso: string | null | undefined): string {
 }
 
 export const statusLabel = (status: string) => (status === 'waiting_for_user' ? 'waiting' : status);
+
+/** What started a run, for lists: "schedule 09:00:00", "webhook my-hook", "API", "CLI". */
+export function triggerLabel(trigger: unknown): string {
+  const t = (trigger && typeof trigger === 'object' ? trigger : {}) as Record<string, unknown>;
+  switch (t.type) {
+    case 'schedule':
+      return `schedule ${typeof t.scheduledFor === 'string' ? new Date(t.scheduledFor).toLocaleTimeString() : ''}${t.catchUp ? ' (catch-up)' : ''}`.trim();
+    case 'webhook':
+      return `webhook ${typeof t.slug === 'string' ? t.slug : ''}`.trim();
+    case 'api':
+      return 'API';
+    case 'cli':
+      return 'CLI';
+    default:
+      return typeof t.type === 'string' ? t.type : '—';
+  }
+}

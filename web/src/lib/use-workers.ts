@@ -20,6 +20,11 @@ export function prefetchWorkerDefs(): void {
   });
 }
 
+/** Forget the catalogue: a key set or removed changes integrations' modes (the settings page calls this). */
+export function invalidateWorkerDefs(): void {
+  cache = undefined;
+}
+
 const EMPTY: WorkerDefs = { list: [], byId: {}, loading: true };
 
 export function useWorkerDefs(): WorkerDefs {

@@ -30,6 +30,7 @@ import { DRAG_MIME, Palette, type PaletteItem } from '../components/palette';
 import { RunDialog } from '../components/run-dialog';
 import { nodeTypes } from '../components/flow-node';
 import { VersionsDrawer } from '../components/versions-drawer';
+import { SchedulePanel } from '../components/schedule-panel';
 import { fromFlow, newNode, toFlow, uniqueNodeId, type FlowEdge, type FlowNode } from '../lib/graph';
 import { layoutGraph } from '../lib/layout';
 import { takeFlow } from '../lib/prefetch';
@@ -79,7 +80,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
   const [saving, setSaving] = useState(false);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [showIssues, setShowIssues] = useState(true);
-  const [side, setSide] = useState<'selection' | 'versions'>('selection');
+  const [side, setSide] = useState<'selection' | 'versions' | 'schedules'>('selection');
   const [runOpen, setRunOpen] = useState(false);
   const [savedAt, setSavedAt] = useState(0);
   const showSelection = useCallback(() => setSide('selection'), []);
@@ -368,6 +369,9 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
               <button className={`btn btn-sm${side === 'versions' ? ' active' : ''}`} onClick={() => setSide(side === 'versions' ? 'selection' : 'versions')} data-testid="open-versions">
                 ⟲ History
               </button>
+              <button className={`btn btn-sm${side === 'schedules' ? ' active' : ''}`} onClick={() => setSide(side === 'schedules' ? 'selection' : 'schedules')} data-testid="open-schedules">
+                ◷ Schedules
+              </button>
               <a className="btn btn-sm" href={href.runs(flowId)} data-testid="open-runs">
                 ☰ Runs
               </a>
@@ -433,9 +437,11 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
             )}
             {showIssues && <IssuesList issues={issues} onPick={pickIssue} onClose={() => setShowIssues(false)} />}
           </div>
-          {(side === 'versions' && flowId) || selectedNode || selectedEdge ? (
+          {(side !== 'selection' && flowId) || selectedNode || selectedEdge ? (
             <aside className="side-panel">
-              {side === 'versions' && flowId ? (
+              {side === 'schedules' && flowId ? (
+                <SchedulePanel flowId={flowId} onClose={() => setSide('selection')} />
+              ) : side === 'versions' && flowId ? (
                 <VersionsDrawer flowId={flowId} currentVersionId={flow?.currentVersionId ?? null} viewingVersionId={versionId} refreshKey={savedAt} onClose={() => setSide('selection')} />
               ) : panelNode ? (
                 <NodePanel

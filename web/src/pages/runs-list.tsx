@@ -5,7 +5,7 @@ import { api } from '../api';
 import { followEvents } from '../lib/sse';
 import { RUN_EVENT_STATUS } from '../lib/run-state';
 import { StatusBadge } from '../components/status-badge';
-import { duration, shortId, timeAgo } from '../lib/format';
+import { duration, shortId, timeAgo, triggerLabel } from '../lib/format';
 import { href } from '../router';
 import type { FlowSummary, RunListItem } from '../types';
 
@@ -113,6 +113,7 @@ export function RunsListPage({ flowId }: { flowId: string }) {
             <tr>
               <th>Run</th>
               <th>Status</th>
+              <th>Trigger</th>
               <th>Started</th>
               <th>Duration</th>
               <th>Version</th>
@@ -128,6 +129,9 @@ export function RunsListPage({ flowId }: { flowId: string }) {
                 </td>
                 <td>
                   <StatusBadge status={r.status} />
+                </td>
+                <td className="muted" data-testid="run-trigger" title={r.trigger ? JSON.stringify(r.trigger) : undefined}>
+                  {triggerLabel(r.trigger)}
                 </td>
                 <td className="muted">{timeAgo(r.createdAt)}</td>
                 <td className="muted">{duration(r.startedAt ?? r.createdAt, r.finishedAt)}</td>

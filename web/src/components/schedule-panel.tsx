@@ -1,0 +1,129 @@
+/**
+ * The editor's schedule panel: the flow's cron schedules (next tick, on/off, catch-up mode),
+ * a form to add one, and delete. The server validates the expression and the time zone; its
+ * message is shown under the form as given.
+ */
+import { useEffect, useState } from 'react';
+import { api } from '../api';
+import { timeAgo } from '../lib/format';
+import type { Schedule } from '../types';
+
+interface SchedulePanelProps {
+  flowId: string;
+  onClose(): void;
+}
+
+const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+function parseInput(text: string): Record<string, unknown> {
+  if (!text.trim()) return {};
+  const value = JSON.parse(text) as unknown;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('The input must be a JSON object.');
+  return value as Record<string, unknown>;
+}
+
+export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
+  const [schedules, setSchedules] = useState<Schedule[]>();
+  const [error, setError] = useState<string>();
+  const [cron, setCron] = useState('0 9 * * 1-5');
+  const [timezone, setTimezone] = useState(browserZone);
+  const [input, setInput] = useState('');
+  const [catchUp, setCatchUp] = useState<'none' | 'latest'>('none');
+  const [busy, setBusy] = useState(false);
+
+  const reload = () => api.listSchedules(flowId).then(setSchedules, (e: Error) => setError(e.message));
+  useEffect(() => {
+    void reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- reload depends on flowId only
+  }, [flowId]);
+
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+      await reload();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const add = () => act(() => api.createSchedule(flowId, { cron: cron.trim(), timezone: timezone.trim(), enabled: true, catchUp, input: parseInput(input) }));
+
+  return (
+    <div className="panel-body" data-testid="schedules">
+      <div className="panel-title-row">
+        <div className="panel-heading">Schedules</div>
+        <button className="icon-btn" onClick={onClose} title="Close">
+          ×
+        </button>
+      </div>
+      {!schedules && !error && <div className="muted small">Loading…</div>}
+      {schedules?.length === 0 && <div className="muted small">No schedules: this flow runs only when started.</div>}
+      <ul className="schedule-list">
+        {schedules?.map((s) => (
+          <li key={s.id} className="schedule" data-testid="schedule-row" data-schedule-id={s.id}>
+            <div className="schedule-head">
+              <code data-testid="schedule-cron">{s.cron}</code>
+              <span className="muted small">{s.timezone}</span>
+              {s.catchUp === 'latest' && <span className="tag">catch up latest</span>}
+            </div>
+            <div className="muted small" data-testid="schedule-next">
+              {s.enabled ? `next ${s.nextRunAt ? new Date(s.nextRunAt).toLocaleString() : '—'}` : 'paused'}
+              {s.lastRunAt ? ` · last ${timeAgo(s.lastRunAt)}` : ''}
+            </div>
+            <div className="schedule-actions">
+              <label className="check">
+                <input type="checkbox" checked={s.enabled} disabled={busy} onChange={(e) => void act(() => api.updateSchedule(flowId, s.id, { enabled: e.target.checked }))} data-testid="schedule-enabled" />
+                enabled
+              </label>
+              <button className="btn btn-danger-ghost btn-sm" disabled={busy} onClick={() => void act(() => api.deleteSchedule(flowId, s.id))} data-testid="schedule-delete">
+                Delete
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <section className="advanced">
+        <div className="field">
+          <label className="field-label" htmlFor="schedule-cron">
+            <span className="field-name">cron</span>
+          </label>
+          <input id="schedule-cron" value={cron} onChange={(e) => setCron(e.target.value)} data-testid="schedule-cron-input" />
+          <div className="field-help">5 fields (minute hour day month weekday), or 6 with seconds first.</div>
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="schedule-tz">
+            <span className="field-name">timezone</span>
+          </label>
+          <input id="schedule-tz" value={timezone} onChange={(e) => setTimezone(e.target.value)} data-testid="schedule-timezone-input" />
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="schedule-catchup">
+            <span className="field-name">after downtime</span>
+          </label>
+          <select id="schedule-catchup" value={catchUp} onChange={(e) => setCatchUp(e.target.value as 'none' | 'latest')} data-testid="schedule-catchup-input">
+            <option value="none">skip missed ticks</option>
+            <option value="latest">run the latest missed tick once</option>
+          </select>
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="schedule-input">
+            <span className="field-name">input</span> <span className="type-tag">object</span>
+          </label>
+          <textarea id="schedule-input" rows={3} value={input} placeholder="{}" onChange={(e) => setInput(e.target.value)} data-testid="schedule-input-input" />
+        </div>
+        {error && (
+          <div className="alert alert-error" data-testid="schedule-error">
+            {error}
+          </div>
+        )}
+        <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => void add()} data-testid="schedule-add">
+          Add schedule
+        </button>
+      </section>
+    </div>
+  );
+}
