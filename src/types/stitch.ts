@@ -296,3 +296,23 @@ export interface WorkerDefinition {
   /** Palette group in the canvas. */
   category?: string;
 }
+
+/** After downtime, a schedule's missed ticks: `none` skips them, `latest` runs the most recent once. */
+export type ScheduleCatchUp = 'none' | 'latest';
+
+/** A cron schedule that starts its flow (`/api/flows/:id/schedules`; src/lib/schedules). */
+export interface Schedule {
+  id: string;
+  flowId: string;
+  cron: string;
+  timezone: string;
+  input: unknown;
+  enabled: boolean;
+  catchUp: ScheduleCatchUp;
+  /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  lastRunId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}

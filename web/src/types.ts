@@ -2,7 +2,9 @@
  * Response shapes of the HTTP API that `src/types/stitch.ts` does not name (they are assembled by
  * the server from its row types). Everything inside them is Stitch's own vocabulary.
  */
-import type { NodeRunRow, RunRow, RunStatus, VisualGraph } from '@/types/stitch';
+import type { NodeRunRow, RunRow, RunStatus, Schedule, VisualGraph } from '@/types/stitch';
+
+export type { Schedule } from '@/types/stitch';
 
 export type { FlowSummary } from '@/types/stitch';
 
@@ -38,20 +40,6 @@ export interface StartedRun {
   versionId: string;
   status: RunStatus;
   statusUrl?: string;
-}
-
-/** `GET /api/flows/:id/schedules` (src/lib/schedules/store.ts). */
-export interface Schedule {
-  id: string;
-  flowId: string;
-  cron: string;
-  timezone: string;
-  input: unknown;
-  enabled: boolean;
-  catchUp: 'none' | 'latest';
-  nextRunAt: string | null;
-  lastRunAt: string | null;
-  lastRunId: string | null;
 }
 
 export type ScheduleFields = Pick<Schedule, 'cron' | 'timezone' | 'enabled' | 'catchUp'> & { input?: Record<string, unknown> };

@@ -3,29 +3,15 @@
  * changes, in the same statement, the one queue job keyed to it (`stitch:schedule:<id>`): a
  * schedule and its pending tick never disagree, whichever process wrote last.
  */
+import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import { getFlow } from '@/lib/db/flows';
 import { getPool } from '@/lib/db/pool';
 import { isUuid } from '@/lib/db/runs';
 import { NotFoundError } from '@/lib/errors';
 import { checkCronSpec, nextTick } from './cron';
 
-export type CatchUp = 'none' | 'latest';
-
-export interface Schedule {
-  id: string;
-  flowId: string;
-  cron: string;
-  timezone: string;
-  input: unknown;
-  enabled: boolean;
-  catchUp: CatchUp;
-  /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
-  nextRunAt: string | null;
-  lastRunAt: string | null;
-  lastRunId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { Schedule };
+export type CatchUp = ScheduleCatchUp;
 
 export interface ScheduleFields {
   cron: string;

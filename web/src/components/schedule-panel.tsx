@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api';
 import { timeAgo } from '../lib/format';
+import { useAction } from '../lib/use-action';
 import type { Schedule } from '../types';
 
 interface SchedulePanelProps {
@@ -24,31 +25,17 @@ function parseInput(text: string): Record<string, unknown> {
 
 export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
   const [schedules, setSchedules] = useState<Schedule[]>();
-  const [error, setError] = useState<string>();
   const [cron, setCron] = useState('0 9 * * 1-5');
   const [timezone, setTimezone] = useState(browserZone);
   const [input, setInput] = useState('');
   const [catchUp, setCatchUp] = useState<'none' | 'latest'>('none');
-  const [busy, setBusy] = useState(false);
 
-  const reload = () => api.listSchedules(flowId).then(setSchedules, (e: Error) => setError(e.message));
+  const reload = () => api.listSchedules(flowId).then(setSchedules);
+  const { busy, error, setError, act } = useAction(reload);
   useEffect(() => {
-    void reload();
+    reload().catch((e: Error) => setError(e.message));
     // eslint-disable-next-line react-hooks/exhaustive-deps -- reload depends on flowId only
   }, [flowId]);
-
-  const act = async (fn: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await fn();
-      await reload();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const add = () => act(() => api.createSchedule(flowId, { cron: cron.trim(), timezone: timezone.trim(), enabled: true, catchUp, input: parseInput(input) }));
 

@@ -8,6 +8,7 @@ import type { WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
 import { timeAgo } from '../lib/format';
 import { invalidateWorkerDefs } from '../lib/use-workers';
+import { useAction } from '../lib/use-action';
 import type { Credential, Integration } from '../types';
 
 type CatalogueEntry = WorkerDefinition & { integration?: Integration };
@@ -37,8 +38,6 @@ export function SettingsPage() {
   const [defs, setDefs] = useState<CatalogueEntry[]>();
   const [credentials, setCredentials] = useState<Credential[]>();
   const [values, setValues] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
   const [otherName, setOtherName] = useState('');
   const [otherValue, setOtherValue] = useState('');
 
@@ -52,18 +51,7 @@ export function SettingsPage() {
     reload().catch((e: Error) => setError(e.message));
   }, [reload]);
 
-  const act = async (fn: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await fn();
-      await reload();
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, setError, act } = useAction(reload);
   const save = (name: string, value: string, clear: () => void) =>
     act(async () => {
       await api.setCredential(name, value);
