@@ -132,6 +132,32 @@ describe('ticks', () => {
     }
   });
 
+  it('a tick late by less than the misfire threshold (a quick restart) still runs, as itself', async () => {
+    const s = (await t.api('POST', `/api/flows/${flowId}/schedules`, { cron: '0 * * * *' })).body;
+    const tick = new Date(s.nextRunAt);
+    await scheduleTickJob({ s: s.id, t: s.nextRunAt }, new Date(tick.getTime() + 45_000));
+    expect((await scheduledRuns(s.id)).map((r) => r.trigger)).toEqual([{ type: 'schedule', scheduleId: s.id, scheduledFor: s.nextRunAt }]);
+    expect((await jobFor(s.id)).payload.t).toBe(new Date(tick.getTime() + 3600_000).toISOString());
+    await t.api('DELETE', `/api/flows/${flowId}/schedules/${s.id}`);
+  });
+
+  it("a deleted flow's schedule stops; a refused start loses its tick but not the schedule", async () => {
+    const other = (await t.api('POST', '/api/flows', { name: 'short-lived', graph: transformFlow })).body.id;
+    const s = (await t.api('POST', `/api/flows/${other}/schedules`, { cron: '0 * * * *' })).body;
+    // The flow's current version vanishes from under the schedule (as if refused): startRun throws NotFound.
+    await getPool().query('UPDATE stitch_flows SET current_version_id = NULL WHERE id = $1', [other]);
+    await scheduleTickJob({ s: s.id, t: s.nextRunAt }, new Date(new Date(s.nextRunAt).getTime() + 100));
+    const moved = (await jobFor(s.id)).payload.t;
+    expect(moved).toBe(new Date(new Date(s.nextRunAt).getTime() + 3600_000).toISOString());
+    expect(await scheduledRuns(s.id)).toEqual([]);
+
+    await t.api('DELETE', `/api/flows/${other}`);
+    await scheduleTickJob({ s: s.id, t: moved }, new Date(new Date(moved).getTime() + 100));
+    const { rows } = await getPool().query('SELECT next_run_at FROM stitch_schedules WHERE id = $1', [s.id]);
+    expect(rows[0].next_run_at.toISOString()).toBe(moved); // not advanced: no next tick placed
+    expect(await scheduledRuns(s.id)).toEqual([]);
+  });
+
   it('a tick superseded by a PATCH starts nothing', async () => {
     const s = (await t.api('POST', `/api/flows/${flowId}/schedules`, { cron: '0 0 1 1 *' })).body;
     await t.api('PATCH', `/api/flows/${flowId}/schedules/${s.id}`, { cron: '0 0 2 1 *' });

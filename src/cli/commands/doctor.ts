@@ -116,8 +116,9 @@ function workerRows(root: string, env: Record<string, string> | undefined): { ro
     }
     const mockLine = lines.find((l) => /mock mode/i.test(l));
     const keys = [...new Set([...(sources.get(type)?.match(API_KEY_NAME) ?? []), ...(mockLine?.match(API_KEY_NAME) ?? [])])];
-    // Where each key comes from: the doctor's own env overrides (tests), else the one resolver.
-    const sourceOf = (k: string): SecretSource => (env && k in env ? (env[k] ? 'env' : 'none') : secretSourceOf(k));
+    // Where each key comes from: the doctor's own env overrides (tests), else the one resolver
+    // (an empty value is unset, as in getConfig(): the vault's value applies).
+    const sourceOf = (k: string): SecretSource => (env?.[k] ? 'env' : secretSourceOf(k));
     const missing = keys.filter((k) => sourceOf(k) === 'none');
     const keySources = keys.map((k) => `${k} from ${sourceOf(k)}`).join(', ');
     if (mockLine) {

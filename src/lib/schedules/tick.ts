@@ -12,6 +12,7 @@
  */
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
+import { StitchError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { getLogger } from '@/lib/log';
 import { getStitch } from '@/lib/stitch';
@@ -35,7 +36,11 @@ export interface ScheduleTrigger {
 }
 
 export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Date()): Promise<void> {
-  const { rows } = await getPool().query('SELECT * FROM stitch_schedules WHERE id = $1', [payload.s]);
+  // A deleted flow's schedules stop here: no run, no next tick.
+  const { rows } = await getPool().query(
+    'SELECT s.* FROM stitch_schedules s JOIN stitch_flows f ON f.id = s.flow_id AND f.deleted_at IS NULL WHERE s.id = $1',
+    [payload.s],
+  );
   const schedule: Schedule | undefined = rows[0] && toSchedule(rows[0]);
   if (!schedule?.enabled || schedule.nextRunAt === null || new Date(schedule.nextRunAt).getTime() !== new Date(payload.t).getTime()) return;
 
@@ -61,11 +66,18 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
   if (runFor) {
     const scheduledFor = runFor.toISOString();
     const trigger: ScheduleTrigger = { type: 'schedule', scheduleId: schedule.id, scheduledFor, ...(missed ? { catchUp: true as const } : {}) };
-    const run = await startRun(
-      { flowId: schedule.flowId },
-      { input: schedule.input, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
-    );
-    runId = run.runId;
+    try {
+      const run = await startRun(
+        { flowId: schedule.flowId },
+        { input: schedule.input, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
+      );
+      runId = run.runId;
+    } catch (error) {
+      // A start the engine refuses (bad input, a limit) loses this tick, not the schedule: the next
+      // tick is placed below. Infrastructure errors throw, and the queue runs this job again.
+      if (!(error instanceof StitchError)) throw error;
+      getLogger().warn({ scheduleId: schedule.id, scheduledFor, error: error.message }, 'schedule: the run for this tick was refused');
+    }
   }
 
   const next = nextTick(schedule, resumeAfter);
