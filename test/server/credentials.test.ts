@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
+import { updateNodeState } from '@/lib/db/runs';
 import { createLogger, getLogger, setLogger } from '@/lib/log';
 import { encryptSecret, generateKeyText, parseKey } from '@/lib/vault/cipher';
 import { logWorker, triggerCallback } from '@/lib/workers/utils';
@@ -29,7 +30,7 @@ class RotatingWorker {
 }
 
 let leakySaw: string | undefined;
-/** A careless worker: logs its key, fails its first attempt with an error quoting it, then outputs it. */
+/** A careless worker: logs its key, fails its first attempt with an error quoting it, reports progress quoting it, then outputs it. */
 class LeakyWorker {
   readonly key = getConfig().workers.plantedApiKey;
   async execute(runId: string, nodeId: string, _config: unknown, input: Record<string, unknown>) {
@@ -37,6 +38,7 @@ class LeakyWorker {
     logWorker('info', `calling the vendor with ${this.key}`, { worker: 'leaky', detail: this.key, auth: `Bearer ${this.key}` });
     const { rows } = await getPool().query('SELECT attempt FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $2', [runId, nodeId]);
     if (rows[0].attempt === 1) throw new Error(`vendor refused key ${this.key}`);
+    await updateNodeState(runId, nodeId, { status: 'running', metadata: { progress: 0.5, message: `still using ${this.key}`, key: this.key } });
     await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, echo: this.key, nested: [{ header: `x-key: ${this.key}` }] } });
   }
 }
@@ -147,6 +149,7 @@ describe('a planted value', () => {
       };
       expect(seen.logs).toContain('calling the vendor with [redacted]');
       expect(seen.sse).toContain('run:completed');
+      expect(seen.events).toContain('still using [redacted]'); // the progress message
       expect(seen.events).toContain('vendor refused key [redacted]'); // attempt 1's error, recorded
       for (const [where, text] of Object.entries(seen)) expect(text.includes(planted), `the planted value appears in ${where}`).toBe(false);
     } finally {

@@ -2,6 +2,7 @@
  * Run and node-instance state as workers and readers see it. `updateNodeState` is the seed's
  * progress/intermediate-state call; final states go through the engine's one completion path.
  */
+import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/stitch';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 import { getLocalCompleter } from '@/lib/engine/local-completion';
@@ -47,10 +48,11 @@ export async function updateNodeState(runId: string, nodeId: string, state: Node
         nodeId,
         attempt,
         state.output !== undefined,
-        JSON.stringify(state.output ?? null),
+        // Progress, like results, never carries a vault value (the final states go through completeNode).
+        JSON.stringify(scrubSecretsDeep(state.output ?? null)),
         progress,
-        JSON.stringify(state.metadata ?? {}),
-        typeof state.metadata?.message === 'string' ? state.metadata.message : null,
+        JSON.stringify(scrubSecretsDeep(state.metadata ?? {})),
+        typeof state.metadata?.message === 'string' ? scrubSecrets(state.metadata.message) : null,
       ],
     ),
   );
