@@ -17,6 +17,8 @@ import { logWorker } from '@/lib/workers/utils';
 import { startFakeVendor, type FakeVendor } from '@/lib/workers/testing';
 import { createTestDatabase } from '../../../test/db';
 import { formatDoctorTable, runDoctor, type DoctorRow } from '../commands/doctor';
+import { encryptSecret, generateKeyText, parseKey } from '@/lib/vault/cipher';
+import { setVaultValues } from '@/lib/vault/values';
 
 const noop = class {
   async execute() {}
@@ -168,6 +170,29 @@ describe('database and queue', () => {
     const migrated = await runDoctor({ config });
     expect(rowsFor(migrated, 'database')).toEqual([expect.objectContaining({ status: 'ok' })]);
     expect(rowsFor(migrated, 'queue')).toEqual([expect.objectContaining({ status: 'warn', detail: expect.stringContaining('no live queue runner') })]);
+  });
+
+  it('reports the vault: its key source, credentials that do not decrypt, and a key source per worker', async () => {
+    const key = generateKeyText();
+    const config = (extra: Record<string, string> = {}) => getConfig({ STITCH_BASE_URL: health.url, DATABASE_URL: db.url, ...extra });
+    expect(rowsFor(await runDoctor({ config: config() }), 'vault')).toEqual([expect.objectContaining({ status: 'ok', detail: expect.stringMatching(/^off, keys come from the environment only/) })]);
+
+    const pool = new pg.Pool({ connectionString: db.url });
+    pool.on('error', () => {});
+    const sealed = encryptSecret(parseKey(key), 'ANTHROPIC_API_KEY', 'sk-ant-doctor-0123456789');
+    await pool.query('INSERT INTO stitch_credentials (name, iv, ciphertext, auth_tag) VALUES ($1, $2, $3, $4)', ['ANTHROPIC_API_KEY', sealed.iv, sealed.ciphertext, sealed.authTag]);
+    await pool.end();
+    try {
+      const withKey = await runDoctor({ config: config({ STITCH_ENCRYPTION_KEY: key }), env: mockEverything() });
+      expect(rowsFor(withKey, 'vault')).toEqual([expect.objectContaining({ status: 'ok', detail: '1 credential(s); key from STITCH_ENCRYPTION_KEY' })]);
+      expect(rowsFor(withKey, 'worker', 'claude')[0].detail).toBe('sync, real mode (ANTHROPIC_API_KEY from vault)');
+      const otherKey = await runDoctor({ config: config({ STITCH_ENCRYPTION_KEY: generateKeyText() }) });
+      expect(rowsFor(otherKey, 'vault')).toEqual([expect.objectContaining({ status: 'fail', detail: expect.stringContaining('ANTHROPIC_API_KEY do not decrypt') })]);
+      const noKey = await runDoctor({ config: config() });
+      expect(rowsFor(noKey, 'vault')).toEqual([expect.objectContaining({ status: 'fail', detail: expect.stringContaining('ANTHROPIC_API_KEY stored, but no key') })]);
+    } finally {
+      setVaultValues(new Map());
+    }
   });
 
   it('fails when the database does not answer', async () => {
