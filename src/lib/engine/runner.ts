@@ -87,6 +87,9 @@ const graphileLogger = new Logger((scope) => (level, message, meta) => {
   else log.debug({ scope }, message);
 });
 
+/** How long a pool that began shutting down on its own may take before it counts as lost. */
+const SHUTDOWN_WATCHDOG_MS = 15_000;
+
 export async function startQueueRunner(options: QueueRunnerOptions): Promise<QueueRunner> {
   const id = `runner-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const log = getLogger();
@@ -122,6 +125,18 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
       currentPools = pools;
       void publish();
     });
+    // A pool that starts shutting down on its own (it could not record a job's outcome) and never
+    // finishes would stop fetching yet keep this runner beating, so nobody would release its jobs
+    // (seen once in chaos R5). Past the watchdog it is treated as lost: retired and replaced.
+    let settled = false;
+    const watch = (reason: string) => {
+      if (stopping) return;
+      setTimeout(() => {
+        if (!settled && current === runner) lost(runner, pools, new Error(reason));
+      }, SHUTDOWN_WATCHDOG_MS).unref();
+    };
+    events.on('pool:gracefulShutdown', ({ message }) => watch(`graceful shutdown did not finish: ${message}`));
+    events.on('pool:gracefulShutdown:error', ({ error }) => watch(`graceful shutdown failed: ${String(error)}`));
     const runner = await run({
       pgPool: options.pool,
       taskList: tasks,
@@ -147,8 +162,14 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     currentPools = pools;
     await published();
     runner.promise.then(
-      () => lost(runner, pools),
-      (error) => lost(runner, pools, error),
+      () => {
+        settled = true;
+        lost(runner, pools);
+      },
+      (error) => {
+        settled = true;
+        lost(runner, pools, error);
+      },
     );
   };
 

@@ -78,8 +78,11 @@ class FlowBuilder {
   edges: VisualEdge[] = [];
   #n = 0;
 
+  /** The first worker nodes are named after Object.prototype members: ids like any other (issue 10 B.9). */
+  #protoIds = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+
   node(kind: string, data: Record<string, unknown> = {}): string {
-    const id = `${kind}${this.#n++}`;
+    const id = kind === 'w' && this.#protoIds.length ? this.#protoIds.shift()! : `${kind}${this.#n++}`;
     const type = kind === 'w' || kind === 'j' ? 'worker' : ({ sw: 'switch', sp: 'splitter', c: 'collector', s: 'start', e: 'end' } as Record<string, string>)[kind];
     this.nodes.push({ id, type, position: { x: 0, y: 0 }, data: type === 'worker' ? { workerType: 'pass', ...data } : data });
     return id;
