@@ -18,8 +18,11 @@ import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
+import { remoteWorkerRoutes } from './routes/remote-workers';
 import { runRoutes } from './routes/runs';
 import { staticRoutes } from './routes/static';
+import { taskRoutes } from './routes/tasks';
+import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
 import { workerRoutes } from './routes/workers';
 
@@ -31,7 +34,7 @@ export interface AppOptions {
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
 
@@ -57,13 +60,18 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   const auth = apiKeyAuth({ apiKey: config.apiKey, isPublic, allowQueryKey: isEventStream });
   app.use('/api/*', auth);
   app.use('/metrics', auth);
-  app.use('*', limitBody(config.bodyLimitBytes));
+  // Presigned uploads stream files of any size into storage; every other body has the limit.
+  const limit = limitBody(config.bodyLimitBytes);
+  app.use('*', (c, next) => (c.req.method === 'PUT' && UPLOAD_PATH.test(c.req.path) ? next() : limit(c, next)));
 
   app.route('/', flowRoutes(config));
   app.route('/', runRoutes());
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes());
+  app.route('/', remoteWorkerRoutes());
+  app.route('/', taskRoutes());
+  app.route('/', uploadRoutes());
   app.route('/', webhookRoutes(config));
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));

@@ -13,6 +13,7 @@ import { getLogger } from '@/lib/log';
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
+import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { uxDeadlineJob } from './ux-gate';
 
@@ -40,6 +41,7 @@ const tasks: Record<string, Task> = {
   stitch_execute: (payload, helpers) => executeNodeJob(payload as ExecutePayload, helpers.job.id),
   stitch_deadline: (payload) => deadlineJob(payload as ExecutePayload),
   stitch_ux_deadline: (payload) => uxDeadlineJob(payload as ExecutePayload),
+  stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_callback: async (payload) => {
     const p = payload as ScheduledCallbackPayload;
     try {

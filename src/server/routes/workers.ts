@@ -1,7 +1,10 @@
 /**
  * The worker catalogue: every definition, which the canvas turns into its palette and config forms.
+ * Remote types (announced by remote workers) come after the local ones, with `remote` telling how
+ * many workers serving them are online and when one was last seen.
  */
 import { createRoute } from '@hono/zod-openapi';
+import { listRemoteTypes } from '@/lib/db/remote-workers';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
 import { newRouter, z } from '../openapi';
 import { errors, json } from '../schemas';
@@ -26,6 +29,10 @@ const WorkerDefinitionSchema = z
     retry: z.object({ attempts: z.number(), backoffMs: z.number(), maxBackoffMs: z.number() }).partial().optional(),
     timeoutSeconds: z.number().optional(),
     category: z.string().optional(),
+    remote: z
+      .object({ online: z.number(), lastSeenAt: z.string().nullable(), leaseSeconds: z.number() })
+      .optional()
+      .openapi({ description: 'Present for remote types: workers online (heard from within 45 s) and last seen' }),
   })
   .openapi('WorkerDefinition');
 
@@ -39,7 +46,10 @@ export function workerRoutes() {
       summary: 'Every worker definition (palette and config forms)',
       responses: { 200: json(z.object({ workers: z.array(WorkerDefinitionSchema) }), 'Definitions'), ...errors(401) },
     }),
-    (c) => c.json({ workers: Object.values(WORKER_DEFINITIONS) }, 200),
+    async (c) => {
+      const remote = (await listRemoteTypes()).map(({ definition, status }) => ({ ...definition, remote: status }));
+      return c.json({ workers: [...Object.values(WORKER_DEFINITIONS), ...remote] }, 200);
+    },
   );
   return app;
 }
