@@ -2,7 +2,7 @@
  * Remote worker types and the processes serving them: registration, presence (online = heard from
  * within ONLINE_SECONDS) and the refresh of the process's copy of remote definitions.
  */
-import type { WorkerDefinition } from '@/types/stitch';
+import type { RemoteWorkerStatus, WorkerDefinition } from '@/types/stitch';
 import { ConflictError } from '@/lib/errors';
 import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
 import { setRemoteTypes, type RemoteType } from '@/lib/workers/remote-types';
@@ -15,12 +15,6 @@ import { getPool } from './pool';
 export const ONLINE_SECONDS = 45;
 export const DEFAULT_LEASE_SECONDS = 30;
 
-export interface RemoteTypeStatus {
-  /** Workers serving the type heard from within ONLINE_SECONDS. */
-  online: number;
-  lastSeenAt: string | null;
-  leaseSeconds: number;
-}
 
 /** Store (or update) the announced definitions and the worker's presence, in one transaction. */
 export async function registerRemoteWorker(workerId: string, definitions: Array<WorkerDefinition & { leaseSeconds?: number }>): Promise<void> {
@@ -66,7 +60,7 @@ export async function refreshRemoteTypes(): Promise<void> {
 }
 
 /** Every remote type with its online count and when a worker serving it was last seen. */
-export async function listRemoteTypes(): Promise<Array<{ definition: WorkerDefinition; status: RemoteTypeStatus }>> {
+export async function listRemoteTypes(): Promise<Array<{ definition: WorkerDefinition; status: RemoteWorkerStatus }>> {
   const { rows } = await getPool().query(
     `SELECT t.type, t.definition, t.lease_seconds,
             count(w.worker_id) FILTER (WHERE w.last_seen_at > now() - make_interval(secs => $1))::int AS online,
