@@ -49,23 +49,41 @@ export function verifyLocalUpload(key: string, expires: string | undefined, sign
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const hmac = (key: Buffer | string, text: string) => createHmac('sha256', key).update(text).digest();
 
-/** AWS Signature Version 4, query-string form, for one PUT of `key` (UNSIGNED-PAYLOAD). */
+/** One PUT of `key` to the configured bucket, presigned (path-style for custom endpoints, as s3.ts). */
 async function presignS3Put(config: Config, key: string, ttlSeconds: number): Promise<string> {
   const s3 = config.storage.s3;
-  const credentials = s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, sessionToken: undefined } : await defaultCredentials(s3.region);
+  const credentials =
+    s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : await defaultCredentials(s3.region);
   const pathStyle = s3.forcePathStyle || Boolean(s3.endpoint);
   const endpoint = new URL(s3.endpoint ?? (pathStyle ? `https://s3.${s3.region}.amazonaws.com` : `https://${s3.bucket}.s3.${s3.region}.amazonaws.com`));
   const basePath = endpoint.pathname.replace(/\/+$/, '');
   const path = `${basePath}${pathStyle ? `/${encodeSegment(s3.bucket!)}` : ''}/${key.split('/').map(encodeSegment).join('/')}`;
-  const now = new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return presignSigV4({ method: 'PUT', origin: `${endpoint.protocol}//${endpoint.host}`, path, region: s3.region, credentials, expiresSeconds: ttlSeconds });
+}
+
+/**
+ * AWS Signature Version 4 in query-string form, for S3 (payload UNSIGNED-PAYLOAD, only `host`
+ * signed). `path` is already URI-encoded. Checked against AWS's documented example in
+ * src/lib/storage/__tests__/presign.test.ts.
+ */
+export function presignSigV4(request: {
+  method: 'GET' | 'PUT';
+  origin: string;
+  path: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  expiresSeconds: number;
+  now?: Date;
+}): string {
+  const { credentials, region } = request;
+  const amzDate = (request.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
-  const scope = `${date}/${s3.region}/s3/aws4_request`;
+  const scope = `${date}/${region}/s3/aws4_request`;
   const params: Record<string, string> = {
     'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
     'X-Amz-Credential': `${credentials.accessKeyId}/${scope}`,
     'X-Amz-Date': amzDate,
-    'X-Amz-Expires': String(Math.min(604_800, Math.ceil(ttlSeconds))),
+    'X-Amz-Expires': String(Math.min(604_800, Math.ceil(request.expiresSeconds))),
     'X-Amz-SignedHeaders': 'host',
     ...(credentials.sessionToken ? { 'X-Amz-Security-Token': credentials.sessionToken } : {}),
   };
@@ -73,12 +91,13 @@ async function presignS3Put(config: Config, key: string, ttlSeconds: number): Pr
     .sort()
     .map((k) => `${encodeSegment(k)}=${encodeSegment(params[k])}`)
     .join('&');
-  const canonical = ['PUT', path, query, `host:${endpoint.host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const host = new URL(request.origin).host;
+  const canonical = [request.method, request.path, query, `host:${host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
   let signingKey = hmac(`AWS4${credentials.secretAccessKey}`, date);
-  for (const part of [s3.region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part);
+  for (const part of [region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part);
   const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
-  return `${endpoint.protocol}//${endpoint.host}${path}?${query}&X-Amz-Signature=${signature}`;
+  return `${request.origin}${request.path}?${query}&X-Amz-Signature=${signature}`;
 }
 
 /** Credentials from the AWS default chain (environment, profile, instance role), as the S3 client finds them. */
