@@ -196,5 +196,14 @@ describe('refusals change nothing', () => {
     expect(await pollOne('cancel-remote', 'w-c', 0)).toEqual([]);
     const { rows } = await getPool().query(`SELECT state FROM stitch_remote_tasks WHERE run_id = $1`, [runId]);
     expect(rows[0].state).toBe('stale');
+
+    // A task already held when its run is cancelled: the next heartbeat tells the worker to stop.
+    const held = await startFlowRun('cancel-remote', { text: 'y' });
+    const [task] = await pollOne('cancel-remote', 'w-c');
+    expect(task.runId).toBe(held);
+    expect((await api('POST', `/api/runs/${held}/cancel`)).status).toBe(200);
+    expect((await api('POST', `/api/tasks/${task.taskId}/heartbeat`, { token: task.token, progress: 0.5 })).status).toBe(409);
+    expect((await api('POST', `/api/tasks/${task.taskId}/complete`, { token: task.token, output: { text: 'after cancel' } })).status).toBe(409);
+    expect(await nodeState(held)).toMatchObject({ status: 'cancelled', output: null });
   });
 });

@@ -15,8 +15,8 @@ import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/st
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
 import { refreshRemoteTypes } from '@/lib/db/remote-workers';
-import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition } from '@/lib/workers/registry';
-import { getRemoteType } from '@/lib/workers/remote-types';
+import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import { getRemoteType, remoteTypesAgeMs } from '@/lib/workers/remote-types';
 import { createCallbackToken } from './callback-tokens';
 import { failAttempt } from './complete-node';
 import { getExecutionGraph } from './graph-cache';
@@ -52,10 +52,16 @@ export interface RemoteTaskRow {
   leaseCurrent: boolean;
 }
 
-/** The definition of a worker type, reloading remote types once when this process has not seen it. */
+/** How old this process's copy of remote definitions may be when a remote node executes. */
+const REMOTE_TYPES_MAX_AGE_MS = 5000;
+
+/**
+ * The definition of a worker type. Remote types are reloaded when this process has not seen the
+ * type, or its copy is older than REMOTE_TYPES_MAX_AGE_MS (a worker may have re-announced it).
+ */
 export async function findWorkerDefinition(type: string): Promise<WorkerDefinition | undefined> {
   const known = getWorkerDefinition(type);
-  if (known) return known;
+  if (known && (workerRegistry.has(type) || remoteTypesAgeMs() < REMOTE_TYPES_MAX_AGE_MS)) return known;
   await refreshRemoteTypes();
   return getWorkerDefinition(type);
 }
@@ -157,10 +163,14 @@ export async function getRemoteTask(taskId: string): Promise<RemoteTaskRow | und
 export async function heartbeatRemoteTask(taskId: string, progress: number | null, message: string | null): Promise<{ leasedUntil: Date } | undefined> {
   const { rows } = await getPool().query(
     `WITH t AS (
-       UPDATE stitch_remote_tasks
-       SET leased_until = least(clock_timestamp() + make_interval(secs => lease_seconds), deadline_at)
-       WHERE id = $1 AND state = 'leased' AND leased_until > clock_timestamp()
-       RETURNING run_id, instance_id, attempt, worker_id, leased_until
+       UPDATE stitch_remote_tasks t
+       SET leased_until = least(clock_timestamp() + make_interval(secs => t.lease_seconds), t.deadline_at)
+       WHERE t.id = $1 AND t.state = 'leased' AND t.leased_until > clock_timestamp()
+         -- A cancelled run or a superseded attempt: no renewal, so the worker learns to stop.
+         AND EXISTS (SELECT 1 FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id
+                     WHERE n.run_id = t.run_id AND n.instance_id = t.instance_id AND n.attempt = t.attempt
+                       AND n.status = 'running' AND r.status = 'running')
+       RETURNING t.run_id, t.instance_id, t.attempt, t.worker_id, t.leased_until
      ), w AS (
        UPDATE stitch_remote_workers SET last_seen_at = now() WHERE worker_id = (SELECT worker_id FROM t)
      ), n AS (

@@ -14,10 +14,17 @@ export interface RemoteType {
 }
 
 let remoteTypes = new Map<string, RemoteType>();
+let loadedAt = 0;
 
 /** Replace the process's copy with what the database holds. */
 export function setRemoteTypes(types: Iterable<[string, RemoteType]>): void {
   remoteTypes = new Map(types);
+  loadedAt = Date.now();
+}
+
+/** Milliseconds since the copy was loaded. */
+export function remoteTypesAgeMs(): number {
+  return Date.now() - loadedAt;
 }
 
 export function getRemoteType(type: string): RemoteType | undefined {
