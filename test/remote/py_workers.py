@@ -63,6 +63,5 @@ if __name__ == "__main__":
     runner = stitch_worker.Runner(sys.argv[1], api_key=os.environ.get("STITCH_API_KEY"),
                                   concurrency=int(sys.argv[2]) if len(sys.argv) > 2 else 1,
                                   grace_seconds=float(os.environ.get("GRACE_SECONDS", "25")))
-    runner._register_until_done()
-    say("ready")
+    threading.Thread(target=lambda: runner.ready.wait() and say("ready"), daemon=True).start()
     runner.run()

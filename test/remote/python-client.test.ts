@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@/lib/db/embedded';
 import { getPool } from '@/lib/db/pool';
 import { graph, waitForRun, eventually } from '../helpers';
+import { startServer, type RunningServer } from '@/server/listen';
 import { startTestServer, type TestServer } from '../server/http';
 import { spawnPythonWorker, type PythonWorker } from './python';
 
@@ -50,7 +51,9 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(spawned.splice(0).map((w) => (w.process.exitCode === null ? (w.process.kill('SIGKILL'), undefined) : undefined)));
 });
+let restarted: RunningServer | undefined;
 afterAll(async () => {
+  await restarted?.close();
   await t?.close();
 });
 
@@ -148,5 +151,17 @@ describe('the Python client', () => {
     });
     expect(node.error).toContain('shut down');
     await api('POST', `/api/runs/${runId}/cancel`);
+  });
+
+  it('reconnects with backoff when the server goes away and comes back', async () => {
+    const w = pythonWorker();
+    await w.waitFor(/^ready$/);
+    await t.server.close(); // the worker's long-poll breaks; it retries with backoff
+    await eventually(async () => /poll failed .*retrying in/.test(w.stderr()));
+    restarted = await startServer(t.stitch.config);
+    expect(restarted.url).toBe(t.url);
+    const runId = await runFlow(graph(['s:start', { id: 'p', workerType: 'py-echo' }, 'e:end'], [['s', 'p'], ['p', 'e']]), { text: 'again' });
+    const run = await waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run.nodes.p.output).toMatchObject({ text: 'again', pid: w.process.pid });
   });
 });

@@ -10,6 +10,8 @@ const SCRIPT = fileURLToPath(new URL('./py_workers.py', import.meta.url));
 export interface PythonWorker {
   process: ChildProcess;
   lines: string[];
+  /** The end of what it wrote to stderr (its log). */
+  stderr(): string;
   /** Resolves with the first printed line matching `pattern`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM (graceful) and wait for the exit. */
@@ -37,6 +39,7 @@ export function spawnPythonWorker(baseUrl: string, options: { concurrency?: numb
   return {
     process: child,
     lines,
+    stderr: () => stderr,
     waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -77,6 +77,8 @@ class Runner:
         self._active_lock = threading.Lock()
         self._beat_now = threading.Event()
         self._idle = threading.Condition(self._active_lock)
+        #: Set once the types are registered and the worker is polling.
+        self.ready = threading.Event()
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
 
@@ -91,6 +93,7 @@ class Runner:
         threads += [threading.Thread(target=self._execute_loop, name=f"stitch-exec-{i}", daemon=True) for i in range(self.concurrency)]
         for t in threads:
             t.start()
+        self.ready.set()
         log.info("worker %s serving %s at %s", self.worker_id, ", ".join(self.workers), self.api.base_url)
         while not self._stopping.wait(0.5):
             pass
