@@ -29,6 +29,8 @@ class Context:
         self._progress_event: Optional[threading.Event] = None
         #: Set when the server took the task back or the process is shutting down past its grace.
         self.cancelled = threading.Event()
+        # Set once the result is being reported: heartbeats stop (a late one would only be refused).
+        self._reporting = threading.Event()
 
     def progress(self, fraction: Optional[float] = None, message: Optional[str] = None) -> None:
         """Report progress (0..1) and/or a message; sent with the next heartbeat, which it hastens."""

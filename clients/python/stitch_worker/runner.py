@@ -199,6 +199,7 @@ class Runner:
                 self._finish(ctx, *outcome)
 
     def _finish(self, ctx: Context, action: str, body: dict) -> None:
+        ctx._reporting.set()
         try:
             self._settle(ctx, action, body)
         finally:
@@ -235,6 +236,8 @@ class Runner:
                 held = list(self._active.values())
             now = time.monotonic()
             for ctx in held:
+                if ctx._reporting.is_set():
+                    continue
                 progress = ctx._take_progress()
                 due = now - last.setdefault(ctx.task_id, now) >= max(0.5, ctx.lease_seconds / 3)
                 if progress is None and not due:
@@ -250,7 +253,7 @@ class Runner:
                     self.api.post(f"/api/tasks/{ctx.task_id}/heartbeat", body, timeout=max(2.0, ctx.lease_seconds / 3))
                     last[ctx.task_id] = now
                 except HttpError as error:
-                    if error.status in (401, 404, 409):
+                    if error.status in (401, 404, 409) and not ctx._reporting.is_set():
                         log.warning("task %s was taken back: %s", ctx.task_id, error.message)
                         ctx.cancelled.set()
                 except Exception as error:  # noqa: BLE001 - network trouble: the next beat tries again
