@@ -7,6 +7,7 @@
  *   nodes_per_s       Stitch node executions/s: many concurrent runs of a 5-node chain of no-op sync workers
  *   ratio             nodes_per_s / queue_jobs_per_s
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
+ *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
  * BENCH_PSS=1 (with a server that preloads pg_stat_statements) prints where the chain phase spends
@@ -233,6 +234,8 @@ async function main() {
       };
       Object.assign(figures, await benchFanout(server.adminUrl));
     }
+    const { benchRemote } = await import('./remote');
+    Object.assign(figures, await benchRemote(server.adminUrl));
   } finally {
     await server.stop();
   }

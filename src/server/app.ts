@@ -21,9 +21,12 @@ import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
+import { remoteWorkerRoutes } from './routes/remote-workers';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
+import { taskRoutes } from './routes/tasks';
+import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
 import { workerRoutes } from './routes/workers';
 
@@ -32,10 +35,12 @@ export interface AppOptions {
   config?: Config;
   /** The canvas build to serve (default `web/dist` of this checkout). */
   webDir?: string;
+  /** Aborted when the server begins to close: long-polls answer at once instead of waiting on. */
+  closing?: AbortSignal;
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
 
@@ -62,7 +67,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('/api/*', auth);
   app.use('/metrics', auth);
   app.use('*', sameSiteOnly({ apiKey: config.apiKey, baseUrl: config.baseUrl, isPublic }));
-  app.use('*', limitBody(config.bodyLimitBytes));
+  // Presigned uploads stream files of any size into storage; every other body has the limit.
+  const limit = limitBody(config.bodyLimitBytes);
+  app.use('*', (c, next) => (c.req.method === 'PUT' && UPLOAD_PATH.test(c.req.path) ? next() : limit(c, next)));
   app.use('*', rejectNonFiniteNumbers());
 
   app.route('/', flowRoutes(config));
@@ -70,6 +77,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes());
+  app.route('/', remoteWorkerRoutes());
+  app.route('/', taskRoutes(options.closing));
+  app.route('/', uploadRoutes());
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());

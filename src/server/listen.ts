@@ -40,7 +40,8 @@ const CLOSE_GRACE_MS = 5000;
 
 export async function startServer(config: Config, options: Omit<AppOptions, 'config'> = {}): Promise<RunningServer> {
   const hostname = bindAddress(config);
-  const app = createApp({ ...options, config });
+  const closing = new AbortController();
+  const app = createApp({ ...options, config, closing: closing.signal });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname }, () => resolve(s));
     s.once('error', reject);
@@ -53,10 +54,14 @@ export async function startServer(config: Config, options: Omit<AppOptions, 'con
     port,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Long-polls end first: woken by the hub's close, they would otherwise LISTEN again on a new hub.
+      closing.abort();
       await stopEventHub();
       const timer = setTimeout(() => (server as { closeAllConnections?: () => void }).closeAllConnections?.(), CLOSE_GRACE_MS);
       await closed;
       clearTimeout(timer);
+      // A request that was still finishing may have listened again meanwhile.
+      await stopEventHub();
     },
   };
 }

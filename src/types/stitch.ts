@@ -295,6 +295,15 @@ export interface WorkerDefinition {
   timeoutSeconds?: number;
   /** Palette group in the canvas. */
   category?: string;
+  /** Catalogue only, for types served by remote workers (docs/remote-workers.md). */
+  remote?: RemoteWorkerStatus;
+}
+
+/** How a remote worker type is served: workers heard from within 45 s, and the last time one was. */
+export interface RemoteWorkerStatus {
+  online: number;
+  lastSeenAt: string | null;
+  leaseSeconds: number;
 }
 
 /** After downtime, a schedule's missed ticks: `none` skips them, `latest` runs the most recent once. */

@@ -66,7 +66,22 @@ export function registerProcessCommands(program: Command): void {
     .command('worker')
     .description('Start a queue runner only (no HTTP server)')
     .option('--concurrency <n>', 'jobs this runner executes at once (default STITCH_CONCURRENCY or 10)', positiveInt)
-    .action(async (options: { concurrency?: number }) => {
+    .option('--remote <url>', 'serve this project\'s workers to the Stitch server at <url> over the pull protocol (no database here)')
+    .option('--types <list>', 'with --remote: comma-separated worker types to serve (default: those the server does not run itself)')
+    .action(async (options: { concurrency?: number; remote?: string; types?: string }) => {
+      if (options.remote) {
+        const { startRemoteRunner } = await import('../remote/remote-runner');
+        const config = getConfig();
+        const runner = await startRemoteRunner({
+          url: options.remote,
+          apiKey: config.apiKey,
+          types: options.types?.split(',').map((t) => t.trim()).filter(Boolean),
+          concurrency: options.concurrency ?? config.concurrency,
+        });
+        stopOnSignals([runner.stop]);
+        console.log(`Stitch remote worker ${runner.workerId} serving ${runner.types.join(', ')} for ${options.remote}`);
+        return;
+      }
       const stitch = await startStitch({ runner: true, concurrency: options.concurrency, waitForDatabase: true });
       stopOnSignals([stitch.stop]);
       exitWhenRunnerFails(stitch);

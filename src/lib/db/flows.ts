@@ -8,6 +8,7 @@ export type { FlowSummary } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { compileGraph } from '@/lib/engine/compile';
 import { getPool, withTransaction } from './pool';
+import { refreshRemoteTypes } from './remote-workers';
 import { isUuid } from './runs';
 
 
@@ -20,8 +21,12 @@ export interface FlowVersion {
   createdAt: string;
 }
 
-/** Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned. */
-function compileOrThrow(graph: unknown): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
+/**
+ * Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned.
+ * Remote worker types are reloaded first: another process may have registered them.
+ */
+async function compileOrThrow(graph: unknown): Promise<{ compiled: ExecutionGraph; warnings: ValidationIssue[] }> {
+  await refreshRemoteTypes();
   const { graph: compiled, issues, warnings } = compileGraph(graph);
   if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
   return { compiled, warnings };
@@ -38,7 +43,7 @@ function checkName(name: unknown): string {
 
 export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
-  const { compiled, warnings } = compileOrThrow(graph);
+  const { compiled, warnings } = await compileOrThrow(graph);
   return withTransaction(async (client) => {
     const { rows } = await client.query<{ id: string }>('INSERT INTO stitch_flows (name) VALUES ($1) RETURNING id', [cleanName]);
     const id = rows[0].id;
@@ -58,7 +63,7 @@ export async function updateFlow(
   name?: string,
 ): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
   const cleanName = name === undefined ? undefined : checkName(name);
-  const { compiled, warnings } = compileOrThrow(graph);
+  const { compiled, warnings } = await compileOrThrow(graph);
   return withTransaction(async (client) => {
     const flow = await client.query('SELECT id FROM stitch_flows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [flowIdOrThrow(flowId)]);
     if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
@@ -78,7 +83,7 @@ export async function updateFlow(
 
 /** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */
 export async function createDetachedVersion(graph: unknown): Promise<string> {
-  const { compiled } = compileOrThrow(graph);
+  const { compiled } = await compileOrThrow(graph);
   const { rows } = await getPool().query<{ id: string }>(
     `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES (NULL, 1, $1, $2) RETURNING id`,
     [JSON.stringify(graph), JSON.stringify(compiled)],

@@ -52,3 +52,11 @@ export function verifyCallbackToken(token: string | undefined, runId: string, in
   if (expiresAt < Date.now() / 1000) return { valid: false, reason: 'expired' };
   return { valid: true, attempt };
 }
+
+/**
+ * An HMAC-SHA256 with the callback secret under another purpose label (e.g. presigned upload URLs),
+ * so no signature made for one purpose is valid for another.
+ */
+export function signWithSecret(purpose: string, message: string): string {
+  return createHmac('sha256', requireSecret()).update(`stitch-${purpose}:v1\n${message}`).digest('base64url');
+}

@@ -9,12 +9,14 @@ import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
 import { ensureVaultCurrent } from '@/lib/vault/sync';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import { isRemoteType } from '@/lib/workers/remote-types';
 import { validateInput } from '@/lib/workers/validate-input';
 import { acquireIntegrationSlot } from '@/lib/workers/limits';
 import { failAttempt } from './complete-node';
 import { executionContext, type ExecutionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId, upstreamInstanceIds } from './instances';
+import { enqueueRemoteTask, findWorkerDefinition } from './remote-tasks';
 import { mergeInput } from './merge-input';
 import { runCollector, runSplitter } from './splitter';
 import { caseOfEdge, chooseCase } from './switch-node';
@@ -114,7 +116,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
 
 async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string): Promise<void> {
   const type = node.workerType!;
-  const definition = getWorkerDefinition(type);
+  const definition = await findWorkerDefinition(type);
   if (!definition) {
     await failAttempt(graph, ref, new NonRetriableError(`Worker type "${type}" has no definition`), { input: rawInput });
     return;
@@ -127,6 +129,11 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;
+  // A type served by remote workers: the attempt becomes a task they pull (remote-tasks.ts).
+  if (!workerRegistry.has(type) && isRemoteType(type)) {
+    await enqueueRemoteTask(node, definition, ref, input);
+    return;
+  }
   const isAsync = definition.type === 'async';
   const deadlineSeconds = node.timeoutSeconds ?? definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const startedAt = new Date();

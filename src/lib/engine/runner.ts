@@ -17,6 +17,7 @@ import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
+import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
@@ -59,6 +60,7 @@ const tasks: Record<string, Task> = {
   stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
+  stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload) => scheduleTickJob(payload as ScheduleTickPayload),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;

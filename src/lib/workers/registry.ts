@@ -5,6 +5,7 @@
  */
 import type { RetryPolicy, WorkerDefinition } from '@/types/stitch';
 import type { IWorker, WorkerClass } from './base';
+import { getRemoteType } from './remote-types';
 
 export type { WorkerDefinition } from '@/types/stitch';
 
@@ -210,9 +211,9 @@ export class WorkerRegistry {
 
 export const workerRegistry = new WorkerRegistry();
 
-/** True when a worker class is registered for `type`. */
+/** True when a worker class is registered for `type`, or a remote worker announced it. */
 export function isValidWorkerType(type: string): boolean {
-  return workerRegistry.has(type);
+  return workerRegistry.has(type) || getRemoteType(type) !== undefined;
 }
 
 /** Worker types that can run: registered with a class and described in WORKER_DEFINITIONS (the original Stitch's API). */
@@ -220,8 +221,10 @@ export function getAvailableWorkerTypes(): string[] {
   return Object.keys(WORKER_DEFINITIONS).filter((type) => workerRegistry.has(type));
 }
 
+/** A local definition, else a remote type's (src/lib/workers/remote-types.ts). */
 export function getWorkerDefinition(type: string): WorkerDefinition | undefined {
-  return Object.prototype.hasOwnProperty.call(WORKER_DEFINITIONS, type) ? WORKER_DEFINITIONS[type] : undefined;
+  if (Object.prototype.hasOwnProperty.call(WORKER_DEFINITIONS, type)) return WORKER_DEFINITIONS[type];
+  return getRemoteType(type)?.definition;
 }
 
 /** Registrations and definitions that do not match, each as a sentence that names the fix. */

@@ -26,6 +26,15 @@ export const STRAGGLER_WINDOW = 5000;
 const RUN_STATE_TTL_MS = 60_000;
 const ALL_RUNS = '*';
 
+/** A listener on another NOTIFY channel carried by the hub's connection (e.g. `stitch_tasks`). */
+export interface ChannelListener {
+  onNotify(payload: string): void;
+  /** The LISTEN connection was re-established: NOTIFYs may have been missed meanwhile. */
+  onReconnect(): void;
+  /** The hub stopped (server shutdown). */
+  onClose(): void;
+}
+
 export interface EventSubscriber {
   onEvents(events: StitchEvent[]): void;
   /** The hub stopped (server shutdown): end the stream. */
@@ -40,6 +49,7 @@ interface RunState {
 
 export class EventHub {
   #subscribers = new Map<string, Set<EventSubscriber>>();
+  #channels = new Map<string, Set<ChannelListener>>();
   #runs = new Map<string, RunState>();
   #pending = new Map<string, number>();
   #client: pg.PoolClient | undefined;
@@ -69,15 +79,41 @@ export class EventHub {
     return unsubscribe;
   }
 
+  /**
+   * Listen on another channel over the same connection (one LISTEN connection per process, however
+   * many long-polls wait). Resolves once LISTEN is active.
+   */
+  async listen(channel: string, listener: ChannelListener): Promise<() => void> {
+    if (this.#stopped) throw new Error('The event hub is stopped');
+    if (!/^[a-z_]+$/.test(channel)) throw new Error(`Invalid channel name "${channel}"`);
+    let set = this.#channels.get(channel);
+    const first = !set;
+    if (!set) this.#channels.set(channel, (set = new Set()));
+    set.add(listener);
+    const unlisten = () => void set.delete(listener);
+    try {
+      const connecting = !this.#client;
+      await this.#ensureListening();
+      // A connection made just now LISTENed on every known channel already.
+      if (first && !connecting) await this.#client?.query(`LISTEN ${channel}`);
+    } catch (error) {
+      unlisten();
+      throw error;
+    }
+    return unlisten;
+  }
+
   /** Stop listening and end every subscribed stream. */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const set of this.#subscribers.values()) for (const s of set) s.onClose();
     this.#subscribers.clear();
+    for (const set of this.#channels.values()) for (const l of set) l.onClose();
+    this.#channels.clear();
     const client = this.#client;
     this.#client = undefined;
     if (client) {
-      await client.query('UNLISTEN stitch_events').catch(() => {});
+      await client.query('UNLISTEN *').catch(() => {});
       client.release();
     }
   }
@@ -91,11 +127,15 @@ export class EventHub {
   async #connect(): Promise<void> {
     const client = await getPool().connect();
     const reconnecting = this.#globalMax > 0;
-    client.on('notification', (message) => this.#onNotify(message.payload));
+    client.on('notification', (message) => {
+      if (message.channel === 'stitch_events') this.#onNotify(message.payload);
+      else for (const l of this.#channels.get(message.channel) ?? []) l.onNotify(message.payload ?? '');
+    });
     client.on('error', (error) => this.#onLost(client, error));
     client.on('end', () => this.#onLost(client));
     try {
       await client.query('LISTEN stitch_events');
+      for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channel}`);
       if (!reconnecting) this.#globalMax = await latestEventId();
     } catch (error) {
       client.release(true);
@@ -108,7 +148,10 @@ export class EventHub {
     this.#client = client;
     this.#retryDelayMs = 250;
     // NOTIFYs sent while we were not listening are gone: read what they announced.
-    if (reconnecting) await this.#catchUp();
+    if (reconnecting) {
+      for (const set of this.#channels.values()) for (const l of set) l.onReconnect();
+      await this.#catchUp();
+    }
   }
 
   #onLost(client: pg.PoolClient, error?: Error): void {
@@ -124,7 +167,7 @@ export class EventHub {
     const delay = this.#retryDelayMs;
     this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, 5000);
     setTimeout(() => {
-      if (this.#stopped || this.#client || this.#subscribers.size === 0) return;
+      if (this.#stopped || this.#client || (this.#subscribers.size === 0 && this.#channels.size === 0)) return;
       this.#ensureListening().catch(() => this.#scheduleReconnect());
     }, delay).unref();
   }

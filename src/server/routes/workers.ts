@@ -1,8 +1,11 @@
 /**
  * The worker catalogue: every definition, which the canvas turns into its palette and config forms.
+ * Remote types (announced by remote workers) come after the local ones, with `remote` telling how
+ * many workers serving them are online and when one was last seen.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
+import { listRemoteTypes } from '@/lib/db/remote-workers';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
 import { integrationStatuses } from '@/lib/workers/integration-keys';
 import { newRouter, z } from '../openapi';
@@ -35,6 +38,10 @@ const WorkerDefinitionSchema = z
       })
       .optional()
       .openapi({ description: 'Mock or real mode now, and where each API key comes from (env, vault, none)' }),
+    remote: z
+      .object({ online: z.number(), lastSeenAt: z.string().nullable(), leaseSeconds: z.number() })
+      .optional()
+      .openapi({ description: 'Present for remote types: workers online (heard from within 45 s) and last seen' }),
   })
   .openapi('WorkerDefinition');
 
@@ -55,10 +62,12 @@ export function workerRoutes() {
       summary: 'Every worker definition (palette and config forms)',
       responses: { 200: json(z.object({ workers: z.array(WorkerDefinitionSchema) }), 'Definitions'), ...errors(401) },
     }),
-    (c) => {
+    async (c) => {
       // Read per request: a key set in the vault switches its integration to real mode at once.
       const integrations = integrationStatuses();
-      return c.json({ workers: Object.values(WORKER_DEFINITIONS).map((d) => ({ ...catalogueEntry(d), integration: integrations.get(d.id) })) }, 200);
+      const local = Object.values(WORKER_DEFINITIONS).map((d) => ({ ...catalogueEntry(d), integration: integrations.get(d.id) }));
+      const remote = (await listRemoteTypes()).map(({ definition, status }) => ({ ...catalogueEntry(definition), remote: status }));
+      return c.json({ workers: [...local, ...remote] }, 200);
     },
   );
   return app;

@@ -1,7 +1,7 @@
 /**
  * The node palette: the core node types, then every worker definition from `GET /api/workers`
  * grouped by `category`, filtered by a search box. Drag an entry onto the canvas, or click it to
- * add it in the middle of the view.
+ * add it in the middle of the view. Types served by remote workers show how many are online.
  */
 import { memo, useMemo, useState } from 'react';
 import type { NodeType, WorkerDefinition } from '@/types/stitch';
@@ -20,6 +20,16 @@ interface PaletteProps {
   defs: WorkerDefinition[];
   onAdd(item: PaletteItem): void;
   loading: boolean;
+}
+
+/** "2 online" (or "offline, seen 5 min ago") for a remote type. */
+function RemoteTag({ status }: { status: NonNullable<WorkerDefinition['remote']> }) {
+  const seen = status.lastSeenAt ? `last seen ${new Date(status.lastSeenAt).toLocaleString()}` : 'never seen';
+  return (
+    <span className={`tag${status.online ? ' tag-green' : ''}`} title={`Remote worker type · ${seen}`} data-testid="palette-remote-online" data-online={status.online}>
+      {status.online ? `remote · ${status.online} online` : 'remote · offline'}
+    </span>
+  );
 }
 
 function PaletteView({ defs, onAdd, loading }: PaletteProps) {
@@ -79,7 +89,7 @@ function PaletteView({ defs, onAdd, loading }: PaletteProps) {
                 <span className="palette-text">
                   <span className="palette-name">
                     {def.name}
-                    {def.type === 'async' && <span className="tag">async</span>}
+                    {def.remote ? <RemoteTag status={def.remote} /> : def.type === 'async' && <span className="tag">async</span>}
                     <IntegrationMode integration={(def as WorkerDefinition & { integration?: Integration }).integration} id={def.id} />
                   </span>
                   <span className="palette-desc">{def.description}</span>

@@ -1,0 +1,36 @@
+/**
+ * Remote worker types: definitions announced over HTTP by processes that pull their tasks
+ * (docs/remote-workers.md). They live in `stitch_remote_types`; this is the process's copy, which
+ * the registry consults after `WORKER_DEFINITIONS`, so a remote type passes the same save-time
+ * type-check as a local one. It is refreshed from the database (`refreshRemoteTypes`,
+ * src/lib/db/remote-workers.ts) before a graph is compiled and when an unknown type is executed.
+ */
+import type { WorkerDefinition } from '@/types/stitch';
+
+export interface RemoteType {
+  definition: WorkerDefinition;
+  /** How long a claimed task stays with its worker without a heartbeat. */
+  leaseSeconds: number;
+}
+
+let remoteTypes = new Map<string, RemoteType>();
+let loadedAt = 0;
+
+/** Replace the process's copy with what the database holds. */
+export function setRemoteTypes(types: Iterable<[string, RemoteType]>): void {
+  remoteTypes = new Map(types);
+  loadedAt = Date.now();
+}
+
+/** Milliseconds since the copy was loaded. */
+export function remoteTypesAgeMs(): number {
+  return Date.now() - loadedAt;
+}
+
+export function getRemoteType(type: string): RemoteType | undefined {
+  return remoteTypes.get(type);
+}
+
+export function isRemoteType(type: string): boolean {
+  return remoteTypes.has(type);
+}

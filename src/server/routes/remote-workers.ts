@@ -1,0 +1,78 @@
+/**
+ * `POST /api/remote-workers/register`: a remote process announces the worker types it serves, with
+ * their definitions (the WorkerDefinition shape). Nodes then use those types like local ones, with
+ * the same save-time type-check; the catalogue (GET /api/workers) lists them with their online count.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { WorkerDefinition } from '@/types/stitch';
+import { registerRemoteWorker } from '@/lib/db/remote-workers';
+import { ValidationError } from '@/lib/errors';
+import { newRouter, z } from '../openapi';
+import { errors, json } from '../schemas';
+
+const FIELD_TYPES = ['string', 'number', 'boolean', 'array', 'object'] as const;
+const TypeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and ._- (at most 64)');
+export const WorkerIdSchema = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+const RemoteDefinitionSchema = z
+  .object({
+    id: TypeName.openapi({ description: 'The worker type (a node\'s data.workerType)' }),
+    name: z.string().min(1).max(200).optional(),
+    type: z.enum(['sync', 'async']).default('async'),
+    description: z.string().max(4000).default(''),
+    input: z
+      .record(
+        z.string().max(200),
+        z.object({
+          type: z.enum(FIELD_TYPES),
+          required: z.boolean().optional(),
+          description: z.string().max(2000).default(''),
+          default: z.unknown().optional(),
+          aliases: z.array(z.string().max(200)).max(20).optional(),
+        }),
+      )
+      .default({}),
+    output: z.record(z.string().max(200), z.object({ type: z.enum(FIELD_TYPES), description: z.string().max(2000).default('') })).default({}),
+    config: z.record(z.string(), z.unknown()).default({}),
+    retry: z
+      .object({ attempts: z.number().int().min(1).max(100), backoffMs: z.number().int().min(0), maxBackoffMs: z.number().int().min(0) })
+      .partial()
+      .optional(),
+    timeoutSeconds: z.number().positive().max(30 * 86_400).optional(),
+    category: z.string().max(100).optional(),
+    leaseSeconds: z.number().int().min(2).max(3600).optional().openapi({
+      description: 'How long a claimed task stays with its worker without a heartbeat (default 30)',
+    }),
+  })
+  .openapi('RemoteWorkerDefinition');
+
+const RegisterBody = z
+  .object({
+    workerId: WorkerIdSchema.openapi({ description: 'This worker process\'s id (unique per process)' }),
+    workers: z.array(RemoteDefinitionSchema).min(1).max(200),
+  })
+  .openapi('RegisterRemoteWorker');
+
+export function remoteWorkerRoutes() {
+  const app = newRouter();
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/remote-workers/register',
+      tags: ['Remote workers'],
+      summary: 'Announce the worker types a remote process serves (idempotent; re-announcing updates them)',
+      request: { body: { content: { 'application/json': { schema: RegisterBody } }, required: true } },
+      responses: { 200: json(z.object({ ok: z.literal(true), types: z.array(z.string()) }), 'Registered'), ...errors(400, 401, 409, 413) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const ids = body.workers.map((w) => w.id);
+      const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+      if (repeated) throw new ValidationError(`Worker type "${repeated}" is announced twice.`, [{ code: 'duplicate', field: 'workers', message: repeated }]);
+      const definitions = body.workers.map(({ name, category, ...d }) => ({ ...d, name: name ?? d.id, category: category ?? 'Remote' }));
+      await registerRemoteWorker(body.workerId, definitions as Array<WorkerDefinition & { leaseSeconds?: number }>);
+      return c.json({ ok: true as const, types: definitions.map((d) => d.id) }, 200);
+    },
+  );
+  return app;
+}
