@@ -110,6 +110,10 @@ const NodeStateSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  usage: z
+    .array(z.object({ unit: z.string(), quantity: z.number(), usd: z.number(), mock: z.literal(true).optional() }))
+    .openapi({ description: 'What the vendor billed, by unit (reportUsage), priced from the price table' }),
+  costUsd: z.number().openapi({ description: 'Sum of usage in USD' }),
 });
 
 export const RunSummarySchema = z
@@ -141,6 +145,9 @@ export const RunSchema = RunSummarySchema.extend({
       }),
     )
     .openapi({ description: 'UX gates waiting for a human (POST /api/stitch/complete/{runId}/{instanceId})' }),
+  cost: z
+    .object({ usd: z.number(), savedUsd: z.number(), mock: z.literal(true).optional() })
+    .openapi({ description: 'What the run cost, and what its reused and cached nodes cost when they executed' }),
 }).openapi('Run');
 
 export const RunListSchema = z
