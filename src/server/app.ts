@@ -22,6 +22,7 @@ import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
+import { rerunRoutes } from './routes/rerun';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
@@ -74,6 +75,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
 
   app.route('/', flowRoutes(config));
   app.route('/', runRoutes());
+  app.route('/', rerunRoutes(config));
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes());

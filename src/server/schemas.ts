@@ -114,6 +114,11 @@ const NodeStateSchema = z.object({
     .array(z.object({ unit: z.string(), quantity: z.number(), usd: z.number(), mock: z.literal(true).optional() }))
     .openapi({ description: 'What the vendor billed, by unit (reportUsage), priced from the price table' }),
   costUsd: z.number().openapi({ description: 'Sum of usage in USD' }),
+  origin: z.enum(['executed', 'reused', 'cached']).nullable().openapi({ description: 'Where a settled node\'s output came from' }),
+  reusedFrom: z
+    .object({ runId: z.string(), instanceId: z.string() })
+    .nullable()
+    .openapi({ description: 'The earlier run instance a reused or cached output came from' }),
 });
 
 export const RunSummarySchema = z
@@ -148,6 +153,8 @@ export const RunSchema = RunSummarySchema.extend({
   cost: z
     .object({ usd: z.number(), savedUsd: z.number(), mock: z.literal(true).optional() })
     .openapi({ description: 'What the run cost, and what its reused and cached nodes cost when they executed' }),
+  rerunOf: z.string().nullable().openapi({ description: 'The run this one re-ran (POST /api/runs/{runId}/rerun)' }),
+  budgetUsd: z.number().nullable().openapi({ description: 'Spend cap in USD, if any' }),
 }).openapi('Run');
 
 export const RunListSchema = z

@@ -11,7 +11,7 @@ import { startRun } from '@/lib/engine/start-run';
 import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
 import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
-import { withCost } from '@/lib/usage/run-cost';
+import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 
 interface RunOptions {
@@ -32,7 +32,7 @@ async function localTarget(): Promise<RunTarget> {
       const existing = await findFlowByName(flow.name);
       const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
       const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
-      return { runId, read: async () => (await withCost(await getRunWithNodes(runId))) as RunSnapshot };
+      return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
     close: () => stitch.stop(),
   };

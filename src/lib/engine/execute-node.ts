@@ -23,6 +23,7 @@ import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
 import { idMap } from './id-map';
+import { prepareFingerprints, reuseEarlierResult } from '@/lib/rerun/reuse';
 
 export interface ExecutePayload {
   r: string;
@@ -66,6 +67,7 @@ async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promis
 
 export async function executeNodeJob(payload: ExecutePayload, jobId?: string): Promise<void> {
   const graph = await getExecutionGraph(payload.v);
+  await prepareFingerprints(graph, payload.v); // re-run hook: completed instances get their fingerprint
   const state = await loadState(graph, payload);
   if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
   if (state.status !== 'pending' && state.status !== 'running') return;
@@ -107,6 +109,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
       return;
     }
     case 'ux':
+      if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook: an answered gate
       await waitForUser(node, ref, input, jobId);
       return;
     default:
@@ -126,6 +129,7 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
     await failAttempt(graph, ref, new NonRetriableError(`Invalid input for ${definition.name}: ${problems.join('; ')}`), { input });
     return;
   }
+  if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook (src/lib/rerun)
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;

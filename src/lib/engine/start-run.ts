@@ -20,6 +20,10 @@ export interface StartRunOptions {
    * (`duplicate: true`) when the request is the same, and is refused (409) when it differs.
    */
   idempotency?: { scope: string; key: string; requestHash: string };
+  /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
+  rerun?: { of: string; forced: string[] };
+  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
+  budgetUsd?: number;
 }
 
 export interface StartedRun {
@@ -72,8 +76,9 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
   try {
     const { rows } = await getPool().query<{ id: string }>(
       `WITH run AS (
-         INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at)
-         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now()) RETURNING id
+         INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at, rerun_of, rerun, budget_usd)
+         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10::jsonb,
+                 coalesce($11, (SELECT budget_usd FROM stitch_flows WHERE id = $1))) RETURNING id
        ), entry AS (
          INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status)
          SELECT run.id, n, n, 'pending' FROM run, unnest($5::text[]) AS n
@@ -91,7 +96,10 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
                 || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
                       'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
        FROM run, list`,
-      [flowId, versionId, inputJson, JSON.stringify(options.trigger ?? { type: 'api' }), graph.entryNodes, key?.scope ?? null, key?.key ?? null, key?.requestHash ?? null],
+      [
+        flowId, versionId, inputJson, JSON.stringify(options.trigger ?? { type: 'api' }), graph.entryNodes, key?.scope ?? null, key?.key ?? null, key?.requestHash ?? null,
+        options.rerun?.of ?? null, options.rerun ? JSON.stringify(options.rerun) : null, options.budgetUsd ?? null,
+      ],
     );
     return { runId: rows[0].id, versionId, flowId, status: 'running' };
   } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * What a run cost: each node instance's usage (`[{unit, quantity, usd}]`) and `costUsd`, and the
+ * What a run cost, and where its nodes' outputs came from: each node instance's usage (`[{unit, quantity, usd}]`) and `costUsd`, and the
  * run's `cost: {usd, savedUsd}` — saved is what the reused and cached nodes cost when they executed
  * (recorded on them as `metadata.savedUsd` when they were reused).
  */
@@ -37,16 +37,23 @@ export async function readUsage(runId: string): Promise<Map<string, UsageLine[]>
   return byInstance;
 }
 
-/** The run view (getRunWithNodes) with `usage`/`costUsd` on each node and `cost` on the run. */
 type RunView = Awaited<ReturnType<typeof getRunWithNodes>>;
 type NodeView = RunView['nodes'][string];
 
-export async function withCost(run: RunView) {
+export type NodeOrigin = 'executed' | 'reused' | 'cached';
+
+/**
+ * The run view (getRunWithNodes) with, on each node, `usage`, `costUsd`, `origin` (`executed`,
+ * `reused` from an earlier run, `cached` from the step cache) and `reusedFrom`; on the run, `cost`,
+ * `rerunOf` and `budgetUsd`.
+ */
+export async function withReuseAndCost(run: RunView) {
   const usage = await readUsage(run.id);
+  const { rows } = await getPool().query<{ rerun_of: string | null; budget_usd: number | null }>('SELECT rerun_of, budget_usd FROM stitch_runs WHERE id = $1', [run.id]);
   let usd = 0;
   let savedUsd = 0;
   let mock = false;
-  const nodes: Record<string, NodeView & { usage: UsageLine[]; costUsd: number }> = {};
+  const nodes: Record<string, NodeView & { usage: UsageLine[]; costUsd: number; origin: NodeOrigin | null; reusedFrom: { runId: string; instanceId: string } | null }> = {};
   for (const [instanceId, node] of Object.entries(run.nodes)) {
     const lines = usage.get(instanceId) ?? [];
     const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0));
@@ -54,10 +61,12 @@ export async function withCost(run: RunView) {
     mock ||= lines.some((l) => l.mock);
     const saved = Number(node.metadata.savedUsd ?? 0);
     if (Number.isFinite(saved)) savedUsd += saved;
-    nodes[instanceId] = { ...node, usage: lines, costUsd };
+    const origin = (node.metadata.origin as NodeOrigin | undefined) ?? (node.status === 'completed' || node.status === 'failed' ? 'executed' : null);
+    const reusedFrom = (node.metadata.reusedFrom as { runId: string; instanceId: string } | undefined) ?? null;
+    nodes[instanceId] = { ...node, usage: lines, costUsd, origin, reusedFrom };
   }
   const cost: RunCost = { usd: roundUsd(usd), savedUsd: roundUsd(savedUsd), ...(mock ? { mock: true as const } : {}) };
-  return { ...run, nodes, cost };
+  return { ...run, nodes, cost, rerunOf: rows[0]?.rerun_of ?? null, budgetUsd: rows[0]?.budget_usd ?? null };
 }
 
 /** Spend so far of one run (the budget check) and of several (the flows list). */

@@ -4,7 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getRunWithNodes } from '@/lib/db/runs';
-import { withCost } from '@/lib/usage/run-cost';
+import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { cancelRun, retryNode } from '@/lib/engine/start-run';
 import { answerUserTask } from '@/lib/engine/ux-gate';
 import { newRouter, z } from '../openapi';
@@ -39,7 +39,7 @@ export function runRoutes() {
         responses: { 200: json(RunSchema, 'The run'), ...errors(401, 404) },
       }),
       async (c) => {
-        const view = await withCost(await getRunWithNodes(c.req.valid('param').runId));
+        const view = await withReuseAndCost(await getRunWithNodes(c.req.valid('param').runId));
         return c.json(view, 200);
       },
     );

@@ -15,7 +15,7 @@ import { runWorker } from '@/lib/workers/testing';
 import { ClaudeWorker, ElevenLabsWorker, MiniMaxWorker, ShotstackWorker } from '@/lib/workers';
 import { reportUsage } from '@/lib/workers/utils';
 import { priceOf, priceTable } from '../prices';
-import { withCost } from '../run-cost';
+import { withReuseAndCost } from '../run-cost';
 import { graph, registerTestWorker, waitForRun } from '../../../../test/helpers';
 import { startTestStitch, type TestStitch } from '../../../../test/db';
 import { tempDataDir } from '../../../../test/vendors/env';
@@ -119,7 +119,7 @@ describe('pricing and the run view', () => {
     const flow = await createFlow('metered', graph([{ id: 'a', workerType: 'metered', config: { tokens: 1000 } }, { id: 'b', workerType: 'metered', config: { tokens: 2000 } }], [['a', 'b']]));
     const { runId } = await startRun(flow.id, { input: {} });
     await waitForRun(runId);
-    const view = await withCost(await getRunWithNodes(runId));
+    const view = await withReuseAndCost(await getRunWithNodes(runId));
     // 'metered' has no price: recorded, costs 0.
     expect(view.nodes.a.usage).toEqual([{ unit: 'input_tokens', quantity: 1000, usd: 0 }, { unit: 'output_tokens', quantity: 10, usd: 0 }]);
     expect(view.cost).toEqual({ usd: 0, savedUsd: 0 });
@@ -139,7 +139,7 @@ describe('pricing and the run view', () => {
       const flow = await createFlow('metered-priced', graph([{ id: 'a', workerType: 'metered', config: { tokens: 1500 } }], []));
       const { runId } = await startRun(flow.id, { input: {} });
       await waitForRun(runId);
-      const view = await withCost(await getRunWithNodes(runId));
+      const view = await withReuseAndCost(await getRunWithNodes(runId));
       expect(view.nodes.a.costUsd).toBeCloseTo(1.5, 8);
       expect(view.cost.usd).toBeCloseTo(1.5, 8);
     } finally {
