@@ -49,6 +49,8 @@ export interface Config {
   webhookSigningSecret: string | undefined;
   /** Where media is stored (src/lib/storage). */
   storage: StorageConfig;
+  /** Sub-flows nested deeper than this fail at run time (`STITCH_MAX_FLOW_DEPTH`). */
+  maxFlowDepth: number;
   /** Per-integration limit overrides by worker type (src/lib/workers/limits.ts holds the defaults). */
   integrationLimits: Record<string, IntegrationLimitConfig>;
   workers: WorkerKeys;
@@ -211,6 +213,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
         forcePathStyle: env.STITCH_S3_FORCE_PATH_STYLE === '1' || env.STITCH_S3_FORCE_PATH_STYLE === 'true',
       }),
     }),
+    maxFlowDepth: intOf(env.STITCH_MAX_FLOW_DEPTH, 8, 'STITCH_MAX_FLOW_DEPTH'),
     integrationLimits: parseIntegrationLimits(env),
     workers: Object.freeze(workers),
   });

@@ -14,6 +14,7 @@ import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeNodeJob, type ExecutePayload } from './execute-node';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
+import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 
 export interface QueueRunnerOptions {
@@ -40,6 +41,8 @@ const tasks: Record<string, Task> = {
   stitch_execute: (payload, helpers) => executeNodeJob(payload as ExecutePayload, helpers.job.id),
   stitch_deadline: (payload) => deadlineJob(payload as ExecutePayload),
   stitch_ux_deadline: (payload) => uxDeadlineJob(payload as ExecutePayload),
+  stitch_child_settled: (payload) => childSettledJob(payload as ChildSettledPayload),
+  stitch_cancel_run: (payload) => cancelChildJob(payload as { r: string }),
   stitch_callback: async (payload) => {
     const p = payload as ScheduledCallbackPayload;
     try {
