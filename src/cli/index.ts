@@ -8,6 +8,7 @@ import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
 import { registerDoctorCommand } from './commands/doctor';
+import { registerMcpCommand } from './commands/mcp';
 import { registerWorkerNewCommand } from './commands/worker-new';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
@@ -16,6 +17,7 @@ registerRunCommand(program);
 registerInspectCommands(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
+registerMcpCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error & { details?: unknown }) => {
   console.error(`stitch: ${error.message}`);

@@ -17,6 +17,7 @@ import { callbackRoutes } from './routes/callbacks';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
+import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { runRoutes } from './routes/runs';
 import { staticRoutes } from './routes/static';
@@ -57,6 +58,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   const auth = apiKeyAuth({ apiKey: config.apiKey, isPublic, allowQueryKey: isEventStream });
   app.use('/api/*', auth);
   app.use('/metrics', auth);
+  app.use('/mcp', auth);
   app.use('*', limitBody(config.bodyLimitBytes));
 
   app.route('/', flowRoutes(config));
@@ -67,6 +69,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', webhookRoutes(config));
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
+  app.route('/', mcpRoutes(config));
 
   const document = {
     openapi: '3.1.0',

@@ -99,8 +99,9 @@ describe('flow nodes (sub-flows)', () => {
     const middle = await createFlow('middle', graph([flowNode('inner', leaf.id)], []));
     const top = await createFlow('top', graph(['s:start', flowNode('outer', middle.id), 'e:end'], [['s', 'outer'], ['outer', 'e']]));
     const { runId } = await startRun(top.id);
-    const [mid] = await eventually(async () => (await childrenOf(runId)).length && childrenOf(runId));
-    const [low] = await eventually(async () => (await childrenOf(mid.id)).length && childrenOf(mid.id));
+    const firstChild = (id: string) => eventually(async () => (await childrenOf(id))[0]);
+    const mid = await firstChild(runId);
+    const low = await firstChild(mid.id);
     await eventually(async () => (await getPool().query(`SELECT 1 FROM stitch_node_runs WHERE run_id = $1 AND status = 'waiting_for_user'`, [low.id])).rows.length > 0);
 
     await cancelRun(runId);
