@@ -31,6 +31,7 @@ const MAX_NAME = 64;
 export function toolNameOf(flowName: string): string {
   const base = flowName
     .normalize('NFKD')
+    .replace(/\p{M}+/gu, '') // accents come apart under NFKD: drop the marks, keep the letters
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '_')
     .replace(/^_+|_+$/g, '')
