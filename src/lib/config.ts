@@ -60,6 +60,8 @@ export interface Config {
   webhookSigningSecret: string | undefined;
   /** Where media is stored (src/lib/storage). */
   storage: StorageConfig;
+  /** Sub-flows nested deeper than this fail at run time (`STITCH_MAX_FLOW_DEPTH`). */
+  maxFlowDepth: number;
   /** Per-integration limit overrides by worker type (src/lib/workers/limits.ts holds the defaults). */
   integrationLimits: Record<string, IntegrationLimitConfig>;
   /** Vault key (base64 or hex, 32 bytes); unset = a key file beside the embedded database (src/lib/vault/key.ts). */
@@ -236,6 +238,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
         forcePathStyle: env.STITCH_S3_FORCE_PATH_STYLE === '1' || env.STITCH_S3_FORCE_PATH_STYLE === 'true',
       }),
     }),
+    maxFlowDepth: intOf(env.STITCH_MAX_FLOW_DEPTH, 8, 'STITCH_MAX_FLOW_DEPTH'),
     integrationLimits: parseIntegrationLimits(env),
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),

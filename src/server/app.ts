@@ -20,6 +20,7 @@ import { credentialRoutes } from './routes/credentials';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
+import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
@@ -67,6 +68,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   const auth = apiKeyAuth({ apiKey: config.apiKey, isPublic, allowQueryKey: isEventStream });
   app.use('/api/*', auth);
   app.use('/metrics', auth);
+  app.use('/mcp', auth);
   app.use('*', sameSiteOnly({ apiKey: config.apiKey, baseUrl: config.baseUrl, isPublic }));
   // Presigned uploads stream files of any size into storage; every other body has the limit.
   const limit = limitBody(config.bodyLimitBytes);
@@ -87,6 +89,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', credentialRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
+  app.route('/', mcpRoutes(config));
 
   const document = {
     openapi: '3.1.0',

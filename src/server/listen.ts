@@ -10,6 +10,7 @@ import { StitchError } from '@/lib/errors';
 import { getLogger } from '@/lib/log';
 import { createApp, type AppOptions } from './app';
 import { stopEventHub } from './events/event-hub';
+import { closeMcpSessions } from './routes/mcp';
 
 export interface RunningServer {
   /** Where the server listens, e.g. `http://127.0.0.1:3000`. */
@@ -56,6 +57,7 @@ export async function startServer(config: Config, options: Omit<AppOptions, 'con
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Long-polls end first: woken by the hub's close, they would otherwise LISTEN again on a new hub.
       closing.abort();
+      await closeMcpSessions();
       await stopEventHub();
       const timer = setTimeout(() => (server as { closeAllConnections?: () => void }).closeAllConnections?.(), CLOSE_GRACE_MS);
       await closed;

@@ -134,6 +134,8 @@ export const RunSummarySchema = z
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
+    parentRunId: z.string().nullable().openapi({ description: 'For a sub-flow run: the run whose `flow` node started it' }),
+    parentInstanceId: z.string().nullable().openapi({ description: 'For a sub-flow run: that `flow` node instance' }),
   })
   .openapi('RunSummary');
 

@@ -13,7 +13,7 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's workers read config keys untyped
 export type NodeConfig = { [key: string]: any };
 
-export const NODE_TYPES = ['start', 'worker', 'ux', 'splitter', 'collector', 'switch', 'end'] as const;
+export const NODE_TYPES = ['start', 'worker', 'ux', 'splitter', 'collector', 'switch', 'end', 'flow'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 /** A constant (`{value}`) or a dot path into the upstream output (`"scenes.0.title"`). */
@@ -116,6 +116,24 @@ export interface ExecutionGraph {
   order: string[];
   /** Splitter id → its scope (the subgraph run once per item). Absent in graphs without splitters. */
   scopes?: Record<string, SplitterScope>;
+  /** What the flow takes and gives, for the type-check of `flow` nodes that call it (absent in older versions). */
+  signature?: FlowSignature;
+}
+
+/** A `flow` node's `data.config`: which flow it runs as a child run, at which version. */
+export interface SubFlowRef {
+  flowId: string;
+  /** A saved version number, or `"latest"` (default): the flow's current version when the node runs. */
+  version: number | 'latest';
+}
+
+/**
+ * A flow seen from a `flow` node: the start node's `inputSchema` and the fields the run's output
+ * surely / possibly has (`null`: unknowable, e.g. an undeclared run input passed through).
+ */
+export interface FlowSignature {
+  input?: Record<string, FieldSchema>;
+  output: { sure: string[] | null; maybe: string[] | null };
 }
 
 /** Per-item failure policy of a collector: fail the run (default) or collect errors beside results. */
@@ -203,6 +221,9 @@ export interface RunRow {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** A sub-flow's child run: the run and `flow` node instance that started it (else null). */
+  parentRunId: string | null;
+  parentInstanceId: string | null;
 }
 
 /** A flow as lists show it: its current version and its last run. */

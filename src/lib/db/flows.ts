@@ -7,6 +7,7 @@ import type { ExecutionGraph, FlowSummary, RunStatus, ValidationIssue, VisualGra
 export type { FlowSummary } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { compileGraph } from '@/lib/engine/compile';
+import { checkFlowReferences, type Queryable } from '@/lib/engine/flow-references';
 import { getPool, withTransaction } from './pool';
 import { refreshRemoteTypes } from './remote-workers';
 import { isUuid } from './runs';
@@ -21,15 +22,28 @@ export interface FlowVersion {
   createdAt: string;
 }
 
-/**
- * Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned.
- * Remote worker types are reloaded first: another process may have registered them.
- */
-async function compileOrThrow(graph: unknown): Promise<{ compiled: ExecutionGraph; warnings: ValidationIssue[] }> {
-  await refreshRemoteTypes();
-  const { graph: compiled, issues, warnings } = compileGraph(graph);
+/** Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned. */
+function compileOrThrow(graph: unknown, options?: Parameters<typeof compileGraph>[1]): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
+  const { graph: compiled, issues, warnings } = compileGraph(graph, options);
   if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
   return { compiled, warnings };
+}
+
+/**
+ * Compile, then check `flow` nodes against the database (callees exist, no reference cycle back
+ * to `flowId`) and compile once more with the callees' signatures for the type-check. Call it
+ * inside the saving transaction (the reference check takes a transaction-scoped lock).
+ */
+async function compileWithSubFlows(
+  db: Queryable,
+  flowId: string | undefined,
+  graph: unknown,
+  first = compileOrThrow(graph),
+): Promise<{ compiled: ExecutionGraph; warnings: ValidationIssue[] }> {
+  if (!Object.values(first.compiled.nodes).some((n) => n.type === 'flow')) return first;
+  const { subFlows, issues } = await checkFlowReferences(db, flowId, first.compiled);
+  if (issues.length) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
+  return compileOrThrow(graph, { subFlows });
 }
 
 function checkName(name: unknown): string {
@@ -43,8 +57,10 @@ function checkName(name: unknown): string {
 
 export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
-  const { compiled, warnings } = await compileOrThrow(graph);
+  await refreshRemoteTypes(); // another process may have registered remote worker types
+  const plain = compileOrThrow(graph); // fail fast, before opening a transaction
   return withTransaction(async (client) => {
+    const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
     const { rows } = await client.query<{ id: string }>('INSERT INTO stitch_flows (name) VALUES ($1) RETURNING id', [cleanName]);
     const id = rows[0].id;
     const v = await client.query<{ id: string }>(
@@ -63,10 +79,12 @@ export async function updateFlow(
   name?: string,
 ): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
   const cleanName = name === undefined ? undefined : checkName(name);
-  const { compiled, warnings } = await compileOrThrow(graph);
+  await refreshRemoteTypes();
+  const plain = compileOrThrow(graph); // fail fast, before opening a transaction
   return withTransaction(async (client) => {
     const flow = await client.query('SELECT id FROM stitch_flows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [flowIdOrThrow(flowId)]);
     if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
+    const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
     const v = await client.query<{ id: string; version: number }>(
       `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph)
        SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM stitch_flow_versions WHERE flow_id = $1
@@ -83,7 +101,8 @@ export async function updateFlow(
 
 /** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */
 export async function createDetachedVersion(graph: unknown): Promise<string> {
-  const { compiled } = await compileOrThrow(graph);
+  await refreshRemoteTypes();
+  const { compiled } = await compileWithSubFlows(getPool(), undefined, graph);
   const { rows } = await getPool().query<{ id: string }>(
     `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES (NULL, 1, $1, $2) RETURNING id`,
     [JSON.stringify(graph), JSON.stringify(compiled)],

@@ -78,6 +78,8 @@ interface RunDbRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  parent_run_id: string | null;
+  parent_instance_id: string | null;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -95,6 +97,8 @@ export function toRunRow(r: RunDbRow): RunRow {
     createdAt: r.created_at.toISOString(),
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
+    parentRunId: r.parent_run_id ?? null,
+    parentInstanceId: r.parent_instance_id ?? null,
   };
 }
 

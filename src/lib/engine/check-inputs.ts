@@ -3,7 +3,8 @@
  * fields each node surely receives and which it may receive, from: the run input (when the start
  * node declares `data.inputSchema`), upstream outputs (workers pass their input on and add their
  * declared outputs), edge mappings, splitter items (`config.itemSchema`), collector results and UX
- * answers. For each worker's inputs (via `WORKER_DEFINITIONS`):
+ * answers, sub-flows (a `flow` node needs its callee's start `inputSchema` and gives its run output).
+ * For each worker's inputs (via `WORKER_DEFINITIONS`) and each `flow` node's:
  *
  * - a required input nothing can provide is an error naming the node, the field, what upstream
  *   offers and the closest offered name;
@@ -13,10 +14,15 @@
  * Where upstream fields are unknowable (undeclared run input, items without a schema), any field
  * may arrive, and nothing is reported.
  */
-import type { ExecutionEdge, ExecutionGraph, ExecutionNode, ValidationIssue } from '@/types/stitch';
+import type { ExecutionEdge, ExecutionGraph, ExecutionNode, FieldSchema, FlowSignature, ValidationIssue } from '@/types/stitch';
 import { getWorkerDefinition } from '@/lib/workers/registry';
+import { outputNodesOf } from './compile';
 import { closestName } from './suggest';
 import { idMap } from './id-map';
+import { isSubFlowRef, parseSubFlowRef, refKey } from './sub-flow-ref';
+
+/** Signatures of the flows that `flow` nodes call, by `refKey` (absent: the callee is unknown here). */
+export type SubFlowSignatures = Record<string, FlowSignature>;
 
 /** `ANY`: fields are unknowable. */
 const ANY = null;
@@ -42,8 +48,30 @@ function schemaFields(schema: unknown): Fields {
   };
 }
 
+const fieldsOf = (names: string[] | null): FieldSet => (names === null ? ANY : new Set(names));
+const namesOf = (set: FieldSet): string[] | null => (set === ANY ? null : [...set].sort());
+
+function signatureOf(node: ExecutionNode, subFlows: SubFlowSignatures): FlowSignature | undefined {
+  if (node.type !== 'flow') return undefined;
+  const ref = parseSubFlowRef(node);
+  return isSubFlowRef(ref) ? subFlows[refKey(ref)] : undefined;
+}
+
+/** The inputs a node declares: its worker definition's, or its sub-flow's start inputSchema. */
+function declaredInputsOf(node: ExecutionNode, subFlows: SubFlowSignatures): { name: string; input: Record<string, FieldSchema> } | undefined {
+  const def = node.workerType ? getWorkerDefinition(node.workerType) : undefined;
+  if (def) return def;
+  const signature = signatureOf(node, subFlows);
+  return signature?.input ? { name: `sub-flow ${String(node.config.flowId)}`, input: signature.input } : undefined;
+}
+
 /** What a node's outgoing edges carry, given what it received. */
-function outputOf(graph: ExecutionGraph, node: ExecutionNode, input: Fields): Fields {
+function outputOf(graph: ExecutionGraph, node: ExecutionNode, input: Fields, subFlows: SubFlowSignatures): Fields {
+  if (node.type === 'flow') {
+    // The child run's output replaces the input; an unknown callee may give anything.
+    const signature = signatureOf(node, subFlows);
+    return signature ? { sure: fieldsOf(signature.output.sure), maybe: fieldsOf(signature.output.maybe) } : { sure: ANY, maybe: ANY };
+  }
   const def = node.workerType ? getWorkerDefinition(node.workerType) : undefined;
   if (def) {
     const added = new Set(Object.keys(def.output));
@@ -77,7 +105,10 @@ function edgeFields(graph: ExecutionGraph, edge: ExecutionEdge, outputs: Record<
   return out;
 }
 
-export function checkFlowTypes(graph: ExecutionGraph): { errors: ValidationIssue[]; warnings: ValidationIssue[] } {
+export function checkFlowTypes(
+  graph: ExecutionGraph,
+  subFlows: SubFlowSignatures = {},
+): { errors: ValidationIssue[]; warnings: ValidationIssue[]; output: FlowSignature['output'] } {
   const errors: ValidationIssue[] = [];
   const warnings: ValidationIssue[] = [];
   const outputs = idMap<Fields>();
@@ -101,14 +132,29 @@ export function checkFlowTypes(graph: ExecutionGraph): { errors: ValidationIssue
       };
       skippable[id] = always.length === 0 && node.type !== 'collector';
     }
-    checkWorkerInputs(node, input, errors, warnings);
-    outputs[id] = outputOf(graph, node, input);
+    checkWorkerInputs(node, declaredInputsOf(node, subFlows), input, errors, warnings);
+    outputs[id] = outputOf(graph, node, input, subFlows);
   }
-  return { errors, warnings };
+  return { errors, warnings, output: runOutputOf(graph, outputs) };
 }
 
-function checkWorkerInputs(node: ExecutionNode, input: Fields, errors: ValidationIssue[], warnings: ValidationIssue[]): void {
-  const def = node.workerType ? getWorkerDefinition(node.workerType) : undefined;
+/** The run's output fields: its one output node's, or (several) one field per output node id. */
+function runOutputOf(graph: ExecutionGraph, outputs: Record<string, Fields>): FlowSignature['output'] {
+  const outputNodes = outputNodesOf(graph);
+  if (outputNodes.length === 1) {
+    const only = outputs[outputNodes[0]];
+    return { sure: namesOf(only.sure), maybe: namesOf(only.maybe) };
+  }
+  return { sure: [...outputNodes].sort(), maybe: [...outputNodes].sort() };
+}
+
+function checkWorkerInputs(
+  node: ExecutionNode,
+  def: { name: string; input: Record<string, FieldSchema> } | undefined,
+  input: Fields,
+  errors: ValidationIssue[],
+  warnings: ValidationIssue[],
+): void {
   if (!def || input.sure === ANY) return;
   const offered = input.maybe === ANY ? [] : [...input.maybe].sort();
   const offers = offered.length ? `upstream offers: ${offered.join(', ')}` : 'upstream offers no fields';

@@ -15,7 +15,8 @@ import {
   type VisualGraph,
 } from '@/types/stitch';
 import { getWorkerDefinition, isValidWorkerType } from '@/lib/workers/registry';
-import { checkFlowTypes } from './check-inputs';
+import { checkFlowTypes, type SubFlowSignatures } from './check-inputs';
+import { isSubFlowRef, parseSubFlowRef } from './sub-flow-ref';
 import { analyseScopes } from './scopes';
 import { checkSwitch } from './switch-node';
 import { checkUxConfig } from './ux-config';
@@ -44,7 +45,12 @@ function validMapping(mapping: unknown): mapping is EdgeMapping {
   );
 }
 
-export function compileGraph(input: unknown): CompileResult {
+export interface CompileOptions {
+  /** Signatures of the flows this graph's `flow` nodes call (loaded by the caller; see flow-references.ts). */
+  subFlows?: SubFlowSignatures;
+}
+
+export function compileGraph(input: unknown, options: CompileOptions = {}): CompileResult {
   const issues: ValidationIssue[] = [];
   if (!isObject(input) || !Array.isArray(input.nodes) || !Array.isArray(input.edges)) {
     return {
@@ -94,6 +100,8 @@ export function compileGraph(input: unknown): CompileResult {
       continueOnError: data.continueOnError === true,
     };
     if (isObject(data.retry)) node.retry = data.retry;
+    // A sub-flow's own nodes retry themselves; running the whole child again is opted into.
+    if (type === 'flow') node.retry = { attempts: 1, ...node.retry };
     if (typeof data.timeoutSeconds === 'number' && data.timeoutSeconds > 0) node.timeoutSeconds = data.timeoutSeconds;
     if (isObject(data.inputSchema)) node.inputSchema = data.inputSchema as ExecutionNode['inputSchema'];
     if (data.cache !== undefined) node.cache = data.cache as ExecutionNode['cache'];
@@ -201,9 +209,12 @@ export function compileGraph(input: unknown): CompileResult {
     issues.push(...scopeIssues);
     if (Object.keys(scopes).length) graph.scopes = scopes;
     for (const id of order) issues.push(...checkNodeConfig(nodes[id], outEdges[id]));
-    const types = checkFlowTypes(graph);
+    const types = checkFlowTypes(graph, options.subFlows);
     issues.push(...types.errors);
     warnings = types.warnings;
+    graph.signature = { output: types.output };
+    const start = order.map((id) => nodes[id]).find((n) => n.type === 'start' && n.inputSchema);
+    if (start?.inputSchema) graph.signature.input = start.inputSchema;
   }
   return issues.length ? { issues, warnings } : { graph, issues, warnings };
 }
@@ -212,6 +223,10 @@ export function compileGraph(input: unknown): CompileResult {
 function checkNodeConfig(node: ExecutionNode, outEdges: ExecutionEdge[]): ValidationIssue[] {
   if (node.type === 'switch') return checkSwitch(node, outEdges);
   if (node.type === 'ux') return checkUxConfig(node);
+  if (node.type === 'flow') {
+    const ref = parseSubFlowRef(node);
+    return isSubFlowRef(ref) ? [] : [ref];
+  }
   if (node.type === 'collector' && node.config.as !== undefined && (typeof node.config.as !== 'string' || node.config.as === '')) {
     return [{ code: 'invalid_result_field', nodeId: node.id, field: 'as', message: `Collector "${node.id}": config.as must be the field name to put the results under (or left out for a bare array).` }];
   }

@@ -19,6 +19,7 @@ import { parseInstanceId, upstreamInstanceIds } from './instances';
 import { enqueueRemoteTask, findWorkerDefinition } from './remote-tasks';
 import { mergeInput } from './merge-input';
 import { runCollector, runSplitter } from './splitter';
+import { runSubFlow } from './sub-flow';
 import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
@@ -111,6 +112,9 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
     case 'ux':
       if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook: an answered gate
       await waitForUser(node, ref, input, jobId);
+      return;
+    case 'flow':
+      await runSubFlow(graph, node, ref, input);
       return;
     default:
       await failAttempt(graph, ref, new NonRetriableError(`Node type "${node.type}" is not supported by this engine yet`), { input });

@@ -19,6 +19,7 @@ import { executeNodeJob, type ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
 import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
+import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
 
@@ -59,6 +60,11 @@ const tasks: Record<string, Task> = {
     guardJob('stitch_execute', guarded(payload as ExecutePayload), () => executeNodeJob(payload as ExecutePayload, helpers.job.id)),
   stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
+  stitch_child_settled: (payload) => {
+    const p = payload as ChildSettledPayload;
+    return guardJob('stitch_child_settled', { runId: p.r, instanceId: p.i, attempt: p.a }, () => childSettledJob(p));
+  },
+  stitch_cancel_run: (payload) => cancelChildJob(payload as { r: string }),
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload) => scheduleTickJob(payload as ScheduleTickPayload),

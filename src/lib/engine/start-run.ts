@@ -20,6 +20,8 @@ export interface StartRunOptions {
    * (`duplicate: true`) when the request is the same, and is refused (409) when it differs.
    */
   idempotency?: { scope: string; key: string; requestHash: string };
+  /** A sub-flow's child run: the parent node attempt that starts it (at most one child per attempt). */
+  parent?: { runId: string; instanceId: string; attempt: number; depth: number };
   /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
   rerun?: { of: string; forced: string[] };
   /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
@@ -34,6 +36,8 @@ export interface StartedRun {
   status: RunStatus;
   /** True when an idempotency key named a run started earlier: nothing new was started. */
   duplicate?: boolean;
+  /** True when a child run for this parent attempt existed already (an execute job ran twice). */
+  existing?: boolean;
 }
 
 async function resolveTarget(target: RunTarget): Promise<{ versionId: string; flowId: string | null }> {
@@ -70,15 +74,20 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
     throw new ValidationError('The run input must be JSON-serialisable');
   }
   const key = options.idempotency;
+  const parent = options.parent;
   // One statement: the run, its entry instances, their jobs, the events and the idempotency key
   // commit together. Two concurrent starts with one key: the second fails on the key's primary key
-  // and its run rolls back with it; it then answers with the first run.
+  // and its run rolls back with it; it then answers with the first run. A child run that exists
+  // already for its parent attempt inserts nothing (the unique parent index).
   try {
     const { rows } = await getPool().query<{ id: string }>(
       `WITH run AS (
-         INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at, rerun_of, rerun, budget_usd)
-         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10::jsonb,
-                 coalesce($11, (SELECT budget_usd FROM stitch_flows WHERE id = $1))) RETURNING id
+         INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
+                                  parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd)
+         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
+                 coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)))
+         ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
+         RETURNING id
        ), entry AS (
          INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status)
          SELECT run.id, n, n, 'pending' FROM run, unnest($5::text[]) AS n
@@ -92,15 +101,36 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
        SELECT run.id,
               stitch_enqueue_execute(run.id, $2, list.instances, NULL) AS enqueued,
               stitch_emit(run.id, jsonb_build_array(jsonb_build_object('type', 'run:created', 'payload',
-                jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid)))
+                jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid) || CASE WHEN $9::uuid IS NULL THEN '{}'::jsonb
+                  ELSE jsonb_build_object('parentRunId', $9::uuid, 'parentInstanceId', $10::text) END))
                 || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
                       'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
        FROM run, list`,
       [
-        flowId, versionId, inputJson, JSON.stringify(options.trigger ?? { type: 'api' }), graph.entryNodes, key?.scope ?? null, key?.key ?? null, key?.requestHash ?? null,
-        options.rerun?.of ?? null, options.rerun ? JSON.stringify(options.rerun) : null, options.budgetUsd ?? null,
+        flowId,
+        versionId,
+        inputJson,
+        JSON.stringify(options.trigger ?? { type: 'api' }),
+        graph.entryNodes,
+        key?.scope ?? null,
+        key?.key ?? null,
+        key?.requestHash ?? null,
+        parent?.runId ?? null,
+        parent?.instanceId ?? null,
+        parent?.attempt ?? null,
+        parent?.depth ?? 0,
+        options.rerun?.of ?? null,
+        options.rerun ? JSON.stringify(options.rerun) : null,
+        options.budgetUsd ?? null,
       ],
     );
+    if (!rows[0] && parent) {
+      const existing = await getPool().query<{ id: string }>(
+        'SELECT id FROM stitch_runs WHERE parent_run_id = $1 AND parent_instance_id = $2 AND parent_attempt = $3',
+        [parent.runId, parent.instanceId, parent.attempt],
+      );
+      return { runId: existing.rows[0].id, versionId, flowId, status: 'running', existing: true };
+    }
     return { runId: rows[0].id, versionId, flowId, status: 'running' };
   } catch (error) {
     if (key && (error as { code?: string }).code === '23505') {

@@ -3,8 +3,11 @@
  * `concurrency`), collector (`onItemError`, `field`, `from`), switch (`cases`, `default`),
  * UX gate (`prompt`, `inputSchema`, `timeoutSeconds`, `defaultAnswer`), start (`data.inputSchema`).
  */
-import type { FieldSchema, NodeConfig, SwitchCase, VisualNodeData } from '@/types/stitch';
+import { useEffect, useState } from 'react';
+import type { FieldSchema, FlowSummary, NodeConfig, SwitchCase, VisualNodeData } from '@/types/stitch';
+import { api } from '../api';
 import type { FlowNode } from '../lib/graph';
+import { href } from '../router';
 import { FieldInput, JsonInput } from './field-input';
 import { SchemaEditor } from './schema-editor';
 
@@ -79,6 +82,8 @@ export function CoreSettings({ node, readOnly, setConfig, onData, issueFor }: Co
       );
     case 'switch':
       return <SwitchCases config={config} readOnly={readOnly} setConfig={setConfig} error={issueFor('cases')} />;
+    case 'flow':
+      return <SubFlowSettings config={config} readOnly={readOnly} setConfig={setConfig} issueFor={issueFor} />;
     default:
       return null;
   }
@@ -111,6 +116,52 @@ function SwitchCases({ config, readOnly, setConfig, error }: { config: NodeConfi
       )}
       {error && <div className="field-msg">{error}</div>}
       <FieldInput name="default" schema={str('Name of the default case (default: "default").')} value={config.default} onChange={(v) => setConfig('default', v === '' ? undefined : v)} disabled={readOnly} />
+    </section>
+  );
+}
+
+/** A sub-flow node: which flow it runs (`flowId`) and at which version (`version`, default "latest"). */
+function SubFlowSettings({ config, readOnly, setConfig, issueFor }: { config: NodeConfig; readOnly: boolean; setConfig(k: string, v: unknown): void; issueFor(field: string): string | undefined }) {
+  const [flows, setFlows] = useState<FlowSummary[]>();
+  useEffect(() => {
+    api.listFlows().then(setFlows, () => setFlows([]));
+  }, []);
+  const flowId = typeof config.flowId === 'string' ? config.flowId : '';
+  const version = typeof config.version === 'number' ? String(config.version) : '';
+  const error = issueFor('flowId');
+  return (
+    <section>
+      <h4>Sub-flow</h4>
+      <p className="muted small">Runs the chosen flow as a child run: this node’s input is its run input, and its run output is this node’s output.</p>
+      <div className="field">
+        <div className="field-label">
+          <span className="field-name">flowId</span>
+        </div>
+        <select value={flowId} disabled={readOnly} onChange={(e) => setConfig('flowId', e.target.value || undefined)} data-testid="config-flowId">
+          <option value="">{flows ? 'choose a flow…' : 'loading flows…'}</option>
+          {flows?.map((f) => (
+            <option key={f.id} value={f.id}>
+              {f.name}
+            </option>
+          ))}
+          {flowId && flows && !flows.some((f) => f.id === flowId) && <option value={flowId}>{flowId} (not found)</option>}
+        </select>
+        {error && <div className="field-msg">{error}</div>}
+        {flowId && (
+          <a className="small" href={href.flow(flowId)}>
+            open this flow ↗
+          </a>
+        )}
+      </div>
+      <FieldInput
+        name="version"
+        schema={{ type: 'number', description: 'A saved version number; empty runs the flow’s current (latest) version.' }}
+        value={version === '' ? undefined : Number(version)}
+        onChange={(v) => setConfig('version', v === '' || v === undefined ? undefined : v)}
+        disabled={readOnly}
+        error={issueFor('version')}
+        testId="config-version"
+      />
     </section>
   );
 }

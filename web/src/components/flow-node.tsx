@@ -12,6 +12,7 @@ import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import { NodeIcon } from './icons';
 import { useOverlay } from '../lib/overlay-store';
 import { statusLabel } from '../lib/format';
+import { href } from '../router';
 
 function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
   const { defs, overlays } = useCanvas();
@@ -45,7 +46,7 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
         </div>
         {status && <StatusMark status={runtime?.retrying ? 'retrying' : status} />}
       </div>
-      {(showProgress || runtime?.items || (runtime && runtime.attempt > 1) || runtime?.message) && (
+      {(showProgress || runtime?.items || (runtime && runtime.attempt > 1) || runtime?.message || runtime?.childRunId) && (
         <div className="node-run">
           {showProgress && (
             <div className="progress" role="progressbar" aria-valuenow={Math.round(progress! * 100)} aria-valuemin={0} aria-valuemax={100}>
@@ -60,7 +61,13 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
               </span>
             )}
             {runtime && runtime.attempt > 1 && <span data-testid="node-attempt">attempt {runtime.attempt}</span>}
-            {runtime?.message && status === 'running' && <span className="node-message">{runtime.message}</span>}
+            {runtime?.message && status === 'running' && !runtime.childRunId && <span className="node-message">{runtime.message}</span>}
+            {runtime?.childRunId && (
+              // The child run of a sub-flow node (its latest attempt); the child's view links back.
+              <a className="node-link nodrag nopan" href={href.run(runtime.childRunId)} onClick={(e) => e.stopPropagation()} data-testid="child-run-link">
+                sub-flow run ↗
+              </a>
+            )}
           </div>
         </div>
       )}
@@ -98,6 +105,10 @@ function subtitleOf(type: string | undefined, data: VisualNodeData, def: WorkerD
     }
     case 'ux':
       return typeof config.prompt === 'string' && config.prompt ? config.prompt : 'Waits for a person';
+    case 'flow':
+      return typeof config.flowId === 'string' && config.flowId
+        ? `runs flow ${config.flowId.slice(0, 8)}${typeof config.version === 'number' ? ` v${config.version}` : ''}`
+        : 'choose the flow to run';
     default:
       return coreType(type).name;
   }
@@ -136,4 +147,5 @@ export const nodeTypes = {
   collector: FlowNodeView,
   switch: FlowNodeView,
   end: FlowNodeView,
+  flow: FlowNodeView,
 };

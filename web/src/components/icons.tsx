@@ -9,6 +9,7 @@ const PATHS: Record<string, string> = {
   splitter: 'M4 12h6M10 12l8-6M10 12l8 6M15 6h3v3M15 18h3v-3',
   collector: 'M6 6l8 6-8 6M14 12h6M17 9l3 3-3 3',
   switch: 'M6 4v8a4 4 0 0 0 4 4h8M18 16l-3-3M18 16l-3 3M6 4l-2.5 2.5M6 4l2.5 2.5',
+  flow: 'M3 5h8v6H3zM13 13h8v6h-8zM7 11v5h6',
   data: 'M8 4c-2 0-2 1.5-2 3s0 3-2 5c2 2 2 3.5 2 5s0 3 2 3M16 4c2 0 2 1.5 2 3s0 3 2 5c-2 2-2 3.5-2 5s0 3-2 3',
   clock: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM12 7v5l3 2',
   sparkles: 'M12 3l1.8 5.2L19 10l-5.2 1.8L12 17l-1.8-5.2L5 10l5.2-1.8zM19 15l.8 2.2L22 18l-2.2.8L19 21l-.8-2.2L16 18l2.2-.8z',
@@ -38,6 +39,7 @@ const CORE_ICON: Record<NodeType, string> = {
   collector: 'collector',
   switch: 'switch',
   end: 'end',
+  flow: 'flow',
 };
 
 const CATEGORY_ICON: Array<[RegExp, string]> = [

@@ -24,6 +24,7 @@ export const CORE_TYPES: CoreType[] = [
   { type: 'collector', name: 'Collector', description: 'Gathers the items of a splitter, in order.', color: '#0891b2' },
   { type: 'switch', name: 'Switch', description: 'Routes to one branch by a condition.', color: '#9333ea' },
   { type: 'end', name: 'End', description: 'Collects the run output.', color: '#475569' },
+  { type: 'flow', name: 'Sub-flow', description: 'Runs another flow as a child run; its output is this node’s.', color: '#0f766e' },
 ];
 
 export const coreType = (type: string | undefined): CoreType => CORE_TYPES.find((c) => c.type === type?.toLowerCase()) ?? CORE_TYPES[1];

@@ -16,6 +16,8 @@ export interface InstanceView {
   error?: string | null;
   /** A failed attempt that the engine will try again after its backoff. */
   retrying?: boolean;
+  /** A sub-flow node's child run (its latest attempt's). */
+  childRunId?: string;
   startedAt?: string | null;
   finishedAt?: string | null;
 }
@@ -39,6 +41,7 @@ export interface NodeRuntime {
   message?: string;
   error?: string | null;
   retrying?: boolean;
+  childRunId?: string;
   /** Splitter scopes: instances done / total (e.g. 37/100). */
   items?: { done: number; failed: number; total: number };
 }
@@ -55,6 +58,7 @@ export function fromSnapshot(detail: RunDetail): RunView {
       attempt: n.attempt ?? 1,
       progress: n.progress ?? null,
       message: typeof n.metadata?.message === 'string' ? n.metadata.message : undefined,
+      childRunId: typeof n.metadata?.childRunId === 'string' ? n.metadata.childRunId : undefined,
       error: n.error,
       startedAt: n.startedAt,
       finishedAt: n.finishedAt,
@@ -104,6 +108,7 @@ function applyNodeEvent(prev: InstanceView | undefined, e: StitchEvent, status: 
     next.startedAt = base.status === 'running' ? base.startedAt ?? e.createdAt : e.createdAt;
     if (num(p.progress) !== undefined) next.progress = num(p.progress)!;
     if (str(p.message)) next.message = str(p.message);
+    if (str(p.childRunId)) next.childRunId = str(p.childRunId);
   }
   if (e.type === 'node:completed') next.progress = 1;
   if (e.type === 'node:failed') next.error = str(p.error) ?? base.error;
@@ -162,7 +167,7 @@ export function summariseNodes(view: RunView, previous: Record<string, NodeRunti
     const indexed = list.filter((i) => i.instanceId !== nodeId);
     if (!indexed.length) {
       const i = list[0];
-      next = { status: i.status, attempt: i.attempt, progress: i.progress, message: i.message, error: i.error, retrying: i.retrying };
+      next = { status: i.status, attempt: i.attempt, progress: i.progress, message: i.message, error: i.error, retrying: i.retrying, childRunId: i.childRunId };
     } else {
       const statuses = new Set(indexed.map((i) => i.status));
       const status = STATUS_PRIORITY.find((s) => statuses.has(s) && (s !== 'completed' || statuses.size === 1)) ?? 'pending';
@@ -190,6 +195,7 @@ function shallowEqual(a: NodeRuntime, b: NodeRuntime): boolean {
     a.message === b.message &&
     a.error === b.error &&
     a.retrying === b.retrying &&
+    a.childRunId === b.childRunId &&
     a.items?.done === b.items?.done &&
     a.items?.total === b.items?.total &&
     a.items?.failed === b.items?.failed

@@ -166,6 +166,11 @@ function RunViewPage({ runId }: { runId: string }) {
             {' / '}
             <span className="mono">{shortId(runId)}</span>
           </div>
+          {detail?.parentRunId && (
+            <a className="tag" href={href.run(detail.parentRunId)} title={`This run is the sub-flow of node ${detail.parentInstanceId} in run ${detail.parentRunId}`} data-testid="parent-run-link">
+              ↖ parent run ({detail.parentInstanceId})
+            </a>
+          )}
           <StatusBadge status={status} testId="run-status" />
           {versionNumber !== undefined && detail?.flowId && (
             <a className="tag" href={href.version(detail.flowId, detail.versionId)} title="The version this run is pinned to">
