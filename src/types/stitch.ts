@@ -269,6 +269,7 @@ export const EVENT_TYPES = [
   'node:cancelled',
   'node:skipped',
   'node:waiting',
+  'node:cached',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

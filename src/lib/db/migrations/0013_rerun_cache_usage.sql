@@ -73,7 +73,31 @@ CREATE TABLE stitch_cache (
   run_id       uuid,
   instance_id  text,
   attempt      integer,
+  ttl_seconds  double precision,
   created_at   timestamptz NOT NULL DEFAULT now(),
   expires_at   timestamptz
 );
 CREATE INDEX stitch_cache_worker_idx ON stitch_cache (worker_type);
+
+-- A flight ends with its node: completed → the entry is ready (output, what it cost, expiry);
+-- failed, cancelled or skipped → the flight is dropped, so a waiting twin executes instead.
+-- Only nodes that claimed a flight carry `metadata.cacheKey`, so other nodes never run this.
+CREATE FUNCTION stitch_end_cache_flight() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.status = 'completed' THEN
+    UPDATE stitch_cache c
+    SET status = 'ready', output = NEW.output, created_at = now(),
+        expires_at = CASE WHEN c.ttl_seconds IS NULL THEN NULL ELSE now() + make_interval(secs => c.ttl_seconds) END,
+        usd = coalesce((SELECT sum(u.usd) FROM stitch_node_usage u WHERE u.run_id = NEW.run_id AND u.instance_id = NEW.instance_id), 0)
+    WHERE c.key = NEW.metadata ->> 'cacheKey' AND c.status = 'running' AND c.run_id = NEW.run_id AND c.instance_id = NEW.instance_id;
+  ELSE
+    DELETE FROM stitch_cache c
+    WHERE c.key = NEW.metadata ->> 'cacheKey' AND c.status = 'running' AND c.run_id = NEW.run_id AND c.instance_id = NEW.instance_id;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER stitch_node_runs_cache_flight AFTER UPDATE OF status ON stitch_node_runs
+  FOR EACH ROW WHEN (NEW.status IN ('completed', 'failed', 'cancelled', 'skipped') AND OLD.status <> NEW.status AND NEW.metadata ? 'cacheKey')
+  EXECUTE FUNCTION stitch_end_cache_flight();
