@@ -80,14 +80,20 @@ async function waitingFor(runId: string, owner: string) {
   }
 }
 
+/** Two runs of one cached node with the same input: the second is waiting for the first's flight. */
+async function twins(q: string) {
+  const flowId = await flow(oracleFlow(true));
+  const before = answered();
+  const first = await start(flowId, { q });
+  while (answered() < before + 1) await new Promise((r) => setTimeout(r, 20));
+  const second = await start(flowId, { q });
+  await waitingFor(second, first);
+  return { flowId, before, first, second };
+}
+
 describe('step cache', () => {
   it('single flight: two identical nodes in two runs make one vendor call; a later run is a hit', async () => {
-    const flowId = await flow(oracleFlow(true));
-    const before = answered();
-    const first = await start(flowId, { q: 'otters?' });
-    while (answered() < before + 1) await new Promise((r) => setTimeout(r, 20));
-    const second = await start(flowId, { q: 'otters?' });
-    await waitingFor(second, first);
+    const { flowId, before, first, second } = await twins('otters?');
     expect(answered()).toBe(before + 1);
     await release(before + 1);
     const [a, b] = [await waitForRun(first), await waitForRun(second)];
@@ -109,12 +115,7 @@ describe('step cache', () => {
   });
 
   it('when the first flight fails, the waiting twin executes', async () => {
-    const flowId = await flow(oracleFlow(true));
-    const before = answered();
-    const first = await start(flowId, { q: 'fails first' });
-    while (answered() < before + 1) await new Promise((r) => setTimeout(r, 20));
-    const second = await start(flowId, { q: 'fails first' });
-    await waitingFor(second, first);
+    const { flowId, before, first, second } = await twins('fails first');
     await release(before + 1, 500);
     expect((await waitForRun(first)).status).toBe('failed');
     await release(before + 2);
