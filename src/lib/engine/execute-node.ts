@@ -26,6 +26,7 @@ import { waitForUser } from './ux-gate';
 import { idMap } from './id-map';
 import { prepareFingerprints, reuseEarlierResult } from '@/lib/rerun/reuse';
 import { completeFromStepCache } from '@/lib/cache/step-cache';
+import { stopForBudget } from '@/lib/budget/budget';
 
 export interface ExecutePayload {
   r: string;
@@ -136,6 +137,7 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
   }
   if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook (src/lib/rerun)
   if (await completeFromStepCache(graph, node, definition, ref, input, jobId)) return; // step-cache hook (src/lib/cache)
+  if (await stopForBudget(graph, node, ref)) return; // budget hook (src/lib/budget)
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;

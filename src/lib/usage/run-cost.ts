@@ -86,3 +86,9 @@ export async function spendByWorkerType(): Promise<Array<{ workerType: string; u
   );
   return rows.map((r) => ({ workerType: r.worker_type ?? 'unknown', usd: roundUsd(r.usd) }));
 }
+
+/** The flows list: each flow's last run with what it cost (`lastRun.costUsd`). */
+export async function withLastRunCost<F extends { lastRun: { id: string } | null }>(flows: F[]): Promise<Array<F & { lastRun: (NonNullable<F['lastRun']> & { costUsd: number }) | null }>> {
+  const spend = await runSpend(flows.flatMap((f) => (f.lastRun ? [f.lastRun.id] : [])));
+  return flows.map((f) => ({ ...f, lastRun: f.lastRun ? { ...f.lastRun, costUsd: spend.get(f.lastRun.id) ?? 0 } : null }));
+}
