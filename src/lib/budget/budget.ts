@@ -8,27 +8,12 @@
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { runSettingsOf } from '@/lib/db/run-settings';
 import { abortRun, type NodeRef } from '@/lib/engine/transitions';
 import { isPriced } from '@/lib/usage/prices';
 import { roundUsd } from '@/lib/usage/run-cost';
 
 export const BUDGET_EXCEEDED = 'budget_exceeded';
-
-/** Budgets by run id (null: none). Bounded; a run's budget never changes once it exists. */
-const budgets = new Map<string, Promise<number | null>>();
-
-function budgetOf(runId: string): Promise<number | null> {
-  let budget = budgets.get(runId);
-  if (!budget) {
-    budget = getPool()
-      .query<{ budget_usd: number | null }>('SELECT budget_usd FROM stitch_runs WHERE id = $1', [runId])
-      .then(({ rows }) => rows[0]?.budget_usd ?? null);
-    budget.catch(() => budgets.delete(runId));
-    if (budgets.size >= 2000) budgets.delete(budgets.keys().next().value as string);
-    budgets.set(runId, budget);
-  }
-  return budget;
-}
 
 /**
  * Before a priced worker node executes: true when the run's budget is spent — the run is then
@@ -36,7 +21,7 @@ function budgetOf(runId: string): Promise<number | null> {
  */
 export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef): Promise<boolean> {
   if (!isPriced(node.workerType)) return false;
-  const budget = await budgetOf(ref.runId);
+  const budget = (await runSettingsOf(ref.runId)).budgetUsd;
   if (budget === null) return false;
   const { rows } = await getPool().query<{ usd: number }>('SELECT coalesce(sum(usd), 0) AS usd FROM stitch_node_usage WHERE run_id = $1', [ref.runId]);
   const spent = roundUsd(Number(rows[0].usd));

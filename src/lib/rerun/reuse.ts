@@ -7,32 +7,9 @@
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { runSettingsOf } from '@/lib/db/run-settings';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
 import { ensureStaticHashes, staticHash } from './fingerprint';
-
-export interface RerunPlan {
-  /** The source run. */
-  of: string;
-  /** Node ids that must execute (`fromNode` and everything downstream of it). */
-  forced: string[];
-}
-
-/** Re-run plans by run id (null: not a re-run). Bounded; a plan never changes once the run exists. */
-const plans = new Map<string, Promise<RerunPlan | null>>();
-const MAX_PLANS = 2000;
-
-export function rerunPlanOf(runId: string): Promise<RerunPlan | null> {
-  let plan = plans.get(runId);
-  if (!plan) {
-    plan = getPool()
-      .query<{ rerun: RerunPlan | null }>('SELECT rerun FROM stitch_runs WHERE id = $1', [runId])
-      .then(({ rows }) => rows[0]?.rerun ?? null);
-    plan.catch(() => plans.delete(runId));
-    if (plans.size >= MAX_PLANS) plans.delete(plans.keys().next().value as string);
-    plans.set(runId, plan);
-  }
-  return plan;
-}
 
 const hashes = new Map<string, string>();
 
@@ -83,7 +60,7 @@ export function prepareFingerprints(graph: ExecutionGraph, versionId: string): P
  * the node needs no execution (reused now, or already settled by a concurrent delivery).
  */
 export async function reuseEarlierResult(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, input: unknown, jobId?: string): Promise<boolean> {
-  const plan = await rerunPlanOf(ref.runId);
+  const plan = (await runSettingsOf(ref.runId)).rerun;
   if (!plan || plan.forced.includes(node.id)) return false;
   const earlier = await findEarlierResult(plan.of, node.id, ref.instanceId, staticHashOf(graph, ref.versionId, node.id), input);
   if (!earlier) return false;
