@@ -26,6 +26,7 @@ import { waitForUser } from './ux-gate';
 import { idMap } from './id-map';
 import { prepareFingerprints, reuseEarlierResult } from '@/lib/rerun/reuse';
 import { completeFromStepCache } from '@/lib/cache/step-cache';
+import { reuseWholeScope } from '@/lib/rerun/reuse-scope';
 import { stopForBudget } from '@/lib/budget/budget';
 
 export interface ExecutePayload {
@@ -103,6 +104,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
       await runWorker(graph, node, ref, input, jobId);
       return;
     case 'splitter':
+      if (await reuseWholeScope(graph, node, ref, input, jobId)) return; // re-run hook: an unchanged scope at once
       await runSplitter(graph, node, ref, input, jobId);
       return;
     case 'switch': {

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
 import type { RetryPolicy } from '@/types/stitch';
+import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
@@ -59,10 +60,13 @@ export async function settleNode(
     live?: (edge: ExecutionEdge) => boolean;
     /** Merged into the instance's metadata (e.g. the switch case taken). */
     metadata?: Record<string, unknown>;
+    /** A client inside a transaction the caller owns (default: the pool, its own transaction). */
+    db?: Pick<PoolClient, 'query'>;
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
-  const { rows } = await retryTransient('settle', () => getPool().query<{ r: SettleResult }>(
+  const db = settle.db ?? getPool();
+  const { rows } = await retryTransient('settle', () => db.query<{ r: SettleResult }>(
     `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
             (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed,
             set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`,

@@ -139,6 +139,17 @@ describe('POST /api/runs/:runId/rerun', () => {
     expect(executedIn(again.id)).toEqual(['after', 'each[2]']);
     expect(again.nodes['each[1]']).toMatchObject({ origin: 'reused', reusedFrom: { runId: first.id, instanceId: 'each[2]' } });
     expect(again.nodes.collect.output.map((o: { item: number }) => o.item)).toEqual([1, 3, 4]);
+
+    // Same items, only the node after the collector changed: the whole scope is reused at once.
+    g.nodes[3].data!.config = { tag: 'z2' };
+    expect((await server.api('PUT', `/api/flows/${flowId}`, { graph: g })).status).toBe(200);
+    const third = await rerun(first.id);
+    expect(executedIn(third.id)).toEqual(['after']);
+    expect(third.nodes.split.origin).toBe('reused'); // the scope shortcut, not per-item hops
+    expect(third.nodes.collect).toMatchObject({ origin: 'reused', output: first.nodes.collect.output });
+    for (const id of ['each[0]', 'each[1]', 'each[2]', 'split[0]']) expect(third.nodes[id]).toMatchObject({ status: 'completed', origin: 'reused' });
+    expect(third.nodes['each[2]'].reusedFrom).toEqual({ runId: first.id, instanceId: 'each[2]' });
+    expect(third.output).toMatchObject({ after: 'z2' });
   });
 
   it('reuses an answered UX gate with its answer, unless forced', async () => {
