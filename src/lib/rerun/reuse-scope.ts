@@ -8,7 +8,7 @@
  * not 10,000 hops. Anything else falls back to per-instance reuse (reuse.ts).
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
-import { getPool } from '@/lib/db/pool';
+import { getPool, withTransaction } from '@/lib/db/pool';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { instanceIdOf, parseInstanceId } from '@/lib/engine/instances';
@@ -65,9 +65,7 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
   const { itemPath } = parseInstanceId(ref.instanceId);
   const collectorId = instanceIdOf(scope.collector, itemPath);
   const columns = await columnsToCopy();
-  const client = await getPool().connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(async (client) => {
     // The source splitter instance, matched by fingerprint; its whole scope completed; the collector too.
     const found = await client.query<{ output: unknown; item_count: number | null; released: number | null; fanout: unknown }>(
       `SELECT s.output, s.item_count, s.released, s.metadata -> 'fanout' AS fanout
@@ -81,10 +79,7 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
       [plan.of, ref.instanceId, staticHashOf(graph, ref.versionId, node.id), JSON.stringify(input ?? null), collectorId, [node.id, ...scope.members], itemPath.length, itemPath],
     );
     const splitter = found.rows[0];
-    if (!splitter) {
-      await client.query('ROLLBACK');
-      return false;
-    }
+    if (!splitter) return false;
     const done = await client.query(
       `UPDATE stitch_node_runs
        SET status = 'completed', output = $4::jsonb, input = $5::jsonb, item_count = $6, released = $7,
@@ -93,10 +88,7 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
        WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status IN ('pending', 'running')`,
       [ref.runId, ref.instanceId, ref.attempt, JSON.stringify(splitter.output), JSON.stringify(input ?? null), splitter.item_count, splitter.released, JSON.stringify(splitter.fanout ?? null), plan.of],
     );
-    if (done.rowCount !== 1) {
-      await client.query('ROLLBACK');
-      return true; // settled by a concurrent delivery of this job
-    }
+    if (done.rowCount !== 1) return true; // settled by a concurrent delivery of this job
     // Every item instance of the scope, as it completed in the source, marked reused; worker items
     // carry what they cost there as savedUsd.
     const list = columns.join(', ');
@@ -131,12 +123,6 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
       db: client,
       metadata: { origin: 'reused', reusedFrom: { runId: plan.of, instanceId: collectorId } },
     });
-    await client.query('COMMIT');
     return true;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
