@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
-import { integrationStatuses } from '@/lib/workers/integration-keys';
+import { secretSourceOf } from '@/lib/config';
+import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import { canonicalJson } from '@/lib/rerun/fingerprint';
 import { staticHashOf } from '@/lib/rerun/reuse';
 
@@ -27,11 +28,20 @@ export function cacheSettingOf(node: ExecutionNode, definition: WorkerDefinition
   return setting === true ? {} : { ttlSeconds: setting.ttlSeconds };
 }
 
-/** Which credentials a worker type reads and where they come from: names and sources only. */
+const keyNames = new Map<string, string[]>();
+
+/**
+ * Which credentials a worker type reads and where each value comes from (environment, vault, or
+ * none: mock mode) — names and sources only, never values. The names are read from the worker's
+ * source once; the sources are looked up each time (a key may be set in the vault meanwhile).
+ */
 export function credentialIdentity(workerType: string): string {
-  const status = integrationStatuses().get(workerType);
-  if (!status) return 'none';
-  return `${status.mode}:${status.keys.map((k) => `${k.name}@${k.source}`).join(',')}`;
+  let names = keyNames.get(workerType);
+  if (!names) {
+    names = [...new Set(workerSources().get(workerType)?.match(API_KEY_NAME) ?? [])].sort();
+    keyNames.set(workerType, names);
+  }
+  return names.map((name) => `${name}@${secretSourceOf(name)}`).join(',') || 'none';
 }
 
 export function cacheKeyOf(graph: ExecutionGraph, versionId: string, node: ExecutionNode, input: unknown): string {
@@ -65,7 +75,12 @@ async function claim(key: string, workerType: string, ref: NodeRef, ttlSeconds: 
        WHERE run_id = $3 AND instance_id = $4 AND EXISTS (SELECT 1 FROM claim)
      )
      SELECT EXISTS (SELECT 1 FROM claim) AS claimed, c.status, c.output, c.run_id, c.instance_id, c.usd,
-            c.expires_at <= now() AS expired
+            c.expires_at <= now() AS expired,
+            -- A hit announces itself in this statement (one round trip fewer); the settle follows.
+            CASE WHEN c.status = 'ready' AND (c.expires_at IS NULL OR c.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM claim)
+                 THEN stitch_emit($3, jsonb_build_array(jsonb_build_object('instanceId', $4::text, 'type', 'node:cached', 'payload',
+                        jsonb_build_object('reusedFrom', jsonb_build_object('runId', c.run_id, 'instanceId', c.instance_id), 'savedUsd', c.usd))))
+            END AS announced
      FROM (SELECT 1) one LEFT JOIN stitch_cache c ON c.key = $1`,
     [key, workerType, ref.runId, ref.instanceId, ref.attempt, ttlSeconds ?? null],
   );
@@ -74,7 +89,7 @@ async function claim(key: string, workerType: string, ref: NodeRef, ttlSeconds: 
 
 async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string): Promise<void> {
   const from = { runId: row.run_id, instanceId: row.instance_id };
-  const settled = await settleNode(graph, ref, {
+  await settleNode(graph, ref, {
     status: 'completed',
     output: row.output,
     input,
@@ -82,13 +97,6 @@ async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unk
     jobId,
     metadata: { origin: 'cached', reusedFrom: from, savedUsd: Number(row.usd ?? 0) },
   });
-  if (settled.ok) {
-    await getPool().query(`SELECT stitch_emit($1, jsonb_build_array(jsonb_build_object('instanceId', $2::text, 'type', 'node:cached', 'payload', $3::jsonb)))`, [
-      ref.runId,
-      ref.instanceId,
-      JSON.stringify({ reusedFrom: from, savedUsd: Number(row.usd ?? 0) }),
-    ]);
-  }
 }
 
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
