@@ -234,7 +234,7 @@ export interface FlowSummary {
   version: number | null;
   createdAt: string;
   updatedAt: string;
-  lastRun: { id: string; status: RunStatus; createdAt: string } | null;
+  lastRun: { id: string; status: RunStatus; createdAt: string; /** What it cost (GET /api/flows). */ costUsd?: number } | null;
 }
 
 export interface NodeRunRow {

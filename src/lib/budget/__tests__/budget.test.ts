@@ -3,42 +3,24 @@
  * fails with budget_exceeded naming it; a flow's default applies; re-runs accept a budget; the
  * run view shows what reused nodes saved.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportUsage, triggerCallback } from '@/lib/workers/utils';
-import { graph, registerTestWorker, waitForRun } from '../../../../test/helpers';
+import { graph, registerMeteredWorker, waitForRun } from '../../../../test/helpers';
 import { startTestServer, type TestServer } from '../../../../test/server/http';
 
 let server: TestServer;
-const executed: string[] = [];
-const previousPrices = process.env.STITCH_PRICES;
+let metered: ReturnType<typeof registerMeteredWorker>;
 
 beforeAll(async () => {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'stitch-budget-')), 'prices.json');
-  writeFileSync(file, JSON.stringify({ paid: { source: 'test', units: { calls: 1 } } }));
-  process.env.STITCH_PRICES = file; // $1 a call
-  registerTestWorker(
-    'paid',
-    class {
-      async execute(runId: string, nodeId: string, config: { tag?: string }, input: object) {
-        executed.push(`${runId}/${nodeId}`);
-        await reportUsage(runId, nodeId, [{ unit: 'calls', quantity: 1 }]);
-        await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, [nodeId]: config.tag ?? 1 } });
-      }
-    },
-  );
+  metered = registerMeteredWorker('paid', 1); // $1 a call
   server = await startTestServer();
 });
 afterAll(async () => {
   await server?.close();
-  if (previousPrices === undefined) delete process.env.STITCH_PRICES;
-  else process.env.STITCH_PRICES = previousPrices;
+  metered?.restore();
 });
 
 const chain = (tag = 1) => graph(['a', 'b', 'c', 'd'].map((id) => ({ id, workerType: 'paid', config: { tag } })), [['a', 'b'], ['b', 'c'], ['c', 'd']]);
-const ran = (runId: string) => executed.filter((e) => e.startsWith(`${runId}/`)).map((e) => e.slice(runId.length + 1));
+const ran = (runId: string) => metered.executed.filter((e) => e.startsWith(`${runId}/`)).map((e) => e.slice(runId.length + 1));
 
 async function newFlow(body: Record<string, unknown>) {
   const r = await server.api('POST', '/api/flows', { name: `budget-${Math.random()}`, graph: chain(), ...body });
