@@ -55,7 +55,7 @@ test('run again shows the dry run, reuses, says where outputs came from and what
   const again = currentRunId(page);
   await expect.poll(() => runStatus(page), { timeout: 15_000 }).toBe('completed');
   await expect.poll(() => originOf(page, 'draft')).toBe('reused');
-  expect(await originOf(page, 'polish')).toBe('reused');
+  await expect.poll(() => originOf(page, 'polish')).toBe('reused');
   expect(await page.getByTestId('node-draft').getAttribute('class')).toContain('origin-reused');
   expect(await page.getByTestId('node-draft').getByTestId('node-origin-link').getAttribute('href')).toContain(runId);
   expect(await page.getByTestId('rerun-of-link').getAttribute('href')).toContain(runId);
@@ -72,7 +72,7 @@ test('run again shows the dry run, reuses, says where outputs came from and what
   await expect.poll(() => currentRunId(page)).not.toBe(again);
   await expect.poll(() => runStatus(page), { timeout: 15_000 }).toBe('completed');
   await expect.poll(() => originOf(page, 'polish')).toBe('executed');
-  expect(await originOf(page, 'draft')).toBe('reused');
+  await expect.poll(() => originOf(page, 'draft')).toBe('reused');
   await expect.poll(() => page.getByTestId('run-cost').textContent()).toContain('$1.0000');
 
   // "Run everything" starts a fresh run: nothing reused.
