@@ -152,8 +152,9 @@ BEGIN
 END $$;
 
 -- Leases whose holder cannot run them become ordinary jobs again: those of runners without a
--- heartbeat row (dead and swept, or stopped), and — `p_own` — this runner's own that it no longer
--- holds in memory (`p_held`; e.g. a claim whose commit succeeded but whose answer was lost).
+-- heartbeat row (dead and swept, or stopped), at once, and — `p_own` — this runner's own that it no
+-- longer holds in memory (`p_held`; e.g. a claim whose commit succeeded but whose answer was lost)
+-- once older than `p_min_age_seconds` (a younger one may be between its commit and `p_held`).
 -- Only attempt 1 is ever leased: a retry (attempt 2+) already has its own job.
 CREATE FUNCTION stitch_requeue_leases(p_own text, p_held text[], p_min_age_seconds double precision) RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -165,8 +166,8 @@ BEGIN
     FROM stitch_runs r
     WHERE r.id = n.run_id AND r.status = 'running'
       AND n.leased_by IS NOT NULL AND n.status IN ('pending', 'running') AND n.attempt = 1
-      AND n.updated_at < now() - make_interval(secs => p_min_age_seconds)
       AND (n.leased_by = p_own AND NOT (n.run_id::text || '/' || n.instance_id = ANY (p_held))
+             AND n.updated_at < now() - make_interval(secs => p_min_age_seconds)
            OR n.leased_by <> p_own AND NOT EXISTS (SELECT 1 FROM stitch_runners w WHERE w.id = n.leased_by))
     RETURNING n.run_id, r.version_id, n.instance_id
   )
