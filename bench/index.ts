@@ -5,12 +5,14 @@
  *   queue_jobs_per_s  raw graphile-worker 0.17.3 draining no-op jobs added up front (concurrency 10)
  *   queue_chained_jobs_per_s  the same, each job adding the next (5 a chain): the queue's own cost of a hop
  *   nodes_per_s       Stitch node executions/s: many concurrent runs of a 5-node chain of no-op sync workers
- *   ratio             nodes_per_s / queue_jobs_per_s
+ *   ratio             nodes_per_s / queue_jobs_per_s (target ≥ 0.5); ratio_chained: ÷ queue_chained_jobs_per_s (≥ 1)
+ *   wal_kb_per_node   WAL bytes written per node execution in the nodes_per_s phase (pg_current_wal_lsn)
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
  *
+ * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
  * BENCH_PSS=1 (with a server that preloads pg_stat_statements) prints where the chain phase spends
  * PostgreSQL's time, statement by statement.
@@ -71,6 +73,12 @@ async function cpuSeconds(pool: pg.Pool): Promise<number> {
   }
   const own = process.cpuUsage();
   return backend + (own.user + own.system) / 1e6;
+}
+
+/** WAL written so far by the whole server (the bench database is the only one busy). */
+async function walBytes(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS b`);
+  return Number(rows[0].b);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -171,13 +179,16 @@ async function benchStitch(url: string) {
     databaseWaitSeconds: 60,
     pollIntervalMs: 1000,
     fetchBatchSize: FETCH_BATCH ?? config.fetchBatchSize,
+    eagerDispatch: process.env.BENCH_EAGER !== '0',
   });
   const cpu0 = await cpuSeconds(stitch.db.pool);
+  const wal0 = await walBytes(stitch.db.pool);
   await waitForRuns(runIds);
   const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
   const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
+  const walKbPerNode = ((await walBytes(stitch.db.pool)) - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length);
   if (process.env.BENCH_PSS) {
-    const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30`);
+    const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40`);
     console.table(rows);
   }
 
@@ -197,7 +208,7 @@ async function benchStitch(url: string) {
   hops.sort((a, b) => a - b);
   await runner.stop();
   await stitch.stop();
-  return { nodesPerSecond, cpuMsPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
+  return { nodesPerSecond, cpuMsPerNode, walKbPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
 }
 
 async function main() {
@@ -223,8 +234,10 @@ async function main() {
       queue_chained_jobs_per_s: Math.round(chainedQueue.perSecond),
       nodes_per_s: Math.round(stitch.nodesPerSecond),
       ratio: round(stitch.nodesPerSecond / queue, 3),
+      ratio_chained: round(stitch.nodesPerSecond / chainedQueue.perSecond, 3),
       cpu_ms_per_job: round(cpuMsPerJob, 3),
       cpu_ms_per_node: round(stitch.cpuMsPerNode, 3),
+      wal_kb_per_node: round(stitch.walKbPerNode, 2),
       hop_p50_ms: round(stitch.hopP50, 2),
       hop_p99_ms: round(stitch.hopP99, 2),
     });

@@ -3,6 +3,7 @@
  * shared callback secret, the worker registry check, the in-process completion path and,
  * optionally, the queue runner. `start`, `serve`, `worker`, tests and benchmarks all go through here.
  */
+import { setRuntimeConfig } from './runtime-config';
 import { randomBytes } from 'node:crypto';
 import { getConfig, type Config } from './config';
 import { closeDatabase, openDatabase, type Database } from './db/pool';
@@ -60,6 +61,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   try {
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));
+    setRuntimeConfig(config);
     setLocalCompleter(completeNode);
     await startVaultSync(loadVaultKey(config));
     const runner =
@@ -85,12 +87,14 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
         await runner?.stop();
         await stopVaultSync();
         setLocalCompleter(undefined);
+        setRuntimeConfig(undefined);
         await closeDatabase();
       },
     };
     active = instance;
     return instance;
   } catch (error) {
+    setRuntimeConfig(undefined);
     await stopVaultSync();
     await closeDatabase();
     throw error;

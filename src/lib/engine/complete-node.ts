@@ -12,6 +12,7 @@ import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
 import { getLogger } from '@/lib/log';
 import { verifyCallbackToken } from './callback-tokens';
+import type { ClaimBox } from './claims';
 import { executionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
@@ -65,7 +66,7 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
   if (ctx && ctx.runId === runId && ctx.instanceId === instanceId && ctx.attempt === attempt) {
     const graph = await getExecutionGraph(ctx.versionId);
     const ref = { runId, versionId: ctx.versionId, instanceId, attempt };
-    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt, jobId: ctx.jobId });
+    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt, jobId: ctx.jobId, claim: ctx.claim });
     if (settled) return { ok: true };
     return explainRefusal(runId, instanceId, attempt, callback);
   }
@@ -103,7 +104,7 @@ export async function applyCallback(
   graph: ExecutionGraph,
   ref: NodeRef,
   callback: WorkerCallback,
-  known: { input?: unknown; startedAt?: Date; jobId?: string },
+  known: { input?: unknown; startedAt?: Date; jobId?: string; claim?: ClaimBox },
 ): Promise<boolean> {
   if (callback.status === 'completed') {
     const result = await settleNode(graph, ref, {
@@ -114,6 +115,7 @@ export async function applyCallback(
       merge: true,
       hash: completionHash(callback.status, callback.output, callback.error),
       jobId: known.jobId,
+      claim: known.claim,
     });
     return result.ok;
   }

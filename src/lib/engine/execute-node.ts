@@ -12,6 +12,7 @@ import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/
 import { isRemoteType } from '@/lib/workers/remote-types';
 import { validateInput } from '@/lib/workers/validate-input';
 import { acquireIntegrationSlot } from '@/lib/workers/limits';
+import type { ClaimBox } from './claims';
 import { failAttempt } from './complete-node';
 import { executionContext, type ExecutionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
@@ -69,10 +70,22 @@ async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promis
   return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, live: r.live, upstream: r.upstream };
 }
 
-export async function executeNodeJob(payload: ExecutePayload, jobId?: string): Promise<void> {
+/**
+ * Execute one attempt. With `claim`, a settle here may claim one cheap successor for the runner
+ * (eager dispatch): its instance id is left in `claim.claimed` for the caller to execute next.
+ */
+export async function executeNodeJob(
+  payload: ExecutePayload,
+  jobId?: string,
+  claim?: ClaimBox,
+  /** A claimed instance's one upstream, from the settle that claimed it: nothing to read. */
+  upstream?: LoadedState['upstream'],
+): Promise<void> {
   const graph = await getExecutionGraph(payload.v);
   await prepareFingerprints(graph, payload.v); // re-run hook: completed instances get their fingerprint
-  const state = await loadState(graph, payload);
+  const state = upstream
+    ? { runStatus: 'running', runInput: undefined, status: 'pending', attempt: payload.a, live: 1, upstream }
+    : await loadState(graph, payload);
   if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
   if (state.status !== 'pending' && state.status !== 'running') return;
 
@@ -98,10 +111,10 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
   switch (node.type) {
     case 'start':
     case 'end':
-      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId });
+      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId, claim });
       return;
     case 'worker':
-      await runWorker(graph, node, ref, input, jobId);
+      await runWorker(graph, node, ref, input, jobId, claim);
       return;
     case 'splitter':
       if (await reuseWholeScope(graph, node, ref, input, jobId)) return; // re-run hook: an unchanged scope at once
@@ -110,7 +123,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
     case 'switch': {
       const chosen = chooseCase(node, input);
       const live = (edge: ExecutionEdge) => caseOfEdge(edge) === chosen;
-      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId, live, metadata: { case: chosen } });
+      await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId, live, metadata: { case: chosen }, claim });
       return;
     }
     case 'ux':
@@ -125,7 +138,7 @@ export async function executeNodeJob(payload: ExecutePayload, jobId?: string): P
   }
 }
 
-async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string): Promise<void> {
+async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string, claim?: ClaimBox): Promise<void> {
   const type = node.workerType!;
   const definition = await findWorkerDefinition(type);
   if (!definition) {
@@ -164,6 +177,8 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
     callbacks: 0,
     deadlineSeconds: isAsync ? deadlineSeconds : undefined,
     jobId,
+    // Only a sync worker's own completion, inside this execution, runs its successor here next.
+    claim: isAsync ? undefined : claim,
   };
   const runningMark = isAsync
     ? undefined

@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
+import type { ClaimBox } from './claims';
 
 /**
  * Test seam (used only by `src/lib/workers/testing.ts`): when an attempt carries a harness, the
@@ -40,6 +41,8 @@ export interface ExecutionContext {
    * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
    */
   jobId?: string;
+  /** Eager dispatch: the completion may claim one cheap successor for this runner (claims.ts). */
+  claim?: ClaimBox;
   /** Set only by the worker test harness (see HarnessSink). */
   harness?: HarnessSink;
 }

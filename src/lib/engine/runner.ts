@@ -15,7 +15,8 @@ import { getLogger } from '@/lib/log';
 import { DatabaseView, releaseOwnPools, startHeartbeat, sweepDeadRunners } from './liveness';
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
-import { executeNodeJob, type ExecutePayload } from './execute-node';
+import { executeWithSuccessors, requeueLeases, type Dispatcher } from './eager-dispatch';
+import type { ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
 import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
@@ -40,6 +41,8 @@ export interface QueueRunnerOptions {
   url: string;
   /** How long a runner waits for a database that went away before it gives up. */
   databaseWaitSeconds: number;
+  /** Run claimed cheap successors in the same task (eager-dispatch.ts). Default true; false for comparisons. */
+  eagerDispatch?: boolean;
 }
 
 export interface QueueRunner {
@@ -55,9 +58,9 @@ export interface QueueRunner {
 /** Every task works on one node attempt and is guarded: see job-guard.ts (every run ends). */
 const guarded = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
 
-const tasks: Record<string, Task> = {
-  stitch_execute: (payload, helpers) =>
-    guardJob('stitch_execute', guarded(payload as ExecutePayload), () => executeNodeJob(payload as ExecutePayload, helpers.job.id)),
+/** The task list of one runner: its execute jobs run their claimed successors (eager-dispatch.ts). */
+const taskList = (dispatch: Dispatcher, pool: pg.Pool): Record<string, Task> => ({
+  stitch_execute: (payload, helpers) => executeWithSuccessors(payload as ExecutePayload, helpers.job.id, dispatch, pool),
   stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
   stitch_child_settled: (payload) => {
@@ -80,7 +83,7 @@ const tasks: Record<string, Task> = {
       }
     });
   },
-};
+});
 
 /**
  * Route graphile-worker's logs into Stitch's logger at debug (errors stay errors). A failed
@@ -101,6 +104,9 @@ const SHUTDOWN_WATCHDOG_MS = 15_000;
 export async function startQueueRunner(options: QueueRunnerOptions): Promise<QueueRunner> {
   const id = `runner-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const log = getLogger();
+  let stopping = false;
+  const dispatch: Dispatcher = { runnerId: id, active: () => !stopping && options.eagerDispatch !== false, held: new Set() };
+  const tasks = taskList(dispatch, options.pool);
   const view = new DatabaseView();
   const heartbeat = startHeartbeat({
     url: options.url,
@@ -118,7 +124,6 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
   let current: Runner | undefined;
   let currentPools: string[] = [];
   let retired: string[] = [];
-  let stopping = false;
   let fail!: (error: Error) => void;
   const failed = new Promise<Error>((resolve) => (fail = resolve));
   const publish = () => heartbeat.setPoolIds([...currentPools, ...retired]);
@@ -226,6 +231,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     if (sweeping || stopping || !view.seenFor(options.staleRunnerSeconds)) return;
     sweeping = true;
     sweepDeadRunners(options.pool, id, options.staleRunnerSeconds)
+      .then(() => requeueLeases(options.pool, dispatch))
       .catch((error) => log.warn({ error: String(error) }, 'sweep of dead runners failed'))
       .finally(() => (sweeping = false));
   }, options.heartbeatSeconds * 1000);

@@ -14,6 +14,7 @@ import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
 import type { RetryPolicy } from '@/types/stitch';
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
+import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './compile';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
@@ -29,13 +30,24 @@ export interface NodeRef {
 
 export interface SettleResult {
   ok: boolean;
-  ready?: Array<{ i: string }>;
+  /** Instances made ready; `e` marks one claimed by this runner (no queue job was added for it). */
+  ready?: Array<{ i: string; e?: string }>;
   run?: string | null;
+  /** The output as stored, returned only when a successor was claimed (its input). */
+  output?: unknown;
 }
 
 export function completionHash(status: string, output: unknown, error: unknown): string {
   return createHash('sha256').update(JSON.stringify([status, output ?? null, error ?? null])).digest('base64url');
 }
+
+/**
+ * The settle statement. `$16`: commit asynchronously (see below). Without a queue job ($14 null: an
+ * eagerly dispatched or outside callback) graphile's complete_jobs is not called at all.
+ */
+const SETTLE = `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
+  CASE WHEN $14::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) END AS jobs_completed,
+  set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
 
 /**
  * Settle an instance with data for downstream: `completed`, or `failed` on a continueOnError node
@@ -60,16 +72,18 @@ export async function settleNode(
     live?: (edge: ExecutionEdge) => boolean;
     /** Merged into the instance's metadata (e.g. the switch case taken). */
     metadata?: Record<string, unknown>;
+    /** Claim one cheap successor for this runner (eager dispatch); set to what was claimed. */
+    claim?: ClaimBox;
     /** A client inside a transaction the caller owns (default: the pool, its own transaction). */
     db?: Pick<PoolClient, 'query'>;
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
+  const arrivals = downstreamArrivals(graph, nodeId, itemPath, settle.live);
+  if (settle.claim) claimOne(graph, arrivals, settle.claim.runnerId);
   const db = settle.db ?? getPool();
   const { rows } = await retryTransient('settle', () => db.query<{ r: SettleResult }>(
-    `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
-            (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) AS jobs_completed,
-            set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`,
+    SETTLE,
     [
       ref.runId,
       ref.versionId,
@@ -81,10 +95,10 @@ export async function settleNode(
       settle.input === undefined ? null : JSON.stringify(settle.input),
       settle.startedAt ?? null,
       settle.merge,
-      JSON.stringify(downstreamArrivals(graph, nodeId, itemPath, settle.live)),
+      JSON.stringify(arrivals),
       outputNodesOf(graph),
       settle.hash ?? null,
-      settle.jobId ? [settle.jobId] : [],
+      settle.jobId ? [settle.jobId] : null,
       JSON.stringify({ metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 }),
       // An item settled inside its own queue job commits asynchronously: a crash can only lose it
       // together with the job's completion (same commit), and the job then runs again. Callbacks
@@ -92,8 +106,13 @@ export async function settleNode(
       itemPath.length > 0 && settle.jobId !== undefined,
     ],
   ));
-  if (itemPath.length > 0 && rows[0].r.ok) notifySoon(ref.runId);
-  return rows[0].r;
+  const result = rows[0].r;
+  if (itemPath.length > 0 && result.ok) notifySoon(ref.runId);
+  if (settle.claim && result.ok) {
+    settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;
+    if (settle.claim.claimed) settle.claim.upstream = { [nodeId]: { status: settle.status, output: result.output } };
+  }
+  return result;
 }
 
 /**

@@ -8,7 +8,7 @@
  * Defaults below; override per type with STITCH_LIMITS='{"minimax":{"maxInFlight":2}}' or
  * STITCH_LIMIT_MINIMAX_MAX_IN_FLIGHT=2 (0 = no limit).
  */
-import { getConfig } from '@/lib/config';
+import { runtimeConfig } from '@/lib/runtime-config';
 import { getPool } from '@/lib/db/pool';
 import type { NodeRef } from '@/lib/engine/transitions';
 import { logWorker } from './utils';
@@ -33,7 +33,7 @@ const RECHECK_SECONDS = 2;
 
 /** The effective limit of a worker type, or undefined when it has none. */
 export function limitFor(type: string): IntegrationLimit | undefined {
-  const merged = { ...DEFAULT_LIMITS[type], ...getConfig().integrationLimits[type] };
+  const merged = { ...DEFAULT_LIMITS[type], ...runtimeConfig().integrationLimits[type] };
   const limit = { maxInFlight: merged.maxInFlight ?? 0, maxRequests: merged.maxRequests ?? 0, intervalSeconds: merged.intervalSeconds || 60 };
   return limit.maxInFlight > 0 || limit.maxRequests > 0 ? limit : undefined;
 }

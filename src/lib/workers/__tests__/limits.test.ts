@@ -84,8 +84,9 @@ describe('integration limits', () => {
     const throttled = (await getRunEvents(runId)).filter((e) => e.type === 'node:pending' && e.payload.throttled === true);
     expect(throttled.length).toBeGreaterThan(0);
     expect(throttled[0].payload.reason).toMatch(/of 2 minimax jobs in flight/);
-    // Both processes did MiniMax work (the second one logs each submission).
-    expect(second!.output()).toMatch(/MiniMax task submitted/);
+    // Both processes did MiniMax work: the second one logs each submission and each poll it ran
+    // (which of the two submits depends on which polls the queue first, so either counts).
+    expect(second!.output()).toMatch(/MiniMax task (submitted|polled)/);
     const { rows } = await getPool().query(`SELECT count(*)::int AS n FROM stitch_node_runs WHERE run_id = $1 AND metadata ->> 'throttled' = 'true'`, [runId]);
     expect(rows[0].n).toBe(0); // throttled nodes were cleared when they got their slot
   });
