@@ -4,6 +4,7 @@
  * (recorded on them as `metadata.savedUsd` when they were reused).
  */
 import { getPool } from '@/lib/db/pool';
+import { idMap } from '@/lib/engine/id-map';
 import type { getRunWithNodes } from '@/lib/db/runs';
 
 export interface UsageLine {
@@ -53,7 +54,8 @@ export async function withReuseAndCost(run: RunView) {
   let usd = 0;
   let savedUsd = 0;
   let mock = false;
-  const nodes: Record<string, NodeView & { usage: UsageLine[]; costUsd: number; origin: NodeOrigin | null; reusedFrom: { runId: string; instanceId: string } | null }> = {};
+  // Keyed by instance ids users chose (`__proto__` included): a prototype-free map.
+  const nodes = idMap<NodeView & { usage: UsageLine[]; costUsd: number; origin: NodeOrigin | null; reusedFrom: { runId: string; instanceId: string } | null }>();
   for (const [instanceId, node] of Object.entries(run.nodes)) {
     const lines = usage.get(instanceId) ?? [];
     const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0));

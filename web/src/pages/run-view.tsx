@@ -286,7 +286,7 @@ function RunSummary({ detail, view }: { detail?: RunDetail; view?: RunView }) {
 
 /** Per node: where its settled instances' outputs came from (all reused, all cached, or mixed) and their cost. */
 function provenanceOf(detail: RunDetail): Record<string, NodeProvenance> {
-  const out: Record<string, NodeProvenance> = {};
+  const out = Object.create(null) as Record<string, NodeProvenance>; // node ids may be `__proto__`
   for (const state of Object.values(detail.nodes ?? {})) {
     const entry = (out[state.nodeId] ??= { origin: null, costUsd: 0 });
     entry.costUsd += state.costUsd ?? 0;
