@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import type { ClaimBox } from '@/lib/engine/claims';
 import { secretSourceOf } from '@/lib/config';
 import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import { canonicalJson } from '@/lib/rerun/fingerprint';
@@ -59,7 +60,7 @@ interface CacheRow {
   expired: boolean | null;
 }
 
-async function claim(key: string, workerType: string, ref: NodeRef, ttlSeconds: number | undefined): Promise<CacheRow> {
+async function claimFlight(key: string, workerType: string, ref: NodeRef, ttlSeconds: number | undefined): Promise<CacheRow> {
   const { rows } = await getPool().query<CacheRow>(
     `WITH claim AS (
        INSERT INTO stitch_cache AS c (key, worker_type, status, run_id, instance_id, attempt, ttl_seconds)
@@ -87,7 +88,7 @@ async function claim(key: string, workerType: string, ref: NodeRef, ttlSeconds: 
   return rows[0];
 }
 
-async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string): Promise<void> {
+async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string, claim?: ClaimBox): Promise<void> {
   const from = { runId: row.run_id, instanceId: row.instance_id };
   await settleNode(graph, ref, {
     status: 'completed',
@@ -95,6 +96,7 @@ async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unk
     input,
     merge: false,
     jobId,
+    claim,
     metadata: { origin: 'cached', reusedFrom: from, savedUsd: Number(row.usd ?? 0) },
   });
 }
@@ -125,6 +127,8 @@ export async function completeFromStepCache(
   ref: NodeRef,
   input: unknown,
   jobId?: string,
+  /** Eager dispatch: a hit's settle may claim a successor for this runner (see engine/claims.ts). */
+  dispatch?: ClaimBox,
 ): Promise<boolean> {
   const setting = cacheSettingOf(node, definition);
   if (!setting || !node.workerType) return false;
@@ -132,10 +136,10 @@ export async function completeFromStepCache(
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
   for (;;) {
-    const row = await claim(key, node.workerType, ref, setting.ttlSeconds);
+    const row = await claimFlight(key, node.workerType, ref, setting.ttlSeconds);
     if (row.claimed) return false; // this node executes; its settle fills the entry
     if (row.status === 'ready' && !row.expired) {
-      await completeFromCache(graph, ref, input, row, jobId);
+      await completeFromCache(graph, ref, input, row, jobId, dispatch);
       return true;
     }
     // Another run is computing it (single flight): wait for its result; if its flight is dropped

@@ -150,8 +150,8 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
     await failAttempt(graph, ref, new NonRetriableError(`Invalid input for ${definition.name}: ${problems.join('; ')}`), { input });
     return;
   }
-  if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook (src/lib/rerun)
-  if (await completeFromStepCache(graph, node, definition, ref, input, jobId)) return; // step-cache hook (src/lib/cache)
+  if (await reuseEarlierResult(graph, node, ref, input, jobId, claim)) return; // re-run hook (src/lib/rerun)
+  if (await completeFromStepCache(graph, node, definition, ref, input, jobId, claim)) return; // step-cache hook (src/lib/cache)
   if (await stopForBudget(graph, node, ref)) return; // budget hook (src/lib/budget)
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.

@@ -9,6 +9,7 @@ import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import type { ClaimBox } from '@/lib/engine/claims';
 import { ensureStaticHashes, staticHash } from './fingerprint';
 
 const hashes = new Map<string, string>();
@@ -59,7 +60,15 @@ export function prepareFingerprints(graph: ExecutionGraph, versionId: string): P
  * matches. `input` is what the node would store as its input (validated, for workers). True when
  * the node needs no execution (reused now, or already settled by a concurrent delivery).
  */
-export async function reuseEarlierResult(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, input: unknown, jobId?: string): Promise<boolean> {
+export async function reuseEarlierResult(
+  graph: ExecutionGraph,
+  node: ExecutionNode,
+  ref: NodeRef,
+  input: unknown,
+  jobId?: string,
+  /** Eager dispatch: the settle may claim a successor for this runner (see engine/claims.ts). */
+  claim?: ClaimBox,
+): Promise<boolean> {
   const plan = (await runSettingsOf(ref.runId)).rerun;
   if (!plan || plan.forced.includes(node.id)) return false;
   const earlier = await findEarlierResult(plan.of, node.id, ref.instanceId, staticHashOf(graph, ref.versionId, node.id), input);
@@ -70,6 +79,7 @@ export async function reuseEarlierResult(graph: ExecutionGraph, node: ExecutionN
     input,
     merge: false,
     jobId,
+    claim,
     metadata: { origin: 'reused', reusedFrom: { runId: earlier.runId, instanceId: earlier.instanceId }, savedUsd: earlier.usd },
   });
   return true;
