@@ -1049,6 +1049,25 @@ BEGIN
   RETURN NEW;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_settle_batch(p_items jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  x record;
+  results jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(p_items)]);
+BEGIN
+  FOR x IN SELECT value AS v, ordinality AS n FROM jsonb_array_elements(p_items) WITH ORDINALITY
+           ORDER BY value ->> 'run', ordinality LOOP
+    results[x.n] := stitch_settle_node(
+      (x.v ->> 'run')::uuid, (x.v ->> 'version')::uuid, x.v ->> 'instance', (x.v ->> 'attempt')::integer,
+      x.v ->> 'status', x.v -> 'output', x.v ->> 'error', x.v -> 'input', (x.v ->> 'startedAt')::timestamptz,
+      (x.v ->> 'merge')::boolean, x.v -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x.v -> 'outputNodes')),
+      x.v ->> 'hash', x.v -> 'extra');
+  END LOOP;
+  RETURN to_jsonb(results);
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_settle_node(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_status text, p_output jsonb, p_error text, p_input jsonb, p_started_at timestamp with time zone, p_merge boolean, p_downstream jsonb, p_output_nodes text[], p_completion_hash text)
  RETURNS jsonb
  LANGUAGE sql

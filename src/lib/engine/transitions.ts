@@ -16,6 +16,7 @@ import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './compile';
+import { settleWith, submitSettle, type SettleItem } from './settle-batch';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
 import { retryTransient } from '@/lib/db/transient';
@@ -40,14 +41,6 @@ export interface SettleResult {
 export function completionHash(status: string, output: unknown, error: unknown): string {
   return createHash('sha256').update(JSON.stringify([status, output ?? null, error ?? null])).digest('base64url');
 }
-
-/**
- * The settle statement. `$16`: commit asynchronously (see below). Without a queue job ($14 null: an
- * eagerly dispatched or outside callback) graphile's complete_jobs is not called at all.
- */
-const SETTLE = `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
-  CASE WHEN $14::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
 
 /**
  * Settle an instance with data for downstream: `completed`, or `failed` on a continueOnError node
@@ -81,32 +74,29 @@ export async function settleNode(
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
   const arrivals = downstreamArrivals(graph, nodeId, itemPath, settle.live);
   if (settle.claim) claimOne(graph, arrivals, settle.claim.runnerId);
-  const db = settle.db ?? getPool();
-  const { rows } = await retryTransient('settle', () => db.query<{ r: SettleResult }>(
-    SETTLE,
-    [
-      ref.runId,
-      ref.versionId,
-      ref.instanceId,
-      ref.attempt,
-      settle.status,
-      JSON.stringify(settle.output ?? null),
-      settle.error ?? null,
-      settle.input === undefined ? null : JSON.stringify(settle.input),
-      settle.startedAt ?? null,
-      settle.merge,
-      JSON.stringify(arrivals),
-      outputNodesOf(graph),
-      settle.hash ?? null,
-      settle.jobId ? [settle.jobId] : null,
-      JSON.stringify({ metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 }),
-      // An item settled inside its own queue job commits asynchronously: a crash can only lose it
-      // together with the job's completion (same commit), and the job then runs again. Callbacks
-      // from outside (no job) stay durable before they are acknowledged.
-      itemPath.length > 0 && settle.jobId !== undefined,
-    ],
-  ));
-  const result = rows[0].r;
+  const item: SettleItem = {
+    run: ref.runId,
+    version: ref.versionId,
+    instance: ref.instanceId,
+    attempt: ref.attempt,
+    status: settle.status,
+    output: settle.output,
+    error: settle.error,
+    input: settle.input,
+    startedAt: settle.startedAt,
+    merge: settle.merge,
+    arrivals,
+    outputNodes: outputNodesOf(graph),
+    hash: settle.hash,
+    extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 },
+    jobId: settle.jobId,
+    // An item settled inside its own queue job commits asynchronously: a crash can only lose it
+    // together with the job's completion (same commit), and the job then runs again. Callbacks
+    // from outside (no job) stay durable before they are acknowledged.
+    asyncCommit: itemPath.length > 0 && settle.jobId !== undefined,
+  };
+  // Inside a caller's transaction the settle goes alone on its client; otherwise it may be batched.
+  const result: SettleResult = await retryTransient('settle', () => (settle.db ? settleWith(settle.db, item) : submitSettle(item)));
   if (itemPath.length > 0 && result.ok) notifySoon(ref.runId);
   if (settle.claim && result.ok) {
     settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;
