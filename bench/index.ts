@@ -9,6 +9,8 @@
  *   wal_kb_per_node   WAL bytes written per node execution in the nodes_per_s phase (pg_current_wal_lsn)
  *   hop_p50_ms/p99    unloaded hop latency: a sync node's completion committed → the next node's execute starts
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
+ *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
+ *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
  *
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
@@ -247,6 +249,8 @@ async function main() {
       };
       Object.assign(figures, await benchFanout(server.adminUrl));
     }
+    const { benchCacheHop } = await import('./cache');
+    Object.assign(figures, await benchCacheHop(server.adminUrl));
     const { benchRemote } = await import('./remote');
     Object.assign(figures, await benchRemote(server.adminUrl));
   } finally {

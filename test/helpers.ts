@@ -1,6 +1,9 @@
 /**
  * Test helpers: register throw-away workers, build graphs, wait for runs.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { NodeConfig, RunRow, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
 import type { IWorker, WorkerClass } from '@/lib/workers/base';
@@ -78,4 +81,36 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error('condition not met before timeout');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Point STITCH_PRICES at a fresh price file with `table` (read at pricing time) and register
+ * `type`, a sync worker that reports one `calls` unit and outputs its input plus `{[nodeId]: config.tag}`.
+ * Returns the ids (`runId/nodeId`) it executed, in order, and a restore for STITCH_PRICES.
+ */
+export function registerMeteredWorker(type: string, usdPerCall: number, definition: Partial<WorkerDefinition> = {}): { executed: string[]; restore: () => void } {
+  const previous = process.env.STITCH_PRICES;
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'stitch-prices-')), 'prices.json');
+  writeFileSync(file, JSON.stringify({ [type]: { source: 'test', units: { calls: usdPerCall } } }));
+  process.env.STITCH_PRICES = file;
+  const executed: string[] = [];
+  registerTestWorker(
+    type,
+    class {
+      async execute(runId: string, nodeId: string, config: NodeConfig, input: object) {
+        const { reportUsage, triggerCallback } = await import('@/lib/workers/utils');
+        executed.push(`${runId}/${nodeId}`);
+        await reportUsage(runId, nodeId, [{ unit: 'calls', quantity: 1 }]);
+        await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, [nodeId]: config.tag ?? 1 } });
+      }
+    },
+    definition,
+  );
+  return {
+    executed,
+    restore: () => {
+      if (previous === undefined) delete process.env.STITCH_PRICES;
+      else process.env.STITCH_PRICES = previous;
+    },
+  };
 }

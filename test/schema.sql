@@ -1,5 +1,22 @@
 -- The live Stitch schema after every migration (generated: npm run schema:dump). Do not edit.
 
+TABLE stitch_cache (
+  key text NOT NULL,
+  worker_type text,
+  status text NOT NULL,
+  output jsonb,
+  usd double precision NOT NULL DEFAULT 0,
+  run_id uuid,
+  instance_id text,
+  attempt integer,
+  ttl_seconds double precision,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  expires_at timestamp with time zone,
+  CONSTRAINT stitch_cache_pkey PRIMARY KEY (key),
+  CONSTRAINT stitch_cache_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ready'::text])))
+);
+CREATE INDEX stitch_cache_worker_idx ON public.stitch_cache USING btree (worker_type);
+
 TABLE stitch_credentials (
   name text NOT NULL,
   iv bytea NOT NULL,
@@ -52,6 +69,7 @@ TABLE stitch_flows (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   deleted_at timestamp with time zone,
+  budget_usd double precision,
   CONSTRAINT stitch_flows_current_version_fk FOREIGN KEY (current_version_id) REFERENCES stitch_flow_versions(id),
   CONSTRAINT stitch_flows_pkey PRIMARY KEY (id)
 );
@@ -88,6 +106,14 @@ TABLE stitch_migrations (
   CONSTRAINT stitch_migrations_pkey PRIMARY KEY (id)
 );
 
+TABLE stitch_node_fingerprints (
+  version_id uuid NOT NULL,
+  node_id text NOT NULL,
+  static_hash text NOT NULL,
+  CONSTRAINT stitch_node_fingerprints_pkey PRIMARY KEY (version_id, node_id),
+  CONSTRAINT stitch_node_fingerprints_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
+);
+
 TABLE stitch_node_runs (
   run_id uuid NOT NULL,
   instance_id text NOT NULL,
@@ -111,13 +137,33 @@ TABLE stitch_node_runs (
   item_count integer,
   released integer,
   settle_count smallint NOT NULL DEFAULT 0,
+  fingerprint text,
   leased_by text,
   CONSTRAINT stitch_node_runs_pkey PRIMARY KEY (run_id, instance_id),
   CONSTRAINT stitch_node_runs_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_node_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text, 'completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])))
 );
+CREATE INDEX stitch_node_runs_fingerprint_idx ON public.stitch_node_runs USING btree (run_id, node_id, fingerprint) WHERE (fingerprint IS NOT NULL);
 CREATE INDEX stitch_node_runs_leased_idx ON public.stitch_node_runs USING btree (leased_by) WHERE ((leased_by IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text])));
 CREATE INDEX stitch_node_runs_open_idx ON public.stitch_node_runs USING btree (run_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text]));
+CREATE TRIGGER stitch_node_runs_cache_flight AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])) AND (old.status <> new.status) AND (new.metadata ? 'cacheKey'::text))) EXECUTE FUNCTION stitch_end_cache_flight();
+CREATE TRIGGER stitch_node_runs_fingerprint BEFORE UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text) AND (new.fingerprint IS NULL))) EXECUTE FUNCTION stitch_set_fingerprint();
+
+TABLE stitch_node_usage (
+  id bigint NOT NULL DEFAULT nextval('stitch_node_usage_id_seq'::regclass),
+  run_id uuid NOT NULL,
+  instance_id text NOT NULL,
+  attempt integer NOT NULL,
+  worker_type text,
+  unit text NOT NULL,
+  quantity double precision NOT NULL,
+  usd double precision NOT NULL DEFAULT 0,
+  mock boolean NOT NULL DEFAULT false,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_node_usage_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_node_usage_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
+);
+CREATE INDEX stitch_node_usage_run_idx ON public.stitch_node_usage USING btree (run_id, instance_id);
 
 TABLE stitch_remote_tasks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -186,9 +232,13 @@ TABLE stitch_runs (
   parent_instance_id text,
   parent_attempt integer,
   depth integer NOT NULL DEFAULT 0,
+  rerun_of uuid,
+  rerun jsonb,
+  budget_usd double precision,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES stitch_runs(id) ON DELETE SET NULL,
   CONSTRAINT stitch_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
   CONSTRAINT stitch_runs_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
 );
@@ -564,6 +614,24 @@ BEGIN
   RETURN last_id;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_end_cache_flight()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF NEW.status = 'completed' THEN
+    UPDATE stitch_cache c
+    SET status = 'ready', output = NEW.output, created_at = now(),
+        expires_at = CASE WHEN c.ttl_seconds IS NULL THEN NULL ELSE now() + make_interval(secs => c.ttl_seconds) END,
+        usd = coalesce((SELECT sum(u.usd) FROM stitch_node_usage u WHERE u.run_id = NEW.run_id AND u.instance_id = NEW.instance_id), 0)
+    WHERE c.key = NEW.metadata ->> 'cacheKey' AND c.status = 'running' AND c.run_id = NEW.run_id AND c.instance_id = NEW.instance_id;
+  ELSE
+    DELETE FROM stitch_cache c
+    WHERE c.key = NEW.metadata ->> 'cacheKey' AND c.status = 'running' AND c.run_id = NEW.run_id AND c.instance_id = NEW.instance_id;
+  END IF;
+  RETURN NULL;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_enqueue_execute(p_run_id uuid, p_version_id uuid, p_instances jsonb, p_run_at timestamp with time zone)
  RETURNS integer
  LANGUAGE plpgsql
@@ -689,6 +757,12 @@ BEGIN
   PERFORM stitch_enqueue_execute(p_run_id, version, jsonb_build_array(jsonb_build_object('i', p_instance_id)), NULL);
   RETURN true;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_input_fingerprint(p_static text, p_input jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$ SELECT p_static || '.' || md5(coalesce(p_input, 'null'::jsonb)::text) $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_instance_id(p_node text, p_path integer[])
  RETURNS text
@@ -957,6 +1031,22 @@ BEGIN
           'type', 'node:retrying', 'payload', jsonb_build_object('attempt', p_attempt, 'error', p_error,
           'nextAttempt', p_attempt + 1, 'delayMs', p_delay_ms))));
   RETURN true;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_set_fingerprint()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s text;
+BEGIN
+  SELECT f.static_hash INTO s FROM stitch_runs r
+    JOIN stitch_node_fingerprints f ON f.version_id = r.version_id AND f.node_id = NEW.node_id
+  WHERE r.id = NEW.run_id;
+  IF s IS NOT NULL THEN
+    NEW.fingerprint := stitch_input_fingerprint(s, NEW.input);
+  END IF;
+  RETURN NEW;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_settle_batch(p_items jsonb)

@@ -13,6 +13,7 @@ import { registerMcpCommand } from './commands/mcp';
 import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
+import { registerCacheCommands } from './commands/cache';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -23,6 +24,7 @@ registerDoctorCommand(program);
 registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
+registerCacheCommands(program);
 registerMcpCommand(program);
 
 /**

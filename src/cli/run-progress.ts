@@ -11,6 +11,15 @@ export interface RunSnapshot {
   output: unknown;
   error: string | null;
   nodes: Record<string, { nodeId: string; status: NodeStatus; attempt: number; error: string | null; progress: number | null }>;
+  /** What the run cost (GET /api/runs/:id); absent from older servers. */
+  cost?: { usd: number; savedUsd: number; mock?: true };
+}
+
+/** `Cost $0.4213 (saved $1.2000 by reuse and cache; mock usage priced as real)`. */
+export function formatCost(cost: NonNullable<RunSnapshot['cost']>): string {
+  const usd = (n: number) => `$${n.toFixed(n > 0 && n < 0.01 ? 6 : 4)}`;
+  const notes = [cost.savedUsd > 0 ? `saved ${usd(cost.savedUsd)} by reuse and cache` : '', cost.mock ? 'mock usage priced as the real calls' : ''].filter(Boolean);
+  return `Cost ${usd(cost.usd)}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
 
 const FINAL_RUN: RunStatus[] = ['completed', 'failed', 'cancelled'];

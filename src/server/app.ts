@@ -23,6 +23,8 @@ import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
+import { rerunRoutes } from './routes/rerun';
+import { cacheRoutes } from './routes/cache';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
@@ -76,6 +78,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
 
   app.route('/', flowRoutes(config));
   app.route('/', runRoutes());
+  app.route('/', rerunRoutes(config));
+  app.route('/', cacheRoutes());
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes());

@@ -38,8 +38,10 @@ export const GraphSchema = z
 
 const FlowName = z.string().trim().min(1).max(200);
 
-export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema }).openapi('CreateFlow');
-export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional() }).openapi('UpdateFlow');
+const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spend cap in USD: once a run has spent it, no further priced node starts (soft cap)' });
+const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
 
 export const FlowSummarySchema = z
   .object({
@@ -49,7 +51,7 @@ export const FlowSummarySchema = z
     version: z.number().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string() }).nullable(),
+    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string(), costUsd: z.number().optional() }).nullable(),
   })
   .openapi('FlowSummary');
 
@@ -66,7 +68,7 @@ export const VersionSchema = z
   })
   .openapi('FlowVersion');
 
-export const RunBody = z.object({ input: z.unknown().optional() }).openapi('RunRequest');
+export const RunBody = z.object({ input: z.unknown().optional(), budgetUsd: BudgetUsd.optional() }).openapi('RunRequest');
 
 /** Save-time warnings: possibly-missing optional inputs (errors are a 400 instead). */
 export const WarningsSchema = z
@@ -110,6 +112,15 @@ const NodeStateSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  usage: z
+    .array(z.object({ unit: z.string(), quantity: z.number(), usd: z.number(), mock: z.literal(true).optional() }))
+    .openapi({ description: 'What the vendor billed, by unit (reportUsage), priced from the price table' }),
+  costUsd: z.number().openapi({ description: 'Sum of usage in USD' }),
+  origin: z.enum(['executed', 'reused', 'cached']).nullable().openapi({ description: 'Where a settled node\'s output came from' }),
+  reusedFrom: z
+    .object({ runId: z.string(), instanceId: z.string() })
+    .nullable()
+    .openapi({ description: 'The earlier run instance a reused or cached output came from' }),
 });
 
 export const RunSummarySchema = z
@@ -143,6 +154,11 @@ export const RunSchema = RunSummarySchema.extend({
       }),
     )
     .openapi({ description: 'UX gates waiting for a human (POST /api/stitch/complete/{runId}/{instanceId})' }),
+  cost: z
+    .object({ usd: z.number(), savedUsd: z.number(), mock: z.literal(true).optional() })
+    .openapi({ description: 'What the run cost, and what its reused and cached nodes cost when they executed' }),
+  rerunOf: z.string().nullable().openapi({ description: 'The run this one re-ran (POST /api/runs/{runId}/rerun)' }),
+  budgetUsd: z.number().nullable().openapi({ description: 'Spend cap in USD, if any' }),
 }).openapi('Run');
 
 export const RunListSchema = z

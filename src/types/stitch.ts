@@ -86,6 +86,8 @@ export interface ExecutionNode {
   inputSchema?: Record<string, FieldSchema>;
   /** Splitter ids enclosing this node, outermost first (absent or empty: top level). */
   scope?: string[];
+  /** Step cache setting (`data.cache`); overrides the worker definition's `cache`. */
+  cache?: boolean | { ttlSeconds: number };
 }
 
 export interface ExecutionEdge {
@@ -232,7 +234,7 @@ export interface FlowSummary {
   version: number | null;
   createdAt: string;
   updatedAt: string;
-  lastRun: { id: string; status: RunStatus; createdAt: string } | null;
+  lastRun: { id: string; status: RunStatus; createdAt: string; /** What it cost (GET /api/flows). */ costUsd?: number } | null;
 }
 
 export interface NodeRunRow {
@@ -267,6 +269,7 @@ export const EVENT_TYPES = [
   'node:cancelled',
   'node:skipped',
   'node:waiting',
+  'node:cached',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -318,6 +321,14 @@ export interface WorkerDefinition {
   category?: string;
   /** Catalogue only, for types served by remote workers (docs/remote-workers.md). */
   remote?: RemoteWorkerStatus;
+  /**
+   * Behaviour version, part of every node's fingerprint (default 1): bump it when the worker's
+   * output for the same settings and input changes, so re-runs and the step cache stop reusing
+   * results of the old behaviour.
+   */
+  version?: number;
+  /** Step-cache default for this worker's nodes (a node's `cache` setting overrides it). */
+  cache?: boolean | { ttlSeconds: number };
 }
 
 /** How a remote worker type is served: workers heard from within 45 s, and the last time one was. */

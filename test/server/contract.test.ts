@@ -144,6 +144,7 @@ describe('runs', () => {
         id: res.body.runId,
         status: 'completed',
         createdAt: run.body.createdAt,
+        costUsd: 0,
       });
     }
     // No body at all is a run with empty input.

@@ -11,6 +11,8 @@ export const FAKE_AUDIO = Buffer.alloc(32_000, 0xff);
 
 export interface FakeElevenLabs extends VendorServer {
   failure: Failure;
+  /** The `character-cost` header sent (default: the text's length). */
+  characterCost?: number;
 }
 
 export async function startFakeElevenLabs(): Promise<FakeElevenLabs> {
@@ -29,7 +31,9 @@ export async function startFakeElevenLabs(): Promise<FakeElevenLabs> {
       case 'malformed':
         return sendJson(res, 200, { audio: 'not really' });
     }
-    res.writeHead(200, { 'content-type': 'audio/mpeg' }).end(FAKE_AUDIO);
+    // ElevenLabs answers with the characters it billed in `character-cost` (credits: half a character on turbo/flash models).
+    const text = String((req.body as { text?: unknown })?.text ?? '');
+    res.writeHead(200, { 'content-type': 'audio/mpeg', 'character-cost': String(fake.characterCost ?? text.length), 'request-id': 'fake-request' }).end(FAKE_AUDIO);
   });
   return Object.assign(fake, base);
 }

@@ -5,7 +5,7 @@
  */
 import type { RunStatus, ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { authHeader, waitForKey } from './auth';
-import type { Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, Schedule, ScheduleFields, StartedRun } from './types';
+import type { Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -89,6 +89,9 @@ export const api = {
   },
   getRun: (runId: string) => request<RunDetail>('GET', `/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/cancel`, {}),
+  /** A re-run reusing what did not change (`fromNode`: force it and everything downstream). */
+  rerun: (runId: string, fromNode?: string) => request<StartedRun & { rerunOf: string }>('POST', `/api/runs/${enc(runId)}/rerun`, fromNode ? { fromNode } : {}),
+  rerunPlan: (runId: string, fromNode?: string) => request<RerunPlan>('POST', `/api/runs/${enc(runId)}/rerun`, { dryRun: true, ...(fromNode ? { fromNode } : {}) }),
   retryNode: (runId: string, instanceId: string) => request<unknown>('POST', `/api/stitch/retry/${enc(runId)}/${enc(instanceId)}`, {}),
   completeGate: (runId: string, instanceId: string, input: unknown) =>
     request<unknown>('POST', `/api/stitch/complete/${enc(runId)}/${enc(instanceId)}`, { input }),

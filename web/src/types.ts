@@ -19,13 +19,38 @@ export interface FlowVersion extends FlowVersionSummary {
   visualGraph: VisualGraph;
 }
 
+/** Where a settled node's output came from: executed now, reused by a re-run, or a step-cache hit. */
+export type NodeOrigin = 'executed' | 'reused' | 'cached';
+
 /** One node instance in `GET /api/runs/:runId` (keyed by instance id). */
-export type RunNodeState = Omit<NodeRunRow, 'runId' | 'instanceId' | 'metadata'> & { metadata?: Record<string, unknown> };
+export type RunNodeState = Omit<NodeRunRow, 'runId' | 'instanceId' | 'metadata'> & {
+  metadata?: Record<string, unknown>;
+  usage?: Array<{ unit: string; quantity: number; usd: number; mock?: true }>;
+  costUsd?: number;
+  origin?: NodeOrigin | null;
+  reusedFrom?: { runId: string; instanceId: string } | null;
+};
+
+/** What a run cost, and what its reused and cached nodes had cost when they executed. */
+export interface RunCost {
+  usd: number;
+  savedUsd: number;
+  mock?: true;
+}
+
+/** `POST /api/runs/:runId/rerun` with `dryRun: true`. */
+export interface RerunPlan {
+  versionId: string;
+  execute: string[];
+  reuse: string[];
+}
 
 export interface RunDetail extends Omit<RunRow, 'trigger' | 'startedAt'> {
   trigger?: unknown;
   startedAt?: string | null;
   nodes: Record<string, RunNodeState>;
+  cost?: RunCost;
+  rerunOf?: string | null;
 }
 
 export type RunListItem = Omit<RunDetail, 'nodes'> & { nodes?: RunDetail['nodes'] };

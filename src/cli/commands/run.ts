@@ -11,7 +11,8 @@ import { startRun } from '@/lib/engine/start-run';
 import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
 import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
-import { ProgressPrinter, followRun, type RunSnapshot } from '../run-progress';
+import { withReuseAndCost } from '@/lib/usage/run-cost';
+import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 
 interface RunOptions {
   input?: string;
@@ -31,7 +32,7 @@ async function localTarget(): Promise<RunTarget> {
       const existing = await findFlowByName(flow.name);
       const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
       const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
-      return { runId, read: () => getRunWithNodes(runId) as Promise<RunSnapshot> };
+      return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
     close: () => stitch.stop(),
   };
@@ -74,6 +75,7 @@ export function registerRunCommand(program: Command): void {
         console.log(`Run ${runId} of "${flow.name}"`);
         const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
         console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
+        if (run.cost) console.log(formatCost(run.cost));
         console.log(JSON.stringify(run.output ?? null, null, 2));
         process.exitCode = run.status === 'completed' ? 0 : 1;
       } finally {

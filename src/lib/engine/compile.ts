@@ -104,6 +104,7 @@ export function compileGraph(input: unknown, options: CompileOptions = {}): Comp
     if (type === 'flow') node.retry = { attempts: 1, ...node.retry };
     if (typeof data.timeoutSeconds === 'number' && data.timeoutSeconds > 0) node.timeoutSeconds = data.timeoutSeconds;
     if (isObject(data.inputSchema)) node.inputSchema = data.inputSchema as ExecutionNode['inputSchema'];
+    if (data.cache !== undefined) node.cache = data.cache as ExecutionNode['cache'];
     if (type === 'worker') {
       const workerType = data.workerType ?? data.worker_type;
       if (typeof workerType !== 'string' || workerType === '') {

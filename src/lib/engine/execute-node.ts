@@ -25,6 +25,10 @@ import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
 import { idMap } from './id-map';
+import { prepareFingerprints, reuseEarlierResult } from '@/lib/rerun/reuse';
+import { completeFromStepCache } from '@/lib/cache/step-cache';
+import { reuseWholeScope } from '@/lib/rerun/reuse-scope';
+import { stopForBudget } from '@/lib/budget/budget';
 
 export interface ExecutePayload {
   r: string;
@@ -78,6 +82,7 @@ export async function executeNodeJob(
   upstream?: LoadedState['upstream'],
 ): Promise<void> {
   const graph = await getExecutionGraph(payload.v);
+  await prepareFingerprints(graph, payload.v); // re-run hook: completed instances get their fingerprint
   const state = upstream
     ? { runStatus: 'running', runInput: undefined, status: 'pending', attempt: payload.a, live: 1, upstream }
     : await loadState(graph, payload);
@@ -112,6 +117,7 @@ export async function executeNodeJob(
       await runWorker(graph, node, ref, input, jobId, claim);
       return;
     case 'splitter':
+      if (await reuseWholeScope(graph, node, ref, input, jobId)) return; // re-run hook: an unchanged scope at once
       await runSplitter(graph, node, ref, input, jobId);
       return;
     case 'switch': {
@@ -121,6 +127,7 @@ export async function executeNodeJob(
       return;
     }
     case 'ux':
+      if (await reuseEarlierResult(graph, node, ref, input, jobId)) return; // re-run hook: an answered gate
       await waitForUser(node, ref, input, jobId);
       return;
     case 'flow':
@@ -143,6 +150,9 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
     await failAttempt(graph, ref, new NonRetriableError(`Invalid input for ${definition.name}: ${problems.join('; ')}`), { input });
     return;
   }
+  if (await reuseEarlierResult(graph, node, ref, input, jobId, claim)) return; // re-run hook (src/lib/rerun)
+  if (await completeFromStepCache(graph, node, definition, ref, input, jobId, claim)) return; // step-cache hook (src/lib/cache)
+  if (await stopForBudget(graph, node, ref)) return; // budget hook (src/lib/budget)
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;

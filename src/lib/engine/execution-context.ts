@@ -19,6 +19,7 @@ export interface HarnessSink {
   scheduleCallback(runId: string, nodeId: string, callback: WorkerCallback, delaySeconds: number): Promise<void>;
   callbackUrl(url: string): void;
   log(level: string, message: string, context: Record<string, unknown>): void;
+  reportUsage?(runId: string, nodeId: string, usage: Array<{ unit: string; quantity: number; mock?: boolean }>): Promise<void>;
 }
 
 export interface ExecutionContext {

@@ -31,6 +31,8 @@ const NodeSettings = z.object({
   timeoutSeconds: seconds.optional(),
   retry: RetrySettings.optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  // The step cache (src/lib/cache): on, off, or on with a time to live.
+  cache: z.union([z.boolean(), z.object({ ttlSeconds: seconds }).strict()]).optional(),
 });
 
 /**

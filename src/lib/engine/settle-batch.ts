@@ -9,6 +9,7 @@
  * fails every item of the batch; each caller's retry then resends it (the attempt rule makes a
  * settle that did commit a no-op).
  */
+import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { isInfrastructureError } from '@/lib/db/transient';
 
@@ -103,9 +104,19 @@ async function send(batch: Waiting[]): Promise<void> {
 }
 
 async function settleAlone(w: Waiting): Promise<void> {
-  const { item } = w;
   try {
-    const { rows } = await getPool().query<{ r: SettleRow }>(SETTLE, [
+    w.resolve(await settleWith(getPool(), w.item));
+  } catch (error) {
+    w.reject(error);
+  }
+}
+
+/**
+ * One settle statement on `db`, not batched: for a caller whose settle must commit inside its own
+ * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts).
+ */
+export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem): Promise<SettleRow> {
+  const { rows } = await db.query<{ r: SettleRow }>(SETTLE, [
       item.run,
       item.version,
       item.instance,
@@ -123,10 +134,7 @@ async function settleAlone(w: Waiting): Promise<void> {
       JSON.stringify(item.extra),
       item.asyncCommit,
     ]);
-    w.resolve(rows[0].r);
-  } catch (error) {
-    w.reject(error);
-  }
+  return rows[0].r;
 }
 
 /** An item as stitch_settle_batch reads it: absent keys are SQL NULL, as in the single statement. */

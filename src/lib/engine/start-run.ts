@@ -22,6 +22,10 @@ export interface StartRunOptions {
   idempotency?: { scope: string; key: string; requestHash: string };
   /** A sub-flow's child run: the parent node attempt that starts it (at most one child per attempt). */
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
+  /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
+  rerun?: { of: string; forced: string[] };
+  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
+  budgetUsd?: number;
 }
 
 export interface StartedRun {
@@ -79,8 +83,9 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
     const { rows } = await getPool().query<{ id: string }>(
       `WITH run AS (
          INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
-                                  parent_run_id, parent_instance_id, parent_attempt, depth)
-         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12)
+                                  parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd)
+         VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
+                 coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)))
          ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
          RETURNING id
        ), entry AS (
@@ -114,6 +119,9 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
         parent?.instanceId ?? null,
         parent?.attempt ?? null,
         parent?.depth ?? 0,
+        options.rerun?.of ?? null,
+        options.rerun ? JSON.stringify(options.rerun) : null,
+        options.budgetUsd ?? null,
       ],
     );
     if (!rows[0] && parent) {

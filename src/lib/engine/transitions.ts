@@ -12,10 +12,11 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
 import type { RetryPolicy } from '@/types/stitch';
+import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './compile';
-import { submitSettle, type SettleItem } from './settle-batch';
+import { settleWith, submitSettle, type SettleItem } from './settle-batch';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
 import { retryTransient } from '@/lib/db/transient';
@@ -66,6 +67,8 @@ export async function settleNode(
     metadata?: Record<string, unknown>;
     /** Claim one cheap successor for this runner (eager dispatch); set to what was claimed. */
     claim?: ClaimBox;
+    /** A client inside a transaction the caller owns (default: the pool, its own transaction). */
+    db?: Pick<PoolClient, 'query'>;
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
@@ -92,7 +95,8 @@ export async function settleNode(
     // from outside (no job) stay durable before they are acknowledged.
     asyncCommit: itemPath.length > 0 && settle.jobId !== undefined,
   };
-  const result: SettleResult = await retryTransient('settle', () => submitSettle(item));
+  // Inside a caller's transaction the settle goes alone on its client; otherwise it may be batched.
+  const result: SettleResult = await retryTransient('settle', () => (settle.db ? settleWith(settle.db, item) : submitSettle(item)));
   if (itemPath.length > 0 && result.ok) notifySoon(ref.runId);
   if (settle.claim && result.ok) {
     settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;

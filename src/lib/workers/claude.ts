@@ -10,7 +10,7 @@ import type { NodeConfig } from '@/types/stitch';
 import { NonRetriableError, RetryAfterError } from '@/lib/errors';
 import { updateNodeState } from '@/lib/db/runs';
 import { renderTemplate } from './transform';
-import { triggerCallback } from './utils';
+import { reportUsage, triggerCallback } from './utils';
 import { retryAfterMs, malformed } from './vendor-http';
 import { VendorWorker, numberFrom, stringField } from './vendor-worker';
 
@@ -98,7 +98,7 @@ export class ClaudeWorker extends VendorWorker {
       model: message.model,
       stopReason: message.stop_reason,
       usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
-    });
+    }, false);
   }
 
   protected async executeMock(runId: string, nodeId: string, config: NodeConfig, input: Record<string, unknown>): Promise<void> {
@@ -109,10 +109,15 @@ export class ClaudeWorker extends VendorWorker {
       model: `${config.model} (mock)`,
       stopReason: 'end_turn',
       usage: { inputTokens: Math.ceil(prompt.length / 4), outputTokens: Math.ceil(text.length / 4) },
-    });
+    }, true);
   }
 
-  async #report(runId: string, nodeId: string, input: Record<string, unknown>, result: ClaudeResult): Promise<void> {
+  async #report(runId: string, nodeId: string, input: Record<string, unknown>, result: ClaudeResult, mock: boolean): Promise<void> {
+    // What Anthropic bills: the response's usage.input_tokens and usage.output_tokens (a mock estimates ~4 characters a token).
+    await reportUsage(runId, nodeId, [
+      { unit: 'input_tokens', quantity: result.usage.inputTokens, mock },
+      { unit: 'output_tokens', quantity: result.usage.outputTokens, mock },
+    ]);
     await updateNodeState(runId, nodeId, { status: 'running', metadata: { usage: result.usage, model: result.model, stopReason: result.stopReason } });
     await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, text: result.text, usage: result.usage } });
   }

@@ -11,7 +11,7 @@ import type { NodeConfig } from '@/types/stitch';
 import { NonRetriableError } from '@/lib/errors';
 import { put } from '@/lib/storage';
 import { speechWav } from './mock-media';
-import { triggerCallback } from './utils';
+import { reportUsage, triggerCallback } from './utils';
 import { malformed, vendorFetch } from './vendor-http';
 import { VendorWorker, keySegment, numberFrom, stringField } from './vendor-worker';
 
@@ -72,6 +72,9 @@ export class ElevenLabsWorker extends VendorWorker {
     );
     const audioUrl = await put(`audio/${runId}/${keySegment(nodeId)}.${format.ext}`, counted, format.contentType);
     if (bytes === 0) throw malformed('ElevenLabs', '/v1/text-to-speech', 'empty audio');
+    // ElevenLabs bills characters; the response's `character-cost` header is the billed count (else the text's length).
+    const billed = Number(response.headers.get('character-cost'));
+    await reportUsage(runId, nodeId, [{ unit: 'characters', quantity: Number.isFinite(billed) && billed >= 0 && response.headers.has('character-cost') ? billed : text.length }]);
     await triggerCallback(runId, nodeId, {
       status: 'completed',
       output: { ...input, audioUrl, audioDuration: format.bytesPerSecond ? round1(bytes / format.bytesPerSecond) : undefined, audioFormat: outputFormat },
@@ -83,6 +86,7 @@ export class ElevenLabsWorker extends VendorWorker {
     if (!text) throw new NonRetriableError('Missing required field: voice_text');
     const wav = speechWav(text);
     const audioUrl = await put(`audio/${runId}/${keySegment(nodeId)}.wav`, wav.bytes, 'audio/wav');
+    await reportUsage(runId, nodeId, [{ unit: 'characters', quantity: text.length, mock: true }]);
     await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, audioUrl, audioDuration: wav.seconds, audioFormat: 'wav_16000', mock: true } });
   }
 }

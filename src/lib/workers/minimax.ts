@@ -17,7 +17,7 @@ import { NonRetriableError, RetryAfterError } from '@/lib/errors';
 import { updateNodeState } from '@/lib/db/runs';
 import type { CallbackReply, PollResult } from './base';
 import { MOCK_SCENE_SECONDS, MOCK_SCENE_VIDEOS, mockId, pickSample, storeMockAsset } from './mock-media';
-import { buildCallbackUrl, logWorker, scheduleCallback } from './utils';
+import { buildCallbackUrl, logWorker, reportUsage, scheduleCallback } from './utils';
 import { malformed, vendorJson } from './vendor-http';
 import { VendorWorker, numberFrom, stringField } from './vendor-worker';
 
@@ -73,6 +73,8 @@ export class MiniMaxWorker extends VendorWorker {
     checkBaseResp(body, '/v1/video_generation');
     if (typeof body.task_id !== 'string' || !body.task_id) throw malformed('MiniMax', '/v1/video_generation', 'no task_id');
     logWorker('info', 'MiniMax task submitted', { worker: 'minimax', runId, nodeId, taskId: body.task_id });
+    // MiniMax bills the video by its requested length (and resolution) once the task is accepted.
+    await reportUsage(runId, nodeId, [{ unit: 'video_seconds', quantity: numberFrom(config.duration, 6) }]);
     await updateNodeState(runId, nodeId, {
       status: 'running',
       output: { ...input, minimaxTaskId: body.task_id },
@@ -86,6 +88,7 @@ export class MiniMaxWorker extends VendorWorker {
     const taskId = `mock-${mockId(runId, nodeId, prompt)}`;
     const videoUrl = await storeMockAsset(pickSample(MOCK_SCENE_VIDEOS, prompt));
     await updateNodeState(runId, nodeId, { status: 'running', output: { ...input, minimaxTaskId: taskId }, metadata: { message: 'mock MiniMax task submitted', mock: true } });
+    await reportUsage(runId, nodeId, [{ unit: 'video_seconds', quantity: numberFrom(config.duration, 6), mock: true }]);
     // Completes through a scheduled queue job, like the vendor's callback would: a restart loses nothing.
     await scheduleCallback(
       runId,

@@ -16,7 +16,7 @@ import { NonRetriableError } from '@/lib/errors';
 import { updateNodeState } from '@/lib/db/runs';
 import type { PollResult } from './base';
 import { MOCK_RENDER_VIDEO, mockId, storeMockAsset } from './mock-media';
-import { buildCallbackUrl, logWorker, scheduleCallback } from './utils';
+import { buildCallbackUrl, logWorker, reportUsage, scheduleCallback } from './utils';
 import { malformed, vendorJson } from './vendor-http';
 import { VendorWorker, numberFrom } from './vendor-worker';
 
@@ -103,6 +103,8 @@ export class ShotstackWorker extends VendorWorker {
       output: { ...input, shotstackRenderId: renderId, duration: timeline.duration },
       metadata: { message: `Shotstack render ${renderId} queued`, vendorTaskId: renderId },
     });
+    // Shotstack bills rendered output by the second: the timeline's length.
+    await reportUsage(runId, nodeId, [{ unit: 'render_seconds', quantity: timeline.duration }]);
   }
 
   protected async executeMock(runId: string, nodeId: string, config: NodeConfig, input: Record<string, unknown>): Promise<void> {
@@ -114,6 +116,7 @@ export class ShotstackWorker extends VendorWorker {
       output: { ...input, shotstackRenderId: renderId, duration: timeline.duration },
       metadata: { message: 'mock Shotstack render queued', mock: true, timeline: { clips: timeline.tracks[0].clips.length, duration: timeline.duration } },
     });
+    await reportUsage(runId, nodeId, [{ unit: 'render_seconds', quantity: timeline.duration, mock: true }]);
     await scheduleCallback(runId, nodeId, { status: 'completed', output: { finalVideoUrl, mock: true } }, numberFrom(config.mockDelaySeconds, 3));
   }
 

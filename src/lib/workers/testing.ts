@@ -83,6 +83,8 @@ export interface WorkerRun {
   stateUpdates: NodeStateUpdate[];
   /** Every `scheduleCallback` (async mocks, timers); deliver them with `runScheduled()`. */
   scheduled: ScheduledCallbackRecord[];
+  /** Every `reportUsage` line, in order (what the engine would price and record). */
+  usage: Array<{ unit: string; quantity: number; mock?: boolean }>;
   /** Every `logWorker` line, including the constructor's (when the harness constructs the worker). */
   logs: LogLine[];
   /** The last URL `buildCallbackUrl` handed out (signed for this run, node and attempt). */
@@ -140,6 +142,7 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     config: { ...definition?.config, ...options.config },
     callbacks: [],
     stateUpdates: [],
+    usage: [],
     scheduled: [],
     logs: [],
     deliverCallback: (body, opts) => deliverCallback(body, opts?.headers ?? {}),
@@ -215,6 +218,9 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     },
     log(level, message, context) {
       run.logs.push({ level, message, context });
+    },
+    async reportUsage(_runId, _nodeId, usage) {
+      run.usage.push(...usage);
     },
   };
 

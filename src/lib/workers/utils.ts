@@ -106,3 +106,4 @@ export function extractErrorContext(error: unknown): Record<string, unknown> {
 }
 
 export { scheduleCallback } from '@/lib/engine/scheduled-callback';
+export { reportUsage, type UsageItem } from '@/lib/usage/report';

@@ -8,6 +8,8 @@ import type { Config } from '@/lib/config';
 import { createFlow, deleteFlow, getFlow, getVersion, listFlows, listVersions, updateFlow } from '@/lib/db/flows';
 import { NotFoundError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
+import { setFlowBudget } from '@/lib/budget/budget';
+import { withLastRunCost } from '@/lib/usage/run-cost';
 import { newRouter, z } from '../openapi';
 import {
   CreateFlowBody,
@@ -60,8 +62,10 @@ export function flowRoutes(config: Config) {
       },
     }),
     async (c) => {
-      const { name, graph } = c.req.valid('json');
-      return c.json(await createFlow(name, graph), 201);
+      const { name, graph, budgetUsd } = c.req.valid('json');
+      const created = await createFlow(name, graph);
+      if (budgetUsd !== undefined) await setFlowBudget(created.id, budgetUsd);
+      return c.json(created, 201);
     },
   );
 
@@ -73,7 +77,7 @@ export function flowRoutes(config: Config) {
       summary: 'List flows (most recently updated first)',
       responses: { 200: json(z.object({ flows: z.array(FlowSummarySchema) }), 'Flows'), ...errors(401) },
     }),
-    async (c) => c.json({ flows: await listFlows() }, 200),
+    async (c) => c.json({ flows: await withLastRunCost(await listFlows()) }, 200),
   );
 
   app.openapi(
@@ -101,8 +105,10 @@ export function flowRoutes(config: Config) {
       },
     }),
     async (c) => {
-      const { graph, name } = c.req.valid('json');
-      return c.json(await updateFlow(c.req.valid('param').id, graph, name), 200);
+      const { graph, name, budgetUsd } = c.req.valid('json');
+      const updated = await updateFlow(c.req.valid('param').id, graph, name);
+      if (budgetUsd !== undefined) await setFlowBudget(updated.id, budgetUsd);
+      return c.json(updated, 200);
     },
   );
 
@@ -179,7 +185,7 @@ export function flowRoutes(config: Config) {
         const key = c.req.valid('header')['idempotency-key'];
         const run = await startRun(
           { flowId },
-          { input: body.input, trigger: { type: 'api' }, idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined },
+          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined },
         );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },

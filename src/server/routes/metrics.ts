@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '@/lib/config';
 import { RUN_STATUSES, NODE_STATUSES } from '@/types/stitch';
+import { spendByWorkerType } from '@/lib/usage/run-cost';
 import { latestEventId } from '../queries/events';
 import { countByStatus, readNodeDurations, readQueueStats } from '../queries/queue-stats';
 
@@ -52,6 +53,19 @@ function buildRegistry(config: Config) {
     registers: [registry],
     async collect() {
       this.set((await readQueueStats(config.staleRunnerSeconds)).liveRunners);
+    },
+  });
+
+  new Gauge({
+    // Read from the usage table at scrape time, like the gauges above: it only grows (a counter's
+    // semantics) however many processes recorded it.
+    name: 'stitch_cost_usd_total',
+    help: 'USD spent on vendor calls (reported usage × the price table), by worker type; mock usage included',
+    labelNames: ['worker_type'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { workerType, usd } of await spendByWorkerType()) this.set({ worker_type: workerType }, usd);
     },
   });
 

@@ -4,6 +4,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { getRunWithNodes } from '@/lib/db/runs';
+import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { cancelRun, retryNode } from '@/lib/engine/start-run';
 import { answerUserTask } from '@/lib/engine/ux-gate';
 import { newRouter, z } from '../openapi';
@@ -37,7 +38,10 @@ export function runRoutes() {
         request: { params: RunIdParams },
         responses: { 200: json(RunSchema, 'The run'), ...errors(401, 404) },
       }),
-      async (c) => c.json(await getRunWithNodes(c.req.valid('param').runId), 200),
+      async (c) => {
+        const view = await withReuseAndCost(await getRunWithNodes(c.req.valid('param').runId));
+        return c.json(view, 200);
+      },
     );
   }
 

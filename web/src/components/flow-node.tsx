@@ -11,7 +11,7 @@ import { useCanvas } from '../canvas-context';
 import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import { NodeIcon } from './icons';
 import { useOverlay } from '../lib/overlay-store';
-import { statusLabel } from '../lib/format';
+import { statusLabel, usd } from '../lib/format';
 import { href } from '../router';
 
 function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
@@ -24,16 +24,19 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
   const runtime = overlay?.runtime;
   const issues = overlay?.issues;
   const status = runtime?.status;
+  const provenance = overlay?.provenance;
+  const origin = provenance?.origin === 'reused' || provenance?.origin === 'cached' ? provenance.origin : undefined;
   const subtitle = subtitleOf(type, data, def, workerType);
   const progress = runtime?.items ? runtime.items.done / Math.max(1, runtime.items.total) : runtime?.progress;
   const showProgress = status === 'running' && typeof progress === 'number';
 
   return (
     <div
-      className={`node-card${selected ? ' selected' : ''}${issues?.length ? ' has-issues' : ''}${status ? ` status-${status}` : ''}`}
+      className={`node-card${selected ? ' selected' : ''}${issues?.length ? ' has-issues' : ''}${status ? ` status-${status}` : ''}${origin ? ` origin-${origin}` : ''}`}
       style={{ '--accent': accent } as React.CSSProperties}
       data-testid={`node-${id}`}
       data-status={status ?? 'idle'}
+      data-origin={provenance?.origin ?? undefined}
     >
       {type !== 'start' && <Handle type="target" position={Position.Left} />}
       <div className="node-head">
@@ -46,6 +49,22 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
         </div>
         {status && <StatusMark status={runtime?.retrying ? 'retrying' : status} />}
       </div>
+      {provenance && (origin || provenance.costUsd > 0) && (
+        <div className="node-run" data-testid="node-provenance">
+          <div className="node-meta">
+            {origin && provenance.fromRunId && (
+              <a className="node-origin node-link nodrag nopan" href={href.run(provenance.fromRunId)} onClick={(e) => e.stopPropagation()} data-testid="node-origin-link" title="The run this output came from">
+                {origin === 'cached' ? 'cached' : 'reused'} from run {provenance.fromRunId.slice(0, 8)}
+              </a>
+            )}
+            {provenance.costUsd > 0 && (
+              <span className="node-cost" data-testid="node-cost">
+                {usd(provenance.costUsd)}
+              </span>
+            )}
+          </div>
+        </div>
+      )}
       {(showProgress || runtime?.items || (runtime && runtime.attempt > 1) || runtime?.message || runtime?.childRunId) && (
         <div className="node-run">
           {showProgress && (

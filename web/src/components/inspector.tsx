@@ -6,7 +6,8 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
-import { clockTime, duration, formatMs, statusLabel } from '../lib/format';
+import { clockTime, duration, formatMs, shortId, statusLabel, usd } from '../lib/format';
+import { href } from '../router';
 import { NodeIcon } from './icons';
 import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import type { InstanceView, RunView } from '../lib/run-state';
@@ -25,6 +26,8 @@ interface InspectorProps {
   view: RunView;
   detail?: RunDetail;
   onClose(): void;
+  /** A finished run: re-run from this node (it and everything downstream execute). */
+  onRunFromHere?(): void;
 }
 
 interface Attempt {
@@ -84,7 +87,7 @@ function gatePrompt(node: FlowNode | undefined, metadata: Record<string, unknown
 
 const indexOf = (id: string) => (id.match(/\d+/g) ?? []).map(Number);
 
-export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: InspectorProps) {
+export function Inspector({ runId, nodeId, node, defs, view, detail, onClose, onRunFromHere }: InspectorProps) {
   const toast = useToast();
   const instances = useMemo(
     () =>
@@ -179,7 +182,33 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose }: 
                 <dd className="mono">{current.instanceId}</dd>
               </>
             )}
+            {state?.origin && state.origin !== 'executed' && state.reusedFrom && (
+              <>
+                <dt>Output</dt>
+                <dd data-testid="inspector-origin">
+                  {state.origin === 'cached' ? 'from the step cache, computed by ' : 'reused from '}
+                  <a href={href.run(state.reusedFrom.runId)} data-testid="inspector-origin-link">
+                    run {shortId(state.reusedFrom.runId)}
+                  </a>{' '}
+                  (<span className="mono">{state.reusedFrom.instanceId}</span>)
+                </dd>
+              </>
+            )}
+            {state?.usage && state.usage.length > 0 && (
+              <>
+                <dt>Cost</dt>
+                <dd data-testid="inspector-cost">
+                  {usd(state.costUsd ?? 0)} ({state.usage.map((u) => `${u.quantity} ${u.unit}`).join(', ')}
+                  {state.usage.some((u) => u.mock) ? ', mock' : ''})
+                </dd>
+              </>
+            )}
           </dl>
+          {onRunFromHere && (
+            <button className="btn btn-sm" onClick={onRunFromHere} data-testid="run-from-here" title="Re-run: this node and everything after it execute, the rest is reused">
+              ↻ Run from here
+            </button>
+          )}
 
           {current.status === 'running' && typeof current.progress === 'number' && (
             <div className="progress big">

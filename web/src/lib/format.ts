@@ -49,3 +49,8 @@ export function triggerLabel(trigger: unknown): string {
       return typeof t.type === 'string' ? t.type : '—';
   }
 }
+
+/** `$0.4213`; small amounts keep their significant digits (`$0.000450`). */
+export function usd(amount: number): string {
+  return `$${amount.toFixed(amount > 0 && amount < 0.01 ? 6 : 4)}`;
+}

@@ -6,10 +6,21 @@
 import { useSyncExternalStore } from 'react';
 import type { ValidationIssue } from '@/types/stitch';
 import type { NodeRuntime } from './run-state';
+import type { NodeOrigin } from '../types';
+
+/** Where a run's node got its output and what it cost (from the run snapshot). */
+export interface NodeProvenance {
+  /** `reused` / `cached` when every settled instance of the node came from earlier work. */
+  origin: NodeOrigin | 'mixed' | null;
+  /** The run the output came from (the first reused instance's). */
+  fromRunId?: string;
+  costUsd: number;
+}
 
 export interface Overlay {
   runtime?: NodeRuntime;
   issues?: ValidationIssue[];
+  provenance?: NodeProvenance;
 }
 
 export class OverlayStore {
@@ -34,7 +45,7 @@ export class OverlayStore {
       }
       changed = true;
       const entry: Overlay = { ...prev, [facet]: value };
-      if (entry.runtime || entry.issues) next[id] = entry;
+      if (entry.runtime || entry.issues || entry.provenance) next[id] = entry;
     }
     if (!changed) return;
     this.#entries = next;

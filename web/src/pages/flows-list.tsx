@@ -6,11 +6,11 @@ import { RUN_EVENT_STATUS } from '../lib/run-state';
 import { followEvents } from '../lib/sse';
 import { StatusBadge } from '../components/status-badge';
 import { useToast } from '../components/toast';
-import { timeAgo } from '../lib/format';
+import { timeAgo, usd } from '../lib/format';
 import { href, navigate } from '../router';
 import type { FlowSummary } from '../types';
 
-type LastRun = { id: string; status: RunStatus; createdAt: string } | null;
+type LastRun = { id: string; status: RunStatus; createdAt: string; costUsd?: number } | null;
 
 export function FlowsListPage() {
   const toast = useToast();
@@ -165,6 +165,12 @@ export function FlowsListPage() {
                     ) : last ? (
                       <a href={href.run(last.id)} className="run-link">
                         <StatusBadge status={last.status} /> <span className="muted small">{timeAgo(last.createdAt)}</span>
+                        {typeof last.costUsd === 'number' && last.costUsd > 0 && (
+                          <span className="node-cost" data-testid="flow-last-cost">
+                            {' '}
+                            {usd(last.costUsd)}
+                          </span>
+                        )}
                       </a>
                     ) : (
                       <StatusBadge status={null} />

@@ -16,16 +16,18 @@ import { JsonView } from '../components/json-view';
 import { MediaPreview } from '../components/media-preview';
 import { StatusBadge } from '../components/status-badge';
 import { Timeline } from '../components/timeline';
+import { RerunDialog } from '../components/rerun-dialog';
 import { useToast } from '../components/toast';
-import { duration, shortId } from '../lib/format';
+import { duration, shortId, usd } from '../lib/format';
 import { toFlow, type FlowEdge, type FlowNode } from '../lib/graph';
 import { hasOverlaps, layoutGraph } from '../lib/layout';
 import { OverlayStore } from '../lib/overlay-store';
 import { applyEvents, fromSnapshot, nodeIdOf, summariseNodes, type NodeRuntime, type RunView } from '../lib/run-state';
 import { followEvents } from '../lib/sse';
 import { useWorkerDefs } from '../lib/use-workers';
-import { href, navigate } from '../router';
+import { href } from '../router';
 import type { RunDetail } from '../types';
+import type { NodeProvenance } from '../lib/overlay-store';
 
 export function RunPage({ runId }: { runId: string }) {
   return (
@@ -51,6 +53,8 @@ function RunViewPage({ runId }: { runId: string }) {
   const [selected, setSelected] = useState<string>();
   const [connection, setConnection] = useState<'connecting' | 'open' | 'retrying'>('connecting');
   const [cancelling, setCancelling] = useState(false);
+  /** The re-run dialog: `{}` for Run again, `{fromNode}` for Run from here. */
+  const [rerunFrom, setRerunFrom] = useState<{ fromNode?: string }>();
   const selectedRef = useRef<string | undefined>(undefined);
   selectedRef.current = selected;
   const summaryRef = useRef<Record<string, NodeRuntime>>({});
@@ -108,6 +112,11 @@ function RunViewPage({ runId }: { runId: string }) {
     };
   }, [runId, refetch]);
 
+  // Where each node's output came from and what it cost, from the latest snapshot.
+  useEffect(() => {
+    if (detail) overlays.setFacet('provenance', provenanceOf(detail));
+  }, [detail, overlays]);
+
   // Run state onto the canvas.
   useEffect(() => {
     if (!view) return;
@@ -134,16 +143,6 @@ function RunViewPage({ runId }: { runId: string }) {
     }
   };
 
-  const runAgain = async () => {
-    if (!detail?.flowId) return;
-    try {
-      const started = await api.startRun(detail.flowId, detail.input);
-      navigate(href.run(started.runId));
-    } catch (e) {
-      toast.show((e as Error).message, 'error');
-    }
-  };
-
   if (error) return <div className="page-error">Could not open run {runId}: {error}</div>;
   const status = view?.status ?? detail?.status;
   const finished = status ? FINAL_RUN.has(status) : false;
@@ -166,6 +165,17 @@ function RunViewPage({ runId }: { runId: string }) {
             {' / '}
             <span className="mono">{shortId(runId)}</span>
           </div>
+          {detail?.rerunOf && (
+            <a className="tag" href={href.run(detail.rerunOf)} title={`A re-run of run ${detail.rerunOf}`} data-testid="rerun-of-link">
+              ↻ re-run of {shortId(detail.rerunOf)}
+            </a>
+          )}
+          {detail?.cost && (detail.cost.usd > 0 || detail.cost.savedUsd > 0) && (
+            <span className="tag" data-testid="run-cost" title={detail.cost.mock ? 'Mock usage, priced as the real calls would be' : 'What the vendors billed for this run'}>
+              {usd(detail.cost.usd)}
+              {detail.cost.savedUsd > 0 && <span data-testid="run-saved"> · saved {usd(detail.cost.savedUsd)}</span>}
+            </span>
+          )}
           {detail?.parentRunId && (
             <a className="tag" href={href.run(detail.parentRunId)} title={`This run is the sub-flow of node ${detail.parentInstanceId} in run ${detail.parentRunId}`} data-testid="parent-run-link">
               ↖ parent run ({detail.parentInstanceId})
@@ -186,7 +196,7 @@ function RunViewPage({ runId }: { runId: string }) {
             </button>
           )}
           {finished && detail?.flowId && (
-            <button className="btn btn-sm" onClick={() => void runAgain()} data-testid="run-again">
+            <button className="btn btn-sm" onClick={() => setRerunFrom({})} data-testid="run-again">
               ↻ Run again
             </button>
           )}
@@ -222,7 +232,17 @@ function RunViewPage({ runId }: { runId: string }) {
             </div>
             <aside className="side-panel">
               {selected && view ? (
-                <Inspector key={selected} runId={runId} nodeId={selected} node={selectedNode} defs={defs.byId} view={view} detail={detail} onClose={() => setSelected(undefined)} />
+                <Inspector
+                  key={selected}
+                  runId={runId}
+                  nodeId={selected}
+                  node={selectedNode}
+                  defs={defs.byId}
+                  view={view}
+                  detail={detail}
+                  onClose={() => setSelected(undefined)}
+                  onRunFromHere={finished && detail ? () => setRerunFrom({ fromNode: selected }) : undefined}
+                />
               ) : (
                 <RunSummary detail={detail} view={view} />
               )}
@@ -230,6 +250,7 @@ function RunViewPage({ runId }: { runId: string }) {
           </div>
           {view && <Timeline view={view} onPick={setSelected} />}
         </div>
+        {rerunFrom && detail && <RerunDialog run={detail} fromNode={rerunFrom.fromNode} onClose={() => setRerunFrom(undefined)} />}
       </div>
     </CanvasContext.Provider>
   );
@@ -261,4 +282,17 @@ function RunSummary({ detail, view }: { detail?: RunDetail; view?: RunView }) {
       <JsonView value={detail.output} testId="run-output" empty={view && FINAL_RUN.has(view.status) ? 'no output' : 'not finished yet'} />
     </div>
   );
+}
+
+/** Per node: where its settled instances' outputs came from (all reused, all cached, or mixed) and their cost. */
+function provenanceOf(detail: RunDetail): Record<string, NodeProvenance> {
+  const out = Object.create(null) as Record<string, NodeProvenance>; // node ids may be `__proto__`
+  for (const state of Object.values(detail.nodes ?? {})) {
+    const entry = (out[state.nodeId] ??= { origin: null, costUsd: 0 });
+    entry.costUsd += state.costUsd ?? 0;
+    if (!state.origin) continue;
+    entry.origin = entry.origin === null || entry.origin === state.origin ? state.origin : 'mixed';
+    if (state.reusedFrom && !entry.fromRunId) entry.fromRunId = state.reusedFrom.runId;
+  }
+  return out;
 }

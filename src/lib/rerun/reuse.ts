@@ -1,0 +1,86 @@
+/**
+ * The engine's hook for re-runs: before a worker or UX node of a re-run executes, look for a
+ * completed instance of the same node in the source run with the same fingerprint (any item of a
+ * splitter: matched per item, by content). Found: the node completes at once with that output,
+ * `origin: "reused"`, `reusedFrom: {runId, instanceId}`, and `savedUsd` (what it cost when it
+ * executed). Nodes the re-run forces (`fromNode` and downstream) always execute.
+ */
+import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
+import { getPool } from '@/lib/db/pool';
+import { runSettingsOf } from '@/lib/db/run-settings';
+import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import type { ClaimBox } from '@/lib/engine/claims';
+import { ensureStaticHashes, staticHash } from './fingerprint';
+
+const hashes = new Map<string, string>();
+
+/** The static half of a node's fingerprint (memoised by version and node). */
+export function staticHashOf(graph: ExecutionGraph, versionId: string, nodeId: string): string {
+  const key = `${versionId}\u0000${nodeId}`;
+  let hash = hashes.get(key);
+  if (!hash) {
+    hash = staticHash(graph, nodeId);
+    if (hashes.size > 50_000) hashes.clear();
+    hashes.set(key, hash);
+  }
+  return hash;
+}
+
+export interface EarlierResult {
+  runId: string;
+  instanceId: string;
+  output: unknown;
+  /** What the earlier instance cost when it executed (its own usage, or what it saved in turn). */
+  usd: number;
+}
+
+/** A completed instance of `nodeId` in `sourceRunId` with this fingerprint; the same instance id first. */
+export async function findEarlierResult(sourceRunId: string, nodeId: string, instanceId: string, staticPart: string, input: unknown): Promise<EarlierResult | undefined> {
+  const { rows } = await getPool().query<{ instance_id: string; output: unknown; usd: number }>(
+    `SELECT s.instance_id, s.output,
+            coalesce((SELECT sum(u.usd) FROM stitch_node_usage u WHERE u.run_id = s.run_id AND u.instance_id = s.instance_id), 0)
+              + coalesce((s.metadata ->> 'savedUsd')::float8, 0) AS usd
+     FROM stitch_node_runs s
+     WHERE s.run_id = $1 AND s.node_id = $2 AND s.status = 'completed'
+       AND s.fingerprint = stitch_input_fingerprint($3, $4::jsonb)
+     ORDER BY s.instance_id = $5 DESC LIMIT 1`,
+    [sourceRunId, nodeId, staticPart, JSON.stringify(input ?? null), instanceId],
+  );
+  const r = rows[0];
+  return r && { runId: sourceRunId, instanceId: r.instance_id, output: r.output, usd: Number(r.usd) };
+}
+
+/** Every node execution: make sure this version's fingerprints can be stored. */
+export function prepareFingerprints(graph: ExecutionGraph, versionId: string): Promise<void> {
+  return ensureStaticHashes(graph, versionId);
+}
+
+/**
+ * For a worker or UX node of a re-run: complete it from the source run when its fingerprint
+ * matches. `input` is what the node would store as its input (validated, for workers). True when
+ * the node needs no execution (reused now, or already settled by a concurrent delivery).
+ */
+export async function reuseEarlierResult(
+  graph: ExecutionGraph,
+  node: ExecutionNode,
+  ref: NodeRef,
+  input: unknown,
+  jobId?: string,
+  /** Eager dispatch: the settle may claim a successor for this runner (see engine/claims.ts). */
+  claim?: ClaimBox,
+): Promise<boolean> {
+  const plan = (await runSettingsOf(ref.runId)).rerun;
+  if (!plan || plan.forced.includes(node.id)) return false;
+  const earlier = await findEarlierResult(plan.of, node.id, ref.instanceId, staticHashOf(graph, ref.versionId, node.id), input);
+  if (!earlier) return false;
+  await settleNode(graph, ref, {
+    status: 'completed',
+    output: earlier.output,
+    input,
+    merge: false,
+    jobId,
+    claim,
+    metadata: { origin: 'reused', reusedFrom: { runId: earlier.runId, instanceId: earlier.instanceId }, savedUsd: earlier.usd },
+  });
+  return true;
+}
