@@ -16,7 +16,7 @@
 import type pg from 'pg';
 import { getLogger } from '@/lib/log';
 import type { ClaimBox } from './claims';
-import { executeNodeJob, type ExecutePayload } from './execute-node';
+import { attemptOf, executeNodeJob, type ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
 
 export interface Dispatcher {
@@ -30,7 +30,6 @@ export interface Dispatcher {
 /** A lease younger than this is never taken back from a live runner (its claim may be in flight). */
 export const LEASE_MIN_AGE_SECONDS = 30;
 
-const attemptOf = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
 
 /** Execute a queue job's attempt, then the successors its settles claim, one after the other. */
 export async function executeWithSuccessors(payload: ExecutePayload, jobId: string, dispatch: Dispatcher, pool: pg.Pool): Promise<void> {

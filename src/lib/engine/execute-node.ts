@@ -37,6 +37,9 @@ export interface ExecutePayload {
   a: number;
 }
 
+/** The node attempt a payload names, as the job guard and transitions take it. */
+export const attemptOf = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
+
 /**
  * A sync worker is shown as `running` only if it takes longer than this: for fast nodes the extra
  * commit would cost more than the state is worth (design §8: no separate running write where it

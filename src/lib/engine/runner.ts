@@ -16,7 +16,8 @@ import { DatabaseView, releaseOwnPools, startHeartbeat, sweepDeadRunners } from 
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeWithSuccessors, requeueLeases, type Dispatcher } from './eager-dispatch';
-import type { ExecutePayload } from './execute-node';
+// Every task works on one node attempt and is guarded: see job-guard.ts (every run ends).
+import { attemptOf, type ExecutePayload } from './execute-node';
 import { guardJob } from './job-guard';
 import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
@@ -55,14 +56,12 @@ export interface QueueRunner {
   failed: Promise<Error>;
 }
 
-/** Every task works on one node attempt and is guarded: see job-guard.ts (every run ends). */
-const guarded = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
 
 /** The task list of one runner: its execute jobs run their claimed successors (eager-dispatch.ts). */
 const taskList = (dispatch: Dispatcher, pool: pg.Pool): Record<string, Task> => ({
   stitch_execute: (payload, helpers) => executeWithSuccessors(payload as ExecutePayload, helpers.job.id, dispatch, pool),
-  stitch_deadline: (payload) => guardJob('stitch_deadline', guarded(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
-  stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', guarded(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
+  stitch_deadline: (payload) => guardJob('stitch_deadline', attemptOf(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
+  stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', attemptOf(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
   stitch_child_settled: (payload) => {
     const p = payload as ChildSettledPayload;
     return guardJob('stitch_child_settled', { runId: p.r, instanceId: p.i, attempt: p.a }, () => childSettledJob(p));

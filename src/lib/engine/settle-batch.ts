@@ -35,21 +35,27 @@ export interface SettleItem {
   asyncCommit: boolean;
 }
 
-export interface SettleRow {
+export interface SettleResult {
   ok: boolean;
+  /** Instances made ready; `e` marks one claimed by this runner (no queue job was added for it). */
   ready?: Array<{ i: string; e?: string }>;
   run?: string | null;
+  /** The output as stored, returned only when a successor was claimed (its input). */
   output?: unknown;
 }
 
-/** The settle statement. `$16`: commit asynchronously. Without a queue job, complete_jobs is not called. */
-const SETTLE = `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
-  CASE WHEN $14::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($14::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN $16 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
+/**
+ * After the settles, in the same statement: complete the queue jobs that executed them (none: not
+ * called) and choose the commit's durability.
+ */
+const jobsAndCommit = (jobs: string, asyncCommit: string) =>
+  `CASE WHEN ${jobs}::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs(${jobs}::bigint[])) END AS jobs_completed,
+  set_config('synchronous_commit', CASE WHEN ${asyncCommit} THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
 
-const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r,
-  CASE WHEN $2::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($2::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
+const SETTLE = `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
+  ${jobsAndCommit('$14', '$16')}`;
+
+const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r, ${jobsAndCommit('$2', '$3')}`;
 
 /** Statements in flight at once from this process; more settles wait and go as one batch. */
 const MAX_IN_FLIGHT = 2;
@@ -58,14 +64,14 @@ const MAX_BATCH = 32;
 
 interface Waiting {
   item: SettleItem;
-  resolve: (row: SettleRow) => void;
+  resolve: (row: SettleResult) => void;
   reject: (error: unknown) => void;
 }
 
 const queue: Waiting[] = [];
 let inFlight = 0;
 
-export function submitSettle(item: SettleItem): Promise<SettleRow> {
+export function submitSettle(item: SettleItem): Promise<SettleResult> {
   return new Promise((resolve, reject) => {
     queue.push({ item, resolve, reject });
     pump();
@@ -87,7 +93,7 @@ async function send(batch: Waiting[]): Promise<void> {
   if (batch.length === 1) return settleAlone(batch[0]);
   try {
     const jobs = batch.flatMap((w) => (w.item.jobId ? [w.item.jobId] : []));
-    const { rows } = await getPool().query<{ r: SettleRow[] }>(SETTLE_BATCH, [
+    const { rows } = await getPool().query<{ r: SettleResult[] }>(SETTLE_BATCH, [
       JSON.stringify(batch.map((w) => batchArgs(w.item))),
       jobs.length ? jobs : null,
       batch.every((w) => w.item.asyncCommit),
@@ -115,8 +121,8 @@ async function settleAlone(w: Waiting): Promise<void> {
  * One settle statement on `db`, not batched: for a caller whose settle must commit inside its own
  * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts).
  */
-export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem): Promise<SettleRow> {
-  const { rows } = await db.query<{ r: SettleRow }>(SETTLE, [
+export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem): Promise<SettleResult> {
+  const { rows } = await db.query<{ r: SettleResult }>(SETTLE, [
       item.run,
       item.version,
       item.instance,

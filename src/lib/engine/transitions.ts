@@ -16,7 +16,7 @@ import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './compile';
-import { settleWith, submitSettle, type SettleItem } from './settle-batch';
+import { settleWith, submitSettle, type SettleItem, type SettleResult } from './settle-batch';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
 import { retryTransient } from '@/lib/db/transient';
@@ -29,14 +29,7 @@ export interface NodeRef {
   attempt: number;
 }
 
-export interface SettleResult {
-  ok: boolean;
-  /** Instances made ready; `e` marks one claimed by this runner (no queue job was added for it). */
-  ready?: Array<{ i: string; e?: string }>;
-  run?: string | null;
-  /** The output as stored, returned only when a successor was claimed (its input). */
-  output?: unknown;
-}
+export type { SettleResult } from './settle-batch';
 
 export function completionHash(status: string, output: unknown, error: unknown): string {
   return createHash('sha256').update(JSON.stringify([status, output ?? null, error ?? null])).digest('base64url');
