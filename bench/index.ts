@@ -171,7 +171,7 @@ async function benchStitch(url: string) {
   }
   const t0 = performance.now();
   const runner = await startQueueRunner({
-    pool: stitch.db.pool,
+    runtime: stitch.runtime,
     concurrency: CONCURRENCY,
     heartbeatSeconds: 5,
     staleRunnerSeconds: 30,

@@ -1,20 +1,22 @@
 /**
  * Boot and shutdown of a Stitch process: database (embedded or DATABASE_URL), migrations, the
- * shared callback secret, the worker registry check, the in-process completion path and,
+ * shared callback secret, the worker registry check, the one runtime and the engine's worker host and,
  * optionally, the queue runner. `start`, `serve`, `worker`, tests and benchmarks all go through here.
  */
-import { setRuntimeConfig } from './runtime-config';
 import { randomBytes } from 'node:crypto';
 import { getConfig, type Config } from './config';
 import { closeDatabase, openDatabase, type Database } from './db/pool';
 import { migrate } from './db/migrate';
-import { setCallbackSecret } from './engine/callback-tokens';
-import { completeNode } from './engine/complete-node';
-import { setLocalCompleter } from './engine/local-completion';
+import { setCallbackSecret } from './host/callback-tokens';
+import { EngineHost } from './engine/engine-host';
 import { startQueueRunner, type QueueRunner } from './engine/runner';
+import { setProcessHost } from './host/current';
+import { getLogger } from './log';
+import { createRuntime, setRuntime, type Runtime } from './runtime';
+import { makeStorage } from './storage';
 import { loadVaultKey } from './vault/key';
 import { startVaultSync, stopVaultSync } from './vault/sync';
-import { assertRegistryComplete } from './workers/registry';
+import { assertRegistryComplete, workerRegistry } from './workers/registry';
 import './workers/index';
 
 export interface StitchOptions {
@@ -30,6 +32,8 @@ export interface StitchOptions {
 export interface StitchInstance {
   db: Database;
   config: Config;
+  /** The one runtime this process runs on (config, pool, registry, storage, logger). */
+  runtime: Runtime;
   runner?: QueueRunner;
   stop(): Promise<void>;
 }
@@ -61,14 +65,16 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   try {
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));
-    setRuntimeConfig(config);
-    setLocalCompleter(completeNode);
+    const runtime = createRuntime({ config, pool: db.pool, registry: workerRegistry, storage: await makeStorage(config), logger: getLogger() });
+    setRuntime(runtime);
+    // Worker calls outside an attempt (a parseCallback, a script in this process) go to the engine.
+    setProcessHost(new EngineHost(runtime));
     await startVaultSync(loadVaultKey(config));
     const runner =
       options.runner === false
         ? undefined
         : await startQueueRunner({
-            pool: db.pool,
+            runtime,
             concurrency: options.concurrency ?? config.concurrency,
             heartbeatSeconds: config.heartbeatSeconds,
             staleRunnerSeconds: config.staleRunnerSeconds,
@@ -80,21 +86,23 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     const instance: StitchInstance = {
       db,
       config,
+      runtime,
       runner,
       async stop() {
         if (active !== instance) return;
         active = undefined;
         await runner?.stop();
         await stopVaultSync();
-        setLocalCompleter(undefined);
-        setRuntimeConfig(undefined);
+        setProcessHost(undefined);
+        setRuntime(undefined);
         await closeDatabase();
       },
     };
     active = instance;
     return instance;
   } catch (error) {
-    setRuntimeConfig(undefined);
+    setProcessHost(undefined);
+    setRuntime(undefined);
     await stopVaultSync();
     await closeDatabase();
     throw error;

@@ -3,7 +3,7 @@
  * listed error code. (Authentication, callback-token forgery and webhook signatures: security.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCallbackToken } from '@/lib/engine/callback-tokens';
+import { createCallbackToken } from '@/lib/host/callback-tokens';
 import { graph, eventually, waitForRun } from '../helpers';
 import { startTestServer, type TestServer } from './http';
 import { callbackPath, oneWorkerGraph, registerHttpTestWorkers } from './test-workers';

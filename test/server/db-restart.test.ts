@@ -57,7 +57,7 @@ beforeAll(async () => {
   setLogger(createLogger('warn', new Writable({ write: (chunk, _e, cb) => (logLines.push(String(chunk)), cb()) })));
   stitch = await startStitch({ config, pollIntervalMs: 200 });
   // A second live runner in this process: after the outage, nobody may take it for dead.
-  second = await startQueueRunner({ pool: stitch.db.pool, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 2, heartbeatSeconds: 1, staleRunnerSeconds: 2, pollIntervalMs: 200 });
+  second = await startQueueRunner({ runtime: stitch.runtime, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 2, heartbeatSeconds: 1, staleRunnerSeconds: 2, pollIntervalMs: 200 });
   server = await startServer(config);
 });
 

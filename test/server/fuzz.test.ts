@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPool } from '@/lib/db/pool';
-import { createCallbackToken } from '@/lib/engine/callback-tokens';
+import { createCallbackToken } from '@/lib/host/callback-tokens';
 import { signBody } from '@/server/routes/webhooks';
 import { graph } from '../helpers';
 import { startTestServer, type TestServer } from './http';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
-import { createCallbackToken } from '@/lib/engine/callback-tokens';
+import { createCallbackToken } from '@/lib/host/callback-tokens';
 import { bindAddress, startServer, type RunningServer } from '@/server/listen';
 import { signBody } from '@/server/routes/webhooks';
 import { graph, eventually, waitForRun } from '../helpers';

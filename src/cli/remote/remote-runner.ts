@@ -1,8 +1,8 @@
 /**
  * `stitch worker --remote <url>`: this project's registered workers served to another Stitch
  * server over the pull protocol — no database on this machine. Each pulled task runs the worker's
- * own `execute(runId, nodeId, config, input)`; the SDK helpers it calls are redirected through the
- * execution context's sink: `triggerCallback`/`updateNodeState(completed|failed)` complete or fail
+ * own `execute(runId, nodeId, config, input)` with a worker host of its own (src/lib/host):
+ * `triggerCallback`/`updateNodeState(completed|failed)` complete or fail
  * the task, progress becomes a heartbeat, `scheduleCallback` a timer (the lease, renewed every
  * third of its length, keeps the task meanwhile; if this process dies, the lease expires and the
  * task runs again elsewhere).
@@ -14,7 +14,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
 import { NonRetriableError, coerceError } from '@/lib/errors';
-import { executionContext, type ExecutionContext, type HarnessSink } from '@/lib/engine/execution-context';
+import { getConfig } from '@/lib/config';
+import { signedCallbackUrl } from '@/lib/host/attempt';
+import { runWithHost } from '@/lib/host/current';
+import type { WorkerHost } from '@/lib/host/types';
 import { getLogger } from '@/lib/log';
 import { getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import '@/lib/workers/index'; // this project's workers: the ones served remotely
@@ -94,34 +97,30 @@ export async function startRemoteRunner(options: RemoteRunnerOptions): Promise<R
         }
       });
     const heartbeat = setInterval(() => void beat(), Math.max(500, (task.leaseSeconds * 1000) / 3));
-    const sink: HarnessSink = {
-      complete: async (_runId, _nodeId, callback) => settle(callback),
+    const host: WorkerHost = {
+      current: { runId: task.runId, instanceId: task.nodeId, attempt: task.attempt, workerType: task.type },
+      complete: async (_runId, _nodeId, callback) => {
+        await settle(callback);
+        return { ok: true };
+      },
       updateNodeState: async (_runId, _nodeId, state: NodeStateUpdate) => {
         if (state.status === 'completed' || state.status === 'failed') return settle({ status: state.status, output: state.output, error: state.error });
         const p = state.metadata?.progress;
         const m = state.metadata?.message;
         await beat({ progress: typeof p === 'number' ? Math.min(1, Math.max(0, p)) : undefined, message: typeof m === 'string' ? m.slice(0, 500) : undefined });
       },
+      // The pull protocol has no usage message: usage of remotely served workers is not recorded.
+      reportUsage: async () => {},
       scheduleCallback: async (_runId, _nodeId, callback, delaySeconds) => {
         setTimeout(() => void settle(callback), delaySeconds * 1000);
       },
-      callbackUrl: () => {},
-      log: (level, message, context) => log[level as 'info']({ ...context, taskId: task.taskId }, message),
-    };
-    const ctx: ExecutionContext = {
-      runId: task.runId,
-      versionId: '',
-      instanceId: task.nodeId,
-      attempt: task.attempt,
-      workerType: task.type,
-      input: task.input,
-      startedAt: new Date(),
-      callbacks: 0,
-      harness: sink,
+      // The server's own URL: this process has its STITCH_SECRET and STITCH_BASE_URL (see above).
+      callbackUrl: (runId, nodeId, attempt) => signedCallbackUrl(getConfig().baseUrl, host, runId, nodeId, attempt),
+      log: (level, message, context) => log[level]({ ...context, taskId: task.taskId }, message),
     };
     try {
       const worker = workerRegistry.getWorker(task.type);
-      await executionContext.run(ctx, () => worker.execute(task.runId, task.nodeId, task.config, task.input));
+      await runWithHost(host, () => worker.execute(task.runId, task.nodeId, task.config, task.input));
       if (getWorkerDefinition(task.type)?.type !== 'async' && !entry.settled) {
         await settle({ status: 'failed', error: `Worker "${task.type}" returned without calling triggerCallback (sync workers must report their result)` });
       }

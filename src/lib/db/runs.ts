@@ -2,11 +2,11 @@
  * Run and node-instance state as workers and readers see it. `updateNodeState` is the seed's
  * progress/intermediate-state call; final states go through the engine's one completion path.
  */
+import type pg from 'pg';
 import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/stitch';
 import { ConflictError, NotFoundError } from '@/lib/errors';
-import { getLocalCompleter } from '@/lib/engine/local-completion';
-import { currentAttemptFor, currentHarness } from '@/lib/engine/execution-context';
+import { currentHost } from '@/lib/host/current';
 import { getLogger } from '@/lib/log';
 import { getPool } from './pool';
 import { retryTransient } from './transient';
@@ -15,33 +15,24 @@ import { retryTransient } from './transient';
  * Store intermediate state for a running node: `output` (an async worker's input, kept for merging
  * with the callback), `metadata.progress` (0..1) and `metadata.message`. `completed`/`failed`
  * settle the node exactly as `triggerCallback` does. Refused (ConflictError) when the node is
- * not running.
+ * not running. A delegate to the current worker host (src/lib/host): the engine stores it with
+ * `storeNodeState`, the test harness records it.
  */
-export async function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
-  // Test seam: under the worker test harness (src/lib/workers/testing.ts) the update is recorded.
-  const harness = currentHarness();
-  if (harness) return harness.updateNodeState(runId, nodeId, state);
-  if (state.status === 'completed' || state.status === 'failed') {
-    const complete = getLocalCompleter();
-    if (!complete) throw new Error('updateNodeState with a final status needs a Stitch engine in this process');
-    await complete({
-      runId,
-      instanceId: nodeId,
-      attempt: currentAttemptFor(runId, nodeId)?.attempt,
-      status: state.status,
-      output: state.output,
-      error: state.error,
-    });
-    return;
-  }
+export function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
+  return currentHost().updateNodeState(runId, nodeId, state);
+}
+
+/**
+ * The engine's write behind `updateNodeState(…, {status: 'running', …})`. Every state write names
+ * its attempt when it is known (design §9): a late write of attempt N never touches N+1.
+ */
+export async function storeNodeState(pool: pg.Pool, runId: string, nodeId: string, attempt: number | null, state: NodeStateUpdate): Promise<void> {
   if (state.status !== 'running') {
     throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
   }
   const progress = typeof state.metadata?.progress === 'number' ? Math.min(1, Math.max(0, state.metadata.progress)) : null;
-  // Every state write names its attempt (design §9): a late write of attempt N never touches N+1.
-  const attempt = currentAttemptFor(runId, nodeId)?.attempt ?? null;
   const { rows } = await retryTransient('updateNodeState', () =>
-    getPool().query<{ r: { ok: boolean; found?: boolean; attempt?: number; status?: string; runStatus?: string } }>(
+    pool.query<{ r: { ok: boolean; found?: boolean; attempt?: number; status?: string; runStatus?: string } }>(
       'SELECT stitch_update_node_state($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8) AS r',
       [
         runId,

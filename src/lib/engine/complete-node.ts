@@ -1,7 +1,7 @@
 /**
- * The one completion path. In-process `triggerCallback`, the HTTP callback route, scheduled
- * callbacks and deadline polls all end here. It verifies the callback token (when the callback
- * came from outside), settles or fails the attempt with a compare-and-set, and tells an identical
+ * The one completion path. A worker's own result (`completeAttempt`, from its attempt's host in
+ * engine-host.ts), the HTTP callback routes, scheduled callbacks and deadline polls all end here.
+ * It settles or fails the attempt with a compare-and-set, and tells an identical
  * repeat of the completing callback (200, duplicate) from a late or foreign one (409, no change).
  */
 import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
@@ -11,13 +11,12 @@ import { getPool } from '@/lib/db/pool';
 import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
 import { getLogger } from '@/lib/log';
-import { verifyCallbackToken } from './callback-tokens';
+import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { ClaimBox } from './claims';
-import { executionContext } from './execution-context';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
 import { innermostScope } from './scopes';
-import type { CompletionRequest, CompletionResult } from './local-completion';
+import type { CompletionResult } from '@/lib/host/types';
 import { abortRun, backoffDelayMs, completionHash, scheduleRetry, settleNode, type NodeRef } from './transitions';
 
 interface NodeState {
@@ -39,7 +38,28 @@ async function readNodeState(runId: string, instanceId: string): Promise<NodeSta
   return r && { versionId: r.version_id, runStatus: r.run_status, status: r.status, attempt: r.attempt, metadata: r.metadata };
 }
 
-function checkCallbackShape(request: CompletionRequest): WorkerCallback {
+export interface CompletionRequest extends WorkerCallback {
+  runId: string;
+  instanceId: string;
+  /** The attempt, when the caller knows it (a callback route that verified its token, a scheduled callback). */
+  attempt?: number;
+  /** A callback token still to verify (the remote-task route); its attempt is then the one completed. */
+  token?: string;
+}
+
+/** An attempt that knows its own facts (engine-host.ts), so its completion reads nothing back. */
+export interface KnownAttempt {
+  runId: string;
+  versionId: string;
+  instanceId: string;
+  attempt: number;
+  input: unknown;
+  startedAt: Date;
+  jobId?: string;
+  claim?: ClaimBox;
+}
+
+function checkCallbackShape(request: WorkerCallback): WorkerCallback {
   if (request.status !== 'completed' && request.status !== 'failed') {
     throw new ValidationError(`status must be "completed" or "failed"`);
   }
@@ -49,28 +69,17 @@ function checkCallbackShape(request: CompletionRequest): WorkerCallback {
   return { status: request.status, output: request.output, error: request.error ?? undefined };
 }
 
+/** A callback for a node named by ids: its state (version, attempt) is read from the database. */
 export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
   // A worker may echo its own key (a vendor's error quoting it): no vault value is ever stored.
   const callback = scrubSecretsDeep(checkCallbackShape(request));
   const { runId, instanceId } = request;
-  // No token = an in-process caller (the HTTP route always passes the token it was given).
   let attempt = request.attempt;
   if (request.token !== undefined) {
     const check = verifyCallbackToken(request.token, runId, instanceId);
     if (!check.valid) throw new UnauthorizedError(`Invalid callback token (${check.reason})`);
     attempt = check.attempt;
   }
-
-  // Fast path: a sync worker reporting from inside its own execution; the runner knows everything.
-  const ctx = executionContext.getStore();
-  if (ctx && ctx.runId === runId && ctx.instanceId === instanceId && ctx.attempt === attempt) {
-    const graph = await getExecutionGraph(ctx.versionId);
-    const ref = { runId, versionId: ctx.versionId, instanceId, attempt };
-    const settled = await applyCallback(graph, ref, callback, { input: ctx.input, startedAt: ctx.startedAt, jobId: ctx.jobId, claim: ctx.claim });
-    if (settled) return { ok: true };
-    return explainRefusal(runId, instanceId, attempt, callback);
-  }
-
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
   const state = await readNodeState(runId, instanceId);
   if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
@@ -78,6 +87,15 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
   const graph = await getExecutionGraph(state.versionId);
   const ref = { runId, versionId: state.versionId, instanceId, attempt };
   if (await applyCallback(graph, ref, callback, {})) return { ok: true };
+  return explainRefusal(runId, instanceId, attempt, callback);
+}
+
+/** A worker reporting from inside its own attempt: the attempt knows everything, nothing is read first. */
+export async function completeAttempt(known: KnownAttempt, reported: WorkerCallback): Promise<CompletionResult> {
+  const callback = scrubSecretsDeep(checkCallbackShape(reported));
+  const { runId, versionId, instanceId, attempt } = known;
+  const graph = await getExecutionGraph(versionId);
+  if (await applyCallback(graph, { runId, versionId, instanceId, attempt }, callback, known)) return { ok: true };
   return explainRefusal(runId, instanceId, attempt, callback);
 }
 

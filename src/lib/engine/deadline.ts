@@ -6,15 +6,17 @@
 import { coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
-import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition } from '@/lib/workers/registry';
 import { applyCallback, failAttempt } from './complete-node';
-import { executionContext } from './execution-context';
+import { runWithHost } from '@/lib/host/current';
+import type { Runtime } from '@/lib/runtime';
+import { AttemptHost } from './engine-host';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
 import type { ExecutePayload } from './execute-node';
 
-export async function deadlineJob(payload: ExecutePayload): Promise<void> {
-  const { rows } = await getPool().query(
+export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Promise<void> {
+  const { rows } = await runtime.pool.query(
     `SELECT n.status, n.attempt, n.input, n.output, n.deadline_at, n.started_at, r.status AS run_status
      FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id WHERE n.run_id = $1 AND n.instance_id = $2`,
     [payload.r, payload.i],
@@ -28,7 +30,7 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
   const node = graph.nodes[parseInstanceId(payload.i).nodeId];
   const ref = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
   const type = node.workerType!;
-  const worker = workerRegistry.getWorker(type);
+  const worker = runtime.registry.getWorker(type);
   const timeout = node.timeoutSeconds ?? getWorkerDefinition(type)?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const deadlineText = `${timeout}s callback deadline (${new Date(state.deadline_at).toISOString()})`;
 
@@ -38,21 +40,15 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
   }
   try {
     const config = { ...getWorkerDefinition(type)?.config, ...node.config };
-    const ctx = {
-      runId: ref.runId,
-      versionId: ref.versionId,
-      instanceId: ref.instanceId,
-      attempt: ref.attempt,
-      workerType: type,
-      input: state.input,
-      startedAt: state.started_at,
-      callbacks: 0,
-      deadlineSeconds: timeout,
-    };
-    const result = await executionContext.run(ctx, () => worker.poll!(ref.runId, ref.instanceId, config, state.output));
+    const host = new AttemptHost(
+      runtime,
+      { runId: ref.runId, instanceId: ref.instanceId, attempt: ref.attempt, workerType: type, deadlineSeconds: timeout },
+      { versionId: ref.versionId, input: state.input, startedAt: state.started_at },
+    );
+    const result = await runWithHost(host, () => worker.poll!(ref.runId, ref.instanceId, config, state.output));
     if (result.status === 'running') {
       const extend = result.extendSeconds ?? timeout;
-      await getPool().query(
+      await runtime.pool.query(
         `WITH u AS (UPDATE stitch_node_runs SET deadline_at = now() + make_interval(secs => $5), updated_at = now()
                     WHERE run_id = $1 AND instance_id = $2 AND attempt = $4 AND status = 'running' RETURNING 1)
          SELECT graphile_worker.add_job('stitch_deadline', json_build_object('r', $1::uuid, 'v', $3::uuid, 'i', $2::text, 'a', $4::int),

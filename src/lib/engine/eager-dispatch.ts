@@ -17,6 +17,7 @@ import type pg from 'pg';
 import { getLogger } from '@/lib/log';
 import type { ClaimBox } from './claims';
 import { attemptOf, executeNodeJob, type ExecutePayload } from './execute-node';
+import type { Runtime } from '@/lib/runtime';
 import { guardJob } from './job-guard';
 
 export interface Dispatcher {
@@ -32,10 +33,11 @@ export const LEASE_MIN_AGE_SECONDS = 30;
 
 
 /** Execute a queue job's attempt, then the successors its settles claim, one after the other. */
-export async function executeWithSuccessors(payload: ExecutePayload, jobId: string, dispatch: Dispatcher, pool: pg.Pool): Promise<void> {
+export async function executeWithSuccessors(payload: ExecutePayload, jobId: string, dispatch: Dispatcher, runtime: Runtime): Promise<void> {
+  const { pool } = runtime;
   const first: ClaimBox | undefined = dispatch.active() ? { runnerId: dispatch.runnerId } : undefined;
   try {
-    await guardJob('stitch_execute', attemptOf(payload), () => executeNodeJob(payload, jobId, first));
+    await guardJob('stitch_execute', attemptOf(payload), () => executeNodeJob(runtime, payload, jobId, first));
   } catch (error) {
     // The job runs again; a successor claimed before the fault goes back to the queue.
     if (first?.claimed) await handBack(pool, { ...payload, i: first.claimed, a: 1 }, dispatch);
@@ -49,7 +51,7 @@ export async function executeWithSuccessors(payload: ExecutePayload, jobId: stri
     const claim: ClaimBox | undefined = dispatch.active() ? { runnerId: dispatch.runnerId } : undefined;
     dispatch.held.add(key);
     try {
-      await guardJob('stitch_execute', attemptOf(step), () => executeNodeJob(step, undefined, claim, upstream));
+      await guardJob('stitch_execute', attemptOf(step), () => executeNodeJob(runtime, step, undefined, claim, upstream));
       next = claim?.claimed;
       upstream = claim?.upstream;
     } catch (error) {

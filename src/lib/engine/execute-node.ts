@@ -5,16 +5,18 @@
  */
 import type { ExecutionEdge, ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NonRetriableError, coerceError } from '@/lib/errors';
-import { getPool } from '@/lib/db/pool';
+import type pg from 'pg';
 import { getLogger } from '@/lib/log';
 import { ensureVaultCurrent } from '@/lib/vault/sync';
-import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
+import { DEFAULT_TIMEOUT_SECONDS } from '@/lib/workers/registry';
 import { isRemoteType } from '@/lib/workers/remote-types';
 import { validateInput } from '@/lib/workers/validate-input';
 import { acquireIntegrationSlot } from '@/lib/workers/limits';
 import type { ClaimBox } from './claims';
 import { failAttempt } from './complete-node';
-import { executionContext, type ExecutionContext } from './execution-context';
+import { AttemptHost } from './engine-host';
+import { runWithHost } from '@/lib/host/current';
+import type { Runtime } from '@/lib/runtime';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId, upstreamInstanceIds } from './instances';
 import { enqueueRemoteTask, findWorkerDefinition } from './remote-tasks';
@@ -57,9 +59,9 @@ interface LoadedState {
   upstream: Record<string, { status: string; output: unknown }>;
 }
 
-async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promise<LoadedState | undefined> {
+async function loadState(pool: pg.Pool, graph: ExecutionGraph, payload: ExecutePayload): Promise<LoadedState | undefined> {
   const { nodeId, itemPath } = parseInstanceId(payload.i);
-  const { rows } = await getPool().query(
+  const { rows } = await pool.query(
     // The run input only for entry nodes: inside a 10,000-item fan-out it is the whole array, and
     // reading it for every item made the run quadratic (233 s instead of ~10 s for 10k items).
     `SELECT r.status AS run_status, CASE WHEN $4 THEN r.input END AS run_input, n.status, n.attempt, n.live,
@@ -78,6 +80,7 @@ async function loadState(graph: ExecutionGraph, payload: ExecutePayload): Promis
  * (eager dispatch): its instance id is left in `claim.claimed` for the caller to execute next.
  */
 export async function executeNodeJob(
+  runtime: Runtime,
   payload: ExecutePayload,
   jobId?: string,
   claim?: ClaimBox,
@@ -88,7 +91,7 @@ export async function executeNodeJob(
   await prepareFingerprints(graph, payload.v); // re-run hook: completed instances get their fingerprint
   const state = upstream
     ? { runStatus: 'running', runInput: undefined, status: 'pending', attempt: payload.a, live: 1, upstream }
-    : await loadState(graph, payload);
+    : await loadState(runtime.pool, graph, payload);
   if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
   if (state.status !== 'pending' && state.status !== 'running') return;
 
@@ -117,7 +120,7 @@ export async function executeNodeJob(
       await settleNode(graph, ref, { status: 'completed', output: input, input, merge: false, jobId, claim });
       return;
     case 'worker':
-      await runWorker(graph, node, ref, input, jobId, claim);
+      await runWorker(runtime, graph, node, ref, input, jobId, claim);
       return;
     case 'splitter':
       if (await reuseWholeScope(graph, node, ref, input, jobId)) return; // re-run hook: an unchanged scope at once
@@ -141,7 +144,7 @@ export async function executeNodeJob(
   }
 }
 
-async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string, claim?: ClaimBox): Promise<void> {
+async function runWorker(runtime: Runtime, graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, rawInput: unknown, jobId?: string, claim?: ClaimBox): Promise<void> {
   const type = node.workerType!;
   const definition = await findWorkerDefinition(type);
   if (!definition) {
@@ -160,7 +163,7 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;
   // A type served by remote workers: the attempt becomes a task they pull (remote-tasks.ts).
-  if (!workerRegistry.has(type) && isRemoteType(type)) {
+  if (!runtime.registry.has(type) && isRemoteType(type)) {
     await enqueueRemoteTask(node, definition, ref, input);
     return;
   }
@@ -169,20 +172,12 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
   const startedAt = new Date();
   if (isAsync && !(await markRunning(ref, input, deadlineSeconds))) return;
 
-  const ctx: ExecutionContext = {
-    runId: ref.runId,
-    versionId: ref.versionId,
-    instanceId: ref.instanceId,
-    attempt: ref.attempt,
-    workerType: type,
-    input,
-    startedAt,
-    callbacks: 0,
-    deadlineSeconds: isAsync ? deadlineSeconds : undefined,
-    jobId,
+  const host = new AttemptHost(
+    runtime,
+    { runId: ref.runId, instanceId: ref.instanceId, attempt: ref.attempt, workerType: type, deadlineSeconds: isAsync ? deadlineSeconds : undefined },
     // Only a sync worker's own completion, inside this execution, runs its successor here next.
-    claim: isAsync ? undefined : claim,
-  };
+    { versionId: ref.versionId, input, startedAt, jobId, claim: isAsync ? undefined : claim },
+  );
   const runningMark = isAsync
     ? undefined
     : setTimeout(() => {
@@ -192,10 +187,10 @@ async function runWorker(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRe
   let failure: Error | undefined;
   try {
     await ensureVaultCurrent(); // a key changed in the vault applies from this execution on
-    const worker = workerRegistry.getWorker(type);
+    const worker = runtime.registry.getWorker(type);
     const config = { ...definition.config, ...node.config };
-    await executionContext.run(ctx, () => worker.execute(ref.runId, ref.instanceId, config, input));
-    if (!isAsync && ctx.callbacks === 0) {
+    await runWithHost(host, () => worker.execute(ref.runId, ref.instanceId, config, input));
+    if (!isAsync && host.completions === 0) {
       failure = new Error(`Worker "${type}" returned without calling triggerCallback (sync workers must report their result)`);
     }
   } catch (error) {

@@ -17,7 +17,7 @@ import { getLogger } from '@/lib/log';
 import { refreshRemoteTypes } from '@/lib/db/remote-workers';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { getRemoteType, remoteTypesAgeMs } from '@/lib/workers/remote-types';
-import { createCallbackToken } from './callback-tokens';
+import { createCallbackToken } from '@/lib/host/callback-tokens';
 import { failAttempt } from './complete-node';
 import { getExecutionGraph } from './graph-cache';
 import { guardJob } from './job-guard';

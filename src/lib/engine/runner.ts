@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger, run, type Runner, type Task, type WorkerEvents } from 'graphile-worker';
-import type pg from 'pg';
 import { coerceError } from '@/lib/errors';
 import { isInfrastructureError } from '@/lib/db/transient';
 import { getLogger } from '@/lib/log';
@@ -24,9 +23,11 @@ import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
+import type { Runtime } from '@/lib/runtime';
 
 export interface QueueRunnerOptions {
-  pool: pg.Pool;
+  /** The started Stitch's runtime: its pool runs the queue, and the execute path gets it whole. */
+  runtime: Runtime;
   concurrency: number;
   heartbeatSeconds: number;
   staleRunnerSeconds: number;
@@ -58,9 +59,9 @@ export interface QueueRunner {
 
 
 /** The task list of one runner: its execute jobs run their claimed successors (eager-dispatch.ts). */
-const taskList = (dispatch: Dispatcher, pool: pg.Pool): Record<string, Task> => ({
-  stitch_execute: (payload, helpers) => executeWithSuccessors(payload as ExecutePayload, helpers.job.id, dispatch, pool),
-  stitch_deadline: (payload) => guardJob('stitch_deadline', attemptOf(payload as ExecutePayload), () => deadlineJob(payload as ExecutePayload)),
+const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> => ({
+  stitch_execute: (payload, helpers) => executeWithSuccessors(payload as ExecutePayload, helpers.job.id, dispatch, runtime),
+  stitch_deadline: (payload) => guardJob('stitch_deadline', attemptOf(payload as ExecutePayload), () => deadlineJob(runtime, payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', attemptOf(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
   stitch_child_settled: (payload) => {
     const p = payload as ChildSettledPayload;
@@ -105,7 +106,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
   const log = getLogger();
   let stopping = false;
   const dispatch: Dispatcher = { runnerId: id, active: () => !stopping && options.eagerDispatch !== false, held: new Set() };
-  const tasks = taskList(dispatch, options.pool);
+  const tasks = taskList(dispatch, options.runtime);
   const view = new DatabaseView();
   const heartbeat = startHeartbeat({
     url: options.url,
@@ -150,7 +151,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     events.on('pool:gracefulShutdown', ({ message }) => watch(`graceful shutdown did not finish: ${message}`));
     events.on('pool:gracefulShutdown:error', ({ error }) => watch(`graceful shutdown failed: ${String(error)}`));
     const runner = await run({
-      pgPool: options.pool,
+      pgPool: options.runtime.pool,
       taskList: tasks,
       concurrency: options.concurrency,
       noHandleSignals: true,
@@ -200,7 +201,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     for (let delay = 200; !stopping; delay = Math.min(delay * 2, 5000)) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
-        await releaseOwnPools(options.pool, retired);
+        await releaseOwnPools(options.runtime.pool, retired);
         retired = [];
         void publish();
         await startGeneration();
@@ -229,8 +230,8 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
     // Judge others' heartbeats only once this runner has itself seen the database for as long.
     if (sweeping || stopping || !view.seenFor(options.staleRunnerSeconds)) return;
     sweeping = true;
-    sweepDeadRunners(options.pool, id, options.staleRunnerSeconds)
-      .then(() => requeueLeases(options.pool, dispatch))
+    sweepDeadRunners(options.runtime.pool, id, options.staleRunnerSeconds)
+      .then(() => requeueLeases(options.runtime.pool, dispatch))
       .catch((error) => log.warn({ error: String(error) }, 'sweep of dead runners failed'))
       .finally(() => (sweeping = false));
   }, options.heartbeatSeconds * 1000);
@@ -244,7 +245,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
       clearInterval(sweeper);
       await current?.stop();
       await heartbeat.stop();
-      await options.pool.query('DELETE FROM stitch_runners WHERE id = $1', [id]).catch(() => {});
+      await options.runtime.pool.query('DELETE FROM stitch_runners WHERE id = $1', [id]).catch(() => {});
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { getConfig, type Config } from '@/lib/config';
-import { signWithSecret } from '@/lib/engine/callback-tokens';
+import { signWithSecret } from '@/lib/host/callback-tokens';
 import { checkKey } from './types';
 import { getStorage } from './index';
 

@@ -8,7 +8,7 @@
  * Defaults below; override per type with STITCH_LIMITS='{"minimax":{"maxInFlight":2}}' or
  * STITCH_LIMIT_MINIMAX_MAX_IN_FLIGHT=2 (0 = no limit).
  */
-import { runtimeConfig } from '@/lib/runtime-config';
+import { runtimeConfig } from '@/lib/runtime';
 import { getPool } from '@/lib/db/pool';
 import type { NodeRef } from '@/lib/engine/transitions';
 import { logWorker } from './utils';

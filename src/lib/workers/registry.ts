@@ -10,7 +10,7 @@ import { getRemoteType } from './remote-types';
 export type { WorkerDefinition } from '@/types/stitch';
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000, maxBackoffMs: 60_000 };
-export const DEFAULT_TIMEOUT_SECONDS = 600;
+export { DEFAULT_TIMEOUT_SECONDS } from '@/lib/host/attempt';
 
 export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
   transform: {

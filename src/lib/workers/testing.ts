@@ -4,10 +4,9 @@
  *   const run = await runWorker(WeatherWorker, { input: { location: 'Paris' }, env: { WEATHER_API_KEY: '' } });
  *   expect(run.status).toBe('completed');
  *
- * `runWorker` executes one attempt inside an execution context that carries a harness sink
- * (`HarnessSink` in src/lib/engine/execution-context.ts). The SDK checks it first, so the worker's
- * real `triggerCallback`, `updateNodeState`, `scheduleCallback`, `buildCallbackUrl` and `logWorker`
- * report here instead of to the engine and PostgreSQL. The rules applied are the engine's: input
+ * `runWorker` executes one attempt with the harness as its worker host (src/lib/host), so the
+ * worker's real `triggerCallback`, `updateNodeState`, `scheduleCallback`, `reportUsage`,
+ * `buildCallbackUrl` and `logWorker` report here instead of to the engine and PostgreSQL. The rules applied are the engine's: input
  * validated against the definition (aliases, defaults), config defaults merged, a sync worker that
  * returns without a callback fails, the first result settles the attempt, a callback's output is
  * merged over what an async worker stored, a vendor payload goes through `parseCallback`.
@@ -19,8 +18,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { NodeConfig, NodeStateUpdate, WorkerCallback, WorkerDefinition } from '@/types/stitch';
 import { ConflictError, NonRetriableError, ValidationError, coerceError } from '@/lib/errors';
-import { hasCallbackSecret, setCallbackSecret } from '@/lib/engine/callback-tokens';
-import { executionContext, type ExecutionContext, type HarnessSink } from '@/lib/engine/execution-context';
+import { getConfig } from '@/lib/config';
+import { redact, redactString } from '@/lib/log';
+import { signedCallbackUrl } from '@/lib/host/attempt';
+import { hasCallbackSecret, setCallbackSecret } from '@/lib/host/callback-tokens';
+import { runWithHost } from '@/lib/host/current';
+import type { WorkerHost } from '@/lib/host/types';
 import type { IWorker, PollResult, WorkerClass } from './base';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from './registry';
 import { validateInput } from './validate-input';
@@ -163,7 +166,7 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
       }
       const restore = applyEnv(options.env);
       try {
-        const result: PollResult = await executionContext.run(context, () => instance!.poll!(run.runId, run.nodeId, run.config, stored));
+        const result: PollResult = await runWithHost(host, () => instance!.poll!(run.runId, run.nodeId, run.config, stored));
         if (result.status !== 'running') settle(result);
       } catch (error) {
         fail(new Error(`No callback within the ${deadline}s callback deadline, and polling failed: ${coerceError(error).message}`));
@@ -194,14 +197,24 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     run.retriable = !(error instanceof NonRetriableError);
   }
 
-  const sink: HarnessSink = {
+  const isAsync = definition?.type === 'async';
+  const host: WorkerHost = {
+    current: {
+      runId: run.runId,
+      instanceId: run.nodeId,
+      attempt: run.attempt,
+      workerType: definition?.id ?? (typeof worker === 'string' ? worker : undefined),
+      deadlineSeconds: isAsync ? (definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) : undefined,
+    },
     async complete(_runId, _nodeId, callback) {
       run.callbacks.push(callback);
       settle(callback);
+      return { ok: true };
     },
     async updateNodeState(_runId, _nodeId, state) {
       if (state.status === 'completed' || state.status === 'failed') {
-        return sink.complete(run.runId, run.nodeId, { status: state.status, output: state.output, error: state.error });
+        await host.complete(run.runId, run.nodeId, { status: state.status, output: state.output, error: state.error });
+        return;
       }
       if (state.status !== 'running') {
         throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
@@ -213,11 +226,14 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     async scheduleCallback(_runId, _nodeId, callback, delaySeconds) {
       run.scheduled.push({ callback, delaySeconds, delivered: false });
     },
-    callbackUrl(url) {
-      run.callbackUrl = url;
+    callbackUrl(runId, nodeId, attempt) {
+      // Signed as the engine signs it, so a test can deliver to a real server with the same secret.
+      run.callbackUrl = signedCallbackUrl(getConfig().baseUrl, host, runId, nodeId, attempt);
+      return run.callbackUrl;
     },
     log(level, message, context) {
-      run.logs.push({ level, message, context });
+      // Redacted as the real logger redacts, so a test sees what a log would show.
+      run.logs.push({ level, message: redactString(message), context: redact(context) as Record<string, unknown> });
     },
     async reportUsage(_runId, _nodeId, usage) {
       run.usage.push(...usage);
@@ -244,20 +260,6 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     throw new ConflictError(`Node ${run.nodeId} is ${run.status}; a ${cb.status} callback changes nothing.`);
   }
 
-  const isAsync = definition?.type === 'async';
-  const context: ExecutionContext = {
-    runId: run.runId,
-    versionId: 'harness',
-    instanceId: run.nodeId,
-    attempt: run.attempt,
-    workerType: definition?.id ?? (typeof worker === 'string' ? worker : undefined),
-    input: run.input,
-    startedAt: new Date(),
-    callbacks: 0,
-    deadlineSeconds: isAsync ? (definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) : undefined,
-    harness: sink,
-  };
-
   if (checked.problems.length) {
     fail(new NonRetriableError(`Invalid input for ${definition!.name}: ${checked.problems.join('; ')}`));
     return run;
@@ -266,7 +268,7 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
   let instance: IWorker | undefined;
   const restoreEnv = applyEnv(options.env);
   try {
-    await executionContext.run(context, async () => {
+    await runWithHost(host, async () => {
       instance = construct(worker);
       await instance.execute(run.runId, run.nodeId, run.config, run.input);
     });

@@ -1,17 +1,16 @@
 /**
  * The helpers every worker uses: callback URLs and callbacks, structured logging, error context,
- * and scheduled (durable) callbacks for async mocks and timers.
+ * durable scheduled callbacks and usage. Each is a thin delegate to the current worker host
+ * (src/lib/host): the engine's inside a Stitch process, the test harness's under `runWorker`,
+ * an HTTP one elsewhere.
  */
 import type { WorkerCallback } from '@/types/stitch';
-import { getConfig } from '@/lib/config';
-import { getLogger, redact, redactString } from '@/lib/log';
-import { createCallbackToken } from '@/lib/engine/callback-tokens';
-import { currentAttemptFor, currentHarness } from '@/lib/engine/execution-context';
-import { getLocalCompleter, type CompletionResult } from '@/lib/engine/local-completion';
-import { DEFAULT_TIMEOUT_SECONDS } from './registry';
+import { redactString } from '@/lib/log';
+import { currentHost } from '@/lib/host/current';
+import type { CompletionResult, LogLevel, UsageItem } from '@/lib/host/types';
+import { checkUsage } from '@/lib/host/usage';
 
-/** Tokens stay valid a day past the callback deadline (late callbacks are refused by state anyway). */
-const TOKEN_GRACE_SECONDS = 86_400;
+export type { LogLevel, UsageItem };
 
 /**
  * The URL a vendor POSTs to when async work finishes:
@@ -20,76 +19,55 @@ const TOKEN_GRACE_SECONDS = 86_400;
  * (`options.attempt` is for code outside an execution, e.g. tests.)
  */
 export function buildCallbackUrl(runId: string, nodeId: string, options: { attempt?: number } = {}): string {
-  const ctx = currentAttemptFor(runId, nodeId);
-  const attempt = options.attempt ?? ctx?.attempt;
-  if (attempt === undefined) {
-    throw new Error(
-      `buildCallbackUrl(${runId}, ${nodeId}) was called outside that node's execution, so the attempt is unknown: ` +
-        'call it inside execute(), or pass { attempt }.',
-    );
-  }
-  const ttl = (ctx?.deadlineSeconds ?? DEFAULT_TIMEOUT_SECONDS) + TOKEN_GRACE_SECONDS;
-  const token = createCallbackToken(runId, nodeId, attempt, ttl);
-  const url = `${getConfig().baseUrl}/api/stitch/callback/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}?token=${token}`;
-  currentHarness()?.callbackUrl(url); // test seam: the harness records the URL handed out
-  return url;
+  return currentHost().callbackUrl(runId, nodeId, options.attempt);
 }
 
 /**
- * Report a node's result. Inside a Stitch process this goes straight to the engine's completion
- * function; elsewhere it POSTs to the node's callback URL. A result the engine refuses because the
- * node already settled (late or duplicate) is logged, not thrown: it is not the worker's failure.
+ * Report a node's result. Inside a Stitch process this goes straight to the engine's completion;
+ * elsewhere it POSTs to the node's callback URL. A result refused because the node already
+ * settled (late or duplicate) is logged, not thrown: it is not the worker's failure.
  */
 export async function triggerCallback(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult | undefined> {
   if (callback?.status !== 'completed' && callback?.status !== 'failed') {
     throw new Error(`triggerCallback: status must be 'completed' or 'failed', got ${JSON.stringify(callback?.status)}`);
   }
-  const ctx = currentAttemptFor(runId, nodeId);
-  if (ctx) ctx.callbacks += 1;
-  // Test seam: under the worker test harness (testing.ts) the result is recorded, not settled.
-  const harness = currentHarness();
-  if (harness) {
-    await harness.complete(runId, nodeId, callback);
-    return { ok: true };
-  }
-  const complete = getLocalCompleter();
-  if (complete) {
-    try {
-      return await complete({ runId, instanceId: nodeId, attempt: ctx?.attempt, ...callback });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'conflict') {
-        logWorker('warn', 'Callback refused: the node is no longer waiting for this attempt', {
-          runId,
-          nodeId,
-          reason: (error as Error).message,
-        });
-        return undefined;
-      }
-      throw error;
-    }
-  }
-  const response = await fetch(buildCallbackUrl(runId, nodeId), {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(callback),
-  });
-  if (response.status === 409) {
-    logWorker('warn', 'Callback refused: the node is no longer waiting for this attempt', { runId, nodeId });
+  try {
+    return await currentHost().complete(runId, nodeId, callback);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'conflict') throw error;
+    logWorker('warn', 'Callback refused: the node is no longer waiting for this attempt', { runId, nodeId, reason: (error as Error).message });
     return undefined;
   }
-  if (!response.ok) {
-    throw new Error(`Callback POST failed with status ${response.status}: ${await response.text()}`);
-  }
-  return (await response.json()) as CompletionResult;
 }
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Structured worker log line (pino); secrets in `context` are redacted. */
 export function logWorker(level: LogLevel, message: string, context: Record<string, unknown> = {}): void {
-  const harness = currentHarness(); // test seam: the harness collects the lines (redacted)
-  if (harness) harness.log(level, redactString(message), redact(context) as Record<string, unknown>);
-  else getLogger()[level](context, message);
+  currentHost().log(level, message, context);
+}
+
+/**
+ * Deliver `callback` for this node's current attempt after `delaySeconds`, durably (a restart
+ * loses nothing). Async mocks and timers use it instead of `setTimeout`. Call it inside `execute`.
+ */
+export function scheduleCallback(
+  runId: string,
+  nodeId: string,
+  callback: WorkerCallback,
+  delaySeconds: number,
+  options: { attempt?: number } = {},
+): Promise<void> {
+  return currentHost().scheduleCallback(runId, nodeId, callback, delaySeconds, options.attempt);
+}
+
+/**
+ * `reportUsage(runId, nodeId, [{unit, quantity}])`: what a node's vendor call used, in the units
+ * the vendor bills (`input_tokens`, `characters`, `video_seconds`, …), priced from the price
+ * table. Callable from inside `execute` and from code that runs later for the node (a
+ * `parseCallback`, a `poll()`): it is then the node's current attempt.
+ */
+export async function reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void> {
+  const items = checkUsage(usage);
+  await currentHost().reportUsage(runId, nodeId, items);
 }
 
 /** Loggable facts about an error: name, code, HTTP status, cause — never the request's secrets. */
@@ -104,6 +82,3 @@ export function extractErrorContext(error: unknown): Record<string, unknown> {
   if (e.stack) context.stack = e.stack.split('\n').slice(0, 6).join('\n');
   return context;
 }
-
-export { scheduleCallback } from '@/lib/engine/scheduled-callback';
-export { reportUsage, type UsageItem } from '@/lib/usage/report';

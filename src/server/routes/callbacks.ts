@@ -13,7 +13,7 @@ import type { Context } from 'hono';
 import type { WorkerCallback } from '@/types/stitch';
 import { getRun } from '@/lib/db/runs';
 import { UnauthorizedError, ValidationError, NotFoundError, coerceError } from '@/lib/errors';
-import { verifyCallbackToken } from '@/lib/engine/callback-tokens';
+import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode } from '@/lib/engine/complete-node';
 import { pollNow } from '@/lib/engine/deadline';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
@@ -92,19 +92,25 @@ export function callbackRoutes() {
     }
     const worker = await workerForNode(runId, nodeId);
     const body = await readJson(c);
-    const parsed = worker?.parseCallback ? adapt(worker, body, c) : parseStitchCallback(body);
-    if ('reply' in parsed) {
-      if (parsed.pollNow) await pollNow(runId, nodeId, check.attempt);
-      return c.json(parsed.reply as object, 200);
+    let callback: WorkerCallback;
+    if (worker?.parseCallback) {
+      const adapted = adapt(worker, body, c);
+      if ('reply' in adapted) {
+        if (adapted.pollNow) await pollNow(runId, nodeId, check.attempt);
+        return c.json(adapted.reply as object, 200);
+      }
+      callback = parseStitchCallback(adapted); // an adapter's result is checked like a body
+    } else {
+      callback = parseStitchCallback(body);
     }
-    const callback = parseStitchCallback(parsed);
     // A completed callback's output is merged over what the worker stored: it must be an object.
     if (callback.output !== undefined && (callback.output === null || typeof callback.output !== 'object' || Array.isArray(callback.output))) {
       throw new ValidationError('The callback output must be a JSON object (it is merged over the node\'s stored input).', [
         { code: 'invalid_type', field: 'output', message: `expected an object, got ${callback.output === null ? 'null' : Array.isArray(callback.output) ? 'an array' : typeof callback.output}` },
       ]);
     }
-    const result = await completeNode({ runId, instanceId: nodeId, token, ...callback });
+    // The token was verified above: its attempt is the one completed (no second verification).
+    const result = await completeNode({ runId, instanceId: nodeId, attempt: check.attempt, ...callback });
     return c.json(result, 200);
   });
   return app;

@@ -15,7 +15,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { isUuid } from '@/lib/db/runs';
 import { touchRemoteWorker } from '@/lib/db/remote-workers';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError } from '@/lib/errors';
-import { verifyCallbackToken } from '@/lib/engine/callback-tokens';
+import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode, failAttempt } from '@/lib/engine/complete-node';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import {

@@ -26,9 +26,8 @@ import { getPool } from '@/lib/db/pool';
 import { getRun, getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { completeNode } from '@/lib/engine/complete-node';
 import { startQueueRunner, type QueueRunner } from '@/lib/engine/runner';
-import { scheduleCallback } from '@/lib/engine/scheduled-callback';
 import { cancelRun, retryNode, startRun } from '@/lib/engine/start-run';
-import { triggerCallback } from '@/lib/workers/utils';
+import { scheduleCallback, triggerCallback } from '@/lib/workers/utils';
 import type { IWorker } from '@/lib/workers/base';
 import { registerTestWorker } from '../../../../test/helpers';
 import { startTestStitch, type TestStitch } from '../../../../test/db';
@@ -201,7 +200,7 @@ async function waitTerminal(runId: string): Promise<string | undefined> {
 }
 
 async function newRunner(): Promise<QueueRunner> {
-  return startQueueRunner({ pool: stitch.db.pool, url: stitch.db.url, databaseWaitSeconds: 30, concurrency: 6, heartbeatSeconds: 1, staleRunnerSeconds: 5, pollIntervalMs: 100 });
+  return startQueueRunner({ runtime: stitch.runtime, url: stitch.db.url, databaseWaitSeconds: 30, concurrency: 6, heartbeatSeconds: 1, staleRunnerSeconds: 5, pollIntervalMs: 100 });
 }
 
 async function injectRunFault(spec: CaseSpec, runId: string): Promise<void> {

@@ -12,8 +12,7 @@ import { getRunEvents, getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { startQueueRunner } from '@/lib/engine/runner';
 import { retryNode, startRun } from '@/lib/engine/start-run';
 import { markRunning } from '@/lib/engine/transitions';
-import { scheduleCallback } from '@/lib/engine/scheduled-callback';
-import { triggerCallback } from '@/lib/workers/utils';
+import { scheduleCallback, triggerCallback } from '@/lib/workers/utils';
 import type { IWorker } from '@/lib/workers/base';
 import { eventually, graph, registerTestWorker, syncWorker, waitForRun } from '../../../../test/helpers';
 import { startTestStitch, type TestStitch } from '../../../../test/db';
@@ -62,7 +61,7 @@ beforeAll(async () => {
 afterAll(() => stitch?.destroy());
 
 async function withRunner<T>(fn: () => Promise<T>): Promise<T> {
-  const runner = await startQueueRunner({ pool: stitch.db.pool, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 4, heartbeatSeconds: 5, staleRunnerSeconds: 30, pollIntervalMs: 100 });
+  const runner = await startQueueRunner({ runtime: stitch.runtime, url: stitch.db.url, databaseWaitSeconds: 60, concurrency: 4, heartbeatSeconds: 5, staleRunnerSeconds: 30, pollIntervalMs: 100 });
   try {
     return await fn();
   } finally {

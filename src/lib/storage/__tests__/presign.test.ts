@@ -9,7 +9,7 @@ import path from 'node:path';
 import S3rver from 's3rver';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getConfig } from '@/lib/config';
-import { setCallbackSecret } from '@/lib/engine/callback-tokens';
+import { setCallbackSecret } from '@/lib/host/callback-tokens';
 import { makeStorage } from '../index';
 import { presignSigV4, presignUpload, verifyLocalUpload } from '../presign';
 

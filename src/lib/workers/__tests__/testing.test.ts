@@ -8,7 +8,7 @@ import type { NodeConfig, WorkerCallback, WorkerDefinition } from '@/types/stitc
 import { ConflictError, NonRetriableError, ValidationError } from '@/lib/errors';
 import { getConfig } from '@/lib/config';
 import { updateNodeState } from '@/lib/db/runs';
-import { verifyCallbackToken } from '@/lib/engine/callback-tokens';
+import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { IWorker, PollResult } from '../base';
 import { buildCallbackUrl, logWorker, scheduleCallback, triggerCallback } from '../utils';
 import { runWorker, startFakeVendor } from '../testing';

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { createCallbackToken, verifyCallbackToken } from '@/lib/engine/callback-tokens';
+import { createCallbackToken, verifyCallbackToken } from '@/lib/host/callback-tokens';
 
 it('outside a Stitch process, signs with STITCH_SECRET so the server accepts the token', () => {
   process.env.STITCH_SECRET = 'shared-secret-for-this-test';

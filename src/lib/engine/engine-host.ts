@@ -1,0 +1,86 @@
+/**
+ * The engine's worker host (src/lib/host/types.ts). `startStitch` installs one `EngineHost` as the
+ * process default (code outside an attempt: a `parseCallback`, a test, a script in the server
+ * process); execute-node and the deadline poll install an `AttemptHost` per attempt, which carries
+ * what the attempt already knows (ids, attempt, input, start time, queue job, eager-dispatch claim)
+ * so its completion settles without reading anything back.
+ */
+import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
+import { storeNodeState } from '@/lib/db/runs';
+import { attemptFor, requireAttempt, signedCallbackUrl } from '@/lib/host/attempt';
+import type { CompletionResult, HostAttempt, LogLevel, UsageItem, WorkerHost } from '@/lib/host/types';
+import type { Runtime } from '@/lib/runtime';
+import { recordUsage } from '@/lib/usage/report';
+import type { ClaimBox } from './claims';
+import { completeAttempt, completeNode } from './complete-node';
+import { addScheduledCallback } from './scheduled-callback';
+
+export class EngineHost implements WorkerHost {
+  readonly current?: HostAttempt;
+
+  constructor(readonly runtime: Runtime) {}
+
+  complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult> {
+    return completeNode({ runId, instanceId: nodeId, attempt: attemptFor(this, runId, nodeId)?.attempt, ...callback });
+  }
+
+  async updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
+    if (state.status === 'completed' || state.status === 'failed') {
+      await this.complete(runId, nodeId, { status: state.status, output: state.output, error: state.error });
+      return;
+    }
+    await storeNodeState(this.runtime.pool, runId, nodeId, attemptFor(this, runId, nodeId)?.attempt ?? null, state);
+  }
+
+  reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void> {
+    const known = attemptFor(this, runId, nodeId);
+    return recordUsage(this.runtime.pool, runId, nodeId, usage, { workerType: known?.workerType, attempt: known?.attempt });
+  }
+
+  scheduleCallback(runId: string, nodeId: string, callback: WorkerCallback, delaySeconds: number, attempt?: number): Promise<void> {
+    const known = requireAttempt(this, 'scheduleCallback', runId, nodeId, attempt);
+    return addScheduledCallback(this.runtime.pool, runId, nodeId, known, callback, delaySeconds);
+  }
+
+  callbackUrl(runId: string, nodeId: string, attempt?: number): string {
+    return signedCallbackUrl(this.runtime.config.baseUrl, this, runId, nodeId, attempt);
+  }
+
+  log(level: LogLevel, message: string, context: Record<string, unknown>): void {
+    this.runtime.logger[level](context, message);
+  }
+}
+
+/** What an attempt knows beyond its ids: stored with its completion, so nothing is read back. */
+export interface AttemptFacts {
+  versionId: string;
+  /** The merged, validated input (stored with the completion). */
+  input: unknown;
+  startedAt: Date;
+  /**
+   * The graphile-worker job executing this attempt: completed in the same commit as the node, so
+   * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
+   */
+  jobId?: string;
+  /** Eager dispatch: the completion may claim one cheap successor for this runner (claims.ts). */
+  claim?: ClaimBox;
+}
+
+export class AttemptHost extends EngineHost {
+  /** Completions the worker reported for its own node (a sync worker must report one). */
+  completions = 0;
+
+  constructor(
+    runtime: Runtime,
+    readonly current: HostAttempt,
+    private readonly facts: AttemptFacts,
+  ) {
+    super(runtime);
+  }
+
+  override complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult> {
+    if (!attemptFor(this, runId, nodeId)) return super.complete(runId, nodeId, callback);
+    this.completions += 1;
+    return completeAttempt({ ...this.current, ...this.facts }, callback);
+  }
+}
