@@ -5,6 +5,7 @@
 import { startTestStitch, type TestStitch } from '../db';
 import { startServer, type RunningServer } from '@/server/listen';
 import type { StitchOptions } from '@/lib/stitch';
+import { freePort } from '@/lib/db/embedded';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -21,7 +22,9 @@ export interface TestServer {
 }
 
 export async function startTestServer(options: StitchOptions & { env?: Record<string, string> } = {}): Promise<TestServer> {
-  const stitch = await startTestStitch({ ...options, env: { PORT: '0', ...options.env } });
+  // The port is chosen first so that the started runtime's base URL (callback URLs) is this server's.
+  const port = Number(options.env?.PORT) || (await freePort());
+  const stitch = await startTestStitch({ ...options, env: { STITCH_BASE_URL: `http://127.0.0.1:${port}`, ...options.env, PORT: String(port) } });
   const server = await startServer(stitch.config);
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };

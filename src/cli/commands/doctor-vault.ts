@@ -10,7 +10,7 @@ import { getStitch } from '@/lib/stitch';
 import { loadVaultKey } from '@/lib/vault/key';
 import { listCredentialNames } from '@/lib/vault/store';
 import { currentVaultKey, loadVaultOnce } from '@/lib/vault/sync';
-import type { DoctorRow } from './doctor';
+import type { DoctorRow } from './doctor-row';
 
 export async function vaultDoctorRows(config: Config): Promise<DoctorRow[]> {
   // A started Stitch in this process already follows the vault.

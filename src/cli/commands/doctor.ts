@@ -20,20 +20,13 @@ import { checkRegistry, getWorkerDefinition, workerRegistry } from '@/lib/worker
 import type { WorkerClass } from '@/lib/workers/base';
 import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import type { SecretSource } from '@/lib/vault/resolve';
+import type { DoctorRow, DoctorStatus } from './doctor-row';
 import { vaultDoctorRows } from './doctor-vault';
 import { readQueueStats } from '@/server/queries/queue-stats';
 import '@/lib/workers/index';
 
-export type DoctorStatus = 'ok' | 'warn' | 'fail';
 
-export interface DoctorRow {
-  check: 'registry' | 'vault' | 'worker' | 'base-url' | 'database' | 'queue';
-  subject: string;
-  status: DoctorStatus;
-  detail: string;
-  /** What to do about it (problems only). */
-  fix?: string;
-}
+export type { DoctorRow, DoctorStatus } from './doctor-row';
 
 export interface DoctorOptions {
   /** Project root: where src/lib/workers/index.ts and the worker sources are (default: cwd). */

@@ -16,7 +16,7 @@
  */
 import type { ExecutionEdge, ExecutionGraph, ExecutionNode, FieldSchema, FlowSignature, ValidationIssue } from '@/types/stitch';
 import { getWorkerDefinition } from '@/lib/workers/registry';
-import { outputNodesOf } from './compile';
+import { outputNodesOf } from './output-nodes';
 import { closestName } from './suggest';
 import { idMap } from './id-map';
 import { isSubFlowRef, parseSubFlowRef, refKey } from './sub-flow-ref';

@@ -233,12 +233,6 @@ function checkNodeConfig(node: ExecutionNode, outEdges: ExecutionEdge[]): Valida
   return [];
 }
 
-/** The ids the run's output is built from: its `end` nodes, else its terminal nodes. */
-export function outputNodesOf(graph: ExecutionGraph): string[] {
-  const ends = graph.order.filter((id) => graph.nodes[id].type === 'end');
-  return ends.length ? ends : graph.terminalNodes;
-}
-
 /** At most this many cycles are reported, each naming at most this many of its nodes (≤ ~45 KB). */
 const MAX_CYCLES_REPORTED = 20;
 const MAX_NODES_NAMED = 10;

@@ -13,7 +13,7 @@ import type { Runtime } from '@/lib/runtime';
 import { AttemptHost } from './engine-host';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
-import type { ExecutePayload } from './execute-node';
+import type { ExecutePayload } from './execute-payload';
 
 export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Promise<void> {
   const { rows } = await runtime.pool.query(

@@ -16,7 +16,8 @@
 import type pg from 'pg';
 import { getLogger } from '@/lib/log';
 import type { ClaimBox } from './claims';
-import { attemptOf, executeNodeJob, type ExecutePayload } from './execute-node';
+import { executeNodeJob } from './execute-node';
+import { attemptOf, type ExecutePayload } from './execute-payload';
 import type { Runtime } from '@/lib/runtime';
 import { guardJob } from './job-guard';
 

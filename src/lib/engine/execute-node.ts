@@ -32,15 +32,7 @@ import { completeFromStepCache } from '@/lib/cache/step-cache';
 import { reuseWholeScope } from '@/lib/rerun/reuse-scope';
 import { stopForBudget } from '@/lib/budget/budget';
 
-export interface ExecutePayload {
-  r: string;
-  v: string;
-  i: string;
-  a: number;
-}
-
-/** The node attempt a payload names, as the job guard and transitions take it. */
-export const attemptOf = (p: ExecutePayload) => ({ runId: p.r, versionId: p.v, instanceId: p.i, attempt: p.a });
+import type { ExecutePayload } from './execute-payload';
 
 /**
  * A sync worker is shown as `running` only if it takes longer than this: for fast nodes the extra

@@ -16,7 +16,7 @@ import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
 import { executeWithSuccessors, requeueLeases, type Dispatcher } from './eager-dispatch';
 // Every task works on one node attempt and is guarded: see job-guard.ts (every run ends).
-import { attemptOf, type ExecutePayload } from './execute-node';
+import { attemptOf, type ExecutePayload } from './execute-payload';
 import { guardJob } from './job-guard';
 import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';

@@ -9,7 +9,7 @@ import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NonRetriableError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { failAttempt } from './complete-node';
-import { outputNodesOf } from './compile';
+import { outputNodesOf } from './output-nodes';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { readPath } from './merge-input';
 import { retryTransient } from '@/lib/db/transient';

@@ -15,19 +15,15 @@ import type { RetryPolicy } from '@/types/stitch';
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { claimOne, type ClaimBox } from './claims';
-import { outputNodesOf } from './compile';
+import { outputNodesOf } from './output-nodes';
 import { settleWith, submitSettle, type SettleItem, type SettleResult } from './settle-batch';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { notifySoon } from './notify-soon';
 import { retryTransient } from '@/lib/db/transient';
 import { topLevelNodes } from './scopes';
 
-export interface NodeRef {
-  runId: string;
-  versionId: string;
-  instanceId: string;
-  attempt: number;
-}
+import type { NodeRef } from './node-ref';
+export type { NodeRef } from './node-ref';
 
 export type { SettleResult } from './settle-batch';
 

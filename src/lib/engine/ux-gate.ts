@@ -18,7 +18,7 @@ import { failAttempt } from './complete-node';
 import { getExecutionGraph } from './graph-cache';
 import { parseInstanceId } from './instances';
 import { settleNode, type NodeRef } from './transitions';
-import type { ExecutePayload } from './execute-node';
+import type { ExecutePayload } from './execute-payload';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

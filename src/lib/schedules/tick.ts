@@ -10,12 +10,11 @@
  *    ("schedule:<id>", tick) written in the run's own commit: a repeat of step 3 returns that run.
  * 4. Compare-and-set `next_run_at` to the following tick and place its job, in one statement.
  */
-import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
 import { StitchError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { getLogger } from '@/lib/log';
-import { getStitch } from '@/lib/stitch';
+import { runtimeConfig } from '@/lib/runtime';
 import { lastTickAtOrBefore, nextTick } from './cron';
 import { toSchedule, type Schedule } from './store';
 
@@ -45,7 +44,7 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
   if (!schedule?.enabled || schedule.nextRunAt === null || new Date(schedule.nextRunAt).getTime() !== new Date(payload.t).getTime()) return;
 
   const tick = new Date(payload.t);
-  const misfireMs = (getStitch()?.config ?? getConfig()).scheduleMisfireSeconds * 1000;
+  const misfireMs = runtimeConfig().scheduleMisfireSeconds * 1000;
   let runFor: Date | null = null;
   let resumeAfter: Date;
   let missed = false;

@@ -10,7 +10,7 @@
  */
 import { runtimeConfig } from '@/lib/runtime';
 import { getPool } from '@/lib/db/pool';
-import type { NodeRef } from '@/lib/engine/transitions';
+import type { NodeRef } from '@/lib/engine/node-ref';
 import { logWorker } from './utils';
 
 export interface IntegrationLimit {
