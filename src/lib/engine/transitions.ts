@@ -65,6 +65,9 @@ export async function settleNode(
   },
 ): Promise<SettleResult> {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
+  // Items, and settles inside a runner's eager chain, leave their NOTIFY to notifySoon: one per run
+  // for many settles. A settle that queues work or may end the run still notifies at once (SQL).
+  const notify = itemPath.length === 0 && !settle.claim;
   const arrivals = downstreamArrivals(graph, nodeId, itemPath, settle.live);
   if (settle.claim) claimOne(graph, arrivals, settle.claim.runnerId);
   const item: SettleItem = {
@@ -81,7 +84,7 @@ export async function settleNode(
     arrivals,
     outputNodes: outputNodesOf(graph),
     hash: settle.hash,
-    extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 },
+    extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify },
     jobId: settle.jobId,
     // An item settled inside its own queue job commits asynchronously: a crash can only lose it
     // together with the job's completion (same commit), and the job then runs again. Callbacks
@@ -90,7 +93,7 @@ export async function settleNode(
   };
   // Inside a caller's transaction the settle goes alone on its client; otherwise it may be batched.
   const result: SettleResult = await retryTransient('settle', () => (settle.db ? settleWith(settle.db, item) : submitSettle(item)));
-  if (itemPath.length > 0 && result.ok) notifySoon(ref.runId);
+  if (!notify && result.ok) notifySoon(ref.runId);
   if (settle.claim && result.ok) {
     settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;
     if (settle.claim.claimed) settle.claim.upstream = { [nodeId]: { status: settle.status, output: result.output } };
