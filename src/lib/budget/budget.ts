@@ -31,9 +31,19 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
   return true;
 }
 
+/**
+ * The one check of a stored budget (a flow's default, a trigger's, a schedule's) for writers that
+ * do not pass the API's schema (the CLI): a non-negative finite number of USD, or null for none.
+ */
+export function checkBudgetUsd(budgetUsd: unknown): asserts budgetUsd is number | null {
+  if (budgetUsd !== null && (typeof budgetUsd !== 'number' || !Number.isFinite(budgetUsd) || budgetUsd < 0)) {
+    throw new ValidationError('budgetUsd must be a non-negative number of USD, or null');
+  }
+}
+
 /** A flow's default budget for its runs (null: none). */
 export async function setFlowBudget(flowId: string, budgetUsd: number | null): Promise<void> {
-  if (budgetUsd !== null && (!Number.isFinite(budgetUsd) || budgetUsd < 0)) throw new ValidationError('budgetUsd must be a non-negative number of USD, or null');
+  checkBudgetUsd(budgetUsd);
   const { rowCount } = await getPool().query('UPDATE stitch_flows SET budget_usd = $2 WHERE id = $1 AND deleted_at IS NULL', [flowId, budgetUsd]);
   if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
 }

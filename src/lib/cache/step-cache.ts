@@ -13,7 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
+import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
 import { secretSourceOf } from '@/lib/config';
 import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
@@ -50,63 +51,44 @@ export function cacheKeyOf(graph: ExecutionGraph, versionId: string, node: Execu
   return createHash('sha256').update(identity).digest('base64url');
 }
 
-interface CacheRow {
+/** What stitch_cache_take found: the flight is this node's, a hit (settled), or another's flight. */
+interface Take {
   claimed: boolean;
   status: 'running' | 'ready' | null;
-  output: unknown;
-  run_id: string | null;
-  instance_id: string | null;
-  usd: number | null;
-  expired: boolean | null;
+  settled?: SettleResult;
+  runId?: string;
+  instanceId?: string;
+  expired?: boolean | null;
 }
 
-async function claimFlight(key: string, workerType: string, ref: NodeRef, ttlSeconds: number | undefined): Promise<CacheRow> {
-  const { rows } = await getPool().query<CacheRow>(
-    `WITH claim AS (
-       INSERT INTO stitch_cache AS c (key, worker_type, status, run_id, instance_id, attempt, ttl_seconds)
-       VALUES ($1, $2, 'running', $3, $4, $5, $6)
-       ON CONFLICT (key) DO UPDATE
-         SET status = 'running', output = NULL, usd = 0, run_id = excluded.run_id, instance_id = excluded.instance_id,
-             attempt = excluded.attempt, ttl_seconds = excluded.ttl_seconds, created_at = now(), expires_at = NULL
-         WHERE (c.status = 'ready' AND c.expires_at <= now())
-            OR (c.status = 'running' AND c.run_id = excluded.run_id AND c.instance_id = excluded.instance_id)
-       RETURNING key
-     ), mark AS (
-       UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheKey', $1::text)
-       WHERE run_id = $3 AND instance_id = $4 AND EXISTS (SELECT 1 FROM claim)
-     )
-     SELECT EXISTS (SELECT 1 FROM claim) AS claimed, c.status, c.output, c.run_id, c.instance_id, c.usd,
-            c.expires_at <= now() AS expired,
-            -- A hit announces itself in this statement (one round trip fewer); the settle follows.
-            CASE WHEN c.status = 'ready' AND (c.expires_at IS NULL OR c.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM claim)
-                 THEN stitch_emit($3, jsonb_build_array(jsonb_build_object('instanceId', $4::text, 'type', 'node:cached', 'payload',
-                        jsonb_build_object('reusedFrom', jsonb_build_object('runId', c.run_id, 'instanceId', c.instance_id), 'savedUsd', c.usd))))
-            END AS announced
-     FROM (SELECT 1) one LEFT JOIN stitch_cache c ON c.key = $1`,
-    [key, workerType, ref.runId, ref.instanceId, ref.attempt, ttlSeconds ?? null],
-  );
-  return rows[0];
-}
-
-async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string, claim?: ClaimBox): Promise<void> {
-  const from = { runId: row.run_id, instanceId: row.instance_id };
-  await settleNode(graph, ref, {
-    status: 'completed',
-    output: row.output,
-    input,
-    merge: false,
-    jobId,
-    claim,
-    metadata: { origin: 'cached', reusedFrom: from, savedUsd: Number(row.usd ?? 0) },
-  });
+/**
+ * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
+ * stored output and complete its job — the lookup and the settle in one commit.
+ */
+async function takeFlight(graph: ExecutionGraph, workerType: string, key: string, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
+  const item = settleItem(graph, ref, settle);
+  const { rows } = await getPool().query<{ r: Take }>('SELECT stitch_cache_take($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) AS r', [
+    key,
+    workerType,
+    ref.runId,
+    ref.instanceId,
+    ref.attempt,
+    ttlSeconds ?? null,
+    JSON.stringify(settleJson(item)),
+    settle.jobId ?? null,
+    item.asyncCommit,
+  ]);
+  const take = rows[0].r;
+  if (take.settled) afterSettle(ref, settle, item, take.settled);
+  return take;
 }
 
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
-async function announceWait(ref: NodeRef, row: CacheRow): Promise<boolean> {
+async function announceWait(ref: NodeRef, flight: Take): Promise<boolean> {
   await getPool().query(
     `UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheWait', jsonb_build_object('runId', $3::text, 'instanceId', $4::text))
      WHERE run_id = $1 AND instance_id = $2`,
-    [ref.runId, ref.instanceId, row.run_id, row.instance_id],
+    [ref.runId, ref.instanceId, flight.runId, flight.instanceId],
   );
   return true;
 }
@@ -135,17 +117,16 @@ export async function completeFromStepCache(
   const key = cacheKeyOf(graph, ref.versionId, node, input);
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
+  // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
+  const settle: Settle = { status: 'completed', output: null, input, merge: false, jobId, claim: dispatch };
   for (;;) {
-    const row = await claimFlight(key, node.workerType, ref, setting.ttlSeconds);
-    if (row.claimed) return false; // this node executes; its settle fills the entry
-    if (row.status === 'ready' && !row.expired) {
-      await completeFromCache(graph, ref, input, row, jobId, dispatch);
-      return true;
-    }
+    const take = await takeFlight(graph, node.workerType, key, ref, setting.ttlSeconds, settle);
+    if (take.claimed) return false; // this node executes; its settle fills the entry
+    if (take.settled) return true; // a hit (or the node was settled meanwhile by a concurrent delivery)
     // Another run is computing it (single flight): wait for its result; if its flight is dropped
     // (it failed), the next claim makes this node the one that executes.
     if (Date.now() >= deadline) return false;
-    if (!announced) announced = await announceWait(ref, row);
+    if (!announced) announced = await announceWait(ref, take);
     await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
   }
 }

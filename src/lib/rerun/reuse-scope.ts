@@ -84,9 +84,10 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
       `UPDATE stitch_node_runs
        SET status = 'completed', output = $4::jsonb, input = $5::jsonb, item_count = $6, released = $7,
            metadata = metadata || jsonb_build_object('fanout', $8::jsonb, 'origin', 'reused', 'reusedFrom', jsonb_build_object('runId', $9::text, 'instanceId', $2::text)),
-           started_at = now(), finished_at = now(), progress = 1, updated_at = now()
+           started_at = now(), finished_at = now(), progress = 1, updated_at = now(),
+           fingerprint = coalesce(fingerprint, stitch_fingerprint_of($10, node_id, $5::jsonb))
        WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status IN ('pending', 'running')`,
-      [ref.runId, ref.instanceId, ref.attempt, JSON.stringify(splitter.output), JSON.stringify(input ?? null), splitter.item_count, splitter.released, JSON.stringify(splitter.fanout ?? null), plan.of],
+      [ref.runId, ref.instanceId, ref.attempt, JSON.stringify(splitter.output), JSON.stringify(input ?? null), splitter.item_count, splitter.released, JSON.stringify(splitter.fanout ?? null), plan.of, ref.versionId],
     );
     if (done.rowCount !== 1) return true; // settled by a concurrent delivery of this job
     // Every item instance of the scope, as it completed in the source, marked reused; worker items

@@ -8,6 +8,7 @@ import { getFlow } from '@/lib/db/flows';
 import { getPool } from '@/lib/db/pool';
 import { isUuid } from '@/lib/db/runs';
 import { NotFoundError } from '@/lib/errors';
+import { checkBudgetUsd } from '@/lib/budget/budget';
 import { checkCronSpec, nextTick } from './cron';
 
 export type { Schedule };
@@ -19,6 +20,8 @@ export interface ScheduleFields {
   input: unknown;
   enabled: boolean;
   catchUp: CatchUp;
+  /** Spend cap in USD of every run it starts; absent or null: the flow's default. */
+  budgetUsd?: number | null;
 }
 
 interface ScheduleDbRow {
@@ -29,6 +32,7 @@ interface ScheduleDbRow {
   input: unknown;
   enabled: boolean;
   catch_up: CatchUp;
+  budget_usd: number | null;
   next_run_at: Date | null;
   last_run_at: Date | null;
   last_run_id: string | null;
@@ -46,6 +50,7 @@ export const toSchedule = (r: ScheduleDbRow): Schedule => ({
   input: r.input,
   enabled: r.enabled,
   catchUp: r.catch_up,
+  budgetUsd: r.budget_usd,
   nextRunAt: iso(r.next_run_at),
   lastRunAt: iso(r.last_run_at),
   lastRunId: r.last_run_id,
@@ -72,16 +77,18 @@ function firstTick(fields: ScheduleFields, now = new Date()): Date | null {
 
 export async function createSchedule(flowId: string, fields: ScheduleFields): Promise<Schedule> {
   checkCronSpec(fields);
+  const budgetUsd = fields.budgetUsd ?? null;
+  checkBudgetUsd(budgetUsd);
   await getFlow(flowId);
   const next = firstTick(fields);
   const { rows } = await getPool().query<ScheduleDbRow>(
     `WITH s AS (
-       INSERT INTO stitch_schedules (flow_id, cron, timezone, input, enabled, catch_up, next_run_at)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) RETURNING *
+       INSERT INTO stitch_schedules (flow_id, cron, timezone, input, enabled, catch_up, next_run_at, budget_usd)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $9) RETURNING *
      )
      SELECT s.*, CASE WHEN s.next_run_at IS NOT NULL THEN ${PLACE_JOB.replaceAll('$tick', '$8')} END AS job FROM s`,
     // $8 repeats $7 as text: one parameter cannot be both timestamptz and the payload's exact ISO text.
-    [flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), iso(next)],
+    [flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), iso(next), budgetUsd],
   );
   return toSchedule(rows[0]);
 }
@@ -101,7 +108,7 @@ export async function getSchedule(flowId: string, scheduleId: string): Promise<S
 
 /**
  * Change a schedule. A new expression, time zone or enabled flag fires from now on (the pending
- * tick is replaced); a change of input or catchUp alone keeps the pending tick.
+ * tick is replaced); a change of input, catchUp or budgetUsd alone keeps the pending tick.
  */
 export async function updateSchedule(flowId: string, scheduleId: string, patch: Partial<ScheduleFields>): Promise<Schedule> {
   const current = await getSchedule(flowId, scheduleId);
@@ -111,19 +118,21 @@ export async function updateSchedule(flowId: string, scheduleId: string, patch: 
     input: patch.input === undefined ? current.input : patch.input,
     enabled: patch.enabled ?? current.enabled,
     catchUp: patch.catchUp ?? current.catchUp,
+    budgetUsd: patch.budgetUsd === undefined ? current.budgetUsd : patch.budgetUsd,
   };
   checkCronSpec(fields);
+  checkBudgetUsd(fields.budgetUsd ?? null);
   const retime = fields.cron !== current.cron || fields.timezone !== current.timezone || fields.enabled !== current.enabled;
   const next = retime ? firstTick(fields) : current.nextRunAt ? new Date(current.nextRunAt) : null;
   const { rows } = await getPool().query<ScheduleDbRow>(
     `WITH s AS (
-       UPDATE stitch_schedules SET cron = $3, timezone = $4, input = $5::jsonb, enabled = $6, catch_up = $7, next_run_at = $8, updated_at = now()
+       UPDATE stitch_schedules SET cron = $3, timezone = $4, input = $5::jsonb, enabled = $6, catch_up = $7, next_run_at = $8, budget_usd = $11, updated_at = now()
        WHERE id = $1 AND flow_id = $2 RETURNING *
      )
      SELECT s.*,
             CASE WHEN NOT $9 THEN NULL WHEN s.next_run_at IS NOT NULL THEN ${PLACE_JOB.replaceAll('$tick', '$10')}::text ELSE ${REMOVE_JOB}::text END AS job
      FROM s`,
-    [scheduleId, flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), retime, iso(next)],
+    [scheduleId, flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), retime, iso(next), fields.budgetUsd ?? null],
   );
   if (!rows[0]) throw new NotFoundError(`Schedule ${scheduleId}`);
   return toSchedule(rows[0]);
