@@ -11,7 +11,6 @@ import { setCallbackSecret } from './host/callback-tokens';
 import { EngineHost } from './engine/engine-host';
 import { startQueueRunner, type QueueRunner } from './engine/runner';
 import { setProcessHost } from './host/current';
-import { getLogger } from './log';
 import { createRuntime, setRuntime, type Runtime } from './runtime';
 import { makeStorage } from './storage';
 import { loadVaultKey } from './vault/key';
@@ -65,7 +64,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   try {
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));
-    const runtime = createRuntime({ config, pool: db.pool, registry: workerRegistry, storage: await makeStorage(config), logger: getLogger() });
+    const runtime = createRuntime({ config, pool: db.pool, registry: workerRegistry, storage: await makeStorage(config) });
     setRuntime(runtime);
     // Worker calls outside an attempt (a parseCallback, a script in this process) go to the engine.
     setProcessHost(new EngineHost(runtime));
