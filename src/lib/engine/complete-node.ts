@@ -48,14 +48,16 @@ export interface CompletionRequest extends WorkerCallback {
 }
 
 /** An attempt that knows its own facts (engine-host.ts), so its completion reads nothing back. */
-export interface KnownAttempt {
-  runId: string;
-  versionId: string;
-  instanceId: string;
-  attempt: number;
+export interface KnownAttempt extends NodeRef {
+  /** The merged, validated input (stored with the completion). */
   input: unknown;
   startedAt: Date;
+  /**
+   * The graphile-worker job executing this attempt: completed in the same commit as the node, so
+   * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
+   */
   jobId?: string;
+  /** Eager dispatch: the completion may claim one cheap successor for this runner (claims.ts). */
   claim?: ClaimBox;
 }
 

@@ -11,8 +11,7 @@ import { attemptFor, requireAttempt, signedCallbackUrl } from '@/lib/host/attemp
 import type { CompletionResult, HostAttempt, LogLevel, UsageItem, WorkerHost } from '@/lib/host/types';
 import type { Runtime } from '@/lib/runtime';
 import { recordUsage } from '@/lib/usage/report';
-import type { ClaimBox } from './claims';
-import { completeAttempt, completeNode } from './complete-node';
+import { completeAttempt, completeNode, type KnownAttempt } from './complete-node';
 import { addScheduledCallback } from './scheduled-callback';
 
 export class EngineHost implements WorkerHost {
@@ -52,19 +51,7 @@ export class EngineHost implements WorkerHost {
 }
 
 /** What an attempt knows beyond its ids: stored with its completion, so nothing is read back. */
-export interface AttemptFacts {
-  versionId: string;
-  /** The merged, validated input (stored with the completion). */
-  input: unknown;
-  startedAt: Date;
-  /**
-   * The graphile-worker job executing this attempt: completed in the same commit as the node, so
-   * the queue's own completion afterwards writes nothing (one durable commit per hop saved).
-   */
-  jobId?: string;
-  /** Eager dispatch: the completion may claim one cheap successor for this runner (claims.ts). */
-  claim?: ClaimBox;
-}
+export type AttemptFacts = Omit<KnownAttempt, 'runId' | 'instanceId' | 'attempt'>;
 
 export class AttemptHost extends EngineHost {
   /** Completions the worker reported for its own node (a sync worker must report one). */

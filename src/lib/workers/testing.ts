@@ -6,7 +6,8 @@
  *
  * `runWorker` executes one attempt with the harness as its worker host (src/lib/host), so the
  * worker's real `triggerCallback`, `updateNodeState`, `scheduleCallback`, `reportUsage`,
- * `buildCallbackUrl` and `logWorker` report here instead of to the engine and PostgreSQL. The rules applied are the engine's: input
+ * `buildCallbackUrl` and `logWorker` report here instead of to the engine and PostgreSQL. The
+ * rules applied are the engine's: input
  * validated against the definition (aliases, defaults), config defaults merged, a sync worker that
  * returns without a callback fails, the first result settles the attempt, a callback's output is
  * merged over what an async worker stored, a vendor payload goes through `parseCallback`.
