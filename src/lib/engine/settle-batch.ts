@@ -12,6 +12,7 @@
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { isInfrastructureError } from '@/lib/db/transient';
+import type { ChainStep } from './cached-chain';
 
 /** The arguments of one `stitch_settle_node` call (see transitions.ts), sent as JSON (settleJson). */
 export interface SettleItem {
@@ -27,6 +28,8 @@ export interface SettleItem {
   merge: boolean;
   arrivals: unknown[];
   outputNodes: string[];
+  /** Claimed successors the statement may settle from the step cache (cached-chain.ts). */
+  chain?: ChainStep[];
   hash?: string;
   extra: Record<string, unknown>;
   /** The queue job completed in the same commit. */
@@ -42,6 +45,8 @@ export interface SettleResult {
   run?: string | null;
   /** The output as stored, returned only when a successor was claimed (its input). */
   output?: unknown;
+  /** The last instance settled from the cache down the item's chain, if any (its output is `output`). */
+  last?: string;
 }
 
 /**
@@ -144,6 +149,7 @@ export function settleJson(item: SettleItem): Record<string, unknown> {
     merge: item.merge,
     arrivals: item.arrivals,
     outputNodes: item.outputNodes,
+    chain: item.chain,
     hash: item.hash,
     extra: item.extra,
   };
