@@ -10,21 +10,7 @@ import { getPool } from '@/lib/db/pool';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
 import type { ClaimBox } from '@/lib/engine/claims';
-import { ensureStaticHashes, staticHash } from './fingerprint';
-
-const hashes = new Map<string, string>();
-
-/** The static half of a node's fingerprint (memoised by version and node). */
-export function staticHashOf(graph: ExecutionGraph, versionId: string, nodeId: string): string {
-  const key = `${versionId}\u0000${nodeId}`;
-  let hash = hashes.get(key);
-  if (!hash) {
-    hash = staticHash(graph, nodeId);
-    if (hashes.size > 50_000) hashes.clear();
-    hashes.set(key, hash);
-  }
-  return hash;
-}
+import { ensureStaticHashes, staticHashOf } from './fingerprint';
 
 export interface EarlierResult {
   runId: string;
