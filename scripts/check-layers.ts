@@ -3,7 +3,7 @@
  * layers point one way — `db` imports neither `engine` nor `workers`; `host` (the worker host
  * contract) imports none of `db`, `engine`, `workers`; the worker SDK (`workers/utils.ts`) imports
  * only `host`, `config`, `log` and types. `npm run check:layers` prints the findings; the suite
- * runs it (test/layers.test.ts).
+ * runs it (test/import-cycles.test.ts).
  */
 import madge from 'madge';
 import { fileURLToPath } from 'node:url';
