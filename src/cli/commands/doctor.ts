@@ -21,7 +21,7 @@ import type { WorkerClass } from '@/lib/workers/base';
 import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import type { SecretSource } from '@/lib/vault/resolve';
 import { vaultDoctorRows } from './doctor-vault';
-import { readQueueStats } from '@/server/queries/queue-stats';
+import { readQueueStats } from '@/lib/db/queries/queue-stats';
 import '@/lib/workers/index';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail';
@@ -204,7 +204,7 @@ async function databaseRows(config: Config): Promise<DoctorRow[]> {
         : { check: 'database', subject: where, status: 'warn', detail: 'connected, but not migrated yet', fix: 'npm run stitch -- migrate (stitch start also migrates)' },
     );
     if (migrated) {
-      const queue = await readQueueStats(config.staleRunnerSeconds);
+      const queue = await readQueueStats(getPool(), config.staleRunnerSeconds);
       const counts = `${queue.ready} ready, ${queue.scheduled} scheduled, ${queue.locked} running jobs`;
       rows.push(
         queue.liveRunners > 0

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import type { StitchEvent } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
-import { latestEventId, readEventsAfter, readRunWindows } from '../queries/events';
+import { latestEventId, readEventsAfter, readRunWindows } from '@/lib/db/queries/events';
 
 /**
  * How far below a run's newest seen id a late commit may land. Ids are global, so this bounds
@@ -136,7 +136,7 @@ export class EventHub {
     try {
       await client.query('LISTEN stitch_events');
       for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channel}`);
-      if (!reconnecting) this.#globalMax = await latestEventId();
+      if (!reconnecting) this.#globalMax = await latestEventId(getPool());
     } catch (error) {
       client.release(true);
       throw error;
@@ -175,7 +175,7 @@ export class EventHub {
   async #catchUp(): Promise<void> {
     let after = Math.max(0, this.#globalMax - STRAGGLER_WINDOW);
     for (;;) {
-      const events = await readEventsAfter(null, after, 5000);
+      const events = await readEventsAfter(getPool(), null, after, 5000);
       this.#deliver(events.filter((e) => this.#wants(e.runId)));
       if (events.length < 5000) return;
       after = events[events.length - 1].id;
@@ -212,7 +212,7 @@ export class EventHub {
           const seenMax = this.#runs.get(runId)?.max ?? notified;
           return { runId, afterId: Math.max(0, Math.min(seenMax, notified) - STRAGGLER_WINDOW) };
         });
-        this.#deliver(await readRunWindows(windows));
+        this.#deliver(await readRunWindows(getPool(), windows));
         batch = [];
       }
     } catch (error) {

@@ -11,8 +11,9 @@ import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { StitchEvent } from '@/types/stitch';
 import { getLogger } from '@/lib/log';
-import { readEventsAfter } from '../queries/events';
+import { readEventsAfter } from '@/lib/db/queries/events';
 import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
+import { getPool } from '@/lib/db/pool';
 
 const KEEPALIVE_MS = 15_000;
 const HISTORY_PAGE = 1000;
@@ -77,7 +78,7 @@ export function streamEvents(c: Context, runId: string | null): Response {
       if (runId !== null || resumeAfter !== undefined) {
         let after = resumeAfter ?? 0;
         for (;;) {
-          const page = await readEventsAfter(runId, after, HISTORY_PAGE);
+          const page = await readEventsAfter(getPool(), runId, after, HISTORY_PAGE);
           await send(stream, page, sent);
           if (page.length < HISTORY_PAGE || closed) break;
           after = page[page.length - 1].id;
