@@ -6,7 +6,8 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createFlow, findFlowByName } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
+import { findFlowByName } from '@/lib/db/queries/flows';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
 import { readFlowFile } from './flow-file';
@@ -41,7 +42,7 @@ async function seedFiles(dir: string, files: string[], created: string[]): Promi
   for (const file of files) {
     try {
       const flow = readFlowFile(path.join(dir, file));
-      if (await findFlowByName(flow.name)) continue;
+      if (await findFlowByName(getPool(), flow.name)) continue;
       await createFlow(flow.name, flow.graph);
       created.push(flow.name);
     } catch (error) {

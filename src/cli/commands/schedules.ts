@@ -2,11 +2,12 @@
  * `stitch schedules list|add|rm`: a flow's cron schedules, from the database (or a server, `--url`).
  */
 import type { Command } from 'commander';
-import { findFlowByName } from '@/lib/db/flows';
+import { findFlowByName } from '@/lib/db/queries/flows';
 import { isUuid } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';
 import { createSchedule, deleteSchedule, listSchedules, type CatchUp, type Schedule } from '@/lib/schedules/store';
 import { api, withDatabase } from './inspect';
+import { getPool } from '@/lib/db/pool';
 
 interface AddOptions {
   cron: string;
@@ -31,7 +32,7 @@ function parseInput(text: string | undefined): Record<string, unknown> {
 /** A flow id, or (against the database) a flow name. */
 async function flowIdOf(flow: string): Promise<string> {
   if (isUuid(flow)) return flow;
-  const found = await findFlowByName(flow);
+  const found = await findFlowByName(getPool(), flow);
   if (!found) throw new ValidationError(`No flow named "${flow}": pass its id or exact name (stitch flows list)`);
   return found.id;
 }

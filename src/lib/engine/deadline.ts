@@ -5,6 +5,8 @@
  */
 import { coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { extendDeadline, moveDeadlineToNow } from '@/lib/db/queries/deadlines';
+import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { getLogger } from '@/lib/log';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { applyCallback, failAttempt } from './complete-node';
@@ -14,15 +16,10 @@ import { parseInstanceId } from './instances';
 import type { ExecutePayload } from './execute-node';
 
 export async function deadlineJob(payload: ExecutePayload): Promise<void> {
-  const { rows } = await getPool().query(
-    `SELECT n.status, n.attempt, n.input, n.output, n.deadline_at, n.started_at, r.status AS run_status
-     FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id WHERE n.run_id = $1 AND n.instance_id = $2`,
-    [payload.r, payload.i],
-  );
-  const state = rows[0];
-  if (!state || state.run_status !== 'running' || state.status !== 'running' || state.attempt !== payload.a) return;
+  const state = await readNodeAttempt(getPool(), payload.r, payload.i);
+  if (!state || state.runStatus !== 'running' || state.status !== 'running' || state.attempt !== payload.a) return;
   // A poll that said "still running" moved the deadline; an earlier job for it is then stale.
-  if (state.deadline_at && new Date(state.deadline_at).getTime() > Date.now() + 500) return;
+  if (state.deadlineAt && new Date(state.deadlineAt).getTime() > Date.now() + 500) return;
 
   const graph = await getExecutionGraph(payload.v);
   const node = graph.nodes[parseInstanceId(payload.i).nodeId];
@@ -30,7 +27,7 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
   const type = node.workerType!;
   const worker = workerRegistry.getWorker(type);
   const timeout = node.timeoutSeconds ?? getWorkerDefinition(type)?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const deadlineText = `${timeout}s callback deadline (${new Date(state.deadline_at).toISOString()})`;
+  const deadlineText = `${timeout}s callback deadline (${new Date(state.deadlineAt!).toISOString()})`;
 
   if (!worker.poll) {
     await failAttempt(graph, ref, new Error(`No callback arrived within the ${deadlineText}`), { input: state.input });
@@ -45,20 +42,14 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
       attempt: ref.attempt,
       workerType: type,
       input: state.input,
-      startedAt: state.started_at,
+      startedAt: state.startedAt!, // set when the attempt went running
       callbacks: 0,
       deadlineSeconds: timeout,
     };
     const result = await executionContext.run(ctx, () => worker.poll!(ref.runId, ref.instanceId, config, state.output));
     if (result.status === 'running') {
       const extend = result.extendSeconds ?? timeout;
-      await getPool().query(
-        `WITH u AS (UPDATE stitch_node_runs SET deadline_at = now() + make_interval(secs => $5), updated_at = now()
-                    WHERE run_id = $1 AND instance_id = $2 AND attempt = $4 AND status = 'running' RETURNING 1)
-         SELECT graphile_worker.add_job('stitch_deadline', json_build_object('r', $1::uuid, 'v', $3::uuid, 'i', $2::text, 'a', $4::int),
-                run_at => now() + make_interval(secs => $5), max_attempts => 5, job_key => stitch_job_key('deadline', $1::uuid, $2::text)) FROM u`,
-        [ref.runId, ref.instanceId, ref.versionId, ref.attempt, extend],
-      );
+      await extendDeadline(getPool(), ref, extend);
       return;
     }
     await applyCallback(graph, ref, result, {});
@@ -75,17 +66,5 @@ export async function deadlineJob(payload: ExecutePayload): Promise<void> {
  * the node the callback was signed for — never another run's node.
  */
 export async function pollNow(runId: string, instanceId: string, attempt: number): Promise<boolean> {
-  const { rowCount } = await getPool().query(
-    `WITH n AS (
-       UPDATE stitch_node_runs SET deadline_at = now(), updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status = 'running' AND deadline_at IS NOT NULL
-       RETURNING run_id, instance_id, attempt
-     )
-     SELECT graphile_worker.add_job('stitch_deadline',
-              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5,
-              job_key => stitch_job_key('deadline', n.run_id, n.instance_id))
-     FROM n JOIN stitch_runs r ON r.id = n.run_id`,
-    [runId, instanceId, attempt],
-  );
-  return (rowCount ?? 0) > 0;
+  return moveDeadlineToNow(getPool(), runId, instanceId, attempt);
 }

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from './queryable';
-import { getFlow } from '@/lib/db/flows';
+import { getFlow } from './flows';
 import { isUuid } from '@/lib/db/runs';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 
@@ -38,7 +38,7 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
 
 /** Create a trigger with a fresh 256-bit secret (returned here and never again). */
 export async function createTrigger(db: Queryable, flowId: string, slug?: string): Promise<Trigger & { secret: string }> {
-  await getFlow(flowId);
+  await getFlow(db, flowId);
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
@@ -54,7 +54,7 @@ export async function createTrigger(db: Queryable, flowId: string, slug?: string
 }
 
 export async function listTriggers(db: Queryable, flowId: string): Promise<Trigger[]> {
-  await getFlow(flowId);
+  await getFlow(db, flowId);
   const { rows } = await db.query<TriggerDbRow>(
     'SELECT * FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL ORDER BY created_at',
     [flowId],
