@@ -22,6 +22,7 @@ import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import type { SecretSource } from '@/lib/vault/resolve';
 import { vaultDoctorRows } from './doctor-vault';
 import { readQueueStats } from '@/lib/db/queries/queue-stats';
+import { relationsPresent } from '@/lib/db/queries/tables-present';
 import '@/lib/workers/index';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail';
@@ -194,10 +195,7 @@ async function databaseRows(config: Config): Promise<DoctorRow[]> {
   }
   const rows: DoctorRow[] = [];
   try {
-    const { rows: found } = await getPool().query<{ stitch: string | null; queue: string | null }>(
-      `SELECT to_regclass('stitch_runs')::text AS stitch, to_regclass('graphile_worker.jobs')::text AS queue`,
-    );
-    const migrated = Boolean(found[0].stitch && found[0].queue);
+    const migrated = (await relationsPresent(getPool(), ['stitch_runs', 'graphile_worker.jobs'])).every(Boolean);
     rows.push(
       migrated
         ? { check: 'database', subject: where, status: 'ok', detail: 'connected; Stitch schema and queue schema present' }

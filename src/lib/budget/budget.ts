@@ -8,6 +8,7 @@
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { sumRunSpend, updateFlowBudget } from '@/lib/db/queries/usage';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { abortRun, type NodeRef } from '@/lib/engine/transitions';
 import { isPriced } from '@/lib/usage/prices';
@@ -23,8 +24,7 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
   if (!isPriced(node.workerType)) return false;
   const budget = (await runSettingsOf(ref.runId)).budgetUsd;
   if (budget === null) return false;
-  const { rows } = await getPool().query<{ usd: number }>('SELECT coalesce(sum(usd), 0) AS usd FROM stitch_node_usage WHERE run_id = $1', [ref.runId]);
-  const spent = roundUsd(Number(rows[0].usd));
+  const spent = roundUsd(await sumRunSpend(getPool(), ref.runId));
   if (spent < budget) return false;
   const message = `${BUDGET_EXCEEDED}: the run spent $${spent} of its $${budget} budget; node ${ref.instanceId} (${node.workerType}) was not started`;
   await abortRun(graph, ref.runId, 'failed', message, { instanceId: ref.instanceId, attempt: ref.attempt, error: message });
@@ -34,6 +34,5 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
 /** A flow's default budget for its runs (null: none). */
 export async function setFlowBudget(flowId: string, budgetUsd: number | null): Promise<void> {
   if (budgetUsd !== null && (!Number.isFinite(budgetUsd) || budgetUsd < 0)) throw new ValidationError('budgetUsd must be a non-negative number of USD, or null');
-  const { rowCount } = await getPool().query('UPDATE stitch_flows SET budget_usd = $2 WHERE id = $1 AND deleted_at IS NULL', [flowId, budgetUsd]);
-  if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
+  if (!(await updateFlowBudget(getPool(), flowId, budgetUsd))) throw new NotFoundError(`Flow ${flowId}`);
 }

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { claimFlight, deleteCacheEntries, markCacheWait, type CacheRow } from '@/lib/db/queries/step-cache';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
 import type { ClaimBox } from '@/lib/engine/claims';
 import { secretSourceOf } from '@/lib/config';
@@ -50,44 +51,6 @@ export function cacheKeyOf(graph: ExecutionGraph, versionId: string, node: Execu
   return createHash('sha256').update(identity).digest('base64url');
 }
 
-interface CacheRow {
-  claimed: boolean;
-  status: 'running' | 'ready' | null;
-  output: unknown;
-  run_id: string | null;
-  instance_id: string | null;
-  usd: number | null;
-  expired: boolean | null;
-}
-
-async function claimFlight(key: string, workerType: string, ref: NodeRef, ttlSeconds: number | undefined): Promise<CacheRow> {
-  const { rows } = await getPool().query<CacheRow>(
-    `WITH claim AS (
-       INSERT INTO stitch_cache AS c (key, worker_type, status, run_id, instance_id, attempt, ttl_seconds)
-       VALUES ($1, $2, 'running', $3, $4, $5, $6)
-       ON CONFLICT (key) DO UPDATE
-         SET status = 'running', output = NULL, usd = 0, run_id = excluded.run_id, instance_id = excluded.instance_id,
-             attempt = excluded.attempt, ttl_seconds = excluded.ttl_seconds, created_at = now(), expires_at = NULL
-         WHERE (c.status = 'ready' AND c.expires_at <= now())
-            OR (c.status = 'running' AND c.run_id = excluded.run_id AND c.instance_id = excluded.instance_id)
-       RETURNING key
-     ), mark AS (
-       UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheKey', $1::text)
-       WHERE run_id = $3 AND instance_id = $4 AND EXISTS (SELECT 1 FROM claim)
-     )
-     SELECT EXISTS (SELECT 1 FROM claim) AS claimed, c.status, c.output, c.run_id, c.instance_id, c.usd,
-            c.expires_at <= now() AS expired,
-            -- A hit announces itself in this statement (one round trip fewer); the settle follows.
-            CASE WHEN c.status = 'ready' AND (c.expires_at IS NULL OR c.expires_at > now()) AND NOT EXISTS (SELECT 1 FROM claim)
-                 THEN stitch_emit($3, jsonb_build_array(jsonb_build_object('instanceId', $4::text, 'type', 'node:cached', 'payload',
-                        jsonb_build_object('reusedFrom', jsonb_build_object('runId', c.run_id, 'instanceId', c.instance_id), 'savedUsd', c.usd))))
-            END AS announced
-     FROM (SELECT 1) one LEFT JOIN stitch_cache c ON c.key = $1`,
-    [key, workerType, ref.runId, ref.instanceId, ref.attempt, ttlSeconds ?? null],
-  );
-  return rows[0];
-}
-
 async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string, claim?: ClaimBox): Promise<void> {
   const from = { runId: row.run_id, instanceId: row.instance_id };
   await settleNode(graph, ref, {
@@ -103,11 +66,7 @@ async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unk
 
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
 async function announceWait(ref: NodeRef, row: CacheRow): Promise<boolean> {
-  await getPool().query(
-    `UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheWait', jsonb_build_object('runId', $3::text, 'instanceId', $4::text))
-     WHERE run_id = $1 AND instance_id = $2`,
-    [ref.runId, ref.instanceId, row.run_id, row.instance_id],
-  );
+  await markCacheWait(getPool(), ref, { runId: row.run_id, instanceId: row.instance_id });
   return true;
 }
 
@@ -136,7 +95,7 @@ export async function completeFromStepCache(
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
   for (;;) {
-    const row = await claimFlight(key, node.workerType, ref, setting.ttlSeconds);
+    const row = await claimFlight(getPool(), key, node.workerType, ref, setting.ttlSeconds);
     if (row.claimed) return false; // this node executes; its settle fills the entry
     if (row.status === 'ready' && !row.expired) {
       await completeFromCache(graph, ref, input, row, jobId, dispatch);
@@ -152,6 +111,5 @@ export async function completeFromStepCache(
 
 /** `DELETE /api/cache` and `stitch cache clear`: drop entries (of one worker type). */
 export async function clearStepCache(workerType?: string): Promise<number> {
-  const { rowCount } = await getPool().query('DELETE FROM stitch_cache WHERE $1::text IS NULL OR worker_type = $1', [workerType ?? null]);
-  return rowCount ?? 0;
+  return deleteCacheEntries(getPool(), workerType);
 }

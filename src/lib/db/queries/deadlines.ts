@@ -2,14 +2,7 @@
  * Callback deadlines of async attempts. The `stitch_deadline` job itself is added by one SQL
  * function, `stitch_add_deadline_job` (0017_deadline_job.sql), here and in `stitch_mark_running`.
  */
-import type { Queryable } from './queryable';
-
-export interface AttemptRef {
-  runId: string;
-  versionId: string;
-  instanceId: string;
-  attempt: number;
-}
+import type { AttemptRef, Queryable } from './queryable';
 
 /** A poll said "still running": the deadline moves `seconds` ahead, with a new deadline job then. */
 export async function extendDeadline(db: Queryable, ref: AttemptRef, seconds: number): Promise<void> {

@@ -2,8 +2,7 @@
  * Splitters and collectors (`stitch_fan_out`, `stitch_collect`): one statement fans a scope out
  * or gathers its items' results, and completes the queue job that ran it in the same commit.
  */
-import type { AttemptRef } from './deadlines';
-import type { Queryable } from './queryable';
+import type { AttemptRef, Queryable } from './queryable';
 
 const COMPLETE_JOBS = '(SELECT count(*) FROM graphile_worker.complete_jobs($JOB::bigint[]))';
 

@@ -184,3 +184,13 @@ export async function flowName(db: Queryable, flowId: string): Promise<string | 
   const { rows } = await db.query<{ name: string }>('SELECT name FROM stitch_flows WHERE id = $1', [flowId]);
   return rows[0]?.name;
 }
+
+/** Every live flow with a saved version: its current execution graph, in creation order. */
+export async function listCurrentGraphs(db: Queryable): Promise<Array<{ id: string; name: string; version: number; graph: ExecutionGraph }>> {
+  const { rows } = await db.query<{ id: string; name: string; version: number; execution_graph: ExecutionGraph }>(
+    `SELECT f.id, f.name, v.version, v.execution_graph
+     FROM stitch_flows f JOIN stitch_flow_versions v ON v.id = f.current_version_id
+     WHERE f.deleted_at IS NULL ORDER BY f.created_at, f.id`,
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name, version: r.version, graph: r.execution_graph }));
+}

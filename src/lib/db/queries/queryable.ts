@@ -5,3 +5,11 @@
 import type pg from 'pg';
 
 export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+/** One attempt of a node instance (the engine's `NodeRef`). */
+export interface AttemptRef {
+  runId: string;
+  versionId: string;
+  instanceId: string;
+  attempt: number;
+}

@@ -3,8 +3,7 @@
  * process serves, claimed with `FOR UPDATE SKIP LOCKED`, kept alive by heartbeats and expired by
  * the `stitch_remote_lease` job.
  */
-import type { AttemptRef } from './deadlines';
-import type { Queryable } from './queryable';
+import type { AttemptRef, Queryable } from './queryable';
 
 export interface NewRemoteTask {
   inputJson: string;

@@ -2,8 +2,7 @@
  * `flow` nodes (0012_sub_flows.sql): a child run's depth, its link on the parent node, and what
  * the parent attempt and the child look like when the child has settled.
  */
-import type { AttemptRef } from './deadlines';
-import type { Queryable } from './queryable';
+import type { AttemptRef, Queryable } from './queryable';
 
 /** How many sub-flow levels deep a run is (0: a top-level run). */
 export async function runDepth(db: Queryable, runId: string): Promise<number> {

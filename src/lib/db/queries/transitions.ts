@@ -4,8 +4,7 @@
  * and appends events. False: the compare-and-set failed (the attempt moved on, the run ended).
  * Settling goes through engine/settle-batch.ts (batched).
  */
-import type { AttemptRef } from './deadlines';
-import type { Queryable } from './queryable';
+import type { AttemptRef, Queryable } from './queryable';
 
 /** pending → running; `deadlineSeconds` (async workers) schedules the callback-deadline job. */
 export async function markRunning(db: Queryable, ref: AttemptRef, inputJson: string, deadlineSeconds: number | null): Promise<boolean> {
