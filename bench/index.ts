@@ -12,6 +12,7 @@
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
  *
+ * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
  * BENCH_PSS=1 (with a server that preloads pg_stat_statements) prints where the chain phase spends
@@ -80,6 +81,9 @@ async function walBytes(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS b`);
   return Number(rows[0].b);
 }
+
+/** A byte position as PostgreSQL writes an LSN. */
+const lsn = (bytes: number) => `${Math.floor(bytes / 2 ** 32).toString(16).toUpperCase()}/${(bytes % 2 ** 32).toString(16).toUpperCase()}`;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -186,7 +190,10 @@ async function benchStitch(url: string) {
   await waitForRuns(runIds);
   const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
   const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
-  const walKbPerNode = ((await walBytes(stitch.db.pool)) - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length);
+  const wal1 = await walBytes(stitch.db.pool);
+  const walKbPerNode = (wal1 - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length);
+  // With BENCH_PSS, the phase's WAL range, for `pg_waldump --stats=record -s START -e END`.
+  if (process.env.BENCH_PSS) console.log(`chain phase WAL: ${lsn(wal0)} .. ${lsn(wal1)}`);
   if (process.env.BENCH_PSS) {
     const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40`);
     console.table(rows);
@@ -241,6 +248,7 @@ async function main() {
       hop_p50_ms: round(stitch.hopP50, 2),
       hop_p99_ms: round(stitch.hopP99, 2),
     });
+    if (process.env.BENCH_CORE === '1') return;
     const fanoutModule = path.join(path.dirname(new URL(import.meta.url).pathname), 'fanout.ts');
     if (existsSync(fanoutModule)) {
       // Loaded by path: the fan-out case lives in its own module (and may not exist in older checkouts).
@@ -255,8 +263,8 @@ async function main() {
     Object.assign(figures, await benchRemote(server.adminUrl));
   } finally {
     await server.stop();
+    console.log(JSON.stringify(figures));
   }
-  console.log(JSON.stringify(figures));
 }
 
 main().then(

@@ -143,11 +143,10 @@ TABLE stitch_node_runs (
   CONSTRAINT stitch_node_runs_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_node_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text, 'completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])))
 );
-CREATE INDEX stitch_node_runs_fingerprint_idx ON public.stitch_node_runs USING btree (run_id, node_id, fingerprint) WHERE (fingerprint IS NOT NULL);
+CREATE INDEX stitch_node_runs_item_fingerprint_idx ON public.stitch_node_runs USING btree (run_id, node_id, fingerprint) WHERE ((fingerprint IS NOT NULL) AND (item_path <> '{}'::integer[]));
 CREATE INDEX stitch_node_runs_leased_idx ON public.stitch_node_runs USING btree (leased_by) WHERE ((leased_by IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text])));
 CREATE INDEX stitch_node_runs_open_idx ON public.stitch_node_runs USING btree (run_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text]));
 CREATE TRIGGER stitch_node_runs_cache_flight AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])) AND (old.status <> new.status) AND (new.metadata ? 'cacheKey'::text))) EXECUTE FUNCTION stitch_end_cache_flight();
-CREATE TRIGGER stitch_node_runs_fingerprint BEFORE UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = 'completed'::text) AND (old.status <> 'completed'::text) AND (new.fingerprint IS NULL))) EXECUTE FUNCTION stitch_set_fingerprint();
 
 TABLE stitch_node_usage (
   id bigint NOT NULL DEFAULT nextval('stitch_node_usage_id_seq'::regclass),
@@ -262,6 +261,8 @@ TABLE stitch_schedules (
   last_run_id uuid,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  budget_usd double precision,
+  CONSTRAINT stitch_schedules_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_schedules_catch_up_check CHECK ((catch_up = ANY (ARRAY['none'::text, 'latest'::text]))),
   CONSTRAINT stitch_schedules_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE CASCADE,
   CONSTRAINT stitch_schedules_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES stitch_runs(id) ON DELETE SET NULL,
@@ -284,6 +285,8 @@ TABLE stitch_triggers (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   last_used_at timestamp with time zone,
   deleted_at timestamp with time zone,
+  budget_usd double precision,
+  CONSTRAINT stitch_triggers_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_triggers_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_triggers_pkey PRIMARY KEY (id),
   CONSTRAINT stitch_triggers_slug_check CHECK ((slug ~ '^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$'::text)),
@@ -446,13 +449,15 @@ CREATE OR REPLACE FUNCTION public.stitch_after_settle(p_run_id uuid, p_version_i
  RETURNS text
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+  queued jsonb := coalesce((SELECT jsonb_agg(r) FROM jsonb_array_elements(p_ready) AS r WHERE NOT r ? 'e'), '[]');
 BEGIN
-  PERFORM stitch_enqueue_execute(p_run_id, p_version_id, p_ready, NULL);
+  PERFORM stitch_enqueue_execute(p_run_id, p_version_id, queued, NULL);
   PERFORM stitch_emit(p_run_id, p_events
             || coalesce((SELECT jsonb_agg(jsonb_build_object('instanceId', r ->> 'i', 'type', 'node:pending',
                            'payload', jsonb_build_object('attempt', 1)))
-                         FROM jsonb_array_elements(p_ready) AS r), '[]'),
-          p_notify OR jsonb_array_length(p_ready) > 0 OR NOT p_touched);
+                         FROM jsonb_array_elements(queued) AS r), '[]'),
+          p_notify OR jsonb_array_length(queued) > 0 OR NOT p_touched);
   -- An instance that just received an arrival is open: the run cannot be finishing, and the run
   -- row lock stitch_maybe_finish_run takes would only serialise concurrent settles.
   IF jsonb_array_length(p_ready) = 0 AND NOT p_touched THEN
@@ -515,6 +520,53 @@ BEGIN
     INTO ready, touched
   FROM up JOIN d USING (instance_id);
   RETURN jsonb_build_object('ready', ready, 'touched', touched OR shard_touched);
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_cache_take(p_key text, p_worker_type text, p_run_id uuid, p_instance_id text, p_attempt integer, p_ttl_seconds double precision, p_settle jsonb, p_job_id bigint, p_async_commit boolean)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  claimed boolean;
+  entry stitch_cache%ROWTYPE;
+  origin jsonb;
+  settled jsonb;
+BEGIN
+  INSERT INTO stitch_cache AS c (key, worker_type, status, run_id, instance_id, attempt, ttl_seconds)
+  VALUES (p_key, p_worker_type, 'running', p_run_id, p_instance_id, p_attempt, p_ttl_seconds)
+  ON CONFLICT (key) DO UPDATE
+    SET status = 'running', output = NULL, usd = 0, run_id = excluded.run_id, instance_id = excluded.instance_id,
+        attempt = excluded.attempt, ttl_seconds = excluded.ttl_seconds, created_at = now(), expires_at = NULL
+    WHERE (c.status = 'ready' AND c.expires_at <= now())
+       OR (c.status = 'running' AND c.run_id = excluded.run_id AND c.instance_id = excluded.instance_id)
+  RETURNING true INTO claimed;
+  IF claimed THEN
+    -- The flight ends with this node's settle (stitch_end_cache_flight finds it by this key).
+    UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheKey', p_key)
+    WHERE run_id = p_run_id AND instance_id = p_instance_id;
+    RETURN jsonb_build_object('claimed', true);
+  END IF;
+
+  SELECT * INTO entry FROM stitch_cache WHERE key = p_key;
+  IF entry.status = 'ready' AND (entry.expires_at IS NULL OR entry.expires_at > now()) THEN
+    origin := jsonb_build_object('origin', 'cached', 'reusedFrom', jsonb_build_object('runId', entry.run_id, 'instanceId', entry.instance_id),
+                                 'savedUsd', entry.usd);
+    -- Announced before the settle's own event; the settle decides whether to NOTIFY.
+    PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('instanceId', p_instance_id, 'type', 'node:cached',
+              'payload', origin - 'origin')), false);
+    settled := stitch_settle_batch(jsonb_build_array(p_settle || jsonb_build_object(
+                 'output', entry.output,
+                 'extra', coalesce(p_settle -> 'extra', '{}') || jsonb_build_object('metadata', coalesce(p_settle #> '{extra,metadata}', '{}') || origin)))) -> 0;
+    IF (settled ->> 'ok')::boolean AND p_job_id IS NOT NULL THEN
+      PERFORM graphile_worker.complete_jobs(ARRAY[p_job_id]);
+    END IF;
+    IF p_async_commit THEN
+      PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
+    RETURN jsonb_build_object('claimed', false, 'status', 'ready', 'settled', settled);
+  END IF;
+  RETURN jsonb_build_object('claimed', false, 'status', entry.status, 'runId', entry.run_id, 'instanceId', entry.instance_id,
+                            'expired', entry.expires_at <= now());
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_cancel_child_runs()
@@ -708,7 +760,8 @@ BEGIN
   UPDATE stitch_node_runs
   SET status = 'completed', output = jsonb_build_object('count', n), input = coalesce(input, p_input),
       started_at = coalesce(started_at, p_started_at, now()), finished_at = now(), updated_at = now(),
-      progress = 1, item_count = n, released = win, metadata = metadata || jsonb_build_object('fanout', p_spec)
+      progress = 1, item_count = n, released = win, metadata = metadata || jsonb_build_object('fanout', p_spec),
+      fingerprint = coalesce(fingerprint, stitch_fingerprint_of(p_version_id, node_id, coalesce(input, p_input)))
   WHERE run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt
     AND status IN ('pending', 'running')
     AND EXISTS (SELECT 1 FROM stitch_runs r WHERE r.id = p_run_id AND r.status = 'running')
@@ -748,6 +801,15 @@ BEGIN
     ready, true, p_output_nodes);
   RETURN jsonb_build_object('ok', true, 'items', n, 'ready', jsonb_array_length(ready), 'run', run_status);
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fingerprint_of(p_version_id uuid, p_node_id text, p_input jsonb)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT stitch_input_fingerprint(f.static_hash, p_input)
+  FROM stitch_node_fingerprints f WHERE f.version_id = p_version_id AND f.node_id = p_node_id
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_hand_back_lease(p_run_id uuid, p_instance_id text, p_runner text)
  RETURNS boolean
@@ -1041,22 +1103,6 @@ BEGIN
   RETURN true;
 END $function$;
 
-CREATE OR REPLACE FUNCTION public.stitch_set_fingerprint()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-  s text;
-BEGIN
-  SELECT f.static_hash INTO s FROM stitch_runs r
-    JOIN stitch_node_fingerprints f ON f.version_id = r.version_id AND f.node_id = NEW.node_id
-  WHERE r.id = NEW.run_id;
-  IF s IS NOT NULL THEN
-    NEW.fingerprint := stitch_input_fingerprint(s, NEW.input);
-  END IF;
-  RETURN NEW;
-END $function$;
-
 CREATE OR REPLACE FUNCTION public.stitch_settle_batch(p_items jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1110,6 +1156,9 @@ BEGIN
       deadline_at = NULL,
       settle_count = n.settle_count + 1,
       progress = CASE WHEN p_status = 'completed' THEN 1 ELSE n.progress END,
+      fingerprint = CASE WHEN p_status = 'completed' AND n.fingerprint IS NULL
+                         THEN stitch_fingerprint_of(p_version_id, n.node_id, coalesce(n.input, p_input))
+                         ELSE n.fingerprint END,
       metadata = n.metadata || coalesce(p_extra -> 'metadata', '{}')
                  || CASE WHEN p_completion_hash IS NULL THEN '{}'::jsonb
                          ELSE jsonb_build_object('completionHash', p_completion_hash) END

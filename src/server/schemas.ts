@@ -38,8 +38,10 @@ export const GraphSchema = z
 
 const FlowName = z.string().trim().min(1).max(200);
 
-const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spend cap in USD: once a run has spent it, no further priced node starts (soft cap)' });
+export const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spend cap in USD: once a run has spent it, no further priced node starts (soft cap)' });
 const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
+/** A trigger's or a schedule's budget for the runs it starts; null: the flow's default. */
+export const TriggerBudget = BudgetUsd.nullable().openapi({ description: "Spend cap in USD of every run it starts (null: the flow's default)" });
 export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
 export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
 
@@ -187,11 +189,22 @@ export const CreateTriggerBody = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, '3–64 letters, digits, "-" or "_", starting with a letter or digit')
       .optional(),
+    budgetUsd: TriggerBudget.optional(),
   })
   .openapi('CreateTrigger');
 
+export const UpdateTriggerBody = z.object({ budgetUsd: TriggerBudget }).strict().openapi('UpdateTrigger');
+
 export const TriggerSchema = z
-  .object({ id: z.string(), flowId: z.string(), slug: z.string(), url: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable() })
+  .object({
+    id: z.string(),
+    flowId: z.string(),
+    slug: z.string(),
+    url: z.string(),
+    budgetUsd: TriggerBudget,
+    createdAt: z.string(),
+    lastUsedAt: z.string().nullable(),
+  })
   .openapi('Trigger');
 
 export const CreatedTriggerSchema = TriggerSchema.extend({

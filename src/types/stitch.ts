@@ -350,6 +350,8 @@ export interface Schedule {
   input: unknown;
   enabled: boolean;
   catchUp: ScheduleCatchUp;
+  /** Spend cap in USD of every run it starts (null: the flow's default). */
+  budgetUsd: number | null;
   /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
   nextRunAt: string | null;
   lastRunAt: string | null;

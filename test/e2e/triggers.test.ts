@@ -1,8 +1,8 @@
 /**
- * The canvas's triggers and credentials: the editor's schedule panel (add with a time zone, a
- * refused expression, pause, delete) with the runs list showing each run's trigger; and the
- * settings page setting an integration's key, which switches that integration in the palette
- * from mock to real without a restart.
+ * The canvas's triggers and credentials: the editor's schedule panel (add with a time zone and a
+ * budget, a refused expression and budget, pause, delete) with the runs list showing each run's
+ * trigger; and the settings page setting an integration's key, which switches that integration in
+ * the palette from mock to real without a restart.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
@@ -49,14 +49,20 @@ test('schedule panel: add, refuse a bad expression, pause, delete; the runs list
   await page.getByTestId('schedule-cron-input').fill('* * * * * *');
   await page.getByTestId('schedule-timezone-input').fill('Europe/Berlin');
   await page.getByTestId('schedule-input-input').fill('{"from":"panel"}');
+  await page.getByTestId('schedule-budget-input').fill('-1'); // refused in the form: JSON cannot carry every bad number
+  await page.getByTestId('schedule-add').click();
+  await expect.poll(() => page.getByTestId('schedule-error').textContent()).toMatch(/budget must be a non-negative number/);
+  expect((await e2e.api<{ schedules: unknown[] }>('GET', `/api/flows/${flowId}/schedules`)).schedules).toEqual([]);
+  await page.getByTestId('schedule-budget-input').fill('0.5');
   await page.getByTestId('schedule-add').click();
   const row = page.getByTestId('schedule-row');
   await expect.poll(() => row.count()).toBe(1);
   expect(await row.getByTestId('schedule-cron').textContent()).toBe('* * * * * *');
   expect(await row.textContent()).toContain('Europe/Berlin');
   expect(await row.getByTestId('schedule-next').textContent()).toMatch(/^next /);
+  expect(await row.getByTestId('schedule-budget').textContent()).toBe('budget $0.5000');
   const [stored] = (await e2e.api<{ schedules: Array<{ id: string; input: unknown; timezone: string }> }>('GET', `/api/flows/${flowId}/schedules`)).schedules;
-  expect(stored).toMatchObject({ timezone: 'Europe/Berlin', input: { from: 'panel' } });
+  expect(stored).toMatchObject({ timezone: 'Europe/Berlin', input: { from: 'panel' }, budgetUsd: 0.5 });
 
   // Runs arrive by the schedule; an API run beside them.
   await expect

@@ -1,7 +1,7 @@
 /**
  * `stitch credentials` and `stitch schedules` as a user runs them, against a database: the value
- * piped to `credentials set` is stored encrypted and never printed; schedules are added, listed
- * and removed by flow name.
+ * piped to `credentials set` is stored encrypted and never printed; schedules are added (with a
+ * budget), listed and removed by flow name.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -58,14 +58,18 @@ describe('stitch credentials', () => {
 describe('stitch schedules', () => {
   it('add, list and rm by flow name', async () => {
     expect((await stitch(['run', 'examples/hello.json'])).code).toBe(0); // creates the flow "hello"
-    const added = await stitch(['schedules', 'add', 'hello', '--cron', '0 9 * * 1-5', '--timezone', 'Europe/Berlin', '--input', '{"name":"Ada"}', '--catch-up', 'latest']);
+    const added = await stitch(['schedules', 'add', 'hello', '--cron', '0 9 * * 1-5', '--timezone', 'Europe/Berlin', '--input', '{"name":"Ada"}', '--catch-up', 'latest', '--budget-usd', '2.5']);
     expect(added.code).toBe(0);
-    const id = /^([0-9a-f-]{36})\s+on\s+0 9 \* \* 1-5\s+Europe\/Berlin\s+catchUp=latest\s+next=\S+Z$/m.exec(added.out)?.[1];
+    const id = /^([0-9a-f-]{36})\s+on\s+0 9 \* \* 1-5\s+Europe\/Berlin\s+catchUp=latest\s+budget=\$2\.5\s+next=\S+Z$/m.exec(added.out)?.[1];
     expect(id, added.out).toBeDefined();
     expect((await stitch(['schedules', 'list', 'hello'])).out).toContain(id);
     const bad = await stitch(['schedules', 'add', 'hello', '--cron', '0 25 * * *']);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/cron/);
+    const badBudget = await stitch(['schedules', 'add', 'hello', '--cron', '0 9 * * *', '--budget-usd', 'ten']);
+    expect(badBudget.code).toBe(1);
+    expect(badBudget.out).toContain('budgetUsd must be a non-negative number');
+    expect((await stitch(['schedules', 'list', 'hello'])).out.trim().split('\n')).toEqual([expect.stringContaining(id!)]); // the refused adds stored nothing
     expect((await stitch(['schedules', 'rm', 'hello', id!])).out).toContain(`Deleted schedule ${id}`);
     expect((await stitch(['schedules', 'list', 'hello'])).out).toContain('No schedules.');
   }, 120_000);

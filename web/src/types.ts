@@ -67,7 +67,7 @@ export interface StartedRun {
   statusUrl?: string;
 }
 
-export type ScheduleFields = Pick<Schedule, 'cron' | 'timezone' | 'enabled' | 'catchUp'> & { input?: Record<string, unknown> };
+export type ScheduleFields = Pick<Schedule, 'cron' | 'timezone' | 'enabled' | 'catchUp'> & { input?: Record<string, unknown>; budgetUsd?: number | null };
 
 /** `GET /api/credentials`: never a value. */
 export interface Credential {

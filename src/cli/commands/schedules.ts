@@ -2,6 +2,7 @@
  * `stitch schedules list|add|rm`: a flow's cron schedules, from the database (or a server, `--url`).
  */
 import type { Command } from 'commander';
+import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { findFlowByName } from '@/lib/db/queries/flows';
 import { isUuid } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';
@@ -15,6 +16,7 @@ interface AddOptions {
   input?: string;
   catchUp: string;
   disabled?: boolean;
+  budgetUsd?: string;
   url?: string;
 }
 
@@ -29,6 +31,14 @@ function parseInput(text: string | undefined): Record<string, unknown> {
   throw new ValidationError('--input must be a JSON object, e.g. --input \'{"topic":"otters"}\'');
 }
 
+/** `--budget-usd`: checked here, so a typo never reaches a server as JSON null (no budget). */
+function parseBudget(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  checkBudgetUsd(value);
+  return value;
+}
+
 /** A flow id, or (against the database) a flow name. */
 async function flowIdOf(flow: string): Promise<string> {
   if (isUuid(flow)) return flow;
@@ -40,7 +50,7 @@ async function flowIdOf(flow: string): Promise<string> {
 function print(schedules: Schedule[]): void {
   if (schedules.length === 0) console.log('No schedules.');
   for (const s of schedules) {
-    console.log(`${s.id}  ${s.enabled ? 'on ' : 'off'}  ${s.cron}  ${s.timezone}  catchUp=${s.catchUp}  next=${s.nextRunAt ?? '-'}`);
+    console.log(`${s.id}  ${s.enabled ? 'on ' : 'off'}  ${s.cron}  ${s.timezone}  catchUp=${s.catchUp}  budget=${s.budgetUsd === null ? '-' : `$${s.budgetUsd}`}  next=${s.nextRunAt ?? '-'}`);
   }
 }
 
@@ -68,10 +78,18 @@ export function registerScheduleCommands(program: Command): void {
     .option('--input <json>', 'the input of every run it starts')
     .option('--catch-up <mode>', 'after downtime: none (skip missed ticks) or latest (run the most recent once)', 'none')
     .option('--disabled', 'create it switched off')
+    .option('--budget-usd <usd>', "spend cap in USD of every run it starts (default: the flow's)")
     .option('--url <url>', 'use a Stitch server instead of the database')
     .action(async (flow: string, options: AddOptions) => {
       if (options.catchUp !== 'none' && options.catchUp !== 'latest') throw new ValidationError('--catch-up must be none or latest');
-      const body = { cron: options.cron, timezone: options.timezone, input: parseInput(options.input), enabled: !options.disabled, catchUp: options.catchUp as CatchUp };
+      const body = {
+        cron: options.cron,
+        timezone: options.timezone,
+        input: parseInput(options.input),
+        enabled: !options.disabled,
+        catchUp: options.catchUp as CatchUp,
+        budgetUsd: parseBudget(options.budgetUsd),
+      };
       const created = options.url
         ? await api(options.url).request<Schedule>('POST', `/api/flows/${encodeURIComponent(flow)}/schedules`, body)
         : await withDatabase(async () => createSchedule(await flowIdOf(flow), body));

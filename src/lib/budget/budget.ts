@@ -6,8 +6,9 @@
  * counts), so a run can overshoot by at most one node per branch.
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
-import { NotFoundError, ValidationError } from '@/lib/errors';
+import { NotFoundError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { checkBudgetUsd } from './budget-usd';
 import { sumRunSpend, updateFlowBudget } from '@/lib/db/queries/usage';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { abortRun, type NodeRef } from '@/lib/engine/transitions';
@@ -33,6 +34,6 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
 
 /** A flow's default budget for its runs (null: none). */
 export async function setFlowBudget(flowId: string, budgetUsd: number | null): Promise<void> {
-  if (budgetUsd !== null && (!Number.isFinite(budgetUsd) || budgetUsd < 0)) throw new ValidationError('budgetUsd must be a non-negative number of USD, or null');
+  checkBudgetUsd(budgetUsd);
   if (!(await updateFlowBudget(getPool(), flowId, budgetUsd))) throw new NotFoundError(`Flow ${flowId}`);
 }

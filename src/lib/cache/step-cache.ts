@@ -13,13 +13,16 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-import { claimFlight, deleteCacheEntries, markCacheWait, type CacheRow } from '@/lib/db/queries/step-cache';
-import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import { deleteCacheEntries, markCacheWait, takeFlight as takeFlightQuery, type Take as TakeOf } from '@/lib/db/queries/step-cache';
+import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
+import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
 import { secretSourceOf } from '@/lib/config';
 import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import { canonicalJson } from '@/lib/rerun/fingerprint';
 import { staticHashOf } from '@/lib/rerun/reuse';
+
+type Take = TakeOf<SettleResult>;
 
 /** How often a waiting twin looks at the flight it waits for. */
 const WAIT_POLL_MS = 100;
@@ -51,22 +54,25 @@ export function cacheKeyOf(graph: ExecutionGraph, versionId: string, node: Execu
   return createHash('sha256').update(identity).digest('base64url');
 }
 
-async function completeFromCache(graph: ExecutionGraph, ref: NodeRef, input: unknown, row: CacheRow, jobId?: string, claim?: ClaimBox): Promise<void> {
-  const from = { runId: row.run_id, instanceId: row.instance_id };
-  await settleNode(graph, ref, {
-    status: 'completed',
-    output: row.output,
-    input,
-    merge: false,
-    jobId,
-    claim,
-    metadata: { origin: 'cached', reusedFrom: from, savedUsd: Number(row.usd ?? 0) },
+/**
+ * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
+ * stored output and complete its job — the lookup and the settle in one commit.
+ */
+async function takeFlight(graph: ExecutionGraph, workerType: string, key: string, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
+  const item = settleItem(graph, ref, settle);
+  const take = await takeFlightQuery<SettleResult>(getPool(), key, workerType, ref, {
+    ttlSeconds,
+    settleJson: settleJson(item),
+    jobId: settle.jobId,
+    asyncCommit: item.asyncCommit,
   });
+  if (take.settled) afterSettle(ref, settle, item, take.settled);
+  return take;
 }
 
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
-async function announceWait(ref: NodeRef, row: CacheRow): Promise<boolean> {
-  await markCacheWait(getPool(), ref, { runId: row.run_id, instanceId: row.instance_id });
+async function announceWait(ref: NodeRef, flight: Take): Promise<boolean> {
+  await markCacheWait(getPool(), ref, { runId: flight.runId ?? null, instanceId: flight.instanceId ?? null });
   return true;
 }
 
@@ -94,17 +100,16 @@ export async function completeFromStepCache(
   const key = cacheKeyOf(graph, ref.versionId, node, input);
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
+  // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
+  const settle: Settle = { status: 'completed', output: null, input, merge: false, jobId, claim: dispatch };
   for (;;) {
-    const row = await claimFlight(getPool(), key, node.workerType, ref, setting.ttlSeconds);
-    if (row.claimed) return false; // this node executes; its settle fills the entry
-    if (row.status === 'ready' && !row.expired) {
-      await completeFromCache(graph, ref, input, row, jobId, dispatch);
-      return true;
-    }
+    const take = await takeFlight(graph, node.workerType, key, ref, setting.ttlSeconds, settle);
+    if (take.claimed) return false; // this node executes; its settle fills the entry
+    if (take.settled) return true; // a hit (or the node was settled meanwhile by a concurrent delivery)
     // Another run is computing it (single flight): wait for its result; if its flight is dropped
     // (it failed), the next claim makes this node the one that executes.
     if (Date.now() >= deadline) return false;
-    if (!announced) announced = await announceWait(ref, row);
+    if (!announced) announced = await announceWait(ref, take);
     await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
   }
 }

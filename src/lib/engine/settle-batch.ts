@@ -13,7 +13,7 @@ import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { isInfrastructureError } from '@/lib/db/transient';
 
-/** The arguments of one `stitch_settle_node` call (see transitions.ts). */
+/** The arguments of one `stitch_settle_node` call (see transitions.ts), sent as JSON (settleJson). */
 export interface SettleItem {
   run: string;
   version: string;
@@ -45,17 +45,12 @@ export interface SettleResult {
 }
 
 /**
- * After the settles, in the same statement: complete the queue jobs that executed them (none: not
- * called) and choose the commit's durability.
+ * The settles, then in the same statement the queue jobs that executed them are completed (none:
+ * not called) and the commit's durability is chosen.
  */
-const jobsAndCommit = (jobs: string, asyncCommit: string) =>
-  `CASE WHEN ${jobs}::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs(${jobs}::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN ${asyncCommit} THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
-
-const SETTLE = `SELECT stitch_settle_node($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, $10, $11::jsonb, $12, $13, $15::jsonb) AS r,
-  ${jobsAndCommit('$14', '$16')}`;
-
-const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r, ${jobsAndCommit('$2', '$3')}`;
+const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r,
+  CASE WHEN $2::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($2::bigint[])) END AS jobs_completed,
+  set_config('synchronous_commit', CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
 
 /** Statements in flight at once from this process; more settles wait and go as one batch. */
 const MAX_IN_FLIGHT = 2;
@@ -94,7 +89,7 @@ async function send(batch: Waiting[]): Promise<void> {
   try {
     const jobs = batch.flatMap((w) => (w.item.jobId ? [w.item.jobId] : []));
     const { rows } = await getPool().query<{ r: SettleResult[] }>(SETTLE_BATCH, [
-      JSON.stringify(batch.map((w) => batchArgs(w.item))),
+      JSON.stringify(batch.map((w) => settleJson(w.item))),
       jobs.length ? jobs : null,
       batch.every((w) => w.item.asyncCommit),
     ]);
@@ -119,32 +114,16 @@ async function settleAlone(w: Waiting): Promise<void> {
 
 /**
  * One settle statement on `db`, not batched: for a caller whose settle must commit inside its own
- * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts).
+ * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts). It is the
+ * batch statement with one item: one encoding of a settle, whoever sends it.
  */
 export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem): Promise<SettleResult> {
-  const { rows } = await db.query<{ r: SettleResult }>(SETTLE, [
-      item.run,
-      item.version,
-      item.instance,
-      item.attempt,
-      item.status,
-      JSON.stringify(item.output ?? null),
-      item.error ?? null,
-      item.input === undefined ? null : JSON.stringify(item.input),
-      item.startedAt ?? null,
-      item.merge,
-      JSON.stringify(item.arrivals),
-      item.outputNodes,
-      item.hash ?? null,
-      item.jobId ? [item.jobId] : null,
-      JSON.stringify(item.extra),
-      item.asyncCommit,
-    ]);
-  return rows[0].r;
+  const { rows } = await db.query<{ r: SettleResult[] }>(SETTLE_BATCH, [JSON.stringify([settleJson(item)]), item.jobId ? [item.jobId] : null, item.asyncCommit]);
+  return rows[0].r[0];
 }
 
-/** An item as stitch_settle_batch reads it: absent keys are SQL NULL, as in the single statement. */
-function batchArgs(item: SettleItem): Record<string, unknown> {
+/** An item as stitch_settle_batch (and stitch_cache_take) reads it: an absent key is SQL NULL. */
+export function settleJson(item: SettleItem): Record<string, unknown> {
   return {
     run: item.run,
     version: item.version,

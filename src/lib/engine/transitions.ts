@@ -36,39 +36,46 @@ export function completionHash(status: string, output: unknown, error: unknown):
   return createHash('sha256').update(JSON.stringify([status, output ?? null, error ?? null])).digest('base64url');
 }
 
+/** A settle's data and options (see settleNode). */
+export interface Settle {
+  status: 'completed' | 'failed' | 'skipped';
+  output: unknown;
+  error?: string;
+  input?: unknown;
+  startedAt?: Date;
+  merge: boolean;
+  hash?: string;
+  /** The queue job that executed this attempt, completed in the same statement. */
+  jobId?: string;
+  /** Which outgoing edges deliver data (default: all). */
+  live?: (edge: ExecutionEdge) => boolean;
+  /** Merged into the instance's metadata (e.g. the switch case taken). */
+  metadata?: Record<string, unknown>;
+  /** Claim one cheap successor for this runner (eager dispatch); set to what was claimed. */
+  claim?: ClaimBox;
+  /** A client inside a transaction the caller owns (default: the pool, its own transaction). */
+  db?: Pick<PoolClient, 'query'>;
+}
+
 /**
  * Settle an instance with data for downstream: `completed`, or `failed` on a continueOnError node
  * (then `output` is `{error}`). `merge`: merge `output` over the stored output (async workers stored
  * their input there). `skipped` (every arrival dead) and item errors a collector collects
  * (`failed` with `live: () => false`) pass dead arrivals on; a switch passes `live` for its case.
  */
-export async function settleNode(
-  graph: ExecutionGraph,
-  ref: NodeRef,
-  settle: {
-    status: 'completed' | 'failed' | 'skipped';
-    output: unknown;
-    error?: string;
-    input?: unknown;
-    startedAt?: Date;
-    merge: boolean;
-    hash?: string;
-    /** The queue job that executed this attempt, completed in the same statement. */
-    jobId?: string;
-    /** Which outgoing edges deliver data (default: all). */
-    live?: (edge: ExecutionEdge) => boolean;
-    /** Merged into the instance's metadata (e.g. the switch case taken). */
-    metadata?: Record<string, unknown>;
-    /** Claim one cheap successor for this runner (eager dispatch); set to what was claimed. */
-    claim?: ClaimBox;
-    /** A client inside a transaction the caller owns (default: the pool, its own transaction). */
-    db?: Pick<PoolClient, 'query'>;
-  },
-): Promise<SettleResult> {
+export async function settleNode(graph: ExecutionGraph, ref: NodeRef, settle: Settle): Promise<SettleResult> {
+  const item = settleItem(graph, ref, settle);
+  // Inside a caller's transaction the settle goes alone on its client; otherwise it may be batched.
+  const result = await retryTransient('settle', () => (settle.db ? settleWith(settle.db, item) : submitSettle(item)));
+  return afterSettle(ref, settle, item, result);
+}
+
+/** The statement's arguments for a settle (sent by settleNode, or inside a cache hit's statement). */
+export function settleItem(graph: ExecutionGraph, ref: NodeRef, settle: Settle): SettleItem {
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
   const arrivals = downstreamArrivals(graph, nodeId, itemPath, settle.live);
   if (settle.claim) claimOne(graph, arrivals, settle.claim.runnerId);
-  const item: SettleItem = {
+  return {
     run: ref.runId,
     version: ref.versionId,
     instance: ref.instanceId,
@@ -82,18 +89,23 @@ export async function settleNode(
     arrivals,
     outputNodes: outputNodesOf(graph),
     hash: settle.hash,
-    extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 },
+    // Items, and settles inside a runner's eager chain, leave their NOTIFY to notifySoon: one per
+    // run for many settles. A settle that queues work or may end the run still notifies at once.
+    extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 && !settle.claim },
     jobId: settle.jobId,
     // An item settled inside its own queue job commits asynchronously: a crash can only lose it
     // together with the job's completion (same commit), and the job then runs again. Callbacks
     // from outside (no job) stay durable before they are acknowledged.
     asyncCommit: itemPath.length > 0 && settle.jobId !== undefined,
   };
-  // Inside a caller's transaction the settle goes alone on its client; otherwise it may be batched.
-  const result: SettleResult = await retryTransient('settle', () => (settle.db ? settleWith(settle.db, item) : submitSettle(item)));
-  if (itemPath.length > 0 && result.ok) notifySoon(ref.runId);
+}
+
+/** What follows a settle in this process: the deferred NOTIFY, and the successor it claimed. */
+export function afterSettle(ref: NodeRef, settle: Settle, item: SettleItem, result: SettleResult): SettleResult {
+  if (!item.extra.notify && result.ok) notifySoon(ref.runId);
   if (settle.claim && result.ok) {
     settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;
+    const { nodeId } = parseInstanceId(ref.instanceId);
     if (settle.claim.claimed) settle.claim.upstream = { [nodeId]: { status: settle.status, output: result.output } };
   }
   return result;

@@ -15,6 +15,7 @@ import {
 } from '@/lib/db/queries/schedules';
 import { isUuid } from '@/lib/db/runs';
 import { NotFoundError } from '@/lib/errors';
+import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { checkCronSpec, nextTick } from './cron';
 
 export type { Schedule };
@@ -30,8 +31,10 @@ function firstTick(fields: ScheduleFields, now = new Date()): Date | null {
 
 export async function createSchedule(flowId: string, fields: ScheduleFields): Promise<Schedule> {
   checkCronSpec(fields);
+  const budgetUsd = fields.budgetUsd ?? null;
+  checkBudgetUsd(budgetUsd);
   await getFlow(getPool(), flowId);
-  return insertSchedule(getPool(), flowId, fields, firstTick(fields));
+  return insertSchedule(getPool(), flowId, { ...fields, budgetUsd }, firstTick(fields));
 }
 
 export async function listSchedules(flowId: string): Promise<Schedule[]> {
@@ -48,7 +51,7 @@ export async function getSchedule(flowId: string, scheduleId: string): Promise<S
 
 /**
  * Change a schedule. A new expression, time zone or enabled flag fires from now on (the pending
- * tick is replaced); a change of input or catchUp alone keeps the pending tick.
+ * tick is replaced); a change of input, catchUp or budgetUsd alone keeps the pending tick.
  */
 export async function updateSchedule(flowId: string, scheduleId: string, patch: Partial<ScheduleFields>): Promise<Schedule> {
   const current = await getSchedule(flowId, scheduleId);
@@ -58,8 +61,10 @@ export async function updateSchedule(flowId: string, scheduleId: string, patch: 
     input: patch.input === undefined ? current.input : patch.input,
     enabled: patch.enabled ?? current.enabled,
     catchUp: patch.catchUp ?? current.catchUp,
+    budgetUsd: patch.budgetUsd === undefined ? current.budgetUsd : patch.budgetUsd,
   };
   checkCronSpec(fields);
+  checkBudgetUsd(fields.budgetUsd ?? null);
   const retime = fields.cron !== current.cron || fields.timezone !== current.timezone || fields.enabled !== current.enabled;
   const next = retime ? firstTick(fields) : current.nextRunAt ? new Date(current.nextRunAt) : null;
   const updated = await updateScheduleRow(getPool(), flowId, scheduleId, fields, next, retime);

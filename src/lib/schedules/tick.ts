@@ -6,8 +6,9 @@
  * 2. On time (at most STITCH_SCHEDULE_MISFIRE_SECONDS late): start the run for this tick. Later,
  *    the processes were down when it was due: every tick up to now − misfire was missed, and the
  *    schedule's catchUp decides — "none" starts nothing, "latest" starts the last of them once.
- * 3. Start runs through `startRun`, the one start path, with the idempotency key
- *    ("schedule:<id>", tick) written in the run's own commit: a repeat of step 3 returns that run.
+ * 3. Start runs through `startRun`, the one start path, with the schedule's budgetUsd (if set) and
+ *    the idempotency key ("schedule:<id>", tick) written in the run's own commit: a repeat of step
+ *    3 returns that run.
  * 4. Compare-and-set `next_run_at` to the following tick and place its job, in one statement.
  */
 import { getConfig } from '@/lib/config';
@@ -65,7 +66,7 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
     try {
       const run = await startRun(
         { flowId: schedule.flowId },
-        { input: schedule.input, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
+        { input: schedule.input, budgetUsd: schedule.budgetUsd ?? undefined, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
       );
       runId = run.runId;
     } catch (error) {

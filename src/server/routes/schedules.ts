@@ -1,12 +1,13 @@
 /**
  * Schedules: start a flow at the ticks of a cron expression. `POST /api/flows/:id/schedules`
  * creates one; GET lists a flow's schedules; PATCH and DELETE `/api/flows/:id/schedules/:scheduleId`.
- * Runs they start carry `trigger: {type: "schedule", scheduleId, scheduledFor}` (docs/triggers.md).
+ * Runs they start carry `trigger: {type: "schedule", scheduleId, scheduledFor}` and the schedule's
+ * `budgetUsd`, if set (docs/triggers.md).
  */
 import { createRoute } from '@hono/zod-openapi';
 import { createSchedule, deleteSchedule, listSchedules, updateSchedule } from '@/lib/schedules/store';
 import { newRouter, z } from '../openapi';
-import { FlowIdParams, OkSchema, errors, json } from '../schemas';
+import { FlowIdParams, OkSchema, TriggerBudget, errors, json } from '../schemas';
 
 const tags = ['Schedules'];
 
@@ -25,11 +26,25 @@ const CatchUp = z.enum(['none', 'latest']).openapi({
 });
 
 const CreateScheduleBody = z
-  .object({ cron: Cron, timezone: Timezone.optional(), input: Input.optional(), enabled: z.boolean().optional(), catchUp: CatchUp.optional() })
+  .object({
+    cron: Cron,
+    timezone: Timezone.optional(),
+    input: Input.optional(),
+    enabled: z.boolean().optional(),
+    catchUp: CatchUp.optional(),
+    budgetUsd: TriggerBudget.optional(),
+  })
   .strict()
   .openapi('CreateSchedule');
 const UpdateScheduleBody = z
-  .object({ cron: Cron.optional(), timezone: Timezone.optional(), input: Input.optional(), enabled: z.boolean().optional(), catchUp: CatchUp.optional() })
+  .object({
+    cron: Cron.optional(),
+    timezone: Timezone.optional(),
+    input: Input.optional(),
+    enabled: z.boolean().optional(),
+    catchUp: CatchUp.optional(),
+    budgetUsd: TriggerBudget.optional(),
+  })
   .strict()
   .openapi('UpdateSchedule');
 
@@ -42,6 +57,7 @@ export const ScheduleSchema = z
     input: z.unknown(),
     enabled: z.boolean(),
     catchUp: CatchUp,
+    budgetUsd: TriggerBudget,
     nextRunAt: z.string().nullable().openapi({ description: 'The next tick (null when disabled)' }),
     lastRunAt: z.string().nullable(),
     lastRunId: z.string().nullable(),
@@ -70,6 +86,7 @@ export function scheduleRoutes() {
         input: body.input ?? {},
         enabled: body.enabled ?? true,
         catchUp: body.catchUp ?? 'none',
+        budgetUsd: body.budgetUsd ?? null,
       });
       return c.json(schedule, 201);
     },
@@ -92,7 +109,7 @@ export function scheduleRoutes() {
       method: 'patch',
       path: '/api/flows/{id}/schedules/{scheduleId}',
       tags,
-      summary: 'Change a schedule (a new cron, time zone or enabled flag fires from now on)',
+      summary: 'Change a schedule (a new cron, time zone or enabled flag fires from now on; a new budgetUsd applies to the runs it starts next)',
       request: { params: ScheduleParams, body: { content: { 'application/json': { schema: UpdateScheduleBody } }, required: true } },
       responses: { 200: json(ScheduleSchema, 'Updated'), ...errors(400, 401, 404) },
     }),

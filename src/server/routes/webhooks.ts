@@ -4,6 +4,7 @@
  * `X-Stitch-Signature: sha256=<hex HMAC-SHA256(secret, body)>` (GitHub's `X-Hub-Signature-256`
  * is accepted too). The JSON body becomes the run input. A trigger without a secret refuses
  * everything; a repeated `X-Stitch-Delivery` / `X-GitHub-Delivery` id starts no second run.
+ * A trigger's `budgetUsd` (set at creation or by PATCH) is the budget of every run it starts.
  */
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
@@ -11,8 +12,8 @@ import type { Config } from '@/lib/config';
 import { NotFoundError, StitchError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { newRouter, z } from '../openapi';
-import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, type Trigger } from '@/lib/db/queries/triggers';
-import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, WebhookParams, errors, json } from '../schemas';
+import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, setTriggerBudget, type Trigger } from '@/lib/db/queries/triggers';
+import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, UpdateTriggerBody, WebhookParams, errors, json } from '../schemas';
 import { getPool } from '@/lib/db/pool';
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
@@ -64,7 +65,8 @@ export function webhookRoutes(config: Config) {
       responses: { 201: json(CreatedTriggerSchema, 'Created'), ...errors(400, 401, 404, 409) },
     }),
     async (c) => {
-      const trigger = await createTrigger(getPool(), c.req.valid('param').id, c.req.valid('json')?.slug);
+      const body = c.req.valid('json');
+      const trigger = await createTrigger(getPool(), c.req.valid('param').id, body?.slug, body?.budgetUsd);
       return c.json({ ...trigger, url: urlFor(trigger) }, 201);
     },
   );
@@ -84,13 +86,31 @@ export function webhookRoutes(config: Config) {
     },
   );
 
+  const TriggerParams = FlowIdParams.extend({ triggerId: z.string().min(1).max(200).openapi({ param: { name: 'triggerId', in: 'path' } }) });
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/flows/{id}/triggers/{triggerId}',
+      tags,
+      summary: 'Change the budget of the runs a webhook trigger starts (null: the flow\'s default)',
+      request: { params: TriggerParams, body: { content: { 'application/json': { schema: UpdateTriggerBody } }, required: true } },
+      responses: { 200: json(TriggerSchema, 'Updated'), ...errors(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id, triggerId } = c.req.valid('param');
+      const trigger = await setTriggerBudget(getPool(), id, triggerId, c.req.valid('json').budgetUsd);
+      return c.json({ ...trigger, url: urlFor(trigger) }, 200);
+    },
+  );
+
   app.openapi(
     createRoute({
       method: 'delete',
       path: '/api/flows/{id}/triggers/{triggerId}',
       tags,
       summary: 'Delete a webhook trigger',
-      request: { params: FlowIdParams.extend({ triggerId: z.string().min(1).max(200).openapi({ param: { name: 'triggerId', in: 'path' } }) }) },
+      request: { params: TriggerParams },
       responses: { 200: json(OkSchema, 'Deleted'), ...errors(401, 404) },
     }),
     async (c) => {
@@ -141,7 +161,10 @@ export function webhookRoutes(config: Config) {
       if (earlier) return c.json({ runId: earlier.runId, duplicate: true as const }, 200);
     }
     try {
-      const run = await startRun({ flowId: trigger.flowId }, { input, trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId } });
+      const run = await startRun(
+        { flowId: trigger.flowId },
+        { input, budgetUsd: trigger.budgetUsd ?? undefined, trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId } },
+      );
       await recordDeliveryRun(getPool(), trigger.id, deliveryId, run.runId);
       return c.json({ runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` }, 202);
     } catch (error) {

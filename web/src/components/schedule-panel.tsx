@@ -1,11 +1,11 @@
 /**
- * The editor's schedule panel: the flow's cron schedules (next tick, on/off, catch-up mode),
- * a form to add one, and delete. The server validates the expression and the time zone; its
+ * The editor's schedule panel: the flow's cron schedules (next tick, on/off, catch-up mode,
+ * budget), a form to add one, and delete. The server validates the expression and the time zone; its
  * message is shown under the form as given.
  */
 import { useEffect, useState } from 'react';
 import { api } from '../api';
-import { timeAgo } from '../lib/format';
+import { timeAgo, usd } from '../lib/format';
 import { useAction } from '../lib/use-action';
 import type { Schedule } from '../types';
 
@@ -23,12 +23,21 @@ function parseInput(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** Empty: the flow's default budget. Checked here because JSON cannot carry NaN (it would send null). */
+function parseBudget(text: string): number | undefined {
+  if (!text.trim()) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error('The budget must be a non-negative number of USD (or empty for the flow\'s default).');
+  return value;
+}
+
 export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
   const [schedules, setSchedules] = useState<Schedule[]>();
   const [cron, setCron] = useState('0 9 * * 1-5');
   const [timezone, setTimezone] = useState(browserZone);
   const [input, setInput] = useState('');
   const [catchUp, setCatchUp] = useState<'none' | 'latest'>('none');
+  const [budget, setBudget] = useState('');
 
   const reload = () => api.listSchedules(flowId).then(setSchedules);
   const { busy, error, setError, act } = useAction(reload);
@@ -37,7 +46,7 @@ export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- reload depends on flowId only
   }, [flowId]);
 
-  const add = () => act(() => api.createSchedule(flowId, { cron: cron.trim(), timezone: timezone.trim(), enabled: true, catchUp, input: parseInput(input) }));
+  const add = () => act(() => api.createSchedule(flowId, { cron: cron.trim(), timezone: timezone.trim(), enabled: true, catchUp, input: parseInput(input), budgetUsd: parseBudget(budget) }));
 
   return (
     <div className="panel-body" data-testid="schedules">
@@ -56,6 +65,11 @@ export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
               <code data-testid="schedule-cron">{s.cron}</code>
               <span className="muted small">{s.timezone}</span>
               {s.catchUp === 'latest' && <span className="tag">catch up latest</span>}
+              {s.budgetUsd !== null && (
+                <span className="tag" data-testid="schedule-budget" title="Spend cap of every run it starts">
+                  budget {usd(s.budgetUsd)}
+                </span>
+              )}
             </div>
             <div className="muted small" data-testid="schedule-next">
               {s.enabled ? `next ${s.nextRunAt ? new Date(s.nextRunAt).toLocaleString() : '—'}` : 'paused'}
@@ -95,6 +109,13 @@ export function SchedulePanel({ flowId, onClose }: SchedulePanelProps) {
             <option value="none">skip missed ticks</option>
             <option value="latest">run the latest missed tick once</option>
           </select>
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="schedule-budget">
+            <span className="field-name">budget</span> <span className="type-tag">USD</span>
+          </label>
+          <input id="schedule-budget" inputMode="decimal" value={budget} placeholder="the flow's default" onChange={(e) => setBudget(e.target.value)} data-testid="schedule-budget-input" />
+          <div className="field-help">Spend cap of every run it starts: no further priced node starts once a run has spent it.</div>
         </div>
         <div className="field">
           <label className="field-label" htmlFor="schedule-input">

@@ -33,10 +33,16 @@ export async function findEarlierResult(
     `SELECT s.instance_id, s.output,
             coalesce((SELECT sum(u.usd) FROM stitch_node_usage u WHERE u.run_id = s.run_id AND u.instance_id = s.instance_id), 0)
               + coalesce((s.metadata ->> 'savedUsd')::float8, 0) AS usd
-     FROM stitch_node_runs s
-     WHERE s.run_id = $1 AND s.node_id = $2 AND s.status = 'completed'
-       AND s.fingerprint = stitch_input_fingerprint($3, $4::jsonb)
-     ORDER BY s.instance_id = $5 DESC LIMIT 1`,
+     FROM (
+       -- The same instance first (by primary key); else any item of the node with this content
+       -- (stitch_node_runs_item_fingerprint_idx: only item instances are indexed by fingerprint).
+       (SELECT * FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $5 AND node_id = $2
+          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb))
+       UNION ALL
+       (SELECT * FROM stitch_node_runs WHERE run_id = $1 AND node_id = $2 AND item_path <> '{}'
+          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb) LIMIT 1)
+     ) s
+     LIMIT 1`,
     [sourceRunId, nodeId, staticPart, JSON.stringify(input ?? null), instanceId],
   );
   const r = rows[0];

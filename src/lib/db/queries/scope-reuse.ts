@@ -2,7 +2,7 @@
  * Reusing a whole splitter scope from a re-run's source run (src/lib/rerun/reuse-scope.ts): each
  * statement here runs inside that one transaction.
  */
-import type { Queryable } from './queryable';
+import type { AttemptRef, Queryable } from './queryable';
 
 /** A run's version, if the run exists. */
 export async function runVersionOf(db: Queryable, runId: string): Promise<string | undefined> {
@@ -60,10 +60,10 @@ export async function findReusableSplitter(
   return rows[0];
 }
 
-/** Complete the splitter attempt as the source's (reused). False: settled by a concurrent delivery. */
+/** Complete the splitter attempt as the source's (reused), with its fingerprint. False: settled by a concurrent delivery. */
 export async function completeSplitterAsReused(
   db: Queryable,
-  ref: { runId: string; instanceId: string; attempt: number },
+  ref: AttemptRef,
   splitter: SourceSplitter,
   input: unknown,
   sourceRunId: string,
@@ -72,7 +72,8 @@ export async function completeSplitterAsReused(
     `UPDATE stitch_node_runs
      SET status = 'completed', output = $4::jsonb, input = $5::jsonb, item_count = $6, released = $7,
          metadata = metadata || jsonb_build_object('fanout', $8::jsonb, 'origin', 'reused', 'reusedFrom', jsonb_build_object('runId', $9::text, 'instanceId', $2::text)),
-         started_at = now(), finished_at = now(), progress = 1, updated_at = now()
+         started_at = now(), finished_at = now(), progress = 1, updated_at = now(),
+         fingerprint = coalesce(fingerprint, stitch_fingerprint_of($10, node_id, $5::jsonb))
      WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status IN ('pending', 'running')`,
     [
       ref.runId,
@@ -84,6 +85,7 @@ export async function completeSplitterAsReused(
       splitter.released,
       JSON.stringify(splitter.fanout ?? null),
       sourceRunId,
+      ref.versionId,
     ],
   );
   return done.rowCount === 1;

@@ -1,16 +1,20 @@
 /**
- * Webhook triggers (table from migration 0003): a slug that starts a flow, and its signing secret.
+ * Webhook triggers (table from migration 0003): a slug that starts a flow, its signing secret, and
+ * the budget of the runs it starts (0018; null: the flow's default).
  */
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from './queryable';
 import { getFlow } from './flows';
 import { isUuid } from '@/lib/db/runs';
+import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 
 export interface Trigger {
   id: string;
   flowId: string;
   slug: string;
+  /** Spend cap in USD of every run it starts (null: the flow's default). */
+  budgetUsd: number | null;
   createdAt: string;
   lastUsedAt: string | null;
 }
@@ -24,6 +28,7 @@ interface TriggerDbRow {
   flow_id: string;
   slug: string;
   secret: string | null;
+  budget_usd: number | null;
   created_at: Date;
   last_used_at: Date | null;
 }
@@ -32,19 +37,21 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
   id: r.id,
   flowId: r.flow_id,
   slug: r.slug,
+  budgetUsd: r.budget_usd,
   createdAt: r.created_at.toISOString(),
   lastUsedAt: r.last_used_at ? r.last_used_at.toISOString() : null,
 });
 
 /** Create a trigger with a fresh 256-bit secret (returned here and never again). */
-export async function createTrigger(db: Queryable, flowId: string, slug?: string): Promise<Trigger & { secret: string }> {
+export async function createTrigger(db: Queryable, flowId: string, slug?: string, budgetUsd: number | null = null): Promise<Trigger & { secret: string }> {
+  checkBudgetUsd(budgetUsd);
   await getFlow(db, flowId);
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
     const { rows } = await db.query<TriggerDbRow>(
-      'INSERT INTO stitch_triggers (flow_id, slug, secret) VALUES ($1, $2, $3) RETURNING *',
-      [flowId, chosen, secret],
+      'INSERT INTO stitch_triggers (flow_id, slug, secret, budget_usd) VALUES ($1, $2, $3, $4) RETURNING *',
+      [flowId, chosen, secret, budgetUsd],
     );
     return { ...toTrigger(rows[0]), secret };
   } catch (error) {
@@ -60,6 +67,18 @@ export async function listTriggers(db: Queryable, flowId: string): Promise<Trigg
     [flowId],
   );
   return rows.map(toTrigger);
+}
+
+/** Set (or, with null, clear) the budget of the runs a trigger starts from now on. */
+export async function setTriggerBudget(db: Queryable, flowId: string, triggerId: string, budgetUsd: number | null): Promise<Trigger> {
+  checkBudgetUsd(budgetUsd);
+  if (!isUuid(flowId) || !isUuid(triggerId)) throw new NotFoundError(`Trigger ${triggerId}`);
+  const { rows } = await db.query<TriggerDbRow>(
+    'UPDATE stitch_triggers SET budget_usd = $3 WHERE id = $1 AND flow_id = $2 AND deleted_at IS NULL RETURNING *',
+    [triggerId, flowId, budgetUsd],
+  );
+  if (!rows[0]) throw new NotFoundError(`Trigger ${triggerId}`);
+  return toTrigger(rows[0]);
 }
 
 /** Delete a trigger: its slug stops working at once. */
