@@ -1,6 +1,7 @@
 /**
  * What every query module takes as its first argument: the pool, or a client inside a transaction
- * the caller owns (so several queries can commit together). Query modules never call `getPool()`.
+ * the caller owns (so several queries can commit together). Query modules never fetch the pool
+ * themselves.
  */
 import type pg from 'pg';
 
