@@ -14,13 +14,29 @@ export interface RunSettings {
 const MAX_RUNS = 2000;
 const settings = new Map<string, Promise<RunSettings>>();
 
-export function runSettingsOf(runId: string): Promise<RunSettings> {
-  let entry = settings.get(runId);
-  if (!entry) {
-    entry = readRunSettings(getPool(), runId);
-    entry.catch(() => settings.delete(runId));
-    if (settings.size >= MAX_RUNS) settings.delete(settings.keys().next().value as string);
-    settings.set(runId, entry);
-  }
+/** The run's columns these settings come from, as any read of `stitch_runs` may select them. */
+export interface RunSettingsRow {
+  rerun: RunSettings['rerun'];
+  budget_usd: number | null;
+}
+
+const fromRow = (row: RunSettingsRow | undefined): RunSettings => ({ rerun: row?.rerun ?? null, budgetUsd: row?.budget_usd ?? null });
+
+function remember(runId: string, entry: Promise<RunSettings>): Promise<RunSettings> {
+  if (settings.size >= MAX_RUNS) settings.delete(settings.keys().next().value as string);
+  settings.set(runId, entry);
   return entry;
+}
+
+export function runSettingsOf(runId: string): Promise<RunSettings> {
+  const known = settings.get(runId);
+  if (known) return known;
+  const entry = readRunSettings(getPool(), runId).then(fromRow);
+  entry.catch(() => settings.delete(runId));
+  return remember(runId, entry);
+}
+
+/** Settings read along with other state (the engine's first read of a run): no query of their own. */
+export function rememberRunSettings(runId: string, row: RunSettingsRow): void {
+  if (!settings.has(runId)) remember(runId, Promise.resolve(fromRow(row)));
 }

@@ -4,7 +4,7 @@
  * run under the same idempotency key or for the same parent attempt).
  */
 import type { RunStatus } from '@/types/stitch';
-import type { RunSettings } from '../run-settings';
+import type { RunSettingsRow } from '../run-settings';
 import type { Queryable } from './queryable';
 
 /** The flow's current version, for a live flow. */
@@ -122,11 +122,8 @@ export async function deleteExpiredIdempotencyKeys(db: Queryable, hours: number)
   await db.query('DELETE FROM stitch_idempotency_keys WHERE created_at <= now() - make_interval(hours => $1)', [hours]);
 }
 
-/** What a run was started with and never changes: its re-run plan and its budget. */
-export async function readRunSettings(db: Queryable, runId: string): Promise<RunSettings> {
-  const { rows } = await db.query<{ rerun: RunSettings['rerun']; budget_usd: number | null }>(
-    'SELECT rerun, budget_usd FROM stitch_runs WHERE id = $1',
-    [runId],
-  );
-  return { rerun: rows[0]?.rerun ?? null, budgetUsd: rows[0]?.budget_usd ?? null };
+/** What a run was started with and never changes: its re-run plan and its budget (undefined: no such run). */
+export async function readRunSettings(db: Queryable, runId: string): Promise<RunSettingsRow | undefined> {
+  const { rows } = await db.query<RunSettingsRow>('SELECT rerun, budget_usd FROM stitch_runs WHERE id = $1', [runId]);
+  return rows[0];
 }
