@@ -522,18 +522,38 @@ BEGIN
   RETURN jsonb_build_object('ready', ready, 'touched', touched OR shard_touched);
 END $function$;
 
-CREATE OR REPLACE FUNCTION public.stitch_cache_take(p_key text, p_worker_type text, p_run_id uuid, p_instance_id text, p_attempt integer, p_ttl_seconds double precision, p_settle jsonb, p_job_id bigint, p_async_commit boolean)
+CREATE OR REPLACE FUNCTION public.stitch_cache_key(p_prefix text, p_input jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  SELECT encode(sha256(convert_to(p_prefix || '|' || coalesce(p_input, 'null'::jsonb)::text, 'UTF8')), 'hex')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_cache_lookup(p_key text)
+ RETURNS stitch_cache_hit
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT ROW(c.output, jsonb_build_object('origin', 'cached', 'reusedFrom', jsonb_build_object('runId', c.run_id, 'instanceId', c.instance_id),
+                                      'savedUsd', c.usd))::stitch_cache_hit
+  FROM stitch_cache c
+  WHERE c.key = p_key AND c.status = 'ready' AND (c.expires_at IS NULL OR c.expires_at > now())
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_cache_take(p_prefix text, p_input jsonb, p_worker_type text, p_run_id uuid, p_instance_id text, p_attempt integer, p_ttl_seconds double precision, p_settle jsonb, p_job_id bigint, p_async_commit boolean)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
 DECLARE
+  k text := stitch_cache_key(p_prefix, p_input);
   claimed boolean;
-  entry stitch_cache%ROWTYPE;
-  origin jsonb;
+  hit stitch_cache_hit;
   settled jsonb;
+  flight stitch_cache%ROWTYPE;
 BEGIN
   INSERT INTO stitch_cache AS c (key, worker_type, status, run_id, instance_id, attempt, ttl_seconds)
-  VALUES (p_key, p_worker_type, 'running', p_run_id, p_instance_id, p_attempt, p_ttl_seconds)
+  VALUES (k, p_worker_type, 'running', p_run_id, p_instance_id, p_attempt, p_ttl_seconds)
   ON CONFLICT (key) DO UPDATE
     SET status = 'running', output = NULL, usd = 0, run_id = excluded.run_id, instance_id = excluded.instance_id,
         attempt = excluded.attempt, ttl_seconds = excluded.ttl_seconds, created_at = now(), expires_at = NULL
@@ -542,21 +562,14 @@ BEGIN
   RETURNING true INTO claimed;
   IF claimed THEN
     -- The flight ends with this node's settle (stitch_end_cache_flight finds it by this key).
-    UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheKey', p_key)
+    UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheKey', k)
     WHERE run_id = p_run_id AND instance_id = p_instance_id;
     RETURN jsonb_build_object('claimed', true);
   END IF;
 
-  SELECT * INTO entry FROM stitch_cache WHERE key = p_key;
-  IF entry.status = 'ready' AND (entry.expires_at IS NULL OR entry.expires_at > now()) THEN
-    origin := jsonb_build_object('origin', 'cached', 'reusedFrom', jsonb_build_object('runId', entry.run_id, 'instanceId', entry.instance_id),
-                                 'savedUsd', entry.usd);
-    -- Announced before the settle's own event; the settle decides whether to NOTIFY.
-    PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('instanceId', p_instance_id, 'type', 'node:cached',
-              'payload', origin - 'origin')), false);
-    settled := stitch_settle_batch(jsonb_build_array(p_settle || jsonb_build_object(
-                 'output', entry.output,
-                 'extra', coalesce(p_settle -> 'extra', '{}') || jsonb_build_object('metadata', coalesce(p_settle #> '{extra,metadata}', '{}') || origin)))) -> 0;
+  hit := stitch_cache_lookup(k);
+  IF hit.origin IS NOT NULL THEN
+    settled := stitch_settle_one(p_settle, hit);
     IF (settled ->> 'ok')::boolean AND p_job_id IS NOT NULL THEN
       PERFORM graphile_worker.complete_jobs(ARRAY[p_job_id]);
     END IF;
@@ -565,8 +578,8 @@ BEGIN
     END IF;
     RETURN jsonb_build_object('claimed', false, 'status', 'ready', 'settled', settled);
   END IF;
-  RETURN jsonb_build_object('claimed', false, 'status', entry.status, 'runId', entry.run_id, 'instanceId', entry.instance_id,
-                            'expired', entry.expires_at <= now());
+  SELECT * INTO flight FROM stitch_cache WHERE key = k;
+  RETURN jsonb_build_object('claimed', false, 'status', flight.status, 'runId', flight.run_id, 'instanceId', flight.instance_id);
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_cancel_child_runs()
@@ -1113,13 +1126,63 @@ DECLARE
 BEGIN
   FOR x IN SELECT value AS v, ordinality AS n FROM jsonb_array_elements(p_items) WITH ORDINALITY
            ORDER BY value ->> 'run', ordinality LOOP
-    results[x.n] := stitch_settle_node(
-      (x.v ->> 'run')::uuid, (x.v ->> 'version')::uuid, x.v ->> 'instance', (x.v ->> 'attempt')::integer,
-      x.v ->> 'status', x.v -> 'output', x.v ->> 'error', x.v -> 'input', (x.v ->> 'startedAt')::timestamptz,
-      (x.v ->> 'merge')::boolean, x.v -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x.v -> 'outputNodes')),
-      x.v ->> 'hash', x.v -> 'extra');
+    results[x.n] := stitch_settle_one(x.v);
   END LOOP;
   RETURN to_jsonb(results);
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_settle_chain(p_item jsonb, p_result jsonb)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  result jsonb := p_result;
+  step jsonb;
+  input jsonb;
+  hit stitch_cache_hit;
+  settled jsonb;
+BEGIN
+  -- A re-run's nodes look for the source run's output first (src/lib/rerun): not here.
+  IF (SELECT rerun FROM stitch_runs WHERE id = (p_item ->> 'run')::uuid) IS NOT NULL THEN
+    RETURN p_result;
+  END IF;
+  FOR step IN SELECT value FROM jsonb_array_elements(p_item -> 'chain') LOOP
+    EXIT WHEN NOT coalesce((result ->> 'ok')::boolean, false)
+           OR NOT jsonb_path_exists(result -> 'ready', '$[*] ? (@.i == $i && exists(@.e))', jsonb_build_object('i', step -> 'i'));
+    -- The input as mergeInput makes it from one upstream without a mapping (engine/merge-input.ts).
+    input := CASE WHEN jsonb_typeof(result -> 'output') = 'object' THEN result -> 'output'
+                  WHEN result -> 'output' IS NULL OR result -> 'output' = 'null' THEN '{}'
+                  ELSE jsonb_build_object(step ->> 'from', result -> 'output') END;
+    hit := stitch_cache_lookup(stitch_cache_key(step ->> 'prefix', input));
+    EXIT WHEN hit.origin IS NULL;
+    settled := stitch_settle_item(jsonb_build_object(
+      'run', p_item -> 'run', 'version', p_item -> 'version', 'instance', step -> 'i', 'attempt', 1,
+      'status', 'completed', 'input', input, 'merge', false, 'arrivals', step -> 'arrivals',
+      'outputNodes', p_item -> 'outputNodes', 'extra', jsonb_build_object('notify', false)), hit);
+    EXIT WHEN NOT (settled ->> 'ok')::boolean;
+    result := settled || jsonb_build_object('last', step -> 'i');
+  END LOOP;
+  RETURN result;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_settle_item(p_item jsonb, p_hit stitch_cache_hit DEFAULT NULL::stitch_cache_hit)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  x jsonb := p_item;
+BEGIN
+  IF p_hit IS NOT NULL THEN
+    PERFORM stitch_emit((x ->> 'run')::uuid, jsonb_build_array(jsonb_build_object('instanceId', x ->> 'instance',
+              'type', 'node:cached', 'payload', p_hit.origin - 'origin')), false);
+    x := x || jsonb_build_object('output', p_hit.output,
+           'extra', coalesce(x -> 'extra', '{}') || jsonb_build_object('metadata', coalesce(x #> '{extra,metadata}', '{}') || p_hit.origin));
+  END IF;
+  RETURN stitch_settle_node(
+    (x ->> 'run')::uuid, (x ->> 'version')::uuid, x ->> 'instance', (x ->> 'attempt')::integer,
+    x ->> 'status', x -> 'output', x ->> 'error', x -> 'input', (x ->> 'startedAt')::timestamptz,
+    (x ->> 'merge')::boolean, x -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x -> 'outputNodes')),
+    x ->> 'hash', x -> 'extra');
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_settle_node(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_status text, p_output jsonb, p_error text, p_input jsonb, p_started_at timestamp with time zone, p_merge boolean, p_downstream jsonb, p_output_nodes text[], p_completion_hash text)
@@ -1190,6 +1253,19 @@ BEGIN
   -- A successor claimed for eager dispatch gets the output as stored: it is that successor's input.
   RETURN jsonb_build_object('ok', true, 'ready', ready, 'run', run_status)
          || CASE WHEN jsonb_path_exists(ready, '$[*] ? (exists(@.e))') THEN jsonb_build_object('output', stored) ELSE '{}' END;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_settle_one(p_item jsonb, p_hit stitch_cache_hit DEFAULT NULL::stitch_cache_hit)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  result jsonb := stitch_settle_item(p_item, p_hit);
+BEGIN
+  IF p_item ? 'chain' THEN
+    result := stitch_settle_chain(p_item, result);
+  END IF;
+  RETURN result;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_update_node_state(p_run_id uuid, p_instance_id text, p_attempt integer, p_set_output boolean, p_output jsonb, p_progress real, p_metadata jsonb, p_message text)

@@ -1,66 +1,34 @@
 /**
  * The step cache (opt-in: a node's `cache: true | {ttlSeconds}`, or the worker definition's
- * `cache`). Its key is the node's fingerprint without anything run-specific — the static half
- * (settings, mappings, worker version) and the input — plus the identity of the credentials the
- * worker reads (each key's variable name and where its value comes from, and whether the worker
- * is in mock mode), never their values.
+ * `cache`). Its key is the node's fingerprint without anything run-specific, plus the identity of
+ * the credentials the worker reads, never their values (cache-key.ts).
  *
  * Single flight: the first node with a key claims it (a `running` row) and executes; an identical
  * node elsewhere waits for that result instead of calling the vendor again — up to
  * STITCH_CACHE_WAIT_SECONDS — and executes itself if the first one fails (its flight is dropped)
  * or the wait runs out. A flight ends with its node's settle (trigger in 0013).
  */
-import { createHash } from 'node:crypto';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { deleteCacheEntries, markCacheWait, takeFlight as takeFlightQuery, type Take as TakeOf } from '@/lib/db/queries/step-cache';
 import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
 import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
-import { secretSourceOf } from '@/lib/config';
-import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
-import { canonicalJson } from '@/lib/rerun/fingerprint';
-import { staticHashOf } from '@/lib/rerun/reuse';
+import { cacheKeyPrefix, cacheSettingOf } from './cache-key';
 
 type Take = TakeOf<SettleResult>;
 
 /** How often a waiting twin looks at the flight it waits for. */
 const WAIT_POLL_MS = 100;
 
-export function cacheSettingOf(node: ExecutionNode, definition: WorkerDefinition | undefined): { ttlSeconds?: number } | undefined {
-  const setting = node.cache ?? definition?.cache;
-  if (!setting) return undefined;
-  return setting === true ? {} : { ttlSeconds: setting.ttlSeconds };
-}
-
-const keyNames = new Map<string, string[]>();
-
-/**
- * Which credentials a worker type reads and where each value comes from (environment, vault, or
- * none: mock mode) — names and sources only, never values. The names are read from the worker's
- * source once; the sources are looked up each time (a key may be set in the vault meanwhile).
- */
-export function credentialIdentity(workerType: string): string {
-  let names = keyNames.get(workerType);
-  if (!names) {
-    names = [...new Set(workerSources().get(workerType)?.match(API_KEY_NAME) ?? [])].sort();
-    keyNames.set(workerType, names);
-  }
-  return names.map((name) => `${name}@${secretSourceOf(name)}`).join(',') || 'none';
-}
-
-export function cacheKeyOf(graph: ExecutionGraph, versionId: string, node: ExecutionNode, input: unknown): string {
-  const identity = canonicalJson([staticHashOf(graph, versionId, node.id), input ?? null, credentialIdentity(node.workerType ?? '')]);
-  return createHash('sha256').update(identity).digest('base64url');
-}
-
 /**
  * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
  * stored output and complete its job — the lookup and the settle in one commit.
  */
-async function takeFlight(graph: ExecutionGraph, workerType: string, key: string, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
+async function takeFlight(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
   const item = settleItem(graph, ref, settle);
-  const take = await takeFlightQuery<SettleResult>(getPool(), key, workerType, ref, {
+  const take = await takeFlightQuery<SettleResult>(getPool(), cacheKeyPrefix(graph, ref.versionId, node), node.workerType!, ref, {
+    inputJson: JSON.stringify(settle.input ?? null),
     ttlSeconds,
     settleJson: settleJson(item),
     jobId: settle.jobId,
@@ -97,13 +65,12 @@ export async function completeFromStepCache(
 ): Promise<boolean> {
   const setting = cacheSettingOf(node, definition);
   if (!setting || !node.workerType) return false;
-  const key = cacheKeyOf(graph, ref.versionId, node, input);
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
   // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
   const settle: Settle = { status: 'completed', output: null, input, merge: false, jobId, claim: dispatch };
   for (;;) {
-    const take = await takeFlight(graph, node.workerType, key, ref, setting.ttlSeconds, settle);
+    const take = await takeFlight(graph, node, ref, setting.ttlSeconds, settle);
     if (take.claimed) return false; // this node executes; its settle fills the entry
     if (take.settled) return true; // a hit (or the node was settled meanwhile by a concurrent delivery)
     // Another run is computing it (single flight): wait for its result; if its flight is dropped

@@ -12,6 +12,7 @@
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { isInfrastructureError } from '@/lib/db/transient';
+import type { ChainStep } from './cached-chain';
 
 /** The arguments of one `stitch_settle_node` call (see transitions.ts), sent as JSON (settleJson). */
 export interface SettleItem {
@@ -27,6 +28,8 @@ export interface SettleItem {
   merge: boolean;
   arrivals: unknown[];
   outputNodes: string[];
+  /** Claimed successors the statement may settle from the step cache (cached-chain.ts). */
+  chain?: ChainStep[];
   hash?: string;
   extra: Record<string, unknown>;
   /** The queue job completed in the same commit. */
@@ -42,6 +45,8 @@ export interface SettleResult {
   run?: string | null;
   /** The output as stored, returned only when a successor was claimed (its input). */
   output?: unknown;
+  /** The last instance settled from the cache down the item's chain, if any (its output is `output`). */
+  last?: string;
 }
 
 /**
@@ -87,13 +92,8 @@ function pump(): void {
 async function send(batch: Waiting[]): Promise<void> {
   if (batch.length === 1) return settleAlone(batch[0]);
   try {
-    const jobs = batch.flatMap((w) => (w.item.jobId ? [w.item.jobId] : []));
-    const { rows } = await getPool().query<{ r: SettleResult[] }>(SETTLE_BATCH, [
-      JSON.stringify(batch.map((w) => settleJson(w.item))),
-      jobs.length ? jobs : null,
-      batch.every((w) => w.item.asyncCommit),
-    ]);
-    batch.forEach((w, i) => w.resolve(rows[0].r[i]));
+    const results = await settleStatement(getPool(), batch.map((w) => w.item));
+    batch.forEach((w, i) => w.resolve(results[i]));
   } catch (error) {
     if (isInfrastructureError(error)) {
       for (const w of batch) w.reject(error);
@@ -114,12 +114,24 @@ async function settleAlone(w: Waiting): Promise<void> {
 
 /**
  * One settle statement on `db`, not batched: for a caller whose settle must commit inside its own
- * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts). It is the
- * batch statement with one item: one encoding of a settle, whoever sends it.
+ * transaction (a re-run reusing a whole splitter scope, src/lib/rerun/reuse-scope.ts).
  */
 export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem): Promise<SettleResult> {
-  const { rows } = await db.query<{ r: SettleResult[] }>(SETTLE_BATCH, [JSON.stringify([settleJson(item)]), item.jobId ? [item.jobId] : null, item.asyncCommit]);
-  return rows[0].r[0];
+  return (await settleStatement(db, [item]))[0];
+}
+
+/**
+ * The one settle statement, for one item or many: one encoding of a settle, whoever sends it.
+ * Prepared once per connection (it runs for every node).
+ */
+async function settleStatement(db: Pick<PoolClient, 'query'>, items: SettleItem[]): Promise<SettleResult[]> {
+  const jobs = items.flatMap((item) => (item.jobId ? [item.jobId] : []));
+  const { rows } = await db.query<{ r: SettleResult[] }>({
+    name: 'stitch_settle',
+    text: SETTLE_BATCH,
+    values: [JSON.stringify(items.map(settleJson)), jobs.length ? jobs : null, items.every((item) => item.asyncCommit)],
+  });
+  return rows[0].r;
 }
 
 /** An item as stitch_settle_batch (and stitch_cache_take) reads it: an absent key is SQL NULL. */
@@ -137,6 +149,7 @@ export function settleJson(item: SettleItem): Record<string, unknown> {
     merge: item.merge,
     arrivals: item.arrivals,
     outputNodes: item.outputNodes,
+    chain: item.chain,
     hash: item.hash,
     extra: item.extra,
   };

@@ -15,6 +15,7 @@ import type { RetryPolicy } from '@/types/stitch';
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { abortRun as abortRunQuery, markRunning as markRunningQuery, scheduleRetry as scheduleRetryQuery } from '@/lib/db/queries/transitions';
+import { cachedChain } from './cached-chain';
 import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './compile';
 import { settleWith, submitSettle, type SettleItem, type SettleResult } from './settle-batch';
@@ -75,6 +76,7 @@ export function settleItem(graph: ExecutionGraph, ref: NodeRef, settle: Settle):
   const { nodeId, itemPath } = parseInstanceId(ref.instanceId);
   const arrivals = downstreamArrivals(graph, nodeId, itemPath, settle.live);
   if (settle.claim) claimOne(graph, arrivals, settle.claim.runnerId);
+  const chain = settle.claim && itemPath.length === 0 ? cachedChain(graph, ref.versionId, arrivals, settle.claim.runnerId) : [];
   return {
     run: ref.runId,
     version: ref.versionId,
@@ -92,6 +94,7 @@ export function settleItem(graph: ExecutionGraph, ref: NodeRef, settle: Settle):
     // Items, and settles inside a runner's eager chain, leave their NOTIFY to notifySoon: one per
     // run for many settles. A settle that queues work or may end the run still notifies at once.
     extra: { metadata: settle.metadata, ticks: itemTicks(graph, nodeId, itemPath), notify: itemPath.length === 0 && !settle.claim },
+    chain: chain.length ? chain : undefined,
     jobId: settle.jobId,
     // An item settled inside its own queue job commits asynchronously: a crash can only lose it
     // together with the job's completion (same commit), and the job then runs again. Callbacks
@@ -105,8 +108,9 @@ export function afterSettle(ref: NodeRef, settle: Settle, item: SettleItem, resu
   if (!item.extra.notify && result.ok) notifySoon(ref.runId);
   if (settle.claim && result.ok) {
     settle.claim.claimed = result.ready?.find((x) => x.e !== undefined)?.i;
-    const { nodeId } = parseInstanceId(ref.instanceId);
-    if (settle.claim.claimed) settle.claim.upstream = { [nodeId]: { status: settle.status, output: result.output } };
+    // After a chain of cache hits (cached-chain.ts), the upstream of the claimed one is the last hit.
+    const upstream = result.last === undefined ? { nodeId: parseInstanceId(ref.instanceId).nodeId, status: settle.status } : { nodeId: result.last, status: 'completed' };
+    if (settle.claim.claimed) settle.claim.upstream = { [upstream.nodeId]: { status: upstream.status, output: result.output } };
   }
   return result;
 }

@@ -3,7 +3,7 @@
  * definition's `version`, the node's settings (`config`) and its inbound edges' mappings — the
  * static half, hashed here once per version — and its input, hashed by PostgreSQL from the stored
  * jsonb (`stitch_input_fingerprint`: jsonb's text form is canonical). A completed instance gets its
- * fingerprint in the settling statement itself (trigger in 0013), so no hop pays a round trip.
+ * fingerprint in the settling statement itself (stitch_fingerprint_of, 0016), so no hop pays a round trip.
  * Nothing run-specific enters it (no run id, instance id or time), and credentials enter only by
  * what the settings name: a key's value is never part of the settings.
  */
@@ -39,6 +39,20 @@ export function staticHash(graph: ExecutionGraph, nodeId: string): string {
   return createHash('sha256').update(canonicalJson(identity)).digest('base64url').slice(0, 32);
 }
 
+const memo = new Map<string, string>();
+
+/** The static half of a node's fingerprint, memoised by version and node. */
+export function staticHashOf(graph: ExecutionGraph, versionId: string, nodeId: string): string {
+  const key = `${versionId}\u0000${nodeId}`;
+  let hash = memo.get(key);
+  if (!hash) {
+    hash = staticHash(graph, nodeId);
+    if (memo.size > 50_000) memo.clear();
+    memo.set(key, hash);
+  }
+  return hash;
+}
+
 export function staticHashes(graph: ExecutionGraph): Record<string, string> {
   return Object.fromEntries(Object.keys(graph.nodes).map((id) => [id, staticHash(graph, id)]));
 }
@@ -46,7 +60,7 @@ export function staticHashes(graph: ExecutionGraph): Record<string, string> {
 const written = new Set<string>();
 
 /**
- * Make sure the version's static hashes are stored (the fingerprint trigger reads them). Once per
+ * Make sure the version's static hashes are stored (the settling statements read them). Once per
  * version per process; concurrent writers agree (same content) and the first one stays.
  */
 export async function ensureStaticHashes(graph: ExecutionGraph, versionId: string): Promise<void> {

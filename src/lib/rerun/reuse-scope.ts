@@ -22,8 +22,7 @@ import {
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { instanceIdOf, parseInstanceId } from '@/lib/engine/instances';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
-import { staticHashes } from './fingerprint';
-import { staticHashOf } from './reuse';
+import { staticHashOf, staticHashes } from './fingerprint';
 
 /** The nodes inside a splitter's scope (nested ones included), and its collector. */
 function scopeOf(graph: ExecutionGraph, splitterId: string): { members: string[]; collector: string } | undefined {

@@ -11,21 +11,7 @@ import { findEarlierResult } from '@/lib/db/queries/rerun';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
 import type { ClaimBox } from '@/lib/engine/claims';
-import { ensureStaticHashes, staticHash } from './fingerprint';
-
-const hashes = new Map<string, string>();
-
-/** The static half of a node's fingerprint (memoised by version and node). */
-export function staticHashOf(graph: ExecutionGraph, versionId: string, nodeId: string): string {
-  const key = `${versionId}\u0000${nodeId}`;
-  let hash = hashes.get(key);
-  if (!hash) {
-    hash = staticHash(graph, nodeId);
-    if (hashes.size > 50_000) hashes.clear();
-    hashes.set(key, hash);
-  }
-  return hash;
-}
+import { ensureStaticHashes, staticHashOf } from './fingerprint';
 
 /** Every node execution: make sure this version's fingerprints can be stored. */
 export function prepareFingerprints(graph: ExecutionGraph, versionId: string): Promise<void> {

@@ -14,22 +14,23 @@ export interface Take<Settled> {
   settled?: Settled;
   runId?: string;
   instanceId?: string;
-  expired?: boolean | null;
 }
 
 /**
- * Claim the flight of `key` for this attempt; or, on a hit, settle the node with the stored output
- * (`settleJson`: the settle item, its output filled in by the statement) and complete its job.
+ * Claim the flight of the key (`keyPrefix` and the input's jsonb text, hashed in PostgreSQL) for
+ * this attempt; or, on a hit, settle the node with the stored output (`settleJson`: the settle
+ * item, its output filled in by the statement) and complete its job.
  */
 export async function takeFlight<Settled>(
   db: Queryable,
-  key: string,
+  keyPrefix: string,
   workerType: string,
   ref: AttemptRef,
-  t: { ttlSeconds: number | undefined; settleJson: unknown; jobId: string | undefined; asyncCommit: boolean },
+  t: { inputJson: string; ttlSeconds: number | undefined; settleJson: unknown; jobId: string | undefined; asyncCommit: boolean },
 ): Promise<Take<Settled>> {
-  const { rows } = await db.query<{ r: Take<Settled> }>('SELECT stitch_cache_take($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) AS r', [
-    key,
+  const { rows } = await db.query<{ r: Take<Settled> }>('SELECT stitch_cache_take($1, $2::jsonb, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) AS r', [
+    keyPrefix,
+    t.inputJson,
     workerType,
     ref.runId,
     ref.instanceId,
