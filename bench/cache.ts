@@ -23,7 +23,7 @@ export async function benchCacheHop(adminUrl?: string): Promise<{ cache_hit_hop_
   const server = adminUrl ? { adminUrl, stop: async () => {} } : await openBenchServer();
   const { getConfig } = await import('@/lib/config');
   const { startStitch } = await import('@/lib/stitch');
-  const { createFlow } = await import('@/lib/db/flows');
+  const { createFlow } = await import('@/lib/engine/flows');
   const { startRun } = await import('@/lib/engine/start-run');
   const { WORKER_DEFINITIONS, workerRegistry } = await import('@/lib/workers/registry');
   const { triggerCallback } = await import('@/lib/workers/utils');

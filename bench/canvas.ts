@@ -27,7 +27,7 @@ import { chromium, type Page } from 'playwright-core';
 import type { VisualGraph } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
 import { startEmbeddedPostgres } from '@/lib/db/embedded';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { startStitch } from '@/lib/stitch';
 import { startServer } from '@/server/listen';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, freePort } from '../test/e2e/browser';

@@ -59,7 +59,7 @@ async function backendRssAnonMb(pool: pg.Pool): Promise<number> {
 async function runCase(url: string, items: number): Promise<CaseResult> {
   const { getConfig } = await import('@/lib/config');
   const { startStitch } = await import('@/lib/stitch');
-  const { createFlow, updateFlow } = await import('@/lib/db/flows');
+  const { createFlow, updateFlow } = await import('@/lib/engine/flows');
   const { rerun } = await import('@/lib/rerun/start-rerun');
   const { startRun } = await import('@/lib/engine/start-run');
   const { WORKER_DEFINITIONS, workerRegistry } = await import('@/lib/workers/registry');

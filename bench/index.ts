@@ -27,7 +27,7 @@ import { createBenchDatabase, openBenchServer } from './bench-db';
 import { Logger, run as runGraphile, runMigrations } from 'graphile-worker';
 import type { NodeConfig } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
 import { startQueueRunner } from '@/lib/engine/runner';

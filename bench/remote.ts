@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { createBenchDatabase, openBenchServer } from './bench-db';
 import { getConfig } from '@/lib/config';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { createLogger, setLogger } from '@/lib/log';
 import { startRun } from '@/lib/engine/start-run';

@@ -435,6 +435,16 @@ BEGIN
   RETURN jsonb_build_object('ok', true, 'inFlight', in_flight + 1, 'recent', recent + 1);
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_add_deadline_job(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_run_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM graphile_worker.add_jobs(ARRAY[ROW('stitch_deadline',
+    json_build_object('r', p_run_id, 'v', p_version_id, 'i', p_instance_id, 'a', p_attempt),
+    NULL, p_run_at, 5, stitch_job_key('deadline', p_run_id, p_instance_id), NULL, NULL)::graphile_worker.job_spec]);
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_after_settle(p_run_id uuid, p_version_id uuid, p_events jsonb, p_ready jsonb, p_touched boolean, p_output_nodes text[], p_notify boolean DEFAULT true)
  RETURNS text
  LANGUAGE plpgsql
@@ -896,9 +906,7 @@ BEGIN
     RETURN false;
   END IF;
   IF deadline IS NOT NULL THEN
-    PERFORM graphile_worker.add_jobs(ARRAY[ROW('stitch_deadline',
-      json_build_object('r', p_run_id, 'v', p_version_id, 'i', p_instance_id, 'a', p_attempt),
-      NULL, deadline, 5, stitch_job_key('deadline', p_run_id, p_instance_id), NULL, NULL)::graphile_worker.job_spec]);
+    PERFORM stitch_add_deadline_job(p_run_id, p_version_id, p_instance_id, p_attempt, deadline);
   END IF;
   PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('instanceId', p_instance_id,
           'type', 'node:running', 'payload', jsonb_build_object('attempt', p_attempt, 'deadlineAt', deadline))));

@@ -86,7 +86,7 @@ export function runChainFlow(
   project.write(
     'run-chain-flow.ts',
     `import { startStitch } from '@/lib/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { startRun } from '@/lib/engine/start-run';
 import { getRunWithNodes } from '@/lib/db/runs';
 const stitch = await startStitch({ pollIntervalMs: 200 });

@@ -6,8 +6,10 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createFlow, findFlowByName } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
+import { findFlowByName } from '@/lib/db/queries/flows';
 import { getPool } from '@/lib/db/pool';
+import { lockSession, unlockSession } from '@/lib/db/queries/advisory-locks';
 import { getLogger } from '@/lib/log';
 import { readFlowFile } from './flow-file';
 
@@ -27,11 +29,11 @@ export async function seedExamples(dir = EXAMPLES_DIR): Promise<string[]> {
   const created: string[] = [];
   // Two `start` processes on one database must not both seed: serialise on an advisory lock.
   const lock = await getPool().connect();
-  await lock.query('SELECT pg_advisory_lock($1)', [SEED_LOCK_KEY]);
+  await lockSession(lock, SEED_LOCK_KEY);
   try {
     await seedFiles(dir, files, created);
   } finally {
-    await lock.query('SELECT pg_advisory_unlock($1)', [SEED_LOCK_KEY]).catch(() => {});
+    await unlockSession(lock, SEED_LOCK_KEY).catch(() => {});
     lock.release();
   }
   return created;
@@ -41,7 +43,7 @@ async function seedFiles(dir: string, files: string[], created: string[]): Promi
   for (const file of files) {
     try {
       const flow = readFlowFile(path.join(dir, file));
-      if (await findFlowByName(flow.name)) continue;
+      if (await findFlowByName(getPool(), flow.name)) continue;
       await createFlow(flow.name, flow.graph);
       created.push(flow.name);
     } catch (error) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { getConfig, type Config } from './config';
 import { closeDatabase, openDatabase, type Database } from './db/pool';
 import { migrate } from './db/migrate';
+import { getOrCreateSetting } from './db/queries/settings';
 import { setCallbackSecret } from './host/callback-tokens';
 import { EngineHost } from './engine/engine-host';
 import { startQueueRunner, type QueueRunner } from './engine/runner';
@@ -40,14 +41,7 @@ export interface StitchInstance {
 /** The callback secret: STITCH_SECRET, else generated once and shared by all processes via the DB. */
 async function loadSecret(db: Database, config: Config): Promise<string> {
   if (config.secret) return config.secret;
-  const { rows } = await db.pool.query<{ value: string }>(
-    `WITH ins AS (
-       INSERT INTO stitch_settings (key, value) VALUES ('callback_secret', $1) ON CONFLICT (key) DO NOTHING RETURNING value
-     )
-     SELECT value FROM ins UNION ALL SELECT value FROM stitch_settings WHERE key = 'callback_secret' LIMIT 1`,
-    [randomBytes(32).toString('base64url')],
-  );
-  return rows[0].value;
+  return getOrCreateSetting(db.pool, 'callback_secret', randomBytes(32).toString('base64url'));
 }
 
 let active: StitchInstance | undefined;

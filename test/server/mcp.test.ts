@@ -8,10 +8,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { createFlow, deleteFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
+import { deleteFlow } from '@/lib/db/queries/flows';
 import { graph, eventually } from '../helpers';
 import { startTestServer, type TestServer } from './http';
 import { REPO_ROOT } from './processes';
+import { getPool } from '@/lib/db/pool';
 
 const API_KEY = 'mcp-test-key-0123456789';
 let srv: TestServer;
@@ -76,7 +78,7 @@ async function checkClient(client: Client) {
   await eventually(async () => changes.length > seen);
   expect((await client.listTools()).tools.map((t) => t.name)).toContain('brand_new_flow');
   const afterAdd = changes.length;
-  await deleteFlow(added.id);
+  await deleteFlow(getPool(), added.id);
   await eventually(async () => changes.length > afterAdd);
   expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('brand_new_flow');
 }

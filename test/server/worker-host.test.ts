@@ -4,7 +4,7 @@
  * process without an engine completes a node through the HTTP host (its callback URL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';

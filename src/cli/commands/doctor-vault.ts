@@ -8,7 +8,8 @@ import { closeDatabase, getPool, isDatabaseOpen, openDatabase } from '@/lib/db/p
 import { errorMessage } from '@/lib/errors';
 import { getStitch } from '@/lib/stitch';
 import { loadVaultKey } from '@/lib/vault/key';
-import { listCredentialNames } from '@/lib/vault/store';
+import { listCredentialNames } from '@/lib/db/queries/credentials';
+import { relationsPresent } from '@/lib/db/queries/tables-present';
 import { currentVaultKey, loadVaultOnce } from '@/lib/vault/sync';
 import type { DoctorRow } from './doctor-row';
 
@@ -27,11 +28,11 @@ export async function vaultDoctorRows(config: Config): Promise<DoctorRow[]> {
   const opened = !isDatabaseOpen();
   try {
     if (opened) await openDatabase({ config, max: 2 });
-    const { rows } = await getPool().query<{ t: string | null }>(`SELECT to_regclass('stitch_credentials')::text AS t`);
-    if (!rows[0].t) return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: 'not migrated yet', fix: 'npm run stitch -- migrate' }];
+    const [migrated] = await relationsPresent(getPool(), ['stitch_credentials']);
+    if (!migrated) return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: 'not migrated yet', fix: 'npm run stitch -- migrate' }];
     if (!key.key) {
       // Without a key the vault is off: fine while it holds nothing, a problem once it holds values.
-      const stored = (await listCredentialNames()).map((c) => c.name);
+      const stored = (await listCredentialNames(getPool())).map((c) => c.name);
       return stored.length
         ? [{ check: 'vault', subject: 'credentials', status: 'fail', detail: `${stored.join(', ')} stored, but no key to read them: ${key.reason}`, fix: 'set STITCH_ENCRYPTION_KEY to the key they were written with' }]
         : [{ check: 'vault', subject: 'credentials', status: 'ok', detail: `off, keys come from the environment only (${key.reason})` }];

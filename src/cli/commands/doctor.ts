@@ -22,7 +22,8 @@ import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
 import type { SecretSource } from '@/lib/vault/resolve';
 import type { DoctorRow, DoctorStatus } from './doctor-row';
 import { vaultDoctorRows } from './doctor-vault';
-import { readQueueStats } from '@/server/queries/queue-stats';
+import { readQueueStats } from '@/lib/db/queries/queue-stats';
+import { relationsPresent } from '@/lib/db/queries/tables-present';
 import '@/lib/workers/index';
 
 
@@ -187,17 +188,14 @@ async function databaseRows(config: Config): Promise<DoctorRow[]> {
   }
   const rows: DoctorRow[] = [];
   try {
-    const { rows: found } = await getPool().query<{ stitch: string | null; queue: string | null }>(
-      `SELECT to_regclass('stitch_runs')::text AS stitch, to_regclass('graphile_worker.jobs')::text AS queue`,
-    );
-    const migrated = Boolean(found[0].stitch && found[0].queue);
+    const migrated = (await relationsPresent(getPool(), ['stitch_runs', 'graphile_worker.jobs'])).every(Boolean);
     rows.push(
       migrated
         ? { check: 'database', subject: where, status: 'ok', detail: 'connected; Stitch schema and queue schema present' }
         : { check: 'database', subject: where, status: 'warn', detail: 'connected, but not migrated yet', fix: 'npm run stitch -- migrate (stitch start also migrates)' },
     );
     if (migrated) {
-      const queue = await readQueueStats(config.staleRunnerSeconds);
+      const queue = await readQueueStats(getPool(), config.staleRunnerSeconds);
       const counts = `${queue.ready} ready, ${queue.scheduled} scheduled, ${queue.locked} running jobs`;
       rows.push(
         queue.liveRunners > 0

@@ -3,7 +3,8 @@
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
-import { listFlows } from '@/lib/db/flows';
+import { getPool } from '@/lib/db/pool';
+import { listFlows } from '@/lib/db/queries/flows';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
@@ -29,7 +30,7 @@ export function registerInspectCommands(program: Command): void {
     .action(async (options: { url?: string }) => {
       const list = options.url
         ? (await api(options.url).request<{ flows: Awaited<ReturnType<typeof listFlows>> }>('GET', '/api/flows')).flows
-        : await withDatabase(listFlows);
+        : await withDatabase(() => listFlows(getPool()));
       if (list.length === 0) console.log('No flows yet.');
       for (const f of list) console.log(`${f.id}  v${f.version ?? '-'}  ${f.name}`);
     });

@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
-import { createFlow, findFlowByName, updateFlow } from '@/lib/db/flows';
+import { createFlow, updateFlow } from '@/lib/engine/flows';
+import { findFlowByName } from '@/lib/db/queries/flows';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { startStitch } from '@/lib/stitch';
@@ -13,6 +14,7 @@ import { ApiClient } from '../api-client';
 import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
+import { getPool } from '@/lib/db/pool';
 
 interface RunOptions {
   input?: string;
@@ -29,7 +31,7 @@ async function localTarget(): Promise<RunTarget> {
   const stitch = await startStitch();
   return {
     async start(flow, input) {
-      const existing = await findFlowByName(flow.name);
+      const existing = await findFlowByName(getPool(), flow.name);
       const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
       const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };

@@ -2,12 +2,13 @@
  * `stitch schedules list|add|rm`: a flow's cron schedules, from the database (or a server, `--url`).
  */
 import type { Command } from 'commander';
-import { checkBudgetUsd } from '@/lib/budget/budget';
-import { findFlowByName } from '@/lib/db/flows';
+import { checkBudgetUsd } from '@/lib/budget/budget-usd';
+import { findFlowByName } from '@/lib/db/queries/flows';
 import { isUuid } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';
 import { createSchedule, deleteSchedule, listSchedules, type CatchUp, type Schedule } from '@/lib/schedules/store';
 import { api, withDatabase } from './inspect';
+import { getPool } from '@/lib/db/pool';
 
 interface AddOptions {
   cron: string;
@@ -41,7 +42,7 @@ function parseBudget(text: string | undefined): number | null {
 /** A flow id, or (against the database) a flow name. */
 async function flowIdOf(flow: string): Promise<string> {
   if (isUuid(flow)) return flow;
-  const found = await findFlowByName(flow);
+  const found = await findFlowByName(getPool(), flow);
   if (!found) throw new ValidationError(`No flow named "${flow}": pass its id or exact name (stitch flows list)`);
   return found.id;
 }

@@ -6,8 +6,10 @@
  * counts), so a run can overshoot by at most one node per branch.
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
-import { NotFoundError, ValidationError } from '@/lib/errors';
+import { NotFoundError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { checkBudgetUsd } from './budget-usd';
+import { sumRunSpend, updateFlowBudget } from '@/lib/db/queries/usage';
 import { runSettingsOf } from '@/lib/db/run-settings';
 import { abortRun, type NodeRef } from '@/lib/engine/transitions';
 import { isPriced } from '@/lib/usage/prices';
@@ -23,27 +25,15 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
   if (!isPriced(node.workerType)) return false;
   const budget = (await runSettingsOf(ref.runId)).budgetUsd;
   if (budget === null) return false;
-  const { rows } = await getPool().query<{ usd: number }>('SELECT coalesce(sum(usd), 0) AS usd FROM stitch_node_usage WHERE run_id = $1', [ref.runId]);
-  const spent = roundUsd(Number(rows[0].usd));
+  const spent = roundUsd(await sumRunSpend(getPool(), ref.runId));
   if (spent < budget) return false;
   const message = `${BUDGET_EXCEEDED}: the run spent $${spent} of its $${budget} budget; node ${ref.instanceId} (${node.workerType}) was not started`;
   await abortRun(graph, ref.runId, 'failed', message, { instanceId: ref.instanceId, attempt: ref.attempt, error: message });
   return true;
 }
 
-/**
- * The one check of a stored budget (a flow's default, a trigger's, a schedule's) for writers that
- * do not pass the API's schema (the CLI): a non-negative finite number of USD, or null for none.
- */
-export function checkBudgetUsd(budgetUsd: unknown): asserts budgetUsd is number | null {
-  if (budgetUsd !== null && (typeof budgetUsd !== 'number' || !Number.isFinite(budgetUsd) || budgetUsd < 0)) {
-    throw new ValidationError('budgetUsd must be a non-negative number of USD, or null');
-  }
-}
-
 /** A flow's default budget for its runs (null: none). */
 export async function setFlowBudget(flowId: string, budgetUsd: number | null): Promise<void> {
   checkBudgetUsd(budgetUsd);
-  const { rowCount } = await getPool().query('UPDATE stitch_flows SET budget_usd = $2 WHERE id = $1 AND deleted_at IS NULL', [flowId, budgetUsd]);
-  if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
+  if (!(await updateFlowBudget(getPool(), flowId, budgetUsd))) throw new NotFoundError(`Flow ${flowId}`);
 }

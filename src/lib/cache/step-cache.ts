@@ -10,22 +10,16 @@
  */
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { deleteCacheEntries, markCacheWait, takeFlight as takeFlightQuery, type Take as TakeOf } from '@/lib/db/queries/step-cache';
 import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
 import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
 import { cacheKeyPrefix, cacheSettingOf } from './cache-key';
 
+type Take = TakeOf<SettleResult>;
+
 /** How often a waiting twin looks at the flight it waits for. */
 const WAIT_POLL_MS = 100;
-
-/** What stitch_cache_take found: the flight is this node's, a hit (settled), or another's flight. */
-interface Take {
-  claimed: boolean;
-  status: 'running' | 'ready' | null;
-  settled?: SettleResult;
-  runId?: string;
-  instanceId?: string;
-}
 
 /**
  * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
@@ -33,30 +27,20 @@ interface Take {
  */
 async function takeFlight(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
   const item = settleItem(graph, ref, settle);
-  const { rows } = await getPool().query<{ r: Take }>('SELECT stitch_cache_take($1, $2::jsonb, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) AS r', [
-    cacheKeyPrefix(graph, ref.versionId, node),
-    JSON.stringify(settle.input ?? null),
-    node.workerType,
-    ref.runId,
-    ref.instanceId,
-    ref.attempt,
-    ttlSeconds ?? null,
-    JSON.stringify(settleJson(item)),
-    settle.jobId ?? null,
-    item.asyncCommit,
-  ]);
-  const take = rows[0].r;
+  const take = await takeFlightQuery<SettleResult>(getPool(), cacheKeyPrefix(graph, ref.versionId, node), node.workerType!, ref, {
+    inputJson: JSON.stringify(settle.input ?? null),
+    ttlSeconds,
+    settleJson: settleJson(item),
+    jobId: settle.jobId,
+    asyncCommit: item.asyncCommit,
+  });
   if (take.settled) afterSettle(ref, settle, item, take.settled);
   return take;
 }
 
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
 async function announceWait(ref: NodeRef, flight: Take): Promise<boolean> {
-  await getPool().query(
-    `UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('cacheWait', jsonb_build_object('runId', $3::text, 'instanceId', $4::text))
-     WHERE run_id = $1 AND instance_id = $2`,
-    [ref.runId, ref.instanceId, flight.runId, flight.instanceId],
-  );
+  await markCacheWait(getPool(), ref, { runId: flight.runId ?? null, instanceId: flight.instanceId ?? null });
   return true;
 }
 
@@ -99,6 +83,5 @@ export async function completeFromStepCache(
 
 /** `DELETE /api/cache` and `stitch cache clear`: drop entries (of one worker type). */
 export async function clearStepCache(workerType?: string): Promise<number> {
-  const { rowCount } = await getPool().query('DELETE FROM stitch_cache WHERE $1::text IS NULL OR worker_type = $1', [workerType ?? null]);
-  return rowCount ?? 0;
+  return deleteCacheEntries(getPool(), workerType);
 }

@@ -3,6 +3,7 @@
  * per process and run (the engine asks for every node it executes). Bounded.
  */
 import { getPool } from './pool';
+import { readRunSettings, type RunSettingsRow } from './queries/start-run';
 
 export interface RunSettings {
   /** Re-run plan: the source run and the node ids it forces to execute (null: not a re-run). */
@@ -12,12 +13,6 @@ export interface RunSettings {
 
 const MAX_RUNS = 2000;
 const settings = new Map<string, Promise<RunSettings>>();
-
-/** The run's columns these settings come from, as any read of `stitch_runs` may select them. */
-export interface RunSettingsRow {
-  rerun: RunSettings['rerun'];
-  budget_usd: number | null;
-}
 
 const fromRow = (row: RunSettingsRow | undefined): RunSettings => ({ rerun: row?.rerun ?? null, budgetUsd: row?.budget_usd ?? null });
 
@@ -30,9 +25,7 @@ function remember(runId: string, entry: Promise<RunSettings>): Promise<RunSettin
 export function runSettingsOf(runId: string): Promise<RunSettings> {
   const known = settings.get(runId);
   if (known) return known;
-  const entry = getPool()
-    .query<RunSettingsRow>('SELECT rerun, budget_usd FROM stitch_runs WHERE id = $1', [runId])
-    .then(({ rows }) => fromRow(rows[0]));
+  const entry = readRunSettings(getPool(), runId).then(fromRow);
   entry.catch(() => settings.delete(runId));
   return remember(runId, entry);
 }

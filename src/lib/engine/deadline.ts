@@ -5,6 +5,8 @@
  */
 import { coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { extendDeadline, moveDeadlineToNow } from '@/lib/db/queries/deadlines';
+import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { getLogger } from '@/lib/log';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition } from '@/lib/workers/registry';
 import { applyCallback, failAttempt } from './complete-node';
@@ -16,15 +18,10 @@ import { parseInstanceId } from './instances';
 import type { ExecutePayload } from './execute-payload';
 
 export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Promise<void> {
-  const { rows } = await runtime.pool.query(
-    `SELECT n.status, n.attempt, n.input, n.output, n.deadline_at, n.started_at, r.status AS run_status
-     FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id WHERE n.run_id = $1 AND n.instance_id = $2`,
-    [payload.r, payload.i],
-  );
-  const state = rows[0];
-  if (!state || state.run_status !== 'running' || state.status !== 'running' || state.attempt !== payload.a) return;
+  const state = await readNodeAttempt(runtime.pool, payload.r, payload.i);
+  if (!state || state.runStatus !== 'running' || state.status !== 'running' || state.attempt !== payload.a) return;
   // A poll that said "still running" moved the deadline; an earlier job for it is then stale.
-  if (state.deadline_at && new Date(state.deadline_at).getTime() > Date.now() + 500) return;
+  if (state.deadlineAt && new Date(state.deadlineAt).getTime() > Date.now() + 500) return;
 
   const graph = await getExecutionGraph(payload.v);
   const node = graph.nodes[parseInstanceId(payload.i).nodeId];
@@ -32,7 +29,7 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
   const type = node.workerType!;
   const worker = runtime.registry.getWorker(type);
   const timeout = node.timeoutSeconds ?? getWorkerDefinition(type)?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  const deadlineText = `${timeout}s callback deadline (${new Date(state.deadline_at).toISOString()})`;
+  const deadlineText = `${timeout}s callback deadline (${new Date(state.deadlineAt!).toISOString()})`;
 
   if (!worker.poll) {
     await failAttempt(graph, ref, new Error(`No callback arrived within the ${deadlineText}`), { input: state.input });
@@ -43,18 +40,12 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
     const host = new AttemptHost(
       runtime,
       { runId: ref.runId, instanceId: ref.instanceId, attempt: ref.attempt, workerType: type, deadlineSeconds: timeout },
-      { versionId: ref.versionId, input: state.input, startedAt: state.started_at },
+      { versionId: ref.versionId, input: state.input, startedAt: state.startedAt! }, // set when the attempt went running
     );
     const result = await runWithHost(host, () => worker.poll!(ref.runId, ref.instanceId, config, state.output));
     if (result.status === 'running') {
       const extend = result.extendSeconds ?? timeout;
-      await runtime.pool.query(
-        `WITH u AS (UPDATE stitch_node_runs SET deadline_at = now() + make_interval(secs => $5), updated_at = now()
-                    WHERE run_id = $1 AND instance_id = $2 AND attempt = $4 AND status = 'running' RETURNING 1)
-         SELECT graphile_worker.add_job('stitch_deadline', json_build_object('r', $1::uuid, 'v', $3::uuid, 'i', $2::text, 'a', $4::int),
-                run_at => now() + make_interval(secs => $5), max_attempts => 5, job_key => stitch_job_key('deadline', $1::uuid, $2::text)) FROM u`,
-        [ref.runId, ref.instanceId, ref.versionId, ref.attempt, extend],
-      );
+      await extendDeadline(runtime.pool, ref, extend);
       return;
     }
     await applyCallback(graph, ref, result, {});
@@ -71,17 +62,5 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
  * the node the callback was signed for — never another run's node.
  */
 export async function pollNow(runId: string, instanceId: string, attempt: number): Promise<boolean> {
-  const { rowCount } = await getPool().query(
-    `WITH n AS (
-       UPDATE stitch_node_runs SET deadline_at = now(), updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND attempt = $3 AND status = 'running' AND deadline_at IS NOT NULL
-       RETURNING run_id, instance_id, attempt
-     )
-     SELECT graphile_worker.add_job('stitch_deadline',
-              json_build_object('r', n.run_id, 'v', r.version_id, 'i', n.instance_id, 'a', n.attempt), max_attempts => 5,
-              job_key => stitch_job_key('deadline', n.run_id, n.instance_id))
-     FROM n JOIN stitch_runs r ON r.id = n.run_id`,
-    [runId, instanceId, attempt],
-  );
-  return (rowCount ?? 0) > 0;
+  return moveDeadlineToNow(getPool(), runId, instanceId, attempt);
 }

@@ -8,32 +8,8 @@
 import type { ExecutionGraph, FlowSignature, SubFlowRef, ValidationIssue } from '@/types/stitch';
 import { checkFlowTypes, type SubFlowSignatures } from './check-inputs';
 import { refKey, subFlowRefsOf } from './sub-flow-ref';
-
-/** The part of a pg client/pool these queries need. */
-export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
-
-export interface Callee {
-  flowId: string;
-  name: string;
-  versionId: string;
-  version: number;
-  graph?: ExecutionGraph;
-}
-
-/** The version a reference points at now: the flow's current one, or the pinned number. Deleted flows count as missing. */
-export async function findCallee(db: Queryable, ref: SubFlowRef, withGraph = false): Promise<Callee | undefined> {
-  const { rows } = await db.query<{ flow_id: string; name: string; id: string; version: number; execution_graph: ExecutionGraph | null }>(
-    `SELECT f.id AS flow_id, f.name, v.id, v.version, CASE WHEN $3 THEN v.execution_graph END AS execution_graph
-     FROM stitch_flows f JOIN stitch_flow_versions v ON v.flow_id = f.id
-     WHERE f.id = $1 AND f.deleted_at IS NULL
-       AND (CASE WHEN $2::int IS NULL THEN v.id = f.current_version_id ELSE v.version = $2::int END)`,
-    [ref.flowId, ref.version === 'latest' ? null : ref.version, withGraph],
-  );
-  const r = rows[0];
-  return r && { flowId: r.flow_id, name: r.name, versionId: r.id, version: r.version, graph: r.execution_graph ?? undefined };
-}
+import { findCallee, flowName, lockFlowReferences, type Callee } from '@/lib/db/queries/flows';
+import type { Queryable } from '@/lib/db/queries/queryable';
 
 /** A callee's signature; versions saved before signatures existed get theirs computed. */
 function signatureOf(graph: ExecutionGraph): FlowSignature {
@@ -58,7 +34,7 @@ export async function checkFlowReferences(
   const subFlows: SubFlowSignatures = {};
   const issues: ValidationIssue[] = [];
   if (refs.length === 0) return { subFlows, issues };
-  await db.query(`SELECT pg_advisory_xact_lock(hashtext('stitch_flow_references'))`);
+  await lockFlowReferences(db);
 
   const loaded = new Map<string, Callee | undefined>();
   const load = async (ref: SubFlowRef) => {
@@ -83,9 +59,7 @@ export async function checkFlowReferences(
     return undefined;
   };
 
-  const savingName = savingFlowId
-    ? (await db.query<{ name: string }>('SELECT name FROM stitch_flows WHERE id = $1', [savingFlowId])).rows[0]?.name
-    : undefined;
+  const savingName = savingFlowId ? await flowName(db, savingFlowId) : undefined;
   for (const { nodeId, ref } of refs) {
     const callee = await load(ref);
     if (!callee) {

@@ -3,8 +3,9 @@
  * the cache is bounded so a long-lived process with many versions does not grow without limit.
  */
 import type { ExecutionGraph } from '@/types/stitch';
-import { getVersion } from '@/lib/db/flows';
+import { getVersion } from '@/lib/db/queries/flows';
 import { toIdMap } from './id-map';
+import { getPool } from '@/lib/db/pool';
 
 const MAX_ENTRIES = 500;
 const cache = new Map<string, Promise<ExecutionGraph>>();
@@ -12,7 +13,7 @@ const cache = new Map<string, Promise<ExecutionGraph>>();
 export function getExecutionGraph(versionId: string): Promise<ExecutionGraph> {
   let entry = cache.get(versionId);
   if (!entry) {
-    entry = getVersion(versionId).then((v) => withIdMaps(v.executionGraph));
+    entry = getVersion(getPool(), versionId).then((v) => withIdMaps(v.executionGraph));
     entry.catch(() => cache.delete(versionId));
     if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
     cache.set(versionId, entry);

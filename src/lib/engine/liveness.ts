@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
 import { getLogger } from '@/lib/log';
+import { forceUnlockPools, sweepDeadRunners as sweepRunners } from '@/lib/db/queries/runners';
 
 export interface Heartbeat {
   /**
@@ -102,32 +103,16 @@ export class DatabaseView {
 /**
  * Delete the rows of runners silent longer than `staleSeconds` and force-unlock their jobs; also
  * unlock jobs locked longer than that by a worker pool that no runner's row names (a process killed
- * between its pool's first fetch and the heartbeat that names the pool). DELETE … RETURNING:
- * concurrent sweepers each unlock a dead runner's jobs at most once.
+ * between its pool's first fetch and the heartbeat that names the pool). Logs what it released.
  */
 export async function sweepDeadRunners(pool: pg.Pool, selfId: string, staleSeconds: number): Promise<number> {
-  const { rows } = await pool.query<{ n: number; orphans: number }>(
-    `WITH dead AS (
-       DELETE FROM stitch_runners WHERE last_seen_at < now() - make_interval(secs => $1) AND id <> $2
-       RETURNING id, pool_ids
-     ), orphaned AS (
-       SELECT DISTINCT j.locked_by AS pool_id FROM graphile_worker.jobs j
-       WHERE j.locked_by IS NOT NULL AND j.locked_at < now() - make_interval(secs => $1)
-         AND NOT EXISTS (SELECT 1 FROM stitch_runners r WHERE j.locked_by = ANY (r.pool_ids))
-     ), released AS (
-       SELECT array(SELECT unnest(pool_ids) FROM dead UNION SELECT pool_id FROM orphaned) AS ids
-     ), unlocked AS (
-       SELECT graphile_worker.force_unlock_workers(ids) FROM released WHERE cardinality(ids) > 0
-     )
-     SELECT (SELECT count(*) FROM dead)::int AS n, (SELECT count(*) FROM orphaned)::int AS orphans, (SELECT count(*) FROM unlocked)::int AS u`,
-    [staleSeconds, selfId],
-  );
-  if (rows[0].n > 0) getLogger().warn({ runners: rows[0].n }, 'released the jobs of runners that stopped sending heartbeats');
-  if (rows[0].orphans > 0) getLogger().warn({ pools: rows[0].orphans }, 'released jobs locked by worker pools no runner names');
-  return rows[0].n;
+  const swept = await sweepRunners(pool, selfId, staleSeconds);
+  if (swept.runners > 0) getLogger().warn({ runners: swept.runners }, 'released the jobs of runners that stopped sending heartbeats');
+  if (swept.orphanPools > 0) getLogger().warn({ pools: swept.orphanPools }, 'released jobs locked by worker pools no runner names');
+  return swept.runners;
 }
 
 /** Unlock the jobs of this process's own worker pools that died (their work runs again). */
 export async function releaseOwnPools(pool: pg.Pool, poolIds: string[]): Promise<void> {
-  if (poolIds.length) await pool.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [poolIds]);
+  if (poolIds.length) await forceUnlockPools(pool, poolIds);
 }

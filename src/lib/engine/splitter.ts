@@ -8,14 +8,13 @@
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NonRetriableError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { collect, fanOut } from '@/lib/db/queries/fan-out';
 import { failAttempt } from './complete-node';
 import { outputNodesOf } from './output-nodes';
 import { downstreamArrivals, itemTicks, parseInstanceId } from './instances';
 import { readPath } from './merge-input';
 import { retryTransient } from '@/lib/db/transient';
 import type { NodeRef, SettleResult } from './transitions';
-
-const COMPLETE_JOBS = '(SELECT count(*) FROM graphile_worker.complete_jobs($JOB::bigint[]))';
 
 function itemsOf(node: ExecutionNode, input: unknown): unknown[] {
   const path: string | undefined = node.config.arrayPath;
@@ -49,10 +48,16 @@ export async function runSplitter(graph: ExecutionGraph, node: ExecutionNode, re
     collectorIn: graph.inEdges[scope.collector].length,
     window: scope.concurrency ?? null,
   };
-  await retryTransient('fan-out', () => getPool().query(
-    `SELECT stitch_fan_out($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, now(), $8::jsonb, $9) AS r, ${COMPLETE_JOBS.replace('$JOB', '$10')}`,
-    [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(items), node.config.as ?? null, JSON.stringify(input ?? null), JSON.stringify(spec), outputNodesOf(graph), jobId ? [jobId] : []],
-  ));
+  await retryTransient('fan-out', () =>
+    fanOut(getPool(), ref, {
+      itemsJson: JSON.stringify(items),
+      itemKey: node.config.as ?? null,
+      inputJson: JSON.stringify(input ?? null),
+      spec,
+      outputNodes: outputNodesOf(graph),
+      jobIds: jobId ? [jobId] : [],
+    }),
+  );
 }
 
 /** The collector of `node`'s scope settles with every item's result, in item order. */
@@ -67,19 +72,13 @@ export async function runCollector(graph: ExecutionGraph, node: ExecutionNode, r
     members: scope.members.filter((id) => !graph.nodes[id].continueOnError),
     as: typeof node.config.as === 'string' && node.config.as ? node.config.as : null,
   };
-  const { rows } = await retryTransient('collect', () => getPool().query<{ r: SettleResult }>(
-    `SELECT stitch_collect($1, $2, $3, $4, $5::jsonb, now(), $6::jsonb, $7, $8::jsonb) AS r, ${COMPLETE_JOBS.replace('$JOB', '$9')}`,
-    [
-      ref.runId,
-      ref.versionId,
-      ref.instanceId,
-      ref.attempt,
-      JSON.stringify(spec),
-      JSON.stringify(downstreamArrivals(graph, node.id, itemPath)),
-      outputNodesOf(graph),
-      JSON.stringify({ ticks: itemTicks(graph, node.id, itemPath) }),
-      jobId ? [jobId] : [],
-    ],
-  ));
-  return rows[0].r;
+  return retryTransient('collect', () =>
+    collect<SettleResult>(getPool(), ref, {
+      spec,
+      arrivals: downstreamArrivals(graph, node.id, itemPath),
+      outputNodes: outputNodesOf(graph),
+      extra: { ticks: itemTicks(graph, node.id, itemPath) },
+      jobIds: jobId ? [jobId] : [],
+    }),
+  );
 }

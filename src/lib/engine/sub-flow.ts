@@ -14,8 +14,10 @@ import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { ConflictError, NonRetriableError, coerceError } from '@/lib/errors';
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
+import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
+import { findCallee } from '@/lib/db/queries/flows';
+import { linkChildRun, readSettledChild, runDepth } from '@/lib/db/queries/sub-flows';
 import { failAttempt } from './complete-node';
-import { findCallee } from './flow-references';
 import { getExecutionGraph } from './graph-cache';
 import { cancelRun, startRun } from './start-run';
 import { isSubFlowRef, parseSubFlowRef } from './sub-flow-ref';
@@ -36,8 +38,7 @@ async function startChild(node: ExecutionNode, ref: NodeRef, input: unknown): Pr
   const target = parseSubFlowRef(node);
   if (!isSubFlowRef(target)) throw new NonRetriableError(target.message);
   const pool = getPool();
-  const parent = await pool.query<{ depth: number }>('SELECT depth FROM stitch_runs WHERE id = $1', [ref.runId]);
-  const depth = parent.rows[0].depth + 1;
+  const depth = (await runDepth(pool, ref.runId)) + 1;
   const limit = getConfig().maxFlowDepth; // read per execution: a changed limit applies without a restart
   if (depth > limit) {
     throw new NonRetriableError(
@@ -64,25 +65,13 @@ async function startChild(node: ExecutionNode, ref: NodeRef, input: unknown): Pr
 
 /** A second execution of the same attempt (its runner died) finds the node running already. */
 async function stillRunning(ref: NodeRef): Promise<boolean> {
-  const { rows } = await getPool().query(
-    `SELECT 1 FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id
-     WHERE n.run_id = $1 AND n.instance_id = $2 AND n.attempt = $3 AND n.status = 'running' AND r.status = 'running'`,
-    [ref.runId, ref.instanceId, ref.attempt],
-  );
-  return rows.length > 0;
+  const state = await readNodeAttempt(getPool(), ref.runId, ref.instanceId);
+  return state?.status === 'running' && state.attempt === ref.attempt && state.runStatus === 'running';
 }
 
 /** Show the child on the node (canvas link) and tell live viewers. */
 async function linkChild(ref: NodeRef, childRunId: string, flowName: string): Promise<void> {
-  await getPool().query(
-    `WITH u AS (
-       UPDATE stitch_node_runs SET metadata = metadata || jsonb_build_object('childRunId', $3::text, 'message', $4::text), updated_at = now()
-       WHERE run_id = $1 AND instance_id = $2 AND attempt = $5 RETURNING attempt
-     )
-     SELECT stitch_emit($1, (SELECT jsonb_agg(jsonb_build_object('instanceId', $2::text, 'type', 'node:progress',
-              'payload', jsonb_build_object('attempt', attempt, 'childRunId', $3::text, 'message', $4::text))) FROM u))`,
-    [ref.runId, ref.instanceId, childRunId, `sub-flow "${flowName}" running as run ${childRunId}`, ref.attempt],
-  );
+  await linkChildRun(getPool(), ref, childRunId, `sub-flow "${flowName}" running as run ${childRunId}`);
 }
 
 export interface ChildSettledPayload {
@@ -95,25 +84,19 @@ export interface ChildSettledPayload {
 
 /** The `stitch_child_settled` job: settle the parent node attempt from its child's final status. */
 export async function childSettledJob(payload: ChildSettledPayload): Promise<void> {
-  const { rows } = await getPool().query(
-    `SELECT p.version_id, n.status, n.attempt, n.input, c.status AS child_status, c.output AS child_output, c.error AS child_error
-     FROM stitch_runs p JOIN stitch_node_runs n ON n.run_id = p.id, stitch_runs c
-     WHERE p.id = $1 AND n.instance_id = $2 AND c.id = $3 AND p.status = 'running'`,
-    [payload.r, payload.i, payload.c],
-  );
-  const row = rows[0];
+  const row = await readSettledChild(getPool(), payload.r, payload.i, payload.c);
   // The parent ended, or this attempt was settled or superseded: nothing to do.
   if (!row || row.attempt !== payload.a || (row.status !== 'running' && row.status !== 'pending')) return;
-  const graph = await getExecutionGraph(row.version_id);
-  const ref: NodeRef = { runId: payload.r, versionId: row.version_id, instanceId: payload.i, attempt: payload.a };
-  if (row.child_status === 'completed') {
-    await settleNode(graph, ref, { status: 'completed', output: row.child_output, merge: false, metadata: { childRunId: payload.c } });
+  const graph = await getExecutionGraph(row.versionId);
+  const ref: NodeRef = { runId: payload.r, versionId: row.versionId, instanceId: payload.i, attempt: payload.a };
+  if (row.childStatus === 'completed') {
+    await settleNode(graph, ref, { status: 'completed', output: row.childOutput, merge: false, metadata: { childRunId: payload.c } });
     return;
   }
   const error =
-    row.child_status === 'cancelled'
+    row.childStatus === 'cancelled'
       ? new NonRetriableError(`Sub-flow run ${payload.c} was cancelled`)
-      : new Error(`Sub-flow run ${payload.c} failed: ${row.child_error ?? 'no error message'}`);
+      : new Error(`Sub-flow run ${payload.c} failed: ${row.childError ?? 'no error message'}`);
   await failAttempt(graph, ref, error, { input: row.input });
 }
 

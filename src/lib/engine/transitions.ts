@@ -14,6 +14,7 @@ import type { ExecutionEdge, ExecutionGraph } from '@/types/stitch';
 import type { RetryPolicy } from '@/types/stitch';
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
+import { abortRun as abortRunQuery, markRunning as markRunningQuery, scheduleRetry as scheduleRetryQuery } from '@/lib/db/queries/transitions';
 import { cachedChain } from './cached-chain';
 import { claimOne, type ClaimBox } from './claims';
 import { outputNodesOf } from './output-nodes';
@@ -116,11 +117,7 @@ export function afterSettle(ref: NodeRef, settle: Settle, item: SettleItem, resu
  * that ran it died before the hand-off ended the job, so the worker must run again (at least once).
  */
 export async function markRunning(ref: NodeRef, input: unknown, deadlineSeconds: number | null): Promise<boolean> {
-  const { rows } = await retryTransient('markRunning', () => getPool().query<{ ok: boolean }>(
-    'SELECT stitch_mark_running($1, $2, $3, $4, $5::jsonb, $6) AS ok',
-    [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), deadlineSeconds],
-  ));
-  return rows[0].ok;
+  return retryTransient('markRunning', () => markRunningQuery(getPool(), ref, JSON.stringify(input ?? null), deadlineSeconds));
 }
 
 /** Exponential backoff with ±25% jitter, capped. `attempt` is the attempt that just failed (1-based). */
@@ -130,15 +127,7 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number, random = Ma
 }
 
 export async function scheduleRetry(ref: NodeRef, error: string, delayMs: number): Promise<boolean> {
-  const { rows } = await retryTransient('scheduleRetry', () => getPool().query<{ ok: boolean }>('SELECT stitch_schedule_retry($1, $2, $3, $4, $5, $6) AS ok', [
-    ref.runId,
-    ref.versionId,
-    ref.instanceId,
-    ref.attempt,
-    error,
-    Math.min(delayMs, 2_000_000_000),
-  ]));
-  return rows[0].ok;
+  return retryTransient('scheduleRetry', () => scheduleRetryQuery(getPool(), ref, error, Math.min(delayMs, 2_000_000_000)));
 }
 
 /** End the run: `failed` (with the failing instance) or `cancelled`. False when nothing changed. */
@@ -149,14 +138,7 @@ export async function abortRun(
   error: string,
   failing?: { instanceId: string; attempt: number; error: string },
 ): Promise<boolean> {
-  const { rows } = await retryTransient('abort', () => getPool().query<{ ok: boolean }>('SELECT stitch_abort_run($1, $2, $3, $4, $5, $6, $7) AS ok', [
-    runId,
-    status,
-    error,
-    failing?.instanceId ?? null,
-    failing?.attempt ?? null,
-    topLevelNodes(graph), // item instances exist only once their item was reached
-    failing?.error ?? null,
-  ]));
-  return rows[0].ok;
+  return retryTransient('abort', () =>
+    abortRunQuery(getPool(), { runId, status, error, failing, topLevelNodes: topLevelNodes(graph) }),
+  );
 }

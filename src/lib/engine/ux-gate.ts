@@ -11,6 +11,8 @@
 import type { ExecutionGraph, ExecutionNode, FieldSchema, WorkerDefinition } from '@/types/stitch';
 import { ConflictError, NonRetriableError, NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
+import { waitForUser as waitForUserQuery } from '@/lib/db/queries/transitions';
 import { retryTransient } from '@/lib/db/transient';
 import { isUuid } from '@/lib/db/runs';
 import { validateInput } from '@/lib/workers/validate-input';
@@ -56,37 +58,15 @@ export async function waitForUser(node: ExecutionNode, ref: NodeRef, input: unkn
     prompt: typeof node.config.prompt === 'string' ? node.config.prompt : node.label ?? `Input needed for ${node.id}`,
     inputSchema: answerSchemaOf(node) ?? null,
   };
-  const { rows } = await retryTransient('waitForUser', () => getPool().query<{ ok: boolean }>(
-    `SELECT stitch_wait_for_user($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) AS ok,
-            (SELECT count(*) FROM graphile_worker.complete_jobs($8::bigint[])) AS jobs_completed`,
-    [ref.runId, ref.versionId, ref.instanceId, ref.attempt, JSON.stringify(input ?? null), JSON.stringify(metadata), deadlineSecondsOf(node), jobId ? [jobId] : []],
-  ));
-  return rows[0].ok;
-}
-
-interface GateState {
-  versionId: string;
-  runStatus: string;
-  status: string;
-  attempt: number;
-  input: unknown;
-  deadlineAt: Date | null;
-}
-
-async function readGate(runId: string, instanceId: string): Promise<GateState | undefined> {
-  const { rows } = await getPool().query(
-    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.input, n.deadline_at
-     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id WHERE r.id = $1 AND n.instance_id = $2`,
-    [runId, instanceId],
+  return retryTransient('waitForUser', () =>
+    waitForUserQuery(getPool(), ref, { inputJson: JSON.stringify(input ?? null), metadata, deadlineSeconds: deadlineSecondsOf(node), jobIds: jobId ? [jobId] : [] }),
   );
-  const r = rows[0];
-  return r && { versionId: r.version_id, runStatus: r.run_status, status: r.status, attempt: r.attempt, input: r.input, deadlineAt: r.deadline_at };
 }
 
 /** Answer a waiting UX gate with the human's input; the node completes with input merged with the answer. */
 export async function answerUserTask(runId: string, instanceId: string, answer: unknown): Promise<void> {
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
-  const state = await readGate(runId, instanceId);
+  const state = await readNodeAttempt(getPool(), runId, instanceId);
   if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId} (inside a splitter, name the item instance, e.g. "${instanceId}[0]")`);
   const graph = await getExecutionGraph(state.versionId);
   const node = graph.nodes[parseInstanceId(instanceId).nodeId];
@@ -110,7 +90,7 @@ export async function answerUserTask(runId: string, instanceId: string, answer: 
 
 /** The `stitch_ux_deadline` job: the gate's deadline passed without an answer. */
 export async function uxDeadlineJob(payload: ExecutePayload): Promise<void> {
-  const state = await readGate(payload.r, payload.i);
+  const state = await readNodeAttempt(getPool(), payload.r, payload.i);
   if (!state || state.runStatus !== 'running' || state.status !== 'waiting_for_user' || state.attempt !== payload.a) return;
   const graph: ExecutionGraph = await getExecutionGraph(payload.v);
   const node = graph.nodes[parseInstanceId(payload.i).nodeId];

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { getPool } from '@/lib/db/pool';
+import { listen, unlisten } from '@/lib/db/queries/notifications';
 import { getLogger } from '@/lib/log';
 
 type Listener = () => void;
@@ -30,7 +31,7 @@ async function connect(): Promise<void> {
   c.on('error', lost);
   c.on('end', () => lost());
   try {
-    await c.query('LISTEN stitch_flows');
+    await listen(c, 'stitch_flows');
   } catch (error) {
     c.release(true);
     throw error;
@@ -58,7 +59,7 @@ export async function onFlowsChanged(listener: Listener): Promise<() => void> {
     if (listeners.size === 0 && client) {
       const c = client;
       client = undefined;
-      c.query('UNLISTEN stitch_flows').catch(() => {}).finally(() => c.release());
+      unlisten(c, 'stitch_flows').catch(() => {}).finally(() => c.release());
     }
   };
 }

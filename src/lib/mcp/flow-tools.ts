@@ -5,6 +5,7 @@
  */
 import type { ExecutionGraph, FieldSchema } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { listCurrentGraphs } from '@/lib/db/queries/flows';
 
 export interface FlowTool {
   name: string;
@@ -71,23 +72,19 @@ function describeFlow(name: string, version: number, graph: ExecutionGraph): str
 
 /** Every live flow with a saved version, as a tool; names made unique in creation order. */
 export async function listFlowTools(): Promise<FlowTool[]> {
-  const { rows } = await getPool().query<{ id: string; name: string; version: number; execution_graph: ExecutionGraph }>(
-    `SELECT f.id, f.name, v.version, v.execution_graph
-     FROM stitch_flows f JOIN stitch_flow_versions v ON v.id = f.current_version_id
-     WHERE f.deleted_at IS NULL ORDER BY f.created_at, f.id`,
-  );
+  const rows = await listCurrentGraphs(getPool());
   const taken = new Set(RESERVED_TOOL_NAMES);
   return rows.map((r) => {
-    const start = r.execution_graph.order.map((id) => r.execution_graph.nodes[id]).find((n) => n.type === 'start' && n.inputSchema);
+    const start = r.graph.order.map((id) => r.graph.nodes[id]).find((n) => n.type === 'start' && n.inputSchema);
     let name = toolNameOf(r.name);
     // A clash (two flows named alike) keeps the older flow's name; the newer one is told apart by its id.
     if (taken.has(name)) name = `${name.slice(0, MAX_NAME - 9)}_${r.id.slice(0, 8)}`;
     taken.add(name);
-    const fields = r.execution_graph.signature?.input ?? start?.inputSchema;
+    const fields = r.graph.signature?.input ?? start?.inputSchema;
     return {
       name,
       flowId: r.id,
-      description: describeFlow(r.name, r.version, r.execution_graph),
+      description: describeFlow(r.name, r.version, r.graph),
       inputSchema: inputSchemaOf(fields),
       ...(fields ? { fields } : {}),
     };

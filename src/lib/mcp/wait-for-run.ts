@@ -6,6 +6,7 @@
  */
 import type { RunStatus, StitchEvent } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { readRunOutcome } from '@/lib/db/queries/run-outcome';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { topLevelNodes } from '@/lib/engine/scopes';
 
@@ -19,17 +20,6 @@ export interface RunOutcome {
 }
 
 const FINAL: RunStatus[] = ['completed', 'failed', 'cancelled'];
-
-async function readRun(runId: string): Promise<RunOutcome & { settled: number }> {
-  const { rows } = await getPool().query(
-    `SELECT r.status, r.output, r.error,
-            (SELECT count(*)::int FROM stitch_node_runs n WHERE n.run_id = r.id AND n.item_path = '{}'
-               AND n.status IN ('completed', 'failed', 'skipped', 'cancelled')) AS settled
-     FROM stitch_runs r WHERE r.id = $1`,
-    [runId],
-  );
-  return rows[0];
-}
 
 export async function waitForRun(
   runId: string,
@@ -51,7 +41,7 @@ export async function waitForRun(
   try {
     for (;;) {
       woken = false;
-      const run = await readRun(runId);
+      const run = await readRunOutcome(getPool(), runId);
       if (options.onProgress && run.settled > reported) {
         reported = run.settled;
         await options.onProgress(reported, total, `${reported} of ${total} steps done`);

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionGraph } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
+import { insertStaticHashes } from '@/lib/db/queries/rerun';
 import { getWorkerDefinition } from '@/lib/workers/registry';
 
 /** JSON with object keys sorted at every level: the same value always hashes the same. */
@@ -65,10 +66,6 @@ const written = new Set<string>();
 export async function ensureStaticHashes(graph: ExecutionGraph, versionId: string): Promise<void> {
   if (written.has(versionId)) return;
   const hashes = staticHashes(graph);
-  await getPool().query(
-    `INSERT INTO stitch_node_fingerprints (version_id, node_id, static_hash)
-     SELECT $1, key, value FROM jsonb_each_text($2::jsonb) ON CONFLICT DO NOTHING`,
-    [versionId, JSON.stringify(hashes)],
-  );
+  await insertStaticHashes(getPool(), versionId, hashes);
   written.add(versionId);
 }

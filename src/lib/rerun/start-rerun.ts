@@ -7,6 +7,7 @@
 import type { ExecutionGraph } from '@/types/stitch';
 import { ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { currentVersionOf, listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun';
 import { getRun } from '@/lib/db/runs';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { startRun, type StartedRun } from '@/lib/engine/start-run';
@@ -45,15 +46,7 @@ export function downstreamOf(graph: ExecutionGraph, nodeId: string): string[] {
 
 async function resolveVersion(source: { flowId: string | null; versionId: string }, version: RerunOptions['version']): Promise<string> {
   if (version === 'same' || !source.flowId) return source.versionId;
-  const { rows } = await getPool().query<{ current_version_id: string | null }>('SELECT current_version_id FROM stitch_flows WHERE id = $1', [source.flowId]);
-  return rows[0]?.current_version_id ?? source.versionId;
-}
-
-interface SourceInstance {
-  instance_id: string;
-  node_id: string;
-  status: string;
-  fingerprint: string | null;
+  return (await currentVersionOf(getPool(), source.flowId)) ?? source.versionId;
 }
 
 /**
@@ -119,10 +112,7 @@ async function prepare(runId: string, options: RerunOptions) {
   return {
     async prediction(): Promise<RerunPrediction> {
       const sourceGraph = await getExecutionGraph(source.versionId);
-      const { rows } = await getPool().query<SourceInstance>(
-        'SELECT instance_id, node_id, status, fingerprint FROM stitch_node_runs WHERE run_id = $1 ORDER BY created_at, instance_id',
-        [runId],
-      );
+      const rows = await listSourceInstances(getPool(), runId);
       const sameInput = canonicalJson(input) === canonicalJson(source.input);
       return { versionId, ...predict(graph, sourceGraph, rows, new Set(forced), sameInput) };
     },

@@ -12,12 +12,12 @@
  * 4. Compare-and-set `next_run_at` to the following tick and place its job, in one statement.
  */
 import { getPool } from '@/lib/db/pool';
+import { advanceSchedule, findLiveSchedule } from '@/lib/db/queries/schedules';
 import { StitchError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { getLogger } from '@/lib/log';
 import { runtimeConfig } from '@/lib/runtime';
 import { lastTickAtOrBefore, nextTick } from './cron';
-import { toSchedule, type Schedule } from './store';
 
 export interface ScheduleTickPayload {
   /** schedule id */
@@ -37,11 +37,7 @@ export interface ScheduleTrigger {
 
 export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Date()): Promise<void> {
   // A deleted flow's schedules stop here: no run, no next tick.
-  const { rows } = await getPool().query(
-    'SELECT s.* FROM stitch_schedules s JOIN stitch_flows f ON f.id = s.flow_id AND f.deleted_at IS NULL WHERE s.id = $1',
-    [payload.s],
-  );
-  const schedule: Schedule | undefined = rows[0] && toSchedule(rows[0]);
+  const schedule = await findLiveSchedule(getPool(), payload.s);
   if (!schedule?.enabled || schedule.nextRunAt === null || new Date(schedule.nextRunAt).getTime() !== new Date(payload.t).getTime()) return;
 
   const tick = new Date(payload.t);
@@ -81,17 +77,5 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
   }
 
   const next = nextTick(schedule, resumeAfter);
-  await getPool().query(
-    `WITH s AS (
-       UPDATE stitch_schedules
-       SET next_run_at = $3, last_run_at = CASE WHEN $4::uuid IS NULL THEN last_run_at ELSE now() END,
-           last_run_id = coalesce($4::uuid, last_run_id)
-       WHERE id = $1 AND next_run_at = $2 AND enabled RETURNING *
-     )
-     SELECT CASE WHEN s.next_run_at IS NOT NULL THEN
-              graphile_worker.add_job('stitch_schedule', json_build_object('s', s.id, 't', $5::text),
-                run_at => s.next_run_at, max_attempts => 10, job_key => 'stitch:schedule:' || s.id)::text END AS job
-     FROM s`,
-    [schedule.id, tick, next, runId, next?.toISOString() ?? null],
-  );
+  await advanceSchedule(getPool(), schedule.id, tick, next, runId);
 }

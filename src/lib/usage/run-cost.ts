@@ -4,6 +4,7 @@
  * (recorded on them as `metadata.savedUsd` when they were reused).
  */
 import { getPool } from '@/lib/db/pool';
+import { readRunCostSettings, readRunUsage, sumSpendByRun, sumSpendByWorkerType } from '@/lib/db/queries/usage';
 import { idMap } from '@/lib/engine/id-map';
 import type { getRunWithNodes } from '@/lib/db/runs';
 
@@ -25,11 +26,7 @@ export interface RunCost {
 export const roundUsd = (usd: number) => Math.round(usd * 1e8) / 1e8;
 
 export async function readUsage(runId: string): Promise<Map<string, UsageLine[]>> {
-  const { rows } = await getPool().query<{ instance_id: string; unit: string; quantity: number; usd: number; mock: boolean }>(
-    `SELECT instance_id, unit, sum(quantity) AS quantity, sum(usd) AS usd, bool_or(mock) AS mock
-     FROM stitch_node_usage WHERE run_id = $1 GROUP BY instance_id, unit ORDER BY instance_id, unit`,
-    [runId],
-  );
+  const rows = await readRunUsage(getPool(), runId);
   const byInstance = new Map<string, UsageLine[]>();
   for (const r of rows) {
     const line: UsageLine = { unit: r.unit, quantity: r.quantity, usd: roundUsd(r.usd), ...(r.mock ? { mock: true as const } : {}) };
@@ -50,7 +47,7 @@ export type NodeOrigin = 'executed' | 'reused' | 'cached';
  */
 export async function withReuseAndCost(run: RunView) {
   const usage = await readUsage(run.id);
-  const { rows } = await getPool().query<{ rerun_of: string | null; budget_usd: number | null }>('SELECT rerun_of, budget_usd FROM stitch_runs WHERE id = $1', [run.id]);
+  const settings = await readRunCostSettings(getPool(), run.id);
   let usd = 0;
   let savedUsd = 0;
   let mock = false;
@@ -68,25 +65,18 @@ export async function withReuseAndCost(run: RunView) {
     nodes[instanceId] = { ...node, usage: lines, costUsd, origin, reusedFrom };
   }
   const cost: RunCost = { usd: roundUsd(usd), savedUsd: roundUsd(savedUsd), ...(mock ? { mock: true as const } : {}) };
-  return { ...run, nodes, cost, rerunOf: rows[0]?.rerun_of ?? null, budgetUsd: rows[0]?.budget_usd ?? null };
+  return { ...run, nodes, cost, rerunOf: settings.rerunOf, budgetUsd: settings.budgetUsd };
 }
 
 /** Spend so far of one run (the budget check) and of several (the flows list). */
 export async function runSpend(runIds: string[]): Promise<Map<string, number>> {
   if (runIds.length === 0) return new Map();
-  const { rows } = await getPool().query<{ run_id: string; usd: number }>(
-    'SELECT run_id, sum(usd) AS usd FROM stitch_node_usage WHERE run_id = ANY($1::uuid[]) GROUP BY run_id',
-    [runIds],
-  );
-  return new Map(rows.map((r) => [r.run_id, roundUsd(r.usd)]));
+  return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, roundUsd(r.usd)]));
 }
 
 /** All spend recorded, by worker type (the `stitch_cost_usd_total` metric). */
 export async function spendByWorkerType(): Promise<Array<{ workerType: string; usd: number }>> {
-  const { rows } = await getPool().query<{ worker_type: string | null; usd: number }>(
-    'SELECT worker_type, sum(usd) AS usd FROM stitch_node_usage GROUP BY worker_type',
-  );
-  return rows.map((r) => ({ workerType: r.worker_type ?? 'unknown', usd: roundUsd(r.usd) }));
+  return (await sumSpendByWorkerType(getPool())).map((r) => ({ workerType: r.workerType ?? 'unknown', usd: roundUsd(r.usd) }));
 }
 
 /** The flows list: each flow's last run with what it cost (`lastRun.costUsd`). */

@@ -4,9 +4,10 @@
  * process holds, before they reach the database.
  */
 import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
+import { getPool } from '@/lib/db/pool';
+import { deleteSealed, listCredentialNames, saveSealed } from '@/lib/db/queries/credentials';
 import { workersUsingKey } from '@/lib/workers/integration-keys';
 import { encryptSecret } from './cipher';
-import { CREDENTIAL_NAME, deleteSealed, listCredentialNames, saveSealed } from './store';
 import { currentVaultKey, reloadVaultNow } from './sync';
 
 export interface CredentialSummary {
@@ -15,6 +16,9 @@ export interface CredentialSummary {
   /** Worker types that read this variable (getConfig().workers.<camelCased name>). */
   usedBy: string[];
 }
+
+/** Names the vault accepts: environment-variable names, as workers read them (ANTHROPIC_API_KEY). */
+export const CREDENTIAL_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
 
 /** Values past this are not API keys; the limit keeps a mistaken paste of a file out. */
 export const MAX_VALUE_BYTES = 16 * 1024;
@@ -36,17 +40,17 @@ export async function setCredential(name: string, value: string): Promise<{ crea
   }
   const { key, reason } = currentVaultKey();
   if (!key) throw new ConflictError(`The vault has no key, so it cannot store secrets: ${reason}.`);
-  const saved = await saveSealed(name, encryptSecret(key, name, value));
+  const saved = await saveSealed(getPool(), name, encryptSecret(key, name, value));
   await reloadVaultNow();
   return { created: saved.created, credential: { name, updatedAt: saved.updatedAt, usedBy: workersUsingKey(name) } };
 }
 
 export async function listCredentials(): Promise<CredentialSummary[]> {
-  return (await listCredentialNames()).map((c) => ({ ...c, usedBy: workersUsingKey(c.name) }));
+  return (await listCredentialNames(getPool())).map((c) => ({ ...c, usedBy: workersUsingKey(c.name) }));
 }
 
 export async function deleteCredential(name: string): Promise<void> {
   checkCredentialName(name);
-  if (!(await deleteSealed(name))) throw new NotFoundError(`Credential ${name}`);
+  if (!(await deleteSealed(getPool(), name))) throw new NotFoundError(`Credential ${name}`);
   await reloadVaultNow();
 }

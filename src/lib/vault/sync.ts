@@ -12,11 +12,12 @@
  */
 import type pg from 'pg';
 import { getPool } from '@/lib/db/pool';
+import { listen as listenOn, unlisten } from '@/lib/db/queries/notifications';
+import { readAllSealed, readVaultVersion, type SealedRow } from '@/lib/db/queries/credentials';
 import { getLogger } from '@/lib/log';
 import { workerRegistry } from '@/lib/workers/registry';
 import { decryptSecret } from './cipher';
 import type { VaultKey } from './key';
-import { readAllSealed, readVaultVersion, type SealedRow } from './store';
 import { setVaultValues } from './values';
 
 interface SyncState {
@@ -58,7 +59,7 @@ export async function stopVaultSync(): Promise<void> {
   const client = s.client;
   s.client = undefined;
   if (client) {
-    await client.query('UNLISTEN stitch_vault').catch(() => {});
+    await unlisten(client, 'stitch_vault').catch(() => {});
     client.release();
   }
 }
@@ -69,7 +70,7 @@ export async function ensureVaultCurrent(): Promise<void> {
   if (!s) return;
   if (s.reloading) return s.reloading;
   if (s.client) return;
-  if ((await readVaultVersion()) !== s.version) await requestReload(s);
+  if ((await readVaultVersion(getPool())) !== s.version) await requestReload(s);
 }
 
 function requestReload(s: SyncState): Promise<void> {
@@ -91,7 +92,7 @@ function requestReload(s: SyncState): Promise<void> {
 }
 
 async function reload(s: SyncState): Promise<void> {
-  const { version, rows } = await readAllSealed();
+  const { version, rows } = await readAllSealed(getPool());
   if (s.stopped) return;
   const { values, undecryptable } = decryptAll(s.key, rows);
   for (const name of undecryptable) {
@@ -110,7 +111,7 @@ async function listen(s: SyncState): Promise<void> {
   client.on('error', (error) => lost(s, client, error));
   client.on('end', () => lost(s, client));
   try {
-    await client.query('LISTEN stitch_vault');
+    await listenOn(client, 'stitch_vault');
   } catch (error) {
     client.release(true);
     throw error;
@@ -145,7 +146,7 @@ function scheduleReconnect(s: SyncState): void {
 
 /** Read and decrypt the vault once, without following changes (`stitch doctor`); returns how many values decrypted, and the names that did not. */
 export async function loadVaultOnce(key: Buffer): Promise<{ loaded: number; undecryptable: string[] }> {
-  const { values, undecryptable } = decryptAll(key, (await readAllSealed()).rows);
+  const { values, undecryptable } = decryptAll(key, (await readAllSealed(getPool())).rows);
   setVaultValues(values);
   return { loaded: values.size, undecryptable };
 }

@@ -21,6 +21,7 @@ import type { NodeConfig } from '@/types/stitch';
 import { getConfig } from '@/lib/config';
 import { NonRetriableError, RetryAfterError, errorMessage } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { getOrCreateSetting } from '@/lib/db/queries/settings';
 import { updateNodeState } from '@/lib/db/runs';
 import type { IWorker } from './base';
 import { blockedReason } from './address-policy';
@@ -64,12 +65,7 @@ export function checkTarget(raw: unknown, allowPrivate: boolean): URL {
 export async function getWebhookSigningSecret(): Promise<string> {
   const configured = getConfig().webhookSigningSecret;
   if (configured) return configured;
-  const { rows } = await getPool().query<{ value: string }>(
-    `WITH ins AS (INSERT INTO stitch_settings (key, value) VALUES ('webhook_signing_secret', $1) ON CONFLICT (key) DO NOTHING RETURNING value)
-     SELECT value FROM ins UNION ALL SELECT value FROM stitch_settings WHERE key = 'webhook_signing_secret' LIMIT 1`,
-    [randomBytes(32).toString('base64url')],
-  );
-  return rows[0].value;
+  return getOrCreateSetting(getPool(), 'webhook_signing_secret', randomBytes(32).toString('base64url'));
 }
 
 /** `sha256=<hex>` over `${timestamp}.${body}`: what receivers recompute and compare (timingSafeEqual). */

@@ -10,6 +10,7 @@
  */
 import { runtimeConfig } from '@/lib/runtime';
 import { getPool } from '@/lib/db/pool';
+import { acquireIntegrationSlot as takeSlot } from '@/lib/db/queries/integration-slots';
 import type { NodeRef } from '@/lib/engine/node-ref';
 import { logWorker } from './utils';
 
@@ -45,21 +46,12 @@ export function limitFor(type: string): IntegrationLimit | undefined {
 export async function acquireIntegrationSlot(type: string, ref: NodeRef): Promise<boolean> {
   const limit = limitFor(type);
   if (!limit) return true;
-  const { rows } = await getPool().query<{ r: { ok: boolean; reason?: string; waitSeconds?: number } }>(
-    'SELECT stitch_acquire_integration_slot($1, $2, $3, $4, $5, $6, $7, $8, $9) AS r',
-    [
-      type,
-      ref.runId,
-      ref.versionId,
-      ref.instanceId,
-      ref.attempt,
-      limit.maxInFlight,
-      limit.maxRequests,
-      limit.intervalSeconds,
-      RECHECK_SECONDS * (1 + Math.random() * 0.3),
-    ],
-  );
-  const result = rows[0].r;
+  const result = await takeSlot(getPool(), {
+    type,
+    ...ref,
+    ...limit,
+    recheckSeconds: RECHECK_SECONDS * (1 + Math.random() * 0.3),
+  });
   if (!result.ok) logWorker('debug', 'Integration limit reached; node throttled', { worker: type, runId: ref.runId, nodeId: ref.instanceId, reason: result.reason, waitSeconds: result.waitSeconds });
   return result.ok;
 }

@@ -3,7 +3,7 @@
  * (docs/remote-workers.md). They live in `stitch_remote_types`; this is the process's copy, which
  * the registry consults after `WORKER_DEFINITIONS`, so a remote type passes the same save-time
  * type-check as a local one. It is refreshed from the database (`refreshRemoteTypes`,
- * src/lib/db/remote-workers.ts) before a graph is compiled and when an unknown type is executed.
+ * src/lib/engine/remote-workers.ts) before a graph is compiled and when an unknown type is executed.
  */
 import type { WorkerDefinition } from '@/types/stitch';
 

@@ -15,7 +15,8 @@ import type pg from 'pg';
 import type { StitchEvent } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
-import { latestEventId, readEventsAfter, readRunWindows } from '../queries/events';
+import { isChannelName, listen, unlisten } from '@/lib/db/queries/notifications';
+import { latestEventId, readEventsAfter, readRunWindows } from '@/lib/db/queries/events';
 
 /**
  * How far below a run's newest seen id a late commit may land. Ids are global, so this bounds
@@ -85,7 +86,7 @@ export class EventHub {
    */
   async listen(channel: string, listener: ChannelListener): Promise<() => void> {
     if (this.#stopped) throw new Error('The event hub is stopped');
-    if (!/^[a-z_]+$/.test(channel)) throw new Error(`Invalid channel name "${channel}"`);
+    if (!isChannelName(channel)) throw new Error(`Invalid channel name "${channel}"`);
     let set = this.#channels.get(channel);
     const first = !set;
     if (!set) this.#channels.set(channel, (set = new Set()));
@@ -95,7 +96,7 @@ export class EventHub {
       const connecting = !this.#client;
       await this.#ensureListening();
       // A connection made just now LISTENed on every known channel already.
-      if (first && !connecting) await this.#client?.query(`LISTEN ${channel}`);
+      if (first && !connecting && this.#client) await listen(this.#client, channel);
     } catch (error) {
       unlisten();
       throw error;
@@ -113,7 +114,7 @@ export class EventHub {
     const client = this.#client;
     this.#client = undefined;
     if (client) {
-      await client.query('UNLISTEN *').catch(() => {});
+      await unlisten(client, '*').catch(() => {});
       client.release();
     }
   }
@@ -134,9 +135,9 @@ export class EventHub {
     client.on('error', (error) => this.#onLost(client, error));
     client.on('end', () => this.#onLost(client));
     try {
-      await client.query('LISTEN stitch_events');
-      for (const channel of this.#channels.keys()) await client.query(`LISTEN ${channel}`);
-      if (!reconnecting) this.#globalMax = await latestEventId();
+      await listen(client, 'stitch_events');
+      for (const channel of this.#channels.keys()) await listen(client, channel);
+      if (!reconnecting) this.#globalMax = await latestEventId(getPool());
     } catch (error) {
       client.release(true);
       throw error;
@@ -175,7 +176,7 @@ export class EventHub {
   async #catchUp(): Promise<void> {
     let after = Math.max(0, this.#globalMax - STRAGGLER_WINDOW);
     for (;;) {
-      const events = await readEventsAfter(null, after, 5000);
+      const events = await readEventsAfter(getPool(), null, after, 5000);
       this.#deliver(events.filter((e) => this.#wants(e.runId)));
       if (events.length < 5000) return;
       after = events[events.length - 1].id;
@@ -212,7 +213,7 @@ export class EventHub {
           const seenMax = this.#runs.get(runId)?.max ?? notified;
           return { runId, afterId: Math.max(0, Math.min(seenMax, notified) - STRAGGLER_WINDOW) };
         });
-        this.#deliver(await readRunWindows(windows));
+        this.#deliver(await readRunWindows(getPool(), windows));
         batch = [];
       }
     } catch (error) {

@@ -11,8 +11,9 @@ import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { StitchEvent } from '@/types/stitch';
 import { getLogger } from '@/lib/log';
-import { readEventsAfter } from '../queries/events';
+import { latestEventId, readEventsAfter } from '@/lib/db/queries/events';
 import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
+import { getPool } from '@/lib/db/pool';
 
 const KEEPALIVE_MS = 15_000;
 const HISTORY_PAGE = 1000;
@@ -28,9 +29,14 @@ export function resumePoint(c: Context): number | undefined {
 class SentIds {
   #ids = new Set<number>();
   #max = 0;
+  #floor = 0;
+  /** Ids up to `id` are never sent (they are before the stream's start). */
+  below(id: number): void {
+    this.#floor = id;
+  }
   /** True the first time an id is offered. */
   add(id: number): boolean {
-    if (this.#ids.has(id)) return false;
+    if (id <= this.#floor || this.#ids.has(id)) return false;
     this.#ids.add(id);
     this.#max = Math.max(this.#max, id);
     // An all-runs stream lives long: forget ids far below anything a late commit could carry.
@@ -74,10 +80,14 @@ export function streamEvents(c: Context, runId: string | null): Response {
       notify();
     });
     try {
+      // An all-runs stream from now: events up to the newest id at opening belong to the past, even
+      // when their run's NOTIFY comes later (settles in an eager chain notify once, a moment after).
+      const from = runId === null && resumeAfter === undefined ? await latestEventId(getPool()) : 0;
+      if (from > 0) sent.below(from);
       if (runId !== null || resumeAfter !== undefined) {
         let after = resumeAfter ?? 0;
         for (;;) {
-          const page = await readEventsAfter(runId, after, HISTORY_PAGE);
+          const page = await readEventsAfter(getPool(), runId, after, HISTORY_PAGE);
           await send(stream, page, sent);
           if (page.length < HISTORY_PAGE || closed) break;
           after = page[page.length - 1].id;

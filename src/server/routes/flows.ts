@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
-import { createFlow, deleteFlow, getFlow, getVersion, listFlows, listVersions, updateFlow } from '@/lib/db/flows';
+import { createFlow, updateFlow } from '@/lib/engine/flows';
+import { deleteFlow, getFlow, getVersion, listFlows, listVersions } from '@/lib/db/queries/flows';
 import { NotFoundError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { setFlowBudget } from '@/lib/budget/budget';
@@ -26,6 +27,7 @@ import {
   errors,
   json,
 } from '../schemas';
+import { getPool } from '@/lib/db/pool';
 
 const tags = ['Flows'];
 const optionalJson = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: false });
@@ -77,7 +79,7 @@ export function flowRoutes(config: Config) {
       summary: 'List flows (most recently updated first)',
       responses: { 200: json(z.object({ flows: z.array(FlowSummarySchema) }), 'Flows'), ...errors(401) },
     }),
-    async (c) => c.json({ flows: await withLastRunCost(await listFlows()) }, 200),
+    async (c) => c.json({ flows: await withLastRunCost(await listFlows(getPool())) }, 200),
   );
 
   app.openapi(
@@ -89,7 +91,7 @@ export function flowRoutes(config: Config) {
       request: { params: FlowIdParams },
       responses: { 200: json(FlowSchema, 'The flow'), ...errors(401, 404) },
     }),
-    async (c) => c.json(await getFlow(c.req.valid('param').id), 200),
+    async (c) => c.json(await getFlow(getPool(), c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -122,7 +124,7 @@ export function flowRoutes(config: Config) {
       responses: { 200: json(OkSchema, 'Deleted'), ...errors(401, 404) },
     }),
     async (c) => {
-      await deleteFlow(c.req.valid('param').id);
+      await deleteFlow(getPool(), c.req.valid('param').id);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -139,7 +141,7 @@ export function flowRoutes(config: Config) {
         ...errors(401, 404),
       },
     }),
-    async (c) => c.json({ versions: await listVersions(c.req.valid('param').id) }, 200),
+    async (c) => c.json({ versions: await listVersions(getPool(), c.req.valid('param').id) }, 200),
   );
 
   app.openapi(
@@ -153,7 +155,7 @@ export function flowRoutes(config: Config) {
     }),
     async (c) => {
       const { id, versionId } = c.req.valid('param');
-      const version = await getVersion(versionId);
+      const version = await getVersion(getPool(), versionId);
       if (version.flowId !== id) throw new NotFoundError(`Version ${versionId} of flow ${id}`);
       return c.json(version, 200);
     },

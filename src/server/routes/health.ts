@@ -7,9 +7,10 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
 import { getLogger } from '@/lib/log';
 import { newRouter, z } from '../openapi';
-import { readQueueStats } from '../queries/queue-stats';
+import { readQueueStats } from '@/lib/db/queries/queue-stats';
 import { errorBody } from '../error-handler';
 import { json } from '../schemas';
+import { getPool } from '@/lib/db/pool';
 
 const HealthSchema = z
   .object({
@@ -34,7 +35,7 @@ export function healthRoutes(config: Config) {
     }),
     async (c) => {
       try {
-        const queue = await readQueueStats(config.staleRunnerSeconds);
+        const queue = await readQueueStats(getPool(), config.staleRunnerSeconds);
         return c.json({ status: queue.liveRunners > 0 ? ('ok' as const) : ('degraded' as const), database: 'ok' as const, queue }, 200);
       } catch (error) {
         getLogger().warn({ error: (error as Error).message }, 'health check: the database did not answer');

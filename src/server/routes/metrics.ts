@@ -9,8 +9,9 @@ import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '@/lib/config';
 import { RUN_STATUSES, NODE_STATUSES } from '@/types/stitch';
 import { spendByWorkerType } from '@/lib/usage/run-cost';
-import { latestEventId } from '../queries/events';
-import { countByStatus, readNodeDurations, readQueueStats } from '../queries/queue-stats';
+import { latestEventId } from '@/lib/db/queries/events';
+import { countByStatus, readNodeDurations, readQueueStats } from '@/lib/db/queries/queue-stats';
+import { getPool } from '@/lib/db/pool';
 
 /** Bounds one scrape's catch-up read; the rest is read by the next scrape. */
 const MAX_DURATIONS_PER_SCRAPE = 20_000;
@@ -23,7 +24,7 @@ function statusGauge(registry: Registry, name: string, help: string, table: 'sti
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const counts = new Map((await countByStatus(table)).map((r) => [r.status, r.n]));
+      const counts = new Map((await countByStatus(getPool(), table)).map((r) => [r.status, r.n]));
       for (const status of statuses) this.set({ status }, counts.get(status) ?? 0);
     },
   });
@@ -41,7 +42,7 @@ function buildRegistry(config: Config) {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const q = await readQueueStats(config.staleRunnerSeconds);
+      const q = await readQueueStats(getPool(), config.staleRunnerSeconds);
       this.set({ state: 'ready' }, q.ready);
       this.set({ state: 'scheduled' }, q.scheduled);
       this.set({ state: 'locked' }, q.locked);
@@ -52,7 +53,7 @@ function buildRegistry(config: Config) {
     help: 'Queue runners with a fresh heartbeat',
     registers: [registry],
     async collect() {
-      this.set((await readQueueStats(config.staleRunnerSeconds)).liveRunners);
+      this.set((await readQueueStats(getPool(), config.staleRunnerSeconds)).liveRunners);
     },
   });
 
@@ -79,9 +80,9 @@ function buildRegistry(config: Config) {
   let watermark: number | undefined;
   /** Feed the histogram with the nodes settled since the last scrape (before rendering it). */
   const readDurations = async () => {
-    watermark ??= await latestEventId();
+    watermark ??= await latestEventId(getPool());
     for (let read = 0; read < MAX_DURATIONS_PER_SCRAPE; read += 5000) {
-      const page = await readNodeDurations(watermark, 5000);
+      const page = await readNodeDurations(getPool(), watermark, 5000);
       for (const d of page.durations) durations.observe({ worker_type: d.workerType, status: d.status }, d.seconds);
       if (page.lastId === watermark) break;
       watermark = page.lastId;

@@ -5,7 +5,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
-import { registerRemoteWorker } from '@/lib/db/remote-workers';
+import { registerRemoteWorker } from '@/lib/engine/remote-workers';
 import { ValidationError } from '@/lib/errors';
 import { newRouter, z } from '../openapi';
 import { errors, json } from '../schemas';

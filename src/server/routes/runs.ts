@@ -8,8 +8,9 @@ import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { cancelRun, retryNode } from '@/lib/engine/start-run';
 import { answerUserTask } from '@/lib/engine/ux-gate';
 import { newRouter, z } from '../openapi';
-import { listRuns } from '../queries/list-runs';
+import { listRuns } from '@/lib/db/queries/list-runs';
 import { CompleteBody, OkSchema, RunIdParams, RunListQuery, RunListSchema, RunNodeParams, RunSchema, errors, json } from '../schemas';
+import { getPool } from '@/lib/db/pool';
 
 const tags = ['Runs'];
 
@@ -25,7 +26,7 @@ export function runRoutes() {
       request: { query: RunListQuery },
       responses: { 200: json(RunListSchema, 'One page; pass nextCursor as cursor for the next'), ...errors(400, 401) },
     }),
-    async (c) => c.json(await listRuns(c.req.valid('query')), 200),
+    async (c) => c.json(await listRuns(getPool(), c.req.valid('query')), 200),
   );
 
   for (const path of ['/api/runs/{runId}', '/api/stitch/status/{runId}']) {

@@ -13,24 +13,19 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import { isUuid } from '@/lib/db/runs';
-import { touchRemoteWorker } from '@/lib/db/remote-workers';
+import { touchRemoteWorker } from '@/lib/db/queries/remote-workers';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError } from '@/lib/errors';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode, failAttempt } from '@/lib/engine/complete-node';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
-import {
-  claimRemoteTasks,
-  getRemoteTask,
-  heartbeatRemoteTask,
-  markRemoteTaskDone,
-  recordRemoteUsage,
-  type RemoteTaskRow,
-} from '@/lib/engine/remote-tasks';
+import { claimRemoteTasks } from '@/lib/engine/remote-tasks';
+import { getRemoteTask, heartbeatRemoteTask, markRemoteTaskDone, recordRemoteUsage, type RemoteTaskRow } from '@/lib/db/queries/remote-tasks';
 import { presignUpload } from '@/lib/storage/presign';
 import { newRouter, z } from '../openapi';
 import { registerWaiter } from '../remote/task-waiters';
 import { errors, json } from '../schemas';
 import { WorkerIdSchema } from './remote-workers';
+import { getPool } from '@/lib/db/pool';
 
 const MAX_WAIT_SECONDS = 30;
 const UPLOAD_URL_TTL_SECONDS = 3600;
@@ -75,7 +70,7 @@ const UploadBody = z
 
 /** The task, if `token` is its attempt's token (401 otherwise: forged, or another attempt's). */
 async function authorizeTask(taskId: string, token: string): Promise<RemoteTaskRow> {
-  const task = isUuid(taskId) ? await getRemoteTask(taskId) : undefined;
+  const task = isUuid(taskId) ? await getRemoteTask(getPool(), taskId) : undefined;
   if (!task) throw new NotFoundError(`Task ${taskId}`);
   const check = verifyCallbackToken(token, task.runId, task.instanceId);
   if (!check.valid) throw new UnauthorizedError(`Invalid task token (${check.reason})`);
@@ -116,7 +111,7 @@ export function taskRoutes(closing?: AbortSignal) {
       const until = Date.now() + waitSeconds * 1000;
       // A poller that hung up, or a server closing, ends the wait (and must not claim tasks).
       const signal = closing ? AbortSignal.any([c.req.raw.signal, closing]) : c.req.raw.signal;
-      await touchRemoteWorker(workerId, types);
+      await touchRemoteWorker(getPool(), workerId, types);
       for (;;) {
         if (signal.aborted) return c.json({ tasks: [] }, 200);
         // Waiting starts before the look, so a task that becomes ready in between still wakes us.
@@ -139,7 +134,7 @@ export function taskRoutes(closing?: AbortSignal) {
       const { taskId } = c.req.valid('param');
       const body = c.req.valid('json');
       const task = await authorizeTask(taskId, body.token);
-      const lease = await heartbeatRemoteTask(task.id, body.progress ?? null, body.message ?? null);
+      const lease = await heartbeatRemoteTask(getPool(), task.id, body.progress ?? null, body.message ?? null);
       if (!lease) throw leaseLost(task);
       return c.json({ ok: true as const, leasedUntil: lease.leasedUntil.toISOString() }, 200);
     },
@@ -156,8 +151,8 @@ export function taskRoutes(closing?: AbortSignal) {
       // A settled task may see an identical repeat (answered as a duplicate by completeNode).
       if (task.state !== 'done' && !task.leaseCurrent) throw leaseLost(task);
       const result = await completeNode({ runId: task.runId, instanceId: task.instanceId, token: body.token, status: 'completed', output: body.output });
-      if (body.usage && !result.duplicate) await recordRemoteUsage(task, body.usage);
-      await markRemoteTaskDone(task.id);
+      if (body.usage && !result.duplicate) await recordRemoteUsage(getPool(), task, body.usage);
+      await markRemoteTaskDone(getPool(), task.id);
       return c.json(result, 200);
     },
   );
@@ -177,7 +172,7 @@ export function taskRoutes(closing?: AbortSignal) {
         const ref = { runId: task.runId, versionId: task.versionId, instanceId: task.instanceId, attempt: task.attempt };
         if (!(await failAttempt(graph, ref, new NonRetriableError(body.error)))) throw leaseLost({ ...task, state: 'stale' });
       }
-      await markRemoteTaskDone(task.id);
+      await markRemoteTaskDone(getPool(), task.id);
       return c.json({ ok: true as const }, 200);
     },
   );

@@ -12,8 +12,9 @@ import type { Config } from '@/lib/config';
 import { NotFoundError, StitchError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { newRouter, z } from '../openapi';
-import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, setTriggerBudget, type Trigger } from '../queries/triggers';
+import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, setTriggerBudget, type Trigger } from '@/lib/db/queries/triggers';
 import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, UpdateTriggerBody, WebhookParams, errors, json } from '../schemas';
+import { getPool } from '@/lib/db/pool';
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
 
@@ -65,7 +66,7 @@ export function webhookRoutes(config: Config) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const trigger = await createTrigger(c.req.valid('param').id, body?.slug, body?.budgetUsd);
+      const trigger = await createTrigger(getPool(), c.req.valid('param').id, body?.slug, body?.budgetUsd);
       return c.json({ ...trigger, url: urlFor(trigger) }, 201);
     },
   );
@@ -80,7 +81,7 @@ export function webhookRoutes(config: Config) {
       responses: { 200: json(z.object({ triggers: z.array(TriggerSchema) }), 'Triggers'), ...errors(401, 404) },
     }),
     async (c) => {
-      const triggers = await listTriggers(c.req.valid('param').id);
+      const triggers = await listTriggers(getPool(), c.req.valid('param').id);
       return c.json({ triggers: triggers.map((t) => ({ ...t, url: urlFor(t) })) }, 200);
     },
   );
@@ -98,7 +99,7 @@ export function webhookRoutes(config: Config) {
     }),
     async (c) => {
       const { id, triggerId } = c.req.valid('param');
-      const trigger = await setTriggerBudget(id, triggerId, c.req.valid('json').budgetUsd);
+      const trigger = await setTriggerBudget(getPool(), id, triggerId, c.req.valid('json').budgetUsd);
       return c.json({ ...trigger, url: urlFor(trigger) }, 200);
     },
   );
@@ -114,7 +115,7 @@ export function webhookRoutes(config: Config) {
     }),
     async (c) => {
       const { id, triggerId } = c.req.valid('param');
-      await deleteTrigger(id, triggerId);
+      await deleteTrigger(getPool(), id, triggerId);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -145,7 +146,7 @@ export function webhookRoutes(config: Config) {
   // Raw body (the signature covers the exact bytes), so no zod body validator here.
   app.post('/api/webhooks/:slug', async (c) => {
     const slug = c.req.param('slug');
-    const trigger = slug.length <= 64 ? await findTriggerBySlug(slug) : undefined;
+    const trigger = slug.length <= 64 ? await findTriggerBySlug(getPool(), slug) : undefined;
     if (!trigger) throw new NotFoundError(`Webhook ${slug}`);
     if (!trigger.secret) throw new StitchError('forbidden', 'This trigger has no secret configured, so it refuses every delivery.');
     const body = new Uint8Array(await c.req.arrayBuffer());
@@ -156,7 +157,7 @@ export function webhookRoutes(config: Config) {
     const input = parseInput(body);
     const deliveryId = deliveryKey(c.req.header('x-stitch-delivery') ?? c.req.header('x-github-delivery'));
     if (deliveryId) {
-      const earlier = await claimDelivery(trigger.id, deliveryId);
+      const earlier = await claimDelivery(getPool(), trigger.id, deliveryId);
       if (earlier) return c.json({ runId: earlier.runId, duplicate: true as const }, 200);
     }
     try {
@@ -164,10 +165,10 @@ export function webhookRoutes(config: Config) {
         { flowId: trigger.flowId },
         { input, budgetUsd: trigger.budgetUsd ?? undefined, trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId } },
       );
-      await recordDeliveryRun(trigger.id, deliveryId, run.runId);
+      await recordDeliveryRun(getPool(), trigger.id, deliveryId, run.runId);
       return c.json({ runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` }, 202);
     } catch (error) {
-      if (deliveryId) await releaseDelivery(trigger.id, deliveryId);
+      if (deliveryId) await releaseDelivery(getPool(), trigger.id, deliveryId);
       throw error;
     }
   });

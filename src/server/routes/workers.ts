@@ -5,7 +5,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
-import { listRemoteTypes } from '@/lib/db/remote-workers';
+import { listRemoteTypes } from '@/lib/engine/remote-workers';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
 import { integrationStatuses } from '@/lib/workers/integration-keys';
 import { newRouter, z } from '../openapi';

@@ -5,7 +5,7 @@
  * keys the executions stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRunEvents } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeConfig } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { completeNode } from '@/lib/engine/complete-node';
 import { startRun } from '@/lib/engine/start-run';

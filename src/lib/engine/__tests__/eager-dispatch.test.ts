@@ -4,7 +4,7 @@
  * ordinary jobs again and the run ends; async successors always keep their own queue job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
 import { requeueLeases } from '@/lib/engine/eager-dispatch';

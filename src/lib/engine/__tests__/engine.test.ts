@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRunEvents } from '@/lib/db/runs';
 import { cancelRun, retryNode, startRun } from '@/lib/engine/start-run';

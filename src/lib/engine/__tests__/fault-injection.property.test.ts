@@ -21,7 +21,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRun, getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { completeNode } from '@/lib/engine/complete-node';

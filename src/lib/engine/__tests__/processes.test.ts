@@ -3,7 +3,7 @@
  * two runners share the work without executing any node more often than its attempts recorded.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
 import { eventually, graph, registerTestWorker, syncWorker } from '../../../../test/helpers';

@@ -5,12 +5,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow, getVersion } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
+import { getVersion } from '@/lib/db/queries/flows';
 import { getRunEvents } from '@/lib/db/runs';
 import { mergeInput } from '@/lib/engine/merge-input';
 import { startRun } from '@/lib/engine/start-run';
 import { registerTestWorker, syncWorker, waitForRun } from '../../../../test/helpers';
 import { startTestStitch, type TestStitch } from '../../../../test/db';
+import { getPool } from '@/lib/db/pool';
 
 let stitch: TestStitch;
 
@@ -68,7 +70,7 @@ it('random DAGs of sync workers: complete, exactly once, inputs follow the merge
       const { runId } = await startRun(flow.id, { input: spec.input });
       const run = await waitForRun(runId);
       expect(run.status).toBe('completed');
-      const graph = (await getVersion(flow.versionId)).executionGraph;
+      const graph = (await getVersion(getPool(), flow.versionId)).executionGraph;
       expect(Object.keys(run.nodes).sort()).toEqual(Object.keys(graph.nodes).sort());
       const events = await getRunEvents(runId);
       for (const id of Object.keys(graph.nodes)) {

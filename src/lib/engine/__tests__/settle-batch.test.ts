@@ -3,7 +3,7 @@
  * result; one that fails for its own reason fails alone while the others of its batch settle.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';
 import { submitSettle, type SettleItem } from '@/lib/engine/settle-batch';

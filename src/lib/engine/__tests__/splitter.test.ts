@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRunEvents, getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { completeNode } from '@/lib/engine/complete-node';

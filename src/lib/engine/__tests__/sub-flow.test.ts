@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createFlow, updateFlow } from '@/lib/db/flows';
+import { createFlow, updateFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRun } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';

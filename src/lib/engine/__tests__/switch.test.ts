@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunEvents } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { evaluateExpression, parseExpression } from '@/lib/engine/expression';

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { VisualEdge, VisualGraph, VisualNode } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunEvents } from '@/lib/db/runs';
 import { instanceIdOf } from '@/lib/engine/instances';
 import { startRun } from '@/lib/engine/start-run';

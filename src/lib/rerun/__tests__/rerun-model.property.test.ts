@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow, updateFlow } from '@/lib/db/flows';
+import { createFlow, updateFlow } from '@/lib/engine/flows';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { rerun } from '../start-rerun';

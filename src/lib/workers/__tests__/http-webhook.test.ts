@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';
 import { HttpWebhookWorker, getWebhookSigningSecret, signWebhook } from '@/lib/workers/http-webhook';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';
 import type { WorkerClass } from '@/lib/workers/base';

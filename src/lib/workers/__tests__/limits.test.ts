@@ -5,7 +5,7 @@
  * over the limit wait visibly throttled, and the run completes. Plus the requests-per-interval limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunEvents } from '@/lib/db/runs';
 import { getPool } from '@/lib/db/pool';
 import { startRun } from '@/lib/engine/start-run';

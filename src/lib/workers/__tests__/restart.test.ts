@@ -4,7 +4,7 @@
  * started again on the same database finishes the run.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { startStitch, type StitchInstance } from '@/lib/stitch';

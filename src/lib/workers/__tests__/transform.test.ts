@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { startRun } from '@/lib/engine/start-run';
 import { renderTemplate, transform } from '../transform';
 import { waitForRun } from '../../../../test/helpers';

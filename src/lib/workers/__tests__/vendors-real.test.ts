@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisualGraph } from '@/types/stitch';
-import { createFlow } from '@/lib/db/flows';
+import { createFlow } from '@/lib/engine/flows';
 import { getPool } from '@/lib/db/pool';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';

@@ -1,9 +1,9 @@
 /**
- * The vault's table (migration 0010): sealed values by name. Only sealed bytes cross this module;
- * the key and the plaintexts stay with the callers.
+ * The vault's table (`stitch_credentials`, migration 0010): sealed values by name. Only sealed
+ * bytes cross this module; the key and the plaintexts stay with the callers (src/lib/vault).
  */
-import { getPool } from '@/lib/db/pool';
-import type { SealedSecret } from './cipher';
+import type { Queryable } from './queryable';
+import type { SealedSecret } from '@/lib/vault/cipher';
 
 export interface CredentialEntry {
   name: string;
@@ -14,12 +14,9 @@ export interface SealedRow extends SealedSecret {
   name: string;
 }
 
-/** Names the vault accepts: environment-variable names, as workers read them (ANTHROPIC_API_KEY). */
-export const CREDENTIAL_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
-
 /** Store (or replace) a sealed value; true when the name is new. */
-export async function saveSealed(name: string, sealed: SealedSecret): Promise<{ created: boolean; updatedAt: string }> {
-  const { rows } = await getPool().query<{ created: boolean; updated_at: Date }>(
+export async function saveSealed(db: Queryable, name: string, sealed: SealedSecret): Promise<{ created: boolean; updatedAt: string }> {
+  const { rows } = await db.query<{ created: boolean; updated_at: Date }>(
     `INSERT INTO stitch_credentials (name, iv, ciphertext, auth_tag) VALUES ($1, $2, $3, $4)
      ON CONFLICT (name) DO UPDATE SET iv = EXCLUDED.iv, ciphertext = EXCLUDED.ciphertext, auth_tag = EXCLUDED.auth_tag, updated_at = now()
      RETURNING (xmax = 0) AS created, updated_at`,
@@ -28,20 +25,20 @@ export async function saveSealed(name: string, sealed: SealedSecret): Promise<{ 
   return { created: rows[0].created, updatedAt: rows[0].updated_at.toISOString() };
 }
 
-export async function listCredentialNames(): Promise<CredentialEntry[]> {
-  const { rows } = await getPool().query<{ name: string; updated_at: Date }>('SELECT name, updated_at FROM stitch_credentials ORDER BY name');
+export async function listCredentialNames(db: Queryable): Promise<CredentialEntry[]> {
+  const { rows } = await db.query<{ name: string; updated_at: Date }>('SELECT name, updated_at FROM stitch_credentials ORDER BY name');
   return rows.map((r) => ({ name: r.name, updatedAt: r.updated_at.toISOString() }));
 }
 
 /** True when there was a value to delete. */
-export async function deleteSealed(name: string): Promise<boolean> {
-  const { rowCount } = await getPool().query('DELETE FROM stitch_credentials WHERE name = $1', [name]);
+export async function deleteSealed(db: Queryable, name: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM stitch_credentials WHERE name = $1', [name]);
   return Boolean(rowCount);
 }
 
-export async function readAllSealed(): Promise<{ version: string; rows: SealedRow[] }> {
+export async function readAllSealed(db: Queryable): Promise<{ version: string; rows: SealedRow[] }> {
   // One statement: the version read is the one these rows belong to.
-  const { rows } = await getPool().query<{ version: string; rows: { name: string; iv: string; ciphertext: string; auth_tag: string }[] | null }>(
+  const { rows } = await db.query<{ version: string; rows: { name: string; iv: string; ciphertext: string; auth_tag: string }[] | null }>(
     `SELECT (SELECT version::text FROM stitch_vault_version) AS version,
             (SELECT jsonb_agg(jsonb_build_object('name', name, 'iv', encode(iv, 'base64'), 'ciphertext', encode(ciphertext, 'base64'),
                     'auth_tag', encode(auth_tag, 'base64'))) FROM stitch_credentials) AS rows`,
@@ -53,7 +50,7 @@ export async function readAllSealed(): Promise<{ version: string; rows: SealedRo
   };
 }
 
-export async function readVaultVersion(): Promise<string> {
-  const { rows } = await getPool().query<{ version: string }>('SELECT version::text FROM stitch_vault_version');
+export async function readVaultVersion(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ version: string }>('SELECT version::text FROM stitch_vault_version');
   return rows[0].version;
 }

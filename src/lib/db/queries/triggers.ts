@@ -3,10 +3,10 @@
  * the budget of the runs it starts (0018; null: the flow's default).
  */
 import { randomBytes } from 'node:crypto';
-import { getPool } from '@/lib/db/pool';
-import { getFlow } from '@/lib/db/flows';
+import type { Queryable } from './queryable';
+import { getFlow } from './flows';
 import { isUuid } from '@/lib/db/runs';
-import { checkBudgetUsd } from '@/lib/budget/budget';
+import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 
 export interface Trigger {
@@ -43,13 +43,13 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
 });
 
 /** Create a trigger with a fresh 256-bit secret (returned here and never again). */
-export async function createTrigger(flowId: string, slug?: string, budgetUsd: number | null = null): Promise<Trigger & { secret: string }> {
+export async function createTrigger(db: Queryable, flowId: string, slug?: string, budgetUsd: number | null = null): Promise<Trigger & { secret: string }> {
   checkBudgetUsd(budgetUsd);
-  await getFlow(flowId);
+  await getFlow(db, flowId);
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
-    const { rows } = await getPool().query<TriggerDbRow>(
+    const { rows } = await db.query<TriggerDbRow>(
       'INSERT INTO stitch_triggers (flow_id, slug, secret, budget_usd) VALUES ($1, $2, $3, $4) RETURNING *',
       [flowId, chosen, secret, budgetUsd],
     );
@@ -60,9 +60,9 @@ export async function createTrigger(flowId: string, slug?: string, budgetUsd: nu
   }
 }
 
-export async function listTriggers(flowId: string): Promise<Trigger[]> {
-  await getFlow(flowId);
-  const { rows } = await getPool().query<TriggerDbRow>(
+export async function listTriggers(db: Queryable, flowId: string): Promise<Trigger[]> {
+  await getFlow(db, flowId);
+  const { rows } = await db.query<TriggerDbRow>(
     'SELECT * FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL ORDER BY created_at',
     [flowId],
   );
@@ -70,10 +70,10 @@ export async function listTriggers(flowId: string): Promise<Trigger[]> {
 }
 
 /** Set (or, with null, clear) the budget of the runs a trigger starts from now on. */
-export async function setTriggerBudget(flowId: string, triggerId: string, budgetUsd: number | null): Promise<Trigger> {
+export async function setTriggerBudget(db: Queryable, flowId: string, triggerId: string, budgetUsd: number | null): Promise<Trigger> {
   checkBudgetUsd(budgetUsd);
   if (!isUuid(flowId) || !isUuid(triggerId)) throw new NotFoundError(`Trigger ${triggerId}`);
-  const { rows } = await getPool().query<TriggerDbRow>(
+  const { rows } = await db.query<TriggerDbRow>(
     'UPDATE stitch_triggers SET budget_usd = $3 WHERE id = $1 AND flow_id = $2 AND deleted_at IS NULL RETURNING *',
     [triggerId, flowId, budgetUsd],
   );
@@ -82,9 +82,9 @@ export async function setTriggerBudget(flowId: string, triggerId: string, budget
 }
 
 /** Delete a trigger: its slug stops working at once. */
-export async function deleteTrigger(flowId: string, triggerId: string): Promise<void> {
+export async function deleteTrigger(db: Queryable, flowId: string, triggerId: string): Promise<void> {
   if (!isUuid(flowId) || !isUuid(triggerId)) throw new NotFoundError(`Trigger ${triggerId}`);
-  const { rowCount } = await getPool().query(
+  const { rowCount } = await db.query(
     'UPDATE stitch_triggers SET deleted_at = now(), secret = NULL WHERE id = $1 AND flow_id = $2 AND deleted_at IS NULL',
     [triggerId, flowId],
   );
@@ -92,8 +92,8 @@ export async function deleteTrigger(flowId: string, triggerId: string): Promise<
 }
 
 /** The live trigger for a slug whose flow still exists. */
-export async function findTriggerBySlug(slug: string): Promise<TriggerWithSecret | undefined> {
-  const { rows } = await getPool().query<TriggerDbRow>(
+export async function findTriggerBySlug(db: Queryable, slug: string): Promise<TriggerWithSecret | undefined> {
+  const { rows } = await db.query<TriggerDbRow>(
     `SELECT t.* FROM stitch_triggers t JOIN stitch_flows f ON f.id = t.flow_id
      WHERE t.slug = $1 AND t.deleted_at IS NULL AND f.deleted_at IS NULL`,
     [slug],
@@ -105,8 +105,8 @@ export async function findTriggerBySlug(slug: string): Promise<TriggerWithSecret
  * Claim a delivery id for a trigger. Returns undefined when this delivery is new (the caller starts
  * the run and calls `recordDeliveryRun`), or the earlier delivery's run id (null while it starts).
  */
-export async function claimDelivery(triggerId: string, deliveryId: string): Promise<{ runId: string | null } | undefined> {
-  const { rows } = await getPool().query<{ inserted: boolean; run_id: string | null }>(
+export async function claimDelivery(db: Queryable, triggerId: string, deliveryId: string): Promise<{ runId: string | null } | undefined> {
+  const { rows } = await db.query<{ inserted: boolean; run_id: string | null }>(
     `WITH ins AS (
        INSERT INTO stitch_webhook_deliveries (trigger_id, delivery_id) VALUES ($1, $2)
        ON CONFLICT DO NOTHING RETURNING run_id
@@ -120,10 +120,10 @@ export async function claimDelivery(triggerId: string, deliveryId: string): Prom
   return rows[0]?.inserted ? undefined : { runId: rows[0]?.run_id ?? null };
 }
 
-export async function recordDeliveryRun(triggerId: string, deliveryId: string | undefined, runId: string): Promise<void> {
-  await getPool().query('UPDATE stitch_triggers SET last_used_at = now() WHERE id = $1', [triggerId]);
+export async function recordDeliveryRun(db: Queryable, triggerId: string, deliveryId: string | undefined, runId: string): Promise<void> {
+  await db.query('UPDATE stitch_triggers SET last_used_at = now() WHERE id = $1', [triggerId]);
   if (deliveryId) {
-    await getPool().query('UPDATE stitch_webhook_deliveries SET run_id = $3 WHERE trigger_id = $1 AND delivery_id = $2', [
+    await db.query('UPDATE stitch_webhook_deliveries SET run_id = $3 WHERE trigger_id = $1 AND delivery_id = $2', [
       triggerId,
       deliveryId,
       runId,
@@ -131,8 +131,8 @@ export async function recordDeliveryRun(triggerId: string, deliveryId: string | 
   }
 }
 
-export async function releaseDelivery(triggerId: string, deliveryId: string): Promise<void> {
-  await getPool().query('DELETE FROM stitch_webhook_deliveries WHERE trigger_id = $1 AND delivery_id = $2 AND run_id IS NULL', [
+export async function releaseDelivery(db: Queryable, triggerId: string, deliveryId: string): Promise<void> {
+  await db.query('DELETE FROM stitch_webhook_deliveries WHERE trigger_id = $1 AND delivery_id = $2 AND run_id IS NULL', [
     triggerId,
     deliveryId,
   ]);

@@ -2,7 +2,7 @@
  * What the health check and the metrics ask the database: live queue runners, jobs waiting,
  * runs and node instances by status, and node durations since a given event.
  */
-import { getPool } from '@/lib/db/pool';
+import type { Queryable } from './queryable';
 
 export interface QueueStats {
   /** Runners whose heartbeat is fresher than the stale threshold. */
@@ -15,8 +15,8 @@ export interface QueueStats {
   locked: number;
 }
 
-export async function readQueueStats(staleRunnerSeconds: number): Promise<QueueStats> {
-  const { rows } = await getPool().query(
+export async function readQueueStats(db: Queryable, staleRunnerSeconds: number): Promise<QueueStats> {
+  const { rows } = await db.query(
     `SELECT (SELECT count(*) FROM stitch_runners WHERE last_seen_at > now() - make_interval(secs => $1))::int AS live_runners,
             count(*) FILTER (WHERE locked_at IS NULL AND run_at <= now())::int AS ready,
             count(*) FILTER (WHERE locked_at IS NULL AND run_at > now())::int AS scheduled,
@@ -28,8 +28,8 @@ export async function readQueueStats(staleRunnerSeconds: number): Promise<QueueS
   return { liveRunners: r.live_runners, ready: r.ready, scheduled: r.scheduled, locked: r.locked };
 }
 
-export async function countByStatus(table: 'stitch_runs' | 'stitch_node_runs'): Promise<Array<{ status: string; n: number }>> {
-  const { rows } = await getPool().query(`SELECT status, count(*)::int AS n FROM ${table} GROUP BY status`);
+export async function countByStatus(db: Queryable, table: 'stitch_runs' | 'stitch_node_runs'): Promise<Array<{ status: string; n: number }>> {
+  const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM ${table} GROUP BY status`);
   return rows;
 }
 
@@ -43,8 +43,8 @@ export interface NodeDuration {
  * Durations of node instances that settled after event `afterId` (their completed/failed events),
  * with the worker type from the run's version. Non-worker nodes (start, end, …) are left out.
  */
-export async function readNodeDurations(afterId: number, limit = 5000): Promise<{ lastId: number; durations: NodeDuration[] }> {
-  const { rows } = await getPool().query(
+export async function readNodeDurations(db: Queryable, afterId: number, limit = 5000): Promise<{ lastId: number; durations: NodeDuration[] }> {
+  const { rows } = await db.query(
     `SELECT e.id AS event_id, n.status, v.execution_graph -> 'nodes' -> n.node_id ->> 'workerType' AS worker_type,
             extract(epoch FROM n.finished_at - n.started_at)::float8 AS seconds
      FROM stitch_events e

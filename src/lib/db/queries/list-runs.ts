@@ -3,7 +3,7 @@
  * repeats a run however many runs start meanwhile. The cursor is opaque to clients.
  */
 import type { RunRow, RunStatus } from '@/types/stitch';
-import { getPool } from '@/lib/db/pool';
+import type { Queryable } from './queryable';
 import { isUuid, toRunRow } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';
 
@@ -34,9 +34,9 @@ function decodeCursor(cursor: string): [string, string] {
   ]);
 }
 
-export async function listRuns(filter: RunListFilter): Promise<{ runs: RunRow[]; nextCursor: string | null }> {
+export async function listRuns(db: Queryable, filter: RunListFilter): Promise<{ runs: RunRow[]; nextCursor: string | null }> {
   const after = filter.cursor ? decodeCursor(filter.cursor) : null;
-  const { rows } = await getPool().query(
+  const { rows } = await db.query(
     `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_key FROM stitch_runs
      WHERE ($1::uuid IS NULL OR flow_id = $1)
        AND ($2::text IS NULL OR status = $2)

@@ -1,0 +1,13 @@
+/**
+ * Session-level advisory locks: held by one client until released (or its connection ends), so
+ * the caller keeps that client for the whole critical section.
+ */
+import type { Queryable } from './queryable';
+
+export async function lockSession(db: Queryable, key: number): Promise<void> {
+  await db.query('SELECT pg_advisory_lock($1)', [key]);
+}
+
+export async function unlockSession(db: Queryable, key: number): Promise<void> {
+  await db.query('SELECT pg_advisory_unlock($1)', [key]);
+}

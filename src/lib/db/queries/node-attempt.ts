@@ -1,0 +1,41 @@
+/**
+ * The one "run ⋈ node" read: a node instance's current attempt with its run's version and status.
+ * Jobs and callbacks that act on an attempt read it first and do nothing when the run ended or the
+ * attempt moved on.
+ */
+import type { Queryable } from './queryable';
+
+export interface NodeAttempt {
+  versionId: string;
+  runStatus: string;
+  status: string;
+  attempt: number;
+  input: unknown;
+  output: unknown;
+  metadata: Record<string, unknown>;
+  startedAt: Date | null;
+  deadlineAt: Date | null;
+}
+
+export async function readNodeAttempt(db: Queryable, runId: string, instanceId: string): Promise<NodeAttempt | undefined> {
+  const { rows } = await db.query(
+    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.input, n.output, n.metadata, n.started_at, n.deadline_at
+     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
+     WHERE r.id = $1 AND n.instance_id = $2`,
+    [runId, instanceId],
+  );
+  const r = rows[0];
+  return (
+    r && {
+      versionId: r.version_id,
+      runStatus: r.run_status,
+      status: r.status,
+      attempt: r.attempt,
+      input: r.input,
+      output: r.output,
+      metadata: r.metadata,
+      startedAt: r.started_at,
+      deadlineAt: r.deadline_at,
+    }
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * Recorded usage (`stitch_node_usage`, 0013_rerun_cache_usage.sql) and the run columns that go
+ * with cost: what runs spent, by instance, by run and by worker type, and the budgets.
+ */
+import type { Queryable } from './queryable';
+
+export interface UsageRow {
+  instance_id: string;
+  unit: string;
+  quantity: number;
+  usd: number;
+  mock: boolean;
+}
+
+/** A run's usage summed by instance and unit. */
+export async function readRunUsage(db: Queryable, runId: string): Promise<UsageRow[]> {
+  const { rows } = await db.query<UsageRow>(
+    `SELECT instance_id, unit, sum(quantity) AS quantity, sum(usd) AS usd, bool_or(mock) AS mock
+     FROM stitch_node_usage WHERE run_id = $1 GROUP BY instance_id, unit ORDER BY instance_id, unit`,
+    [runId],
+  );
+  return rows;
+}
+
+/** The re-run source and the budget a run started with. */
+export async function readRunCostSettings(db: Queryable, runId: string): Promise<{ rerunOf: string | null; budgetUsd: number | null }> {
+  const { rows } = await db.query<{ rerun_of: string | null; budget_usd: number | null }>('SELECT rerun_of, budget_usd FROM stitch_runs WHERE id = $1', [runId]);
+  return { rerunOf: rows[0]?.rerun_of ?? null, budgetUsd: rows[0]?.budget_usd ?? null };
+}
+
+/** USD spent by each of these runs (runs with no usage are left out). */
+export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number }>> {
+  const { rows } = await db.query<{ run_id: string; usd: number }>(
+    'SELECT run_id, sum(usd) AS usd FROM stitch_node_usage WHERE run_id = ANY($1::uuid[]) GROUP BY run_id',
+    [runIds],
+  );
+  return rows.map((r) => ({ runId: r.run_id, usd: r.usd }));
+}
+
+/** USD spent by one run so far (0 when nothing is recorded). */
+export async function sumRunSpend(db: Queryable, runId: string): Promise<number> {
+  const { rows } = await db.query<{ usd: number }>('SELECT coalesce(sum(usd), 0) AS usd FROM stitch_node_usage WHERE run_id = $1', [runId]);
+  return Number(rows[0].usd);
+}
+
+/** All spend recorded, by worker type (null: unknown). */
+export async function sumSpendByWorkerType(db: Queryable): Promise<Array<{ workerType: string | null; usd: number }>> {
+  const { rows } = await db.query<{ worker_type: string | null; usd: number }>('SELECT worker_type, sum(usd) AS usd FROM stitch_node_usage GROUP BY worker_type');
+  return rows.map((r) => ({ workerType: r.worker_type, usd: r.usd }));
+}
+
+/** A live flow's default budget (null: none); false when there is no such flow. */
+export async function updateFlowBudget(db: Queryable, flowId: string, budgetUsd: number | null): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE stitch_flows SET budget_usd = $2 WHERE id = $1 AND deleted_at IS NULL', [flowId, budgetUsd]);
+  return Boolean(rowCount);
+}

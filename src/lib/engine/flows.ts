@@ -1,0 +1,79 @@
+/**
+ * Saving flows: a graph is compiled and validated first; a valid graph becomes a new version
+ * (visual graph + execution graph) and the flow's current version. Reads of flows and versions are
+ * plain queries (src/lib/db/queries/flows.ts).
+ */
+import type { ExecutionGraph, ValidationIssue } from '@/types/stitch';
+import { ValidationError } from '@/lib/errors';
+import { getPool, withTransaction } from '@/lib/db/pool';
+import { insertDetachedVersion, insertFlow, insertNextVersion, lockFlow } from '@/lib/db/queries/flows';
+import type { Queryable } from '@/lib/db/queries/queryable';
+import { compileGraph } from './compile';
+import { checkFlowReferences } from './flow-references';
+import { refreshRemoteTypes } from './remote-workers';
+
+/** Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned. */
+function compileOrThrow(graph: unknown, options?: Parameters<typeof compileGraph>[1]): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
+  const { graph: compiled, issues, warnings } = compileGraph(graph, options);
+  if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
+  return { compiled, warnings };
+}
+
+/**
+ * Compile, then check `flow` nodes against the database (callees exist, no reference cycle back
+ * to `flowId`) and compile once more with the callees' signatures for the type-check. Call it
+ * inside the saving transaction (the reference check takes a transaction-scoped lock).
+ */
+async function compileWithSubFlows(
+  db: Queryable,
+  flowId: string | undefined,
+  graph: unknown,
+  first = compileOrThrow(graph),
+): Promise<{ compiled: ExecutionGraph; warnings: ValidationIssue[] }> {
+  if (!Object.values(first.compiled.nodes).some((n) => n.type === 'flow')) return first;
+  const { subFlows, issues } = await checkFlowReferences(db, flowId, first.compiled);
+  if (issues.length) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
+  return compileOrThrow(graph, { subFlows });
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+    throw new ValidationError('A flow name is a non-empty string of at most 200 characters.', [
+      { code: 'invalid_name', field: 'name', message: 'name must be 1–200 characters' },
+    ]);
+  }
+  return name.trim();
+}
+
+export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
+  const cleanName = checkName(name);
+  await refreshRemoteTypes(); // another process may have registered remote worker types
+  const plain = compileOrThrow(graph); // fail fast, before opening a transaction
+  return withTransaction(async (client) => {
+    const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
+    return { ...(await insertFlow(client, cleanName, graph, compiled)), warnings };
+  });
+}
+
+/** Save a new version of a flow (and optionally rename it). */
+export async function updateFlow(
+  flowId: string,
+  graph: unknown,
+  name?: string,
+): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
+  const cleanName = name === undefined ? undefined : checkName(name);
+  await refreshRemoteTypes();
+  const plain = compileOrThrow(graph); // fail fast, before opening a transaction
+  return withTransaction(async (client) => {
+    await lockFlow(client, flowId);
+    const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
+    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), warnings };
+  });
+}
+
+/** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */
+export async function createDetachedVersion(graph: unknown): Promise<string> {
+  await refreshRemoteTypes();
+  const { compiled } = await compileWithSubFlows(getPool(), undefined, graph);
+  return insertDetachedVersion(getPool(), graph, compiled);
+}
