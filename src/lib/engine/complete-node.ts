@@ -43,7 +43,7 @@ export interface CompletionRequest extends WorkerCallback {
   instanceId: string;
   /** The attempt, when the caller knows it (a callback route that verified its token, a scheduled callback). */
   attempt?: number;
-  /** A callback token still to verify (the remote-task route); its attempt is then the one completed. */
+  /** A callback token still to verify, for a caller that holds only the token; its attempt is then the one completed. */
   token?: string;
 }
 

@@ -150,7 +150,8 @@ export function taskRoutes(closing?: AbortSignal) {
       const task = await authorizeTask(taskId, body.token);
       // A settled task may see an identical repeat (answered as a duplicate by completeNode).
       if (task.state !== 'done' && !task.leaseCurrent) throw leaseLost(task);
-      const result = await completeNode({ runId: task.runId, instanceId: task.instanceId, token: body.token, status: 'completed', output: body.output });
+      // authorizeTask verified the token for this task's attempt: it is not verified again.
+      const result = await completeNode({ runId: task.runId, instanceId: task.instanceId, attempt: task.attempt, status: 'completed', output: body.output });
       if (body.usage && !result.duplicate) await recordRemoteUsage(getPool(), task, body.usage);
       await markRemoteTaskDone(getPool(), task.id);
       return c.json(result, 200);
@@ -166,7 +167,7 @@ export function taskRoutes(closing?: AbortSignal) {
       const task = await authorizeTask(taskId, body.token);
       if (!task.leaseCurrent) throw leaseLost(task);
       if (body.retryable) {
-        await completeNode({ runId: task.runId, instanceId: task.instanceId, token: body.token, status: 'failed', error: body.error });
+        await completeNode({ runId: task.runId, instanceId: task.instanceId, attempt: task.attempt, status: 'failed', error: body.error });
       } else {
         const graph = await getExecutionGraph(task.versionId);
         const ref = { runId: task.runId, versionId: task.versionId, instanceId: task.instanceId, attempt: task.attempt };
