@@ -1206,7 +1206,8 @@ DECLARE
   had_deadline boolean;
   stored jsonb;
 BEGIN
-  PERFORM stitch_lock_run(p_run_id, false);
+  -- stitch_lock_run(p_run_id, false), inlined: it runs for every settle.
+  PERFORM pg_advisory_xact_lock_shared(57174, hashtext(p_run_id::text));
   UPDATE stitch_node_runs n
   SET status = p_status,
       output = CASE WHEN p_merge AND jsonb_typeof(n.output) = 'object' AND jsonb_typeof(p_output) = 'object'
@@ -1241,7 +1242,9 @@ BEGIN
 
   IF settles = 1 THEN
     arr := stitch_arrive(p_run_id, p_downstream);
-    rel := stitch_release_items(p_run_id, p_extra -> 'ticks');
+    IF jsonb_array_length(coalesce(p_extra -> 'ticks', '[]')) > 0 THEN -- items of a windowed fan-out only
+      rel := stitch_release_items(p_run_id, p_extra -> 'ticks');
+    END IF;
   END IF;
   ready := (arr -> 'ready') || (rel -> 'ready');
   run_status := stitch_after_settle(p_run_id, p_version_id,
