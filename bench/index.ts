@@ -52,9 +52,29 @@ class NoopWorker {
     if (recordTimes) started.set(`${runId}/${nodeId}`, performance.now());
     await triggerCallback(runId, nodeId, { status: 'completed', output: input });
     if (recordTimes) finished.set(`${runId}/${nodeId}`, performance.now());
+    // The last node's settle committed: its run completed in that statement.
+    if (nodeId === CHAIN[CHAIN.length - 1]) lastNodes.settled();
   }
 }
 let recordTimes = false;
+
+/**
+ * Counts the chain's last nodes as their settles return, so the throughput phase ends when the last
+ * run completes, observed in this process as the queue phase observes its last job (no polling).
+ */
+const lastNodes = {
+  count: 0,
+  target: Infinity,
+  done: () => {},
+  settled() {
+    if (++this.count === this.target) this.done();
+  },
+  until(target: number): Promise<void> {
+    this.count = 0;
+    this.target = target;
+    return new Promise((resolve) => (this.done = resolve));
+  },
+};
 
 /**
  * CPU seconds spent by this process and by the PostgreSQL backends serving `database`: a cost that,
@@ -173,6 +193,7 @@ async function benchStitch(url: string) {
   for (let i = 0; i < CHAIN_RUNS; i += 50) {
     runIds.push(...(await Promise.all(Array.from({ length: Math.min(50, CHAIN_RUNS - i) }, () => startRun(flow.id, { input: { i } })))).map((r) => r.runId));
   }
+  const allSettled = lastNodes.until(CHAIN_RUNS);
   const t0 = performance.now();
   const runner = await startQueueRunner({
     runtime: stitch.runtime,
@@ -187,10 +208,11 @@ async function benchStitch(url: string) {
   });
   const cpu0 = await cpuSeconds(stitch.db.pool);
   const wal0 = await walBytes(stitch.db.pool);
-  await waitForRuns(runIds);
+  await allSettled;
   const nodesPerSecond = (CHAIN_RUNS * CHAIN.length) / ((performance.now() - t0) / 1000);
   const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
   const wal1 = await walBytes(stitch.db.pool);
+  await waitForRuns(runIds); // every run is completed (a check, outside the timed phase)
   const walKbPerNode = (wal1 - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length);
   // With BENCH_PSS, the phase's WAL range, for `pg_waldump --stats=record -s START -e END`.
   if (process.env.BENCH_PSS) console.log(`chain phase WAL: ${lsn(wal0)} .. ${lsn(wal1)}`);
