@@ -47,6 +47,12 @@ describe('event streams', () => {
     const viaQuery = openSse(`${t.url}/api/runs/${runId}/events?after=${ids[ids.length - 2]}`);
     await viaQuery.opened;
     await eventually(async () => viaQuery.events.length === 1);
+    // A NOTIFY for the run that comes late (notify-soon.ts defers them) makes the hub read a window
+    // of the run's older events: none at or below the resume point reaches the stream.
+    await getPool().query(`SELECT pg_notify('stitch_events', json_build_object('runId', $1::text, 'id', $2::bigint)::text)`, [runId, ids[ids.length - 1]]);
+    await getPool().query(`SELECT stitch_emit($1, jsonb_build_array(jsonb_build_object('instanceId', 'x', 'type', 'node:progress')))`, [runId]);
+    await eventually(async () => viaQuery.events.some((e) => e.instanceId === 'x'));
+    expect(viaQuery.events.map((e) => e.id)).toEqual([ids[ids.length - 1], ...(await dbEventIds(runId)).slice(ids.length)]);
     viaQuery.close();
   });
 

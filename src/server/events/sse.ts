@@ -80,10 +80,10 @@ export function streamEvents(c: Context, runId: string | null): Response {
       notify();
     });
     try {
-      // An all-runs stream from now: events up to the newest id at opening belong to the past, even
-      // when their run's NOTIFY comes later (settles in an eager chain notify once, a moment after).
-      const from = runId === null && resumeAfter === undefined ? await latestEventId(getPool()) : 0;
-      if (from > 0) sent.below(from);
+      // Nothing at or below the stream's start is sent: the client has it (a resume point), or it is
+      // before an all-runs stream opened "from now". A run's NOTIFY can come a moment after its
+      // events (notify-soon.ts), and the hub then delivers a window of that run's older events.
+      sent.below(resumeAfter ?? (runId === null ? await latestEventId(getPool()) : 0));
       if (runId !== null || resumeAfter !== undefined) {
         let after = resumeAfter ?? 0;
         for (;;) {
