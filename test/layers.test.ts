@@ -22,26 +22,14 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 const QUERY_CALL = /(?<!\breq)\.query(<[^>]*>)?\(/;
 
 /**
- * Files outside src/lib/db/queries that still run SQL. Infrastructure keeps its own (migrations,
- * the pool's version check, the schema dump, the heartbeat thread's connection); the rest is the
- * hot path and the SDK seams, which move to query modules after their rework (issue 11, points 1
- * and 4). Shrink this list; do not grow it.
+ * Files outside src/lib/db/queries that run SQL: infrastructure only (migrations, the pool's
+ * version check, the schema dump, the heartbeat thread's own connection). Do not grow this list.
  */
 const SQL_OUTSIDE_QUERIES = new Set([
   'src/lib/db/migrate.ts',
   'src/lib/db/pool.ts',
   'src/lib/db/schema-dump.ts',
   'src/lib/engine/heartbeat-thread.mjs',
-  'src/lib/db/runs.ts',
-  'src/lib/engine/complete-node.ts',
-  'src/lib/engine/eager-dispatch.ts',
-  'src/lib/engine/execute-node.ts',
-  'src/lib/engine/job-guard.ts',
-  'src/lib/engine/notify-soon.ts',
-  'src/lib/engine/runner.ts',
-  'src/lib/engine/scheduled-callback.ts',
-  'src/lib/engine/settle-batch.ts',
-  'src/lib/usage/report.ts',
 ]);
 
 /** `db` files that still import the engine (none since the WorkerHost, issue 11 point 1); keep it empty. */
@@ -50,7 +38,7 @@ const DB_IMPORTS_ENGINE_PENDING = new Set<string>();
 const importsOf = (source: string) => [...source.matchAll(/\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]);
 
 describe('where SQL lives', () => {
-  it('runtime SQL is in src/lib/db/queries/ (and the listed files that have not moved yet)', () => {
+  it('runtime SQL is in src/lib/db/queries/ (and the database plumbing listed above)', () => {
     const outside = sourceFiles('src').filter((f) => !f.startsWith('src/lib/db/queries/') && !SQL_OUTSIDE_QUERIES.has(f) && QUERY_CALL.test(read(f)));
     expect(outside).toEqual([]);
   });

@@ -8,6 +8,7 @@ import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { ExecutionGraph, WorkerCallback } from '@/types/stitch';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
 import { getLogger } from '@/lib/log';
@@ -18,25 +19,6 @@ import { parseInstanceId } from './instances';
 import { innermostScope } from './scopes';
 import type { CompletionResult } from '@/lib/host/types';
 import { abortRun, backoffDelayMs, completionHash, scheduleRetry, settleNode, type NodeRef } from './transitions';
-
-interface NodeState {
-  versionId: string;
-  runStatus: string;
-  status: string;
-  attempt: number;
-  metadata: Record<string, unknown>;
-}
-
-async function readNodeState(runId: string, instanceId: string): Promise<NodeState | undefined> {
-  const { rows } = await getPool().query(
-    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.metadata
-     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
-     WHERE r.id = $1 AND n.instance_id = $2`,
-    [runId, instanceId],
-  );
-  const r = rows[0];
-  return r && { versionId: r.version_id, runStatus: r.run_status, status: r.status, attempt: r.attempt, metadata: r.metadata };
-}
 
 export interface CompletionRequest extends WorkerCallback {
   runId: string;
@@ -83,7 +65,7 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
     attempt = check.attempt;
   }
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
-  const state = await readNodeState(runId, instanceId);
+  const state = await readNodeAttempt(getPool(), runId, instanceId);
   if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
   attempt ??= state.attempt;
   const graph = await getExecutionGraph(state.versionId);
@@ -103,7 +85,7 @@ export async function completeAttempt(known: KnownAttempt, reported: WorkerCallb
 
 /** After a refused compare-and-set: an identical repeat of the completing callback is a duplicate. */
 async function explainRefusal(runId: string, instanceId: string, attempt: number, callback: WorkerCallback): Promise<CompletionResult> {
-  const state = await readNodeState(runId, instanceId);
+  const state = await readNodeAttempt(getPool(), runId, instanceId);
   if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
   if (
     state.status === 'completed' &&

@@ -15,6 +15,7 @@
  */
 import type pg from 'pg';
 import { getLogger } from '@/lib/log';
+import { handBackLease, requeueOrphanLeases } from '@/lib/db/queries/leases';
 import type { ClaimBox } from './claims';
 import { executeNodeJob } from './execute-node';
 import { attemptOf, type ExecutePayload } from './execute-payload';
@@ -69,18 +70,14 @@ export async function executeWithSuccessors(payload: ExecutePayload, jobId: stri
 
 /** Give a lease back as a queue job; if the database is away, the own-lease sweep does it later. */
 async function handBack(pool: pg.Pool, step: ExecutePayload, dispatch: Dispatcher): Promise<void> {
-  await pool
-    .query('SELECT stitch_hand_back_lease($1, $2, $3)', [step.r, step.i, dispatch.runnerId])
-    .catch((error) => getLogger().warn({ runId: step.r, nodeId: step.i, error: String(error) }, 'could not hand a lease back yet; the sweep will'));
+  await handBackLease(pool, step.r, step.i, dispatch.runnerId).catch((error) =>
+    getLogger().warn({ runId: step.r, nodeId: step.i, error: String(error) }, 'could not hand a lease back yet; the sweep will'),
+  );
 }
 
 /** Leases of runners without a heartbeat row, and this runner's own that it no longer holds, become jobs. */
 export async function requeueLeases(pool: pg.Pool, dispatch: Dispatcher): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT stitch_requeue_leases($1, $2, $3) AS n', [
-    dispatch.runnerId,
-    [...dispatch.held],
-    LEASE_MIN_AGE_SECONDS,
-  ]);
-  if (rows[0].n > 0) getLogger().warn({ nodes: rows[0].n }, 'requeued node leases whose runner cannot run them');
-  return rows[0].n;
+  const n = await requeueOrphanLeases(pool, dispatch.runnerId, [...dispatch.held], LEASE_MIN_AGE_SECONDS);
+  if (n > 0) getLogger().warn({ nodes: n }, 'requeued node leases whose runner cannot run them');
+  return n;
 }

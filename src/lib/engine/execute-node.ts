@@ -6,6 +6,7 @@
 import type { ExecutionEdge, ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { NonRetriableError, coerceError } from '@/lib/errors';
 import type pg from 'pg';
+import { readExecutionState } from '@/lib/db/queries/execution-state';
 import { rememberRunSettings } from '@/lib/db/run-settings';
 import { getLogger } from '@/lib/log';
 import { ensureVaultCurrent } from '@/lib/vault/sync';
@@ -54,18 +55,7 @@ interface LoadedState {
 
 async function loadState(pool: pg.Pool, graph: ExecutionGraph, payload: ExecutePayload): Promise<LoadedState | undefined> {
   const { nodeId, itemPath } = parseInstanceId(payload.i);
-  const { rows } = await pool.query({
-    name: 'stitch_load_state', // prepared once per connection: every queued execution reads it
-    // The run input only for entry nodes: inside a 10,000-item fan-out it is the whole array, and
-    // reading it for every item made the run quadratic (233 s instead of ~10 s for 10k items).
-    text: `SELECT r.status AS run_status, CASE WHEN $4 THEN r.input END AS run_input, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
-            (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
-             FROM stitch_node_runs u WHERE u.run_id = r.id AND u.instance_id = ANY ($3)) AS upstream
-     FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
-     WHERE r.id = $1 AND n.instance_id = $2`,
-    values: [payload.r, payload.i, upstreamInstanceIds(graph, nodeId, itemPath), graph.inEdges[nodeId].length === 0],
-  });
-  const r = rows[0];
+  const r = await readExecutionState(pool, payload.r, payload.i, upstreamInstanceIds(graph, nodeId, itemPath), graph.inEdges[nodeId].length === 0);
   if (r) rememberRunSettings(payload.r, r); // the re-run and budget hooks need no read of their own
   return r && { runStatus: r.run_status, runInput: r.run_input, status: r.status, attempt: r.attempt, live: r.live, upstream: r.upstream };
 }

@@ -9,6 +9,7 @@
 import type { ExecutionGraph } from '@/types/stitch';
 import { NonRetriableError, coerceError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { runVersionOf } from '@/lib/db/queries/node-attempt';
 import { isInfrastructureError } from '@/lib/db/transient';
 import { getLogger } from '@/lib/log';
 import { failAttempt } from './complete-node';
@@ -35,7 +36,7 @@ export async function guardJob(job: string, attempt: GuardedAttempt, run: () => 
 }
 
 async function failInternally(job: string, attempt: GuardedAttempt, error: Error): Promise<void> {
-  const versionId = attempt.versionId ?? (await versionOf(attempt.runId));
+  const versionId = attempt.versionId ?? (await runVersionOf(getPool(), attempt.runId));
   if (!versionId) return; // the run is gone: nothing to end
   const graph = await getExecutionGraph(versionId);
   const ref: NodeRef = { runId: attempt.runId, versionId, instanceId: attempt.instanceId, attempt: attempt.attempt };
@@ -55,9 +56,4 @@ async function failRun(graph: ExecutionGraph, ref: NodeRef, failure: Error): Pro
     attempt: ref.attempt,
     error: failure.message,
   });
-}
-
-async function versionOf(runId: string): Promise<string | undefined> {
-  const { rows } = await getPool().query<{ version_id: string }>('SELECT version_id FROM stitch_runs WHERE id = $1', [runId]);
-  return rows[0]?.version_id;
 }

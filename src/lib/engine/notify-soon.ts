@@ -8,6 +8,7 @@
  */
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
+import { notifyRuns } from '@/lib/db/queries/events';
 
 const DELAY_MS = 50;
 const pending = new Set<string>();
@@ -19,11 +20,7 @@ async function flush(): Promise<void> {
   pending.clear();
   if (runIds.length === 0) return;
   try {
-    await getPool().query(
-      `SELECT pg_notify('stitch_events', json_build_object('runId', r, 'id', (SELECT max(id) FROM stitch_events e WHERE e.run_id = r))::text)
-       FROM unnest($1::uuid[]) AS r`,
-      [runIds],
-    );
+    await notifyRuns(getPool(), runIds);
   } catch (error) {
     getLogger().debug({ error: String(error) }, 'deferred event notification failed');
   }

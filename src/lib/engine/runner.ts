@@ -11,6 +11,7 @@ import { Logger, run, type Runner, type Task, type WorkerEvents } from 'graphile
 import { coerceError } from '@/lib/errors';
 import { isInfrastructureError } from '@/lib/db/transient';
 import { getLogger } from '@/lib/log';
+import { deleteRunner } from '@/lib/db/queries/runners';
 import { DatabaseView, releaseOwnPools, startHeartbeat, sweepDeadRunners } from './liveness';
 import { completeNode } from './complete-node';
 import { deadlineJob } from './deadline';
@@ -245,7 +246,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
       clearInterval(sweeper);
       await current?.stop();
       await heartbeat.stop();
-      await options.runtime.pool.query('DELETE FROM stitch_runners WHERE id = $1', [id]).catch(() => {});
+      await deleteRunner(options.runtime.pool, id).catch(() => {});
     },
   };
 }

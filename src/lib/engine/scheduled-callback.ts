@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { WorkerCallback } from '@/types/stitch';
+import { addCallbackJob } from '@/lib/db/queries/scheduled-callbacks';
 
 export interface ScheduledCallbackPayload {
   r: string;
@@ -22,11 +23,5 @@ export async function addScheduledCallback(
   delaySeconds: number,
 ): Promise<void> {
   const payload: ScheduledCallbackPayload = { r: runId, i: nodeId, a: attempt, cb: callback };
-  await pool.query(
-    // Keyed per node: a redelivered attempt replaces its own callback, and settling the node (or
-    // ending the run) removes it in the same commit (0006_attempt_rule.sql).
-    `SELECT graphile_worker.add_job('stitch_callback', $1::json, run_at => now() + make_interval(secs => $2), max_attempts => 5,
-                                    job_key => stitch_job_key('callback', $3, $4))`,
-    [JSON.stringify(payload), Math.max(0, delaySeconds), runId, nodeId],
-  );
+  await addCallbackJob(pool, runId, nodeId, JSON.stringify(payload), delaySeconds);
 }

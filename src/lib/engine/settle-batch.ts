@@ -12,6 +12,7 @@
 import type { PoolClient } from 'pg';
 import { getPool } from '@/lib/db/pool';
 import { isInfrastructureError } from '@/lib/db/transient';
+import { settleItems } from '@/lib/db/queries/settle';
 import type { ChainStep } from './cached-chain';
 
 /** The arguments of one `stitch_settle_node` call (see transitions.ts), sent as JSON (settleJson). */
@@ -49,13 +50,6 @@ export interface SettleResult {
   last?: string;
 }
 
-/**
- * The settles, then in the same statement the queue jobs that executed them are completed (none:
- * not called) and the commit's durability is chosen.
- */
-const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r,
-  CASE WHEN $2::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($2::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
 
 /** Statements in flight at once from this process; more settles wait and go as one batch. */
 const MAX_IN_FLIGHT = 2;
@@ -120,18 +114,14 @@ export async function settleWith(db: Pick<PoolClient, 'query'>, item: SettleItem
   return (await settleStatement(db, [item]))[0];
 }
 
-/**
- * The one settle statement, for one item or many: one encoding of a settle, whoever sends it.
- * Prepared once per connection (it runs for every node).
- */
-async function settleStatement(db: Pick<PoolClient, 'query'>, items: SettleItem[]): Promise<SettleResult[]> {
-  const jobs = items.flatMap((item) => (item.jobId ? [item.jobId] : []));
-  const { rows } = await db.query<{ r: SettleResult[] }>({
-    name: 'stitch_settle',
-    text: SETTLE_BATCH,
-    values: [JSON.stringify(items.map(settleJson)), jobs.length ? jobs : null, items.every((item) => item.asyncCommit)],
-  });
-  return rows[0].r;
+/** The one settle statement, for one item or many: one encoding of a settle, whoever sends it. */
+function settleStatement(db: Pick<PoolClient, 'query'>, items: SettleItem[]): Promise<SettleResult[]> {
+  return settleItems<SettleResult>(
+    db,
+    JSON.stringify(items.map(settleJson)),
+    items.flatMap((item) => (item.jobId ? [item.jobId] : [])),
+    items.every((item) => item.asyncCommit),
+  );
 }
 
 /** An item as stitch_settle_batch (and stitch_cache_take) reads it: an absent key is SQL NULL. */

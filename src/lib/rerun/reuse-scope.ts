@@ -17,8 +17,8 @@ import {
   nodeRunColumnsToCopy,
   openCollectorAfterReuse,
   readInstanceResult,
-  runVersionOf,
 } from '@/lib/db/queries/scope-reuse';
+import { runVersionOf } from '@/lib/db/queries/node-attempt';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { instanceIdOf, parseInstanceId } from '@/lib/engine/instances';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';

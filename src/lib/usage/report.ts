@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '@/lib/db/runs';
 import type { UsageItem } from '@/lib/host/types';
+import { insertUsage, readUsageSubject } from '@/lib/db/queries/usage';
 import { priceOf } from './prices';
 
 
@@ -22,21 +23,11 @@ export async function recordUsage(
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
   let { workerType, attempt } = known;
   if (!workerType || attempt === undefined) {
-    const { rows } = await pool.query<{ worker_type: string | null; attempt: number }>(
-      `SELECT v.execution_graph #>> array['nodes', n.node_id, 'workerType'] AS worker_type, n.attempt
-       FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id JOIN stitch_flow_versions v ON v.id = r.version_id
-       WHERE n.run_id = $1 AND n.instance_id = $2`,
-      [runId, nodeId],
-    );
-    if (!rows[0]) throw new NotFoundError(`Node ${nodeId} of run ${runId}`);
-    workerType ??= rows[0].worker_type ?? undefined;
-    attempt ??= rows[0].attempt;
+    const node = await readUsageSubject(pool, runId, nodeId);
+    if (!node) throw new NotFoundError(`Node ${nodeId} of run ${runId}`);
+    workerType ??= node.workerType ?? undefined;
+    attempt ??= node.attempt;
   }
   const priced = items.map((u) => ({ ...u, usd: priceOf(workerType, u.unit, u.quantity) }));
-  await pool.query(
-    `INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
-     SELECT $1, $2, $3, $4, u.unit, u.quantity, u.usd, u.mock
-     FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)`,
-    [runId, nodeId, attempt, workerType ?? null, JSON.stringify(priced)],
-  );
+  await insertUsage(pool, { runId, instanceId: nodeId, attempt, workerType: workerType ?? null }, JSON.stringify(priced));
 }

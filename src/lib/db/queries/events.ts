@@ -4,7 +4,7 @@
  */
 import type { StitchEvent } from '@/types/stitch';
 import type { Queryable } from './queryable';
-import { toStitchEvent, type EventDbRow } from '@/lib/db/runs';
+import { toStitchEvent, type EventDbRow } from '@/lib/db/rows';
 
 const COLUMNS = 'e.id, e.run_id, e.instance_id, e.type, e.payload, e.created_at';
 
@@ -35,4 +35,13 @@ export async function readRunWindows(db: Queryable, windows: Array<{ runId: stri
 export async function latestEventId(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ id: number | null }>('SELECT max(id) AS id FROM stitch_events');
   return rows[0].id ?? 0;
+}
+
+/** One `NOTIFY stitch_events` per run, naming its newest event (listeners read from there). */
+export async function notifyRuns(db: Queryable, runIds: string[]): Promise<void> {
+  await db.query(
+    `SELECT pg_notify('stitch_events', json_build_object('runId', r, 'id', (SELECT max(id) FROM stitch_events e WHERE e.run_id = r))::text)
+     FROM unnest($1::uuid[]) AS r`,
+    [runIds],
+  );
 }

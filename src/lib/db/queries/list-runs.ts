@@ -4,7 +4,7 @@
  */
 import type { RunRow, RunStatus } from '@/types/stitch';
 import type { Queryable } from './queryable';
-import { isUuid, toRunRow } from '@/lib/db/runs';
+import { isUuid, toRunRow } from '@/lib/db/rows';
 import { ValidationError } from '@/lib/errors';
 
 export interface RunListFilter {

@@ -39,3 +39,9 @@ export async function readNodeAttempt(db: Queryable, runId: string, instanceId: 
     }
   );
 }
+
+/** A run's version, if the run exists. */
+export async function runVersionOf(db: Queryable, runId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ version_id: string }>('SELECT version_id FROM stitch_runs WHERE id = $1', [runId]);
+  return rows[0]?.version_id;
+}

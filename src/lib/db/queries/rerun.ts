@@ -4,7 +4,7 @@
  */
 import type { Queryable } from './queryable';
 
-/** Store a version's static hashes (the fingerprint trigger reads them); the first writer's stay. */
+/** Store a version's static hashes (the completing statements read them); the first writer's stay. */
 export async function insertStaticHashes(db: Queryable, versionId: string, hashes: Record<string, string>): Promise<void> {
   await db.query(
     `INSERT INTO stitch_node_fingerprints (version_id, node_id, static_hash)

@@ -33,3 +33,8 @@ export async function sweepDeadRunners(db: Queryable, selfId: string, staleSecon
 export async function forceUnlockPools(db: Queryable, poolIds: string[]): Promise<void> {
   await db.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [poolIds]);
 }
+
+/** A stopping runner's own row: others need not wait for it to go stale. */
+export async function deleteRunner(db: Queryable, runnerId: string): Promise<void> {
+  await db.query('DELETE FROM stitch_runners WHERE id = $1', [runnerId]);
+}

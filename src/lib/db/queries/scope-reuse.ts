@@ -4,12 +4,6 @@
  */
 import type { AttemptRef, Queryable } from './queryable';
 
-/** A run's version, if the run exists. */
-export async function runVersionOf(db: Queryable, runId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ version_id: string }>('SELECT version_id FROM stitch_runs WHERE id = $1', [runId]);
-  return rows[0]?.version_id;
-}
-
 /** The node-run columns a copy carries over (every column but the run id, the metadata and the row's timestamps). */
 export async function nodeRunColumnsToCopy(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ column_name: string }>(

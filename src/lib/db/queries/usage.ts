@@ -54,3 +54,28 @@ export async function updateFlowBudget(db: Queryable, flowId: string, budgetUsd:
   const { rowCount } = await db.query('UPDATE stitch_flows SET budget_usd = $2 WHERE id = $1 AND deleted_at IS NULL', [flowId, budgetUsd]);
   return Boolean(rowCount);
 }
+
+/** Whose usage a report is, when the reporter does not know: the node's worker type and current attempt. */
+export async function readUsageSubject(db: Queryable, runId: string, instanceId: string): Promise<{ workerType: string | null; attempt: number } | undefined> {
+  const { rows } = await db.query<{ worker_type: string | null; attempt: number }>(
+    `SELECT v.execution_graph #>> array['nodes', n.node_id, 'workerType'] AS worker_type, n.attempt
+     FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id JOIN stitch_flow_versions v ON v.id = r.version_id
+     WHERE n.run_id = $1 AND n.instance_id = $2`,
+    [runId, instanceId],
+  );
+  return rows[0] && { workerType: rows[0].worker_type, attempt: rows[0].attempt };
+}
+
+/** Record priced usage items (`[{unit, quantity, usd, mock}]` as JSON) against one attempt. */
+export async function insertUsage(
+  db: Queryable,
+  attempt: { runId: string; instanceId: string; attempt: number; workerType: string | null },
+  itemsJson: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
+     SELECT $1, $2, $3, $4, u.unit, u.quantity, u.usd, u.mock
+     FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)`,
+    [attempt.runId, attempt.instanceId, attempt.attempt, attempt.workerType, itemsJson],
+  );
+}
