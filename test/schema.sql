@@ -569,7 +569,7 @@ BEGIN
 
   hit := stitch_cache_lookup(k);
   IF hit.origin IS NOT NULL THEN
-    settled := stitch_settle_one(p_settle, hit);
+    settled := stitch_settle_item(p_settle, hit);
     IF (settled ->> 'ok')::boolean AND p_job_id IS NOT NULL THEN
       PERFORM graphile_worker.complete_jobs(ARRAY[p_job_id]);
     END IF;
@@ -1126,7 +1126,7 @@ DECLARE
 BEGIN
   FOR x IN SELECT value AS v, ordinality AS n FROM jsonb_array_elements(p_items) WITH ORDINALITY
            ORDER BY value ->> 'run', ordinality LOOP
-    results[x.n] := stitch_settle_one(x.v);
+    results[x.n] := stitch_settle_item(x.v);
   END LOOP;
   RETURN to_jsonb(results);
 END $function$;
@@ -1171,6 +1171,7 @@ CREATE OR REPLACE FUNCTION public.stitch_settle_item(p_item jsonb, p_hit stitch_
 AS $function$
 DECLARE
   x jsonb := p_item;
+  result jsonb;
 BEGIN
   IF p_hit IS NOT NULL THEN
     PERFORM stitch_emit((x ->> 'run')::uuid, jsonb_build_array(jsonb_build_object('instanceId', x ->> 'instance',
@@ -1178,11 +1179,15 @@ BEGIN
     x := x || jsonb_build_object('output', p_hit.output,
            'extra', coalesce(x -> 'extra', '{}') || jsonb_build_object('metadata', coalesce(x #> '{extra,metadata}', '{}') || p_hit.origin));
   END IF;
-  RETURN stitch_settle_node(
+  result := stitch_settle_node(
     (x ->> 'run')::uuid, (x ->> 'version')::uuid, x ->> 'instance', (x ->> 'attempt')::integer,
     x ->> 'status', x -> 'output', x ->> 'error', x -> 'input', (x ->> 'startedAt')::timestamptz,
     (x ->> 'merge')::boolean, x -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x -> 'outputNodes')),
     x ->> 'hash', x -> 'extra');
+  IF x ? 'chain' THEN
+    result := stitch_settle_chain(x, result);
+  END IF;
+  RETURN result;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_settle_node(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_status text, p_output jsonb, p_error text, p_input jsonb, p_started_at timestamp with time zone, p_merge boolean, p_downstream jsonb, p_output_nodes text[], p_completion_hash text)
@@ -1256,19 +1261,6 @@ BEGIN
   -- A successor claimed for eager dispatch gets the output as stored: it is that successor's input.
   RETURN jsonb_build_object('ok', true, 'ready', ready, 'run', run_status)
          || CASE WHEN jsonb_path_exists(ready, '$[*] ? (exists(@.e))') THEN jsonb_build_object('output', stored) ELSE '{}' END;
-END $function$;
-
-CREATE OR REPLACE FUNCTION public.stitch_settle_one(p_item jsonb, p_hit stitch_cache_hit DEFAULT NULL::stitch_cache_hit)
- RETURNS jsonb
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-  result jsonb := stitch_settle_item(p_item, p_hit);
-BEGIN
-  IF p_item ? 'chain' THEN
-    result := stitch_settle_chain(p_item, result);
-  END IF;
-  RETURN result;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_update_node_state(p_run_id uuid, p_instance_id text, p_attempt integer, p_set_output boolean, p_output jsonb, p_progress real, p_metadata jsonb, p_message text)

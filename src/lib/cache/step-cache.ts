@@ -10,7 +10,7 @@
  */
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-import { deleteCacheEntries, markCacheWait, takeFlight as takeFlightQuery, type Take as TakeOf } from '@/lib/db/queries/step-cache';
+import { deleteCacheEntries, markCacheWait, takeFlight, type Take as TakeOf } from '@/lib/db/queries/step-cache';
 import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
 import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
@@ -25,19 +25,6 @@ const WAIT_POLL_MS = 100;
  * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
  * stored output and complete its job — the lookup and the settle in one commit.
  */
-async function takeFlight(graph: ExecutionGraph, node: ExecutionNode, ref: NodeRef, ttlSeconds: number | undefined, settle: Settle): Promise<Take> {
-  const item = settleItem(graph, ref, settle);
-  const take = await takeFlightQuery<SettleResult>(getPool(), cacheKeyPrefix(graph, ref.versionId, node), node.workerType!, ref, {
-    inputJson: JSON.stringify(settle.input ?? null),
-    ttlSeconds,
-    settleJson: settleJson(item),
-    jobId: settle.jobId,
-    asyncCommit: item.asyncCommit,
-  });
-  if (take.settled) afterSettle(ref, settle, item, take.settled);
-  return take;
-}
-
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
 async function announceWait(ref: NodeRef, flight: Take): Promise<boolean> {
   await markCacheWait(getPool(), ref, { runId: flight.runId ?? null, instanceId: flight.instanceId ?? null });
@@ -68,11 +55,19 @@ export async function completeFromStepCache(
   const deadline = Date.now() + waitSeconds() * 1000;
   let announced = false;
   // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
+  // Built once, with the key's prefix, however long the node waits for another run's flight.
   const settle: Settle = { status: 'completed', output: null, input, merge: false, jobId, claim: dispatch };
+  const item = settleItem(graph, ref, settle);
+  const prefix = cacheKeyPrefix(graph, ref.versionId, node);
+  const request = { inputJson: JSON.stringify(input ?? null), ttlSeconds: setting.ttlSeconds, settleJson: settleJson(item), jobId, asyncCommit: item.asyncCommit };
   for (;;) {
-    const take = await takeFlight(graph, node, ref, setting.ttlSeconds, settle);
+    // One statement (0019_cache_take.sql): claim the flight, or on a hit settle from the entry.
+    const take: Take = await takeFlight<SettleResult>(getPool(), prefix, node.workerType, ref, request);
     if (take.claimed) return false; // this node executes; its settle fills the entry
-    if (take.settled) return true; // a hit (or the node was settled meanwhile by a concurrent delivery)
+    if (take.settled) {
+      afterSettle(ref, settle, item, take.settled);
+      return true; // a hit (or the node was settled meanwhile by a concurrent delivery)
+    }
     // Another run is computing it (single flight): wait for its result; if its flight is dropped
     // (it failed), the next claim makes this node the one that executes.
     if (Date.now() >= deadline) return false;

@@ -42,11 +42,23 @@ function passesOutputThrough(graph: ExecutionGraph, nodeId: string): boolean {
   );
 }
 
+const chainableByGraph = new WeakMap<ExecutionGraph, ReadonlySet<string>>();
+
+/** The node ids of `graph` a chain may pass through (computed once per compiled graph, as claims.ts does). */
+function chainableNodes(graph: ExecutionGraph): ReadonlySet<string> {
+  let set = chainableByGraph.get(graph);
+  if (!set) {
+    set = new Set(Object.keys(graph.nodes).filter((id) => passesOutputThrough(graph, id)));
+    chainableByGraph.set(graph, set);
+  }
+  return set;
+}
+
 /** The chain after a top-level settle whose `arrivals` claimed a successor for `runnerId`. */
 export function cachedChain(graph: ExecutionGraph, versionId: string, arrivals: Array<Arrival & { e?: string }>, runnerId: string): ChainStep[] {
   const steps: ChainStep[] = [];
   let claimed = arrivals.find((a) => a.e !== undefined);
-  while (claimed && claimed.p.length === 0 && steps.length < MAX_STEPS && passesOutputThrough(graph, claimed.n)) {
+  while (claimed && claimed.p.length === 0 && steps.length < MAX_STEPS && chainableNodes(graph).has(claimed.n)) {
     const next: Array<Arrival & { e?: string }> = downstreamArrivals(graph, claimed.n, []);
     claimOne(graph, next, runnerId);
     steps.push({ i: claimed.i, from: graph.inEdges[claimed.n][0].source, prefix: cacheKeyPrefix(graph, versionId, graph.nodes[claimed.n]), arrivals: next });

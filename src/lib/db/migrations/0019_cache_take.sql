@@ -28,11 +28,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Settle one item (the arguments of stitch_settle_node as JSON), completed from a cache entry when
--- `p_hit` is given: the `node:cached` event first, the origin in the node's metadata.
+-- `p_hit` is given (the `node:cached` event first, the origin in the node's metadata); then the
+-- item's chain of cached successors, if it has one.
 CREATE FUNCTION stitch_settle_item(p_item jsonb, p_hit stitch_cache_hit = NULL) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
   x jsonb := p_item;
+  result jsonb;
 BEGIN
   IF p_hit IS NOT NULL THEN
     PERFORM stitch_emit((x ->> 'run')::uuid, jsonb_build_array(jsonb_build_object('instanceId', x ->> 'instance',
@@ -40,11 +42,15 @@ BEGIN
     x := x || jsonb_build_object('output', p_hit.output,
            'extra', coalesce(x -> 'extra', '{}') || jsonb_build_object('metadata', coalesce(x #> '{extra,metadata}', '{}') || p_hit.origin));
   END IF;
-  RETURN stitch_settle_node(
+  result := stitch_settle_node(
     (x ->> 'run')::uuid, (x ->> 'version')::uuid, x ->> 'instance', (x ->> 'attempt')::integer,
     x ->> 'status', x -> 'output', x ->> 'error', x -> 'input', (x ->> 'startedAt')::timestamptz,
     (x ->> 'merge')::boolean, x -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x -> 'outputNodes')),
     x ->> 'hash', x -> 'extra');
+  IF x ? 'chain' THEN
+    result := stitch_settle_chain(x, result);
+  END IF;
+  RETURN result;
 END $$;
 
 -- After an item's settle: its chain of cached successors (3. above). Returns the last settle's
@@ -81,18 +87,6 @@ BEGIN
   RETURN result;
 END $$;
 
--- One item: its settle (from a cache entry with `p_hit`), then its chain.
-CREATE FUNCTION stitch_settle_one(p_item jsonb, p_hit stitch_cache_hit = NULL) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-  result jsonb := stitch_settle_item(p_item, p_hit);
-BEGIN
-  IF p_item ? 'chain' THEN
-    result := stitch_settle_chain(p_item, result);
-  END IF;
-  RETURN result;
-END $$;
-
 CREATE OR REPLACE FUNCTION stitch_settle_batch(p_items jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -101,7 +95,7 @@ DECLARE
 BEGIN
   FOR x IN SELECT value AS v, ordinality AS n FROM jsonb_array_elements(p_items) WITH ORDINALITY
            ORDER BY value ->> 'run', ordinality LOOP
-    results[x.n] := stitch_settle_one(x.v);
+    results[x.n] := stitch_settle_item(x.v);
   END LOOP;
   RETURN to_jsonb(results);
 END $$;
@@ -138,7 +132,7 @@ BEGIN
 
   hit := stitch_cache_lookup(k);
   IF hit.origin IS NOT NULL THEN
-    settled := stitch_settle_one(p_settle, hit);
+    settled := stitch_settle_item(p_settle, hit);
     IF (settled ->> 'ok')::boolean AND p_job_id IS NOT NULL THEN
       PERFORM graphile_worker.complete_jobs(ARRAY[p_job_id]);
     END IF;
