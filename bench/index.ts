@@ -187,7 +187,7 @@ async function benchStitch(url: string) {
     edges: CHAIN.slice(1).map((id, i) => ({ id: `e${i}`, source: CHAIN[i], target: id })),
   });
 
-  if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()');
+  if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()');
   // Throughput: all runs created first (like the queue's jobs), then one runner drains them.
   const runIds: string[] = [];
   for (let i = 0; i < CHAIN_RUNS; i += 50) {
@@ -219,6 +219,9 @@ async function benchStitch(url: string) {
   if (process.env.BENCH_PSS) {
     const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40`);
     console.table(rows);
+    // With track_functions = 'pl': each SQL function's own time, without the functions it calls.
+    const fns = await stitch.db.pool.query(`SELECT funcname, calls, round(self_time::numeric,1) AS self_ms, round(total_time::numeric,1) AS total_ms FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 20`);
+    console.table(fns.rows);
   }
 
   // Hop latency, unloaded: one run at a time.

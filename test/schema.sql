@@ -450,16 +450,17 @@ CREATE OR REPLACE FUNCTION public.stitch_after_settle(p_run_id uuid, p_version_i
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-  queued jsonb := coalesce((SELECT jsonb_agg(r) FROM jsonb_array_elements(p_ready) AS r WHERE NOT r ? 'e'), '[]');
+  queued jsonb := jsonb_path_query_array(p_ready, '$[*] ? (!exists(@.e))');
+  events jsonb := p_events;
 BEGIN
-  PERFORM stitch_enqueue_execute(p_run_id, p_version_id, queued, NULL);
-  PERFORM stitch_emit(p_run_id, p_events
-            || coalesce((SELECT jsonb_agg(jsonb_build_object('instanceId', r ->> 'i', 'type', 'node:pending',
-                           'payload', jsonb_build_object('attempt', 1)))
-                         FROM jsonb_array_elements(queued) AS r), '[]'),
-          p_notify OR jsonb_array_length(queued) > 0 OR NOT p_touched);
-  -- An instance that just received an arrival is open: the run cannot be finishing, and the run
-  -- row lock stitch_maybe_finish_run takes would only serialise concurrent settles.
+  IF jsonb_array_length(queued) > 0 THEN
+    PERFORM stitch_enqueue_execute(p_run_id, p_version_id, queued, NULL);
+    -- Queued instances are pending until a runner takes their job.
+    events := events || (SELECT jsonb_agg(jsonb_build_object('instanceId', r ->> 'i', 'type', 'node:pending',
+                                   'payload', jsonb_build_object('attempt', 1)))
+                         FROM jsonb_array_elements(queued) AS r);
+  END IF;
+  PERFORM stitch_emit(p_run_id, events, p_notify OR jsonb_array_length(queued) > 0 OR NOT p_touched);
   IF jsonb_array_length(p_ready) = 0 AND NOT p_touched THEN
     RETURN stitch_maybe_finish_run(p_run_id, p_output_nodes);
   END IF;
@@ -479,7 +480,7 @@ BEGIN
   IF p_arrivals IS NULL OR jsonb_array_length(p_arrivals) = 0 THEN
     RETURN jsonb_build_object('ready', '[]'::jsonb, 'touched', false);
   END IF;
-  direct := coalesce((SELECT jsonb_agg(x) FROM jsonb_array_elements(p_arrivals) AS x WHERE NOT x ? 'k'), '[]');
+  direct := jsonb_path_query_array(p_arrivals, '$[*] ? (!exists(@.k))');
   IF jsonb_array_length(direct) < jsonb_array_length(p_arrivals) THEN
     WITH k AS (
       SELECT x ->> 'i' AS instance_id, x ->> 'n' AS node_id, x -> 'p' AS p, (x ->> 'k')::int % 32 AS shard,
@@ -752,6 +753,25 @@ BEGIN
   RETURN true;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_execution_state(p_run_id uuid, p_instance_id text, p_upstream text[], p_entry boolean)
+ RETURNS TABLE(run_status text, run_input jsonb, rerun jsonb, budget_usd double precision, status text, attempt integer, live integer, upstream jsonb)
+ LANGUAGE plpgsql
+ STABLE
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+#variable_conflict use_column
+BEGIN
+  -- The run input only for entry nodes: inside a fan-out it is the whole array of items.
+  RETURN QUERY
+  SELECT r.status, CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
+         (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
+          FROM unnest(p_upstream) AS w(id),
+               LATERAL (SELECT u.node_id, u.status, u.output FROM stitch_node_runs u
+                        WHERE u.run_id = r.id AND u.instance_id = w.id OFFSET 0) AS u)
+  FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
+  WHERE r.id = p_run_id AND n.instance_id = p_instance_id;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_fan_out(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_items jsonb, p_item_key text, p_input jsonb, p_started_at timestamp with time zone, p_spec jsonb, p_output_nodes text[])
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -817,12 +837,13 @@ END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_fingerprint_of(p_version_id uuid, p_node_id text, p_input jsonb)
  RETURNS text
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  SELECT stitch_input_fingerprint(f.static_hash, p_input)
-  FROM stitch_node_fingerprints f WHERE f.version_id = p_version_id AND f.node_id = p_node_id
-$function$;
+BEGIN
+  RETURN (SELECT stitch_input_fingerprint(f.static_hash, p_input)
+          FROM stitch_node_fingerprints f WHERE f.version_id = p_version_id AND f.node_id = p_node_id);
+END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_hand_back_lease(p_run_id uuid, p_instance_id text, p_runner text)
  RETURNS boolean
@@ -1116,7 +1137,7 @@ BEGIN
   RETURN true;
 END $function$;
 
-CREATE OR REPLACE FUNCTION public.stitch_settle_batch(p_items jsonb)
+CREATE OR REPLACE FUNCTION public.stitch_settle_batch(p_items jsonb, p_job_ids bigint[], p_async_commit boolean)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
@@ -1128,6 +1149,13 @@ BEGIN
            ORDER BY value ->> 'run', ordinality LOOP
     results[x.n] := stitch_settle_item(x.v);
   END LOOP;
+  -- The queue jobs that executed these settles end in the same commit.
+  IF p_job_ids IS NOT NULL THEN
+    PERFORM graphile_worker.complete_jobs(p_job_ids);
+  END IF;
+  IF p_async_commit THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
   RETURN to_jsonb(results);
 END $function$;
 
@@ -1182,7 +1210,7 @@ BEGIN
   result := stitch_settle_node(
     (x ->> 'run')::uuid, (x ->> 'version')::uuid, x ->> 'instance', (x ->> 'attempt')::integer,
     x ->> 'status', x -> 'output', x ->> 'error', x -> 'input', (x ->> 'startedAt')::timestamptz,
-    (x ->> 'merge')::boolean, x -> 'arrivals', ARRAY(SELECT jsonb_array_elements_text(x -> 'outputNodes')),
+    (x ->> 'merge')::boolean, x -> 'arrivals', stitch_text_array(x -> 'outputNodes'),
     x ->> 'hash', x -> 'extra');
   IF x ? 'chain' THEN
     result := stitch_settle_chain(x, result);
@@ -1262,6 +1290,12 @@ BEGIN
   RETURN jsonb_build_object('ok', true, 'ready', ready, 'run', run_status)
          || CASE WHEN jsonb_path_exists(ready, '$[*] ? (exists(@.e))') THEN jsonb_build_object('output', stored) ELSE '{}' END;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_text_array(p jsonb)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE
+AS $function$ SELECT (jsonb_populate_record(NULL::stitch_text_list, jsonb_build_object('v', p))).v $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_update_node_state(p_run_id uuid, p_instance_id text, p_attempt integer, p_set_output boolean, p_output jsonb, p_progress real, p_metadata jsonb, p_message text)
  RETURNS jsonb

@@ -1,13 +1,12 @@
 /**
- * The settle statement (src/lib/engine/settle-batch.ts): settles sent as one JSON array of items
- * (`stitch_settle_batch`), then, in the same statement, the queue jobs that executed them are
- * completed and the commit's durability is chosen. Prepared once per connection: every node runs it.
+ * The settle statement (src/lib/engine/settle-batch.ts): settles sent as one JSON array of items;
+ * `stitch_settle_batch` settles them, completes the queue jobs that executed them and chooses the
+ * commit's durability, all in one statement. Prepared once per connection: every node runs it.
+ * One function call, so that the prepared statement has one plan (0020_settle_plans.sql).
  */
 import type { Queryable } from './queryable';
 
-const SETTLE_BATCH = `SELECT stitch_settle_batch($1::jsonb) AS r,
-  CASE WHEN $2::bigint[] IS NOT NULL THEN (SELECT count(*) FROM graphile_worker.complete_jobs($2::bigint[])) END AS jobs_completed,
-  set_config('synchronous_commit', CASE WHEN $3 THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS sync`;
+const SETTLE_BATCH = 'SELECT stitch_settle_batch($1::jsonb, $2::bigint[], $3::boolean) AS r';
 
 /** One result per item, in the order given. */
 export async function settleItems<Result>(db: Queryable, itemsJson: string, jobIds: string[], asyncCommit: boolean): Promise<Result[]> {
