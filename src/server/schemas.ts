@@ -191,6 +191,8 @@ export const CreateTriggerBody = z
       .optional(),
     budgetUsd: TriggerBudget.optional(),
   })
+  // A misspelt key (`budget_usd`) is refused, not ignored: the trigger would start runs without it.
+  .strict()
   .openapi('CreateTrigger');
 
 export const UpdateTriggerBody = z.object({ budgetUsd: TriggerBudget }).strict().openapi('UpdateTrigger');

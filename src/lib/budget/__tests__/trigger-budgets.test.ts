@@ -85,6 +85,10 @@ describe('webhook trigger budgets', () => {
       expect(patch.body.error, body).toMatchObject({ code: 'validation_failed', details: [{ field: 'budgetUsd' }] });
     }
     expect((await server.api('PATCH', `/api/flows/${flowId}/triggers/${kept.id}`, {})).status).toBe(400); // nothing to change
+    const misspelt = await server.api('POST', `/api/flows/${flowId}/triggers`, { budget_usd: 2 });
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.error).toMatchObject({ code: 'validation_failed', details: [{ code: 'unrecognized_keys' }] });
+    expect(misspelt.body.error.message).toContain('budget_usd');
     const { triggers } = (await server.api('GET', `/api/flows/${flowId}/triggers`)).body;
     expect(triggers.map((t: { id: string; budgetUsd: number | null }) => [t.id, t.budgetUsd])).toEqual([[kept.id, 3]]);
     const missing = await server.api('PATCH', `/api/flows/${flowId}/triggers/00000000-0000-4000-8000-000000000000`, { budgetUsd: 1 });
