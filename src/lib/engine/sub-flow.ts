@@ -12,12 +12,12 @@
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { ConflictError, NonRetriableError, coerceError } from '@/lib/errors';
-import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
 import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { findCallee } from '@/lib/db/queries/flows';
 import { linkChildRun, readSettledChild, runDepth } from '@/lib/db/queries/sub-flows';
 import { failAttempt } from './complete-node';
+import { runtimeConfig } from '@/lib/runtime';
 import { getExecutionGraph } from './graph-cache';
 import { cancelRun, startRun } from './start-run';
 import { isSubFlowRef, parseSubFlowRef } from './sub-flow-ref';
@@ -39,7 +39,7 @@ async function startChild(node: ExecutionNode, ref: NodeRef, input: unknown): Pr
   if (!isSubFlowRef(target)) throw new NonRetriableError(target.message);
   const pool = getPool();
   const depth = (await runDepth(pool, ref.runId)) + 1;
-  const limit = getConfig().maxFlowDepth; // read per execution: a changed limit applies without a restart
+  const limit = runtimeConfig().maxFlowDepth; // the started runtime's: nothing on the execute path rebuilds the config
   if (depth > limit) {
     throw new NonRetriableError(
       `Sub-flow depth limit reached: this run is already ${depth - 1} sub-flow level(s) deep (STITCH_MAX_FLOW_DEPTH=${limit}). ` +
