@@ -132,6 +132,23 @@ describe('ticks', () => {
     }
   });
 
+  it('after a catch-up, a tick already due when its job was placed is late, not missed: no second catch-up', async () => {
+    const s = (await t.api('POST', `/api/flows/${flowId}/schedules`, { cron: '* * * * *', catchUp: 'latest' })).body;
+    const tick = new Date(s.nextRunAt).getTime();
+    // Five minutes down; the catch-up runs 30 s into the sixth (misfire threshold: 60 s).
+    const caughtUpAt = new Date(tick + 5 * 60_000 + 30_000);
+    await scheduleTickJob({ s: s.id, t: s.nextRunAt }, caughtUpAt);
+    const next = (await jobFor(s.id)).payload.t;
+    expect(next).toBe(new Date(tick + 5 * 60_000).toISOString()); // due already: within the threshold at the catch-up
+    // A slow queue takes that job 80 s after its tick (missed, by the tick alone), 50 s after it was placed.
+    await scheduleTickJob({ s: s.id, t: next }, new Date(tick + 5 * 60_000 + 80_000), caughtUpAt);
+    expect((await scheduledRuns(s.id)).map((r) => r.trigger)).toEqual([
+      { type: 'schedule', scheduleId: s.id, scheduledFor: new Date(tick + 4 * 60_000).toISOString(), catchUp: true },
+      { type: 'schedule', scheduleId: s.id, scheduledFor: next },
+    ]);
+    await t.api('DELETE', `/api/flows/${flowId}/schedules/${s.id}`);
+  });
+
   it('a tick late by less than the misfire threshold (a quick restart) still runs, as itself', async () => {
     const s = (await t.api('POST', `/api/flows/${flowId}/schedules`, { cron: '0 * * * *' })).body;
     const tick = new Date(s.nextRunAt);

@@ -71,7 +71,7 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   stitch_cancel_run: (payload) => cancelChildJob(payload as { r: string }),
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
-  stitch_schedule: (payload) => scheduleTickJob(payload as ScheduleTickPayload),
+  stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {

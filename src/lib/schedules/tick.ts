@@ -6,6 +6,9 @@
  * 2. On time (at most STITCH_SCHEDULE_MISFIRE_SECONDS late): start the run for this tick. Later,
  *    the processes were down when it was due: every tick up to now − misfire was missed, and the
  *    schedule's catchUp decides — "none" starts nothing, "latest" starts the last of them once.
+ *    Lateness counts from when the tick's job was placed, if that was after the tick: the ticks
+ *    just after a catch-up are already due when their jobs are placed, and a slow queue must not
+ *    make them "missed" again (that was a second catch-up run).
  * 3. Start runs through `startRun`, the one start path, with the schedule's budgetUsd (if set) and
  *    the idempotency key ("schedule:<id>", tick) written in the run's own commit: a repeat of step
  *    3 returns that run.
@@ -35,7 +38,8 @@ export interface ScheduleTrigger {
   catchUp?: true;
 }
 
-export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Date()): Promise<void> {
+/** `placedAt`: when the queue job for this tick was added (graphile's `created_at`). */
+export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Date(), placedAt?: Date): Promise<void> {
   // A deleted flow's schedules stop here: no run, no next tick.
   const schedule = await findLiveSchedule(getPool(), payload.s);
   if (!schedule?.enabled || schedule.nextRunAt === null || new Date(schedule.nextRunAt).getTime() !== new Date(payload.t).getTime()) return;
@@ -45,7 +49,8 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
   let runFor: Date | null = null;
   let resumeAfter: Date;
   let missed = false;
-  if (now.getTime() - tick.getTime() <= misfireMs) {
+  const dueAt = Math.max(tick.getTime(), placedAt?.getTime() ?? 0);
+  if (now.getTime() - dueAt <= misfireMs) {
     runFor = tick;
     resumeAfter = tick;
   } else {
