@@ -68,6 +68,8 @@ export interface Config {
   encryptionKey: string | undefined;
   /** A schedule tick this late is "missed" (the processes were down): its catchUp mode decides. */
   scheduleMisfireSeconds: number;
+  /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
+  cacheWaitSeconds: number;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
 }
@@ -242,6 +244,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     integrationLimits: parseIntegrationLimits(env),
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
+    cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
 }

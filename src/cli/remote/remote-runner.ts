@@ -104,7 +104,6 @@ export async function startRemoteRunner(options: RemoteRunnerOptions): Promise<R
         return { ok: true };
       },
       updateNodeState: async (_runId, _nodeId, state: NodeStateUpdate) => {
-        if (state.status === 'completed' || state.status === 'failed') return settle({ status: state.status, output: state.output, error: state.error });
         const p = state.metadata?.progress;
         const m = state.metadata?.message;
         await beat({ progress: typeof p === 'number' ? Math.min(1, Math.max(0, p)) : undefined, message: typeof m === 'string' ? m.slice(0, 500) : undefined });

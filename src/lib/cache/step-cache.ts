@@ -14,6 +14,7 @@ import { deleteCacheEntries, markCacheWait, takeFlight, type Take as TakeOf } fr
 import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult } from '@/lib/engine/transitions';
 import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
+import { runtimeConfig } from '@/lib/runtime';
 import { cacheKeyPrefix, cacheSettingOf } from './cache-key';
 
 type Take = TakeOf<SettleResult>;
@@ -21,19 +22,10 @@ type Take = TakeOf<SettleResult>;
 /** How often a waiting twin looks at the flight it waits for. */
 const WAIT_POLL_MS = 100;
 
-/**
- * One statement (0019_cache_take.sql): claim the flight; or, on a hit, settle the node with the
- * stored output and complete its job — the lookup and the settle in one commit.
- */
 /** Say on the waiting node whose flight it waits for (the run view shows it). */
 async function announceWait(ref: NodeRef, flight: Take): Promise<boolean> {
   await markCacheWait(getPool(), ref, { runId: flight.runId ?? null, instanceId: flight.instanceId ?? null });
   return true;
-}
-
-function waitSeconds(): number {
-  const n = Number(process.env.STITCH_CACHE_WAIT_SECONDS ?? 120);
-  return Number.isFinite(n) && n >= 0 ? n : 120;
 }
 
 /**
@@ -52,7 +44,7 @@ export async function completeFromStepCache(
 ): Promise<boolean> {
   const setting = cacheSettingOf(node, definition);
   if (!setting || !node.workerType) return false;
-  const deadline = Date.now() + waitSeconds() * 1000;
+  const deadline = Date.now() + runtimeConfig().cacheWaitSeconds * 1000;
   let announced = false;
   // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
   // Built once, with the key's prefix, however long the node waits for another run's flight.

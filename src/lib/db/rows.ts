@@ -20,7 +20,8 @@ export interface RunDbRow {
   parent_instance_id: string | null;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** A timestamp column as the API shows it. */
+export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function toRunRow(r: RunDbRow): RunRow {
   return {

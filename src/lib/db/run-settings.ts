@@ -3,11 +3,11 @@
  * per process and run (the engine asks for every node it executes). Bounded.
  */
 import { getPool } from './pool';
-import { readRunSettings, type RunSettingsRow } from './queries/start-run';
+import { readRunSettings, type RerunPlan, type RunSettingsRow } from './queries/start-run';
 
 export interface RunSettings {
-  /** Re-run plan: the source run and the node ids it forces to execute (null: not a re-run). */
-  rerun: { of: string; forced: string[] } | null;
+  /** Null: not a re-run. */
+  rerun: RerunPlan | null;
   budgetUsd: number | null;
 }
 

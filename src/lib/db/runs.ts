@@ -14,8 +14,8 @@ import { readNodeRunRows, readRunRow, updateNodeStateRow } from './queries/runs'
 import { isUuid, toNodeRunRow, toRunRow } from './rows';
 import { retryTransient } from './transient';
 
-// Row mappers and the run-id check live in rows.ts; importers of this module keep them here.
-export { isUuid, toRunRow, toStitchEvent, type EventDbRow } from './rows';
+// The run-id check lives in rows.ts; callers of this module import it from here too.
+export { isUuid } from './rows';
 
 /**
  * Store intermediate state for a running node: `output` (an async worker's input, kept for merging
@@ -24,8 +24,17 @@ export { isUuid, toRunRow, toStitchEvent, type EventDbRow } from './rows';
  * not running. A delegate to the current worker host (src/lib/host): the engine stores it with
  * `storeNodeState`, the test harness records it.
  */
-export function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
-  return currentHost().updateNodeState(runId, nodeId, state);
+export async function updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
+  const host = currentHost();
+  // The SDK's rule, the same whichever host serves the worker: the final states are a completion.
+  if (state.status === 'completed' || state.status === 'failed') {
+    await host.complete(runId, nodeId, { status: state.status, output: state.output, error: state.error });
+    return;
+  }
+  if (state.status !== 'running') {
+    throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
+  }
+  await host.updateNodeState(runId, nodeId, state);
 }
 
 /**
@@ -33,9 +42,6 @@ export function updateNodeState(runId: string, nodeId: string, state: NodeStateU
  * its attempt when it is known (design §9): a late write of attempt N never touches N+1.
  */
 export async function storeNodeState(pool: pg.Pool, runId: string, nodeId: string, attempt: number | null, state: NodeStateUpdate): Promise<void> {
-  if (state.status !== 'running') {
-    throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
-  }
   const progress = typeof state.metadata?.progress === 'number' ? Math.min(1, Math.max(0, state.metadata.progress)) : null;
   const r = await retryTransient('updateNodeState', () =>
     updateNodeStateRow(pool, {
@@ -58,10 +64,6 @@ export async function storeNodeState(pool: pg.Pool, runId: string, nodeId: strin
   }
   throw new ConflictError(`Node ${nodeId} of run ${runId} is not running: its state was not updated`);
 }
-
-
-
-
 
 export async function getRun(runId: string): Promise<RunRow> {
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
@@ -96,8 +98,6 @@ export async function getRunWithNodes(runId: string) {
       })),
   };
 }
-
-
 
 export function getRunEvents(runId: string, afterId = 0, limit = 1000): Promise<StitchEvent[]> {
   return readEventsAfter(getPool(), runId, afterId, limit);

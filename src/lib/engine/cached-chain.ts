@@ -12,6 +12,7 @@ import { cacheKeyPrefix, cacheSettingOf } from '@/lib/cache/cache-key';
 import { getWorkerDefinition } from '@/lib/workers/registry';
 import { claimOne } from './claims';
 import { downstreamArrivals, type Arrival } from './instances';
+import { perGraph } from './per-graph';
 
 /** One successor the statement may settle from the cache. */
 export interface ChainStep {
@@ -42,17 +43,8 @@ function passesOutputThrough(graph: ExecutionGraph, nodeId: string): boolean {
   );
 }
 
-const chainableByGraph = new WeakMap<ExecutionGraph, ReadonlySet<string>>();
-
-/** The node ids of `graph` a chain may pass through (computed once per compiled graph, as claims.ts does). */
-function chainableNodes(graph: ExecutionGraph): ReadonlySet<string> {
-  let set = chainableByGraph.get(graph);
-  if (!set) {
-    set = new Set(Object.keys(graph.nodes).filter((id) => passesOutputThrough(graph, id)));
-    chainableByGraph.set(graph, set);
-  }
-  return set;
-}
+/** The node ids of `graph` a chain may pass through. */
+const chainableNodes = perGraph((graph): ReadonlySet<string> => new Set(Object.keys(graph.nodes).filter((id) => passesOutputThrough(graph, id))));
 
 /** The chain after a top-level settle whose `arrivals` claimed a successor for `runnerId`. */
 export function cachedChain(graph: ExecutionGraph, versionId: string, arrivals: Array<Arrival & { e?: string }>, runnerId: string): ChainStep[] {

@@ -8,8 +8,7 @@ import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { limitFor } from '@/lib/workers/limits';
 import type { Arrival } from './instances';
-
-const claimableByGraph = new WeakMap<ExecutionGraph, ReadonlySet<string>>();
+import { perGraph } from './per-graph';
 
 function isClaimable(node: ExecutionNode): boolean {
   if (node.type === 'start' || node.type === 'end' || node.type === 'switch') return true;
@@ -18,15 +17,8 @@ function isClaimable(node: ExecutionNode): boolean {
   return workerRegistry.has(type) && getWorkerDefinition(type)?.type === 'sync' && !limitFor(type);
 }
 
-/** The node ids of `graph` that may be claimed (computed once per compiled graph). */
-export function claimableNodes(graph: ExecutionGraph): ReadonlySet<string> {
-  let set = claimableByGraph.get(graph);
-  if (!set) {
-    set = new Set(Object.values(graph.nodes).filter(isClaimable).map((n) => n.id));
-    claimableByGraph.set(graph, set);
-  }
-  return set;
-}
+/** The node ids of `graph` that may be claimed. */
+export const claimableNodes = perGraph((graph): ReadonlySet<string> => new Set(Object.values(graph.nodes).filter(isClaimable).map((n) => n.id)));
 
 /**
  * Mark at most one arrival for `runnerId` (`e`): the first whose target is claimable and becomes

@@ -18,7 +18,7 @@ import { parseInstanceId } from './instances';
 import type { ExecutePayload } from './execute-payload';
 
 export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Promise<void> {
-  const state = await readNodeAttempt(runtime.pool, payload.r, payload.i);
+  const state = await readNodeAttempt(runtime.pool, payload.r, payload.i, true);
   if (!state || state.runStatus !== 'running' || state.status !== 'running' || state.attempt !== payload.a) return;
   // A poll that said "still running" moved the deadline; an earlier job for it is then stale.
   if (state.deadlineAt && new Date(state.deadlineAt).getTime() > Date.now() + 500) return;
@@ -28,7 +28,8 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
   const ref = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
   const type = node.workerType!;
   const worker = runtime.registry.getWorker(type);
-  const timeout = node.timeoutSeconds ?? getWorkerDefinition(type)?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  const definition = getWorkerDefinition(type);
+  const timeout = node.timeoutSeconds ?? definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   const deadlineText = `${timeout}s callback deadline (${new Date(state.deadlineAt!).toISOString()})`;
 
   if (!worker.poll) {
@@ -36,7 +37,7 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
     return;
   }
   try {
-    const config = { ...getWorkerDefinition(type)?.config, ...node.config };
+    const config = { ...definition?.config, ...node.config };
     const host = new AttemptHost(
       runtime,
       { runId: ref.runId, instanceId: ref.instanceId, attempt: ref.attempt, workerType: type, deadlineSeconds: timeout },

@@ -20,14 +20,11 @@ export class EngineHost implements WorkerHost {
   constructor(readonly runtime: Runtime) {}
 
   complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult> {
-    return completeNode({ runId, instanceId: nodeId, attempt: attemptFor(this, runId, nodeId)?.attempt, ...callback });
+    // Not an attempt this host knows (an AttemptHost handles its own): the stored attempt decides.
+    return completeNode({ runId, instanceId: nodeId, ...callback });
   }
 
   async updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
-    if (state.status === 'completed' || state.status === 'failed') {
-      await this.complete(runId, nodeId, { status: state.status, output: state.output, error: state.error });
-      return;
-    }
     await storeNodeState(this.runtime.pool, runId, nodeId, attemptFor(this, runId, nodeId)?.attempt ?? null, state);
   }
 

@@ -25,13 +25,12 @@ import { refreshRemoteTypes } from './remote-workers';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { getRemoteType, remoteTypesAgeMs } from '@/lib/workers/remote-types';
 import { createCallbackToken } from '@/lib/host/callback-tokens';
+import { TOKEN_GRACE_SECONDS } from '@/lib/host/attempt';
 import { failAttempt } from './complete-node';
 import { getExecutionGraph } from './graph-cache';
 import { guardJob } from './job-guard';
 import type { NodeRef } from './transitions';
 
-/** Tokens stay valid a day past the node's timeout, like callback URLs (state refuses late use). */
-const TOKEN_GRACE_SECONDS = 86_400;
 
 export interface RemoteTask {
   taskId: string;

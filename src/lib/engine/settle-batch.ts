@@ -28,7 +28,7 @@ export interface SettleItem {
   startedAt?: Date;
   merge: boolean;
   arrivals: unknown[];
-  outputNodes: string[];
+  outputNodes: readonly string[];
   /** Claimed successors the statement may settle from the step cache (cached-chain.ts). */
   chain?: ChainStep[];
   hash?: string;

@@ -16,6 +16,7 @@ import {
   findIdempotentRun as findIdempotentRunRow,
   findVersionFlow,
   insertRun,
+  type RerunPlan,
 } from '@/lib/db/queries/start-run';
 
 export type RunTarget = string | { flowId: string } | { versionId: string };
@@ -32,7 +33,7 @@ export interface StartRunOptions {
   /** A sub-flow's child run: the parent node attempt that starts it (at most one child per attempt). */
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
   /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
-  rerun?: { of: string; forced: string[] };
+  rerun?: RerunPlan;
   /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
   budgetUsd?: number;
 }

@@ -66,7 +66,7 @@ export async function waitForUser(node: ExecutionNode, ref: NodeRef, input: unkn
 /** Answer a waiting UX gate with the human's input; the node completes with input merged with the answer. */
 export async function answerUserTask(runId: string, instanceId: string, answer: unknown): Promise<void> {
   if (!isUuid(runId)) throw new NotFoundError(`Run ${runId}`);
-  const state = await readNodeAttempt(getPool(), runId, instanceId);
+  const state = await readNodeAttempt(getPool(), runId, instanceId, true);
   if (!state) throw new NotFoundError(`Node ${instanceId} of run ${runId} (inside a splitter, name the item instance, e.g. "${instanceId}[0]")`);
   const graph = await getExecutionGraph(state.versionId);
   const node = graph.nodes[parseInstanceId(instanceId).nodeId];
@@ -90,7 +90,7 @@ export async function answerUserTask(runId: string, instanceId: string, answer: 
 
 /** The `stitch_ux_deadline` job: the gate's deadline passed without an answer. */
 export async function uxDeadlineJob(payload: ExecutePayload): Promise<void> {
-  const state = await readNodeAttempt(getPool(), payload.r, payload.i);
+  const state = await readNodeAttempt(getPool(), payload.r, payload.i, true);
   if (!state || state.runStatus !== 'running' || state.status !== 'waiting_for_user' || state.attempt !== payload.a) return;
   const graph: ExecutionGraph = await getExecutionGraph(payload.v);
   const node = graph.nodes[parseInstanceId(payload.i).nodeId];

@@ -6,7 +6,7 @@ import type { HostAttempt, WorkerHost } from './types';
 export const DEFAULT_TIMEOUT_SECONDS = 600;
 
 /** Tokens stay valid a day past the callback deadline (late callbacks are refused by state anyway). */
-const TOKEN_GRACE_SECONDS = 86_400;
+export const TOKEN_GRACE_SECONDS = 86_400;
 
 /** The host's attempt if it is the one for (runId, nodeId): a worker may name another node. */
 export function attemptFor(host: WorkerHost, runId: string, nodeId: string): HostAttempt | undefined {

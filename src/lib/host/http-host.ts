@@ -32,9 +32,8 @@ export class HttpWorkerHost implements WorkerHost {
     return (await response.json()) as CompletionResult;
   }
 
-  async updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
-    if (state.status !== 'completed' && state.status !== 'failed') throw needsEngine(`updateNodeState with status '${state.status}'`);
-    await this.complete(runId, nodeId, { status: state.status, output: state.output, error: state.error });
+  async updateNodeState(): Promise<void> {
+    throw needsEngine("updateNodeState with status 'running'");
   }
 
   async reportUsage(_runId: string, _nodeId: string, _usage: UsageItem[]): Promise<void> {

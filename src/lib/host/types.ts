@@ -44,7 +44,7 @@ export interface WorkerHost {
   readonly current?: HostAttempt;
   /** Settle the node with a result. A refusal because the node moved on throws a ConflictError. */
   complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult>;
-  /** Store progress or intermediate state (`running`), or settle (`completed`/`failed`). */
+  /** Store progress or intermediate state of a `running` node (the delegate settles `completed`/`failed` through `complete`). */
   updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void>;
   /** Usage lines, already checked (`checkUsage`). */
   reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void>;

@@ -213,13 +213,6 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
       return { ok: true };
     },
     async updateNodeState(_runId, _nodeId, state) {
-      if (state.status === 'completed' || state.status === 'failed') {
-        await host.complete(run.runId, run.nodeId, { status: state.status, output: state.output, error: state.error });
-        return;
-      }
-      if (state.status !== 'running') {
-        throw new ConflictError(`updateNodeState: a worker may only set status 'running', 'completed' or 'failed', not '${state.status}'`);
-      }
       if (run.status !== 'running') throw new ConflictError(`Node ${run.nodeId} of run ${run.runId} is not running: its state was not updated`);
       run.stateUpdates.push(state);
       if (state.output !== undefined) stored = state.output;

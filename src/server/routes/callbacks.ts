@@ -11,7 +11,9 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { WorkerCallback } from '@/types/stitch';
-import { getRun } from '@/lib/db/runs';
+import { getPool } from '@/lib/db/pool';
+import { runVersionOf } from '@/lib/db/queries/node-attempt';
+import { isUuid } from '@/lib/db/rows';
 import { UnauthorizedError, ValidationError, NotFoundError, coerceError } from '@/lib/errors';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode } from '@/lib/engine/complete-node';
@@ -25,8 +27,10 @@ import { CallbackBody, CallbackQuery, CallbackResultSchema, RunNodeParams, error
 
 /** The worker behind a node instance of a run, or undefined for non-worker nodes. */
 async function workerForNode(runId: string, instanceId: string): Promise<IWorker | undefined> {
-  const run = await getRun(runId);
-  const graph = await getExecutionGraph(run.versionId);
+  // The version only: the run row's input and output can be large, and completeNode reads its own.
+  const versionId = isUuid(runId) ? await runVersionOf(getPool(), runId) : undefined;
+  if (!versionId) throw new NotFoundError(`Run ${runId}`);
+  const graph = await getExecutionGraph(versionId);
   const node = graph.nodes[parseInstanceId(instanceId).nodeId];
   if (!node) throw new NotFoundError(`Node ${instanceId} of run ${runId}`);
   if (!node.workerType || !workerRegistry.has(node.workerType)) return undefined;

@@ -4,12 +4,12 @@
  * upstream instances delivered. Prepared once per connection: every queued execution reads it.
  */
 import type { Queryable } from './queryable';
+import type { RunSettingsRow } from './start-run';
 
-export interface ExecutionStateRow {
+/** With the run's settings (RunSettingsRow), remembered for its later executions (run-settings.ts). */
+export interface ExecutionStateRow extends RunSettingsRow {
   run_status: string;
   run_input: unknown;
-  rerun: { of: string; forced: string[] } | null;
-  budget_usd: number | null;
   status: string;
   attempt: number;
   live: number;

@@ -11,7 +11,7 @@ export interface FanOut {
   itemKey: string | null;
   inputJson: string;
   spec: Record<string, unknown>;
-  outputNodes: string[];
+  outputNodes: readonly string[];
   jobIds: string[];
 }
 
@@ -25,7 +25,7 @@ export async function fanOut(db: Queryable, ref: AttemptRef, f: FanOut): Promise
 export interface Collect {
   spec: Record<string, unknown>;
   arrivals: unknown;
-  outputNodes: string[];
+  outputNodes: readonly string[];
   extra: Record<string, unknown>;
   jobIds: string[];
 }

@@ -4,7 +4,7 @@
  */
 import type { ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
 import { NotFoundError } from '@/lib/errors';
-import { isUuid } from '../runs';
+import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
 
 export type { FlowSummary } from '@/types/stitch';

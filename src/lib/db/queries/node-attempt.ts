@@ -10,19 +10,26 @@ export interface NodeAttempt {
   runStatus: string;
   status: string;
   attempt: number;
+  /** Read only `withData` (null otherwise). */
   input: unknown;
+  /** Read only `withData` (null otherwise). */
   output: unknown;
   metadata: Record<string, unknown>;
   startedAt: Date | null;
   deadlineAt: Date | null;
 }
 
-export async function readNodeAttempt(db: Queryable, runId: string, instanceId: string): Promise<NodeAttempt | undefined> {
+/**
+ * `withData`: also the node's input and output, which in media flows can be large — only a caller
+ * that uses them asks (a poll, a UX answer merged into the input); a callback's check does not.
+ */
+export async function readNodeAttempt(db: Queryable, runId: string, instanceId: string, withData = false): Promise<NodeAttempt | undefined> {
   const { rows } = await db.query(
-    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, n.input, n.output, n.metadata, n.started_at, n.deadline_at
+    `SELECT r.version_id, r.status AS run_status, n.status, n.attempt, CASE WHEN $3 THEN n.input END AS input,
+            CASE WHEN $3 THEN n.output END AS output, n.metadata, n.started_at, n.deadline_at
      FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
      WHERE r.id = $1 AND n.instance_id = $2`,
-    [runId, instanceId],
+    [runId, instanceId, withData],
   );
   const r = rows[0];
   return (

@@ -6,6 +6,7 @@
  */
 import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import type { Queryable } from './queryable';
+import { iso } from '../rows';
 
 export interface ScheduleFields {
   cron: string;
@@ -32,8 +33,6 @@ interface ScheduleDbRow {
   created_at: Date;
   updated_at: Date;
 }
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 const toSchedule = (r: ScheduleDbRow): Schedule => ({
   id: r.id,

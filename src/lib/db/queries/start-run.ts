@@ -29,7 +29,7 @@ export interface NewRun {
   entryNodes: string[];
   idempotency?: { scope: string; key: string; requestHash: string };
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
-  rerun?: { of: string; forced: string[] };
+  rerun?: RerunPlan;
   /** Null: the flow's own budget, if any. */
   budgetUsd: number | null;
 }
@@ -121,10 +121,16 @@ export async function deleteExpiredIdempotencyKeys(db: Queryable, hours: number)
   await db.query('DELETE FROM stitch_idempotency_keys WHERE created_at <= now() - make_interval(hours => $1)', [hours]);
 }
 
+/** A re-run's plan: the source run and the node ids it forces to execute. */
+export interface RerunPlan {
+  of: string;
+  forced: string[];
+}
+
 /** The run's columns its settings come from (run-settings.ts), as any read of `stitch_runs` may select them. */
 export interface RunSettingsRow {
-  /** Re-run plan: the source run and the node ids it forces to execute (null: not a re-run). */
-  rerun: { of: string; forced: string[] } | null;
+  /** Null: not a re-run. */
+  rerun: RerunPlan | null;
   budget_usd: number | null;
 }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from './queryable';
 import { getFlow } from './flows';
-import { isUuid } from '@/lib/db/runs';
+import { isUuid, iso } from '@/lib/db/rows';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 
@@ -39,7 +39,7 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
   slug: r.slug,
   budgetUsd: r.budget_usd,
   createdAt: r.created_at.toISOString(),
-  lastUsedAt: r.last_used_at ? r.last_used_at.toISOString() : null,
+  lastUsedAt: iso(r.last_used_at),
 });
 
 /** Create a trigger with a fresh 256-bit secret (returned here and never again). */
