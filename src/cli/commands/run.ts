@@ -15,15 +15,20 @@ import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 import { getPool } from '@/lib/db/pool';
+import { followStream } from '@/lib/live/stream-follow';
+import type { StreamMessage } from '@/types/stitch';
 
 interface RunOptions {
   input?: string;
   url?: string;
+  stream?: boolean;
 }
 
 /** Start the run somewhere; return how to read it back. */
 interface RunTarget {
   start(flow: FlowFile, input: unknown): Promise<{ runId: string; read: () => Promise<RunSnapshot> }>;
+  /** Follow the run's streamed output; returns how to stop. */
+  follow(runId: string, onStream: (message: StreamMessage) => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,7 @@ async function localTarget(): Promise<RunTarget> {
       const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
+    follow: (runId, onStream) => followStream(runId, onStream),
     close: () => stitch.stop(),
   };
 }
@@ -52,6 +58,10 @@ function remoteTarget(url: string): RunTarget {
       const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, { input });
       return { runId, read: () => api.request<RunSnapshot>('GET', `/api/runs/${runId}`) };
     },
+    follow: async (runId, onStream) =>
+      api.events(`/api/runs/${runId}/events`, (message) => {
+        if (message.type === 'node:stream') onStream(message);
+      }),
     close: async () => {},
   };
 }
@@ -67,6 +77,7 @@ export function registerRunCommand(program: Command): void {
     .argument('<flow.json>', 'a flow file: {name, graph, input} or a bare React Flow graph')
     .option('--input <json>', 'run input as JSON, or @file.json (overrides the file\'s "input")')
     .option('--url <url>', 'run on a Stitch server (e.g. http://127.0.0.1:3000) instead of in this process')
+    .option('--stream', 'print what nodes stream (e.g. Claude\'s text as it is written) even when the output is not a terminal')
     .description('Create or update the flow from a file, run it with live progress, print its output (exit 0 = completed)')
     .action(async (file: string, options: RunOptions) => {
       const flow = readFlowFile(file);
@@ -75,7 +86,10 @@ export function registerRunCommand(program: Command): void {
       try {
         const { runId, read } = await target.start(flow, input);
         console.log(`Run ${runId} of "${flow.name}"`);
-        const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
+        const printer = new ProgressPrinter(process.stdout, nodeCountOf(flow.graph));
+        // Streamed text is for a person at a terminal; piped output stays the progress lines and the result.
+        const unfollow = options.stream || process.stdout.isTTY ? await target.follow(runId, (m) => printer.stream(m)) : undefined;
+        const run = await followRun(read, printer).finally(() => unfollow?.());
         console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
         if (run.cost) console.log(formatCost(run.cost));
         console.log(JSON.stringify(run.output ?? null, null, 2));
