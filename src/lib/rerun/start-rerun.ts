@@ -5,9 +5,10 @@
  * execute and which will be reused, and starts nothing.
  */
 import type { ExecutionGraph } from '@/types/stitch';
-import { ValidationError } from '@/lib/errors';
+import { NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
-import { currentVersionOf, listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun';
+import { listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun';
+import { findCurrentVersion } from '@/lib/db/queries/start-run';
 import { getRun } from '@/lib/db/runs';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { startRun, type StartedRun } from '@/lib/engine/start-run';
@@ -44,9 +45,15 @@ export function downstreamOf(graph: ExecutionGraph, nodeId: string): string[] {
   return [...seen];
 }
 
-async function resolveVersion(source: { flowId: string | null; versionId: string }, version: RerunOptions['version']): Promise<string> {
-  if (version === 'same' || !source.flowId) return source.versionId;
-  return (await currentVersionOf(getPool(), source.flowId)) ?? source.versionId;
+/**
+ * The version the re-run runs. A deleted flow's runs are not run again, whichever version is asked
+ * for: 404, as starting the flow answers (a run of a detached version, with no flow, may be).
+ */
+async function resolveVersion(source: { id: string; flowId: string | null; versionId: string }, version: RerunOptions['version']): Promise<string> {
+  if (!source.flowId) return source.versionId;
+  const live = await findCurrentVersion(getPool(), source.flowId);
+  if (!live) throw new NotFoundError(`Flow ${source.flowId} (of run ${source.id})`);
+  return version === 'same' ? source.versionId : live.versionId;
 }
 
 /**

@@ -49,12 +49,6 @@ export async function findEarlierResult(
   return r && { instanceId: r.instance_id, output: r.output, usd: Number(r.usd) };
 }
 
-/** A flow's current version, deleted flow or not (a re-run of a deleted flow's run still runs). */
-export async function currentVersionOf(db: Queryable, flowId: string): Promise<string | null> {
-  const { rows } = await db.query<{ current_version_id: string | null }>('SELECT current_version_id FROM stitch_flows WHERE id = $1', [flowId]);
-  return rows[0]?.current_version_id ?? null;
-}
-
 export interface SourceInstance {
   instance_id: string;
   node_id: string;
