@@ -13,6 +13,7 @@ import { getRun } from '@/lib/db/runs';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { startRun, type StartedRun } from '@/lib/engine/start-run';
 import { closestName } from '@/lib/engine/suggest';
+import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { canonicalJson, staticHashes } from './fingerprint';
 
 export interface RerunOptions {
@@ -59,7 +60,7 @@ async function resolveVersion(source: { id: string; flowId: string | null; versi
 /**
  * Which nodes keep the source run's output: same static fingerprint (settings, mappings, worker
  * version), every upstream unchanged (entry nodes: the same run input), not forced, and every
- * source instance completed with a fingerprint. Switches, splitters and collectors re-evaluate;
+ * source instance completed with a fingerprint and the credential identity the node has now. Switches, splitters and collectors re-evaluate;
  * they keep their output when their inputs do.
  */
 export function predict(
@@ -84,7 +85,8 @@ export function predict(
       now[id] === before[id] &&
       (upstream.length ? upstream.every((u) => unchanged.has(u)) : sameInput) &&
       own.length > 0 &&
-      own.every((i) => i.status === 'completed' && (i.fingerprint !== null || !REUSABLE.has(graph.nodes[id].type)));
+      own.every((i) => i.status === 'completed' && (i.fingerprint !== null || !REUSABLE.has(graph.nodes[id].type))) &&
+      own.every((i) => i.credentials === credentialIdentity(graph.nodes[id].workerType)); // as reuse.ts matches
     if (keeps) unchanged.add(id);
     if (!REUSABLE.has(graph.nodes[id].type)) continue;
     const ids = own.length ? own.map((i) => i.instance_id) : [id];
