@@ -23,9 +23,12 @@ export const SCRUBBED = '[redacted]';
 
 /** Every value loaded since start; only grows (bounded by what the vault held). */
 const remembered = new Set<string>();
-/** Every encoded form of every remembered value, longest first, so a form inside another is masked whole. */
+/**
+ * Every encoded form of every remembered value, and each of those as it appears inside serialized
+ * JSON (a log line, JSON quoted in a message), longest first, so a form inside another is masked whole.
+ */
 let forms: string[] = [];
-/** The same forms as they appear inside serialized JSON (string-escaped): what `scrubJson` looks for. */
+/** The forms as they appear inside serialized JSON (string-escaped): what `scrubJson` looks for. */
 let formsInJson: string[] = [];
 
 /** Remember values the vault holds now; forms are rebuilt only when one is new. */
@@ -38,10 +41,11 @@ export function rememberSecrets(values: Iterable<string>): void {
     }
   }
   if (!added) return;
-  const all = new Set<string>();
-  for (const value of remembered) for (const form of encodedForms(value)) all.add(form);
-  forms = [...all].sort((a, b) => b.length - a.length);
-  formsInJson = [...new Set(forms.map(jsonEscaped))].sort((a, b) => b.length - a.length);
+  const plain = new Set<string>();
+  for (const value of remembered) for (const form of encodedForms(value)) plain.add(form);
+  const longestFirst = (set: Set<string>) => [...set].sort((a, b) => b.length - a.length);
+  formsInJson = longestFirst(new Set([...plain].map(jsonEscaped)));
+  forms = longestFirst(new Set([...plain, ...formsInJson]));
 }
 
 /** `text` with every remembered value, in every form, replaced by `[redacted]`. */
