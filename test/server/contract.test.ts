@@ -286,6 +286,21 @@ describe('callbacks', () => {
   });
 });
 
+describe('callbacks, async adapters (issue 25.4)', () => {
+  it('an async parseCallback is awaited; {reply, pollNow} runs poll() now; its own failure is 503', async () => {
+    const runId = await startVendorRun('id-only');
+    const path = callbackPath(runId, 'w');
+    expectError(await t.api('POST', path, { job_id: 'j1', lookup: 'fails' }), 503, 'unavailable');
+    expect((await t.api('GET', `/api/runs/${runId}`)).body.nodes.w.status).toBe('running');
+    const reply = await t.api('POST', path, { job_id: 'j1', status: 'completed' });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ received: 'j1' });
+    const run = await waitForRun(runId);
+    expect(run.status).toBe('completed');
+    expect(run.nodes.w.output).toMatchObject({ topic: 'otters', text: 'result for otters' });
+  });
+});
+
 describe('catalogue, operations, documentation', () => {
   it('GET /api/workers lists every definition', async () => {
     const res = await t.api('GET', '/api/workers');
