@@ -234,7 +234,15 @@ export interface FlowSummary {
   version: number | null;
   createdAt: string;
   updatedAt: string;
-  lastRun: { id: string; status: RunStatus; createdAt: string; /** What it cost (GET /api/flows). */ costUsd?: number } | null;
+  lastRun: {
+    id: string;
+    status: RunStatus;
+    createdAt: string;
+    /** What it cost (GET /api/flows). */
+    costUsd?: number;
+    /** Mock workers reported some of that cost: an estimate of the real calls, not spend. */
+    costMock?: true;
+  } | null;
 }
 
 export interface NodeRunRow {

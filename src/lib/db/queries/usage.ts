@@ -29,12 +29,12 @@ export async function readRunCostSettings(db: Queryable, runId: string): Promise
 }
 
 /** USD spent by each of these runs (runs with no usage are left out). */
-export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number }>> {
-  const { rows } = await db.query<{ run_id: string; usd: number }>(
-    'SELECT run_id, sum(usd) AS usd FROM stitch_node_usage WHERE run_id = ANY($1::uuid[]) GROUP BY run_id',
+export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number; mock: boolean }>> {
+  const { rows } = await db.query<{ run_id: string; usd: number; mock: boolean }>(
+    'SELECT run_id, sum(usd) AS usd, bool_or(mock) AS mock FROM stitch_node_usage WHERE run_id = ANY($1::uuid[]) GROUP BY run_id',
     [runIds],
   );
-  return rows.map((r) => ({ runId: r.run_id, usd: r.usd }));
+  return rows.map((r) => ({ runId: r.run_id, usd: r.usd, mock: r.mock }));
 }
 
 /** USD spent by one run so far (0 when nothing is recorded). */
