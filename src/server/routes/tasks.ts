@@ -5,7 +5,8 @@
  * - `POST /api/tasks/:taskId/heartbeat` extends the lease and reports progress;
  * - `POST /api/tasks/:taskId/complete` and `…/fail` settle the node through the engine's completion
  *   path, bound to the task's attempt by its token;
- * - `POST /api/tasks/:taskId/uploads` gives a presigned URL to PUT an output file to.
+ * - `POST /api/tasks/:taskId/uploads` gives a presigned URL to PUT an output file to, good while
+ *   this attempt holds its lease (src/server/routes/uploads.ts).
  *
  * Order of checks as for callbacks: the task exists (404), the token is this task's (401), then
  * the state (409: the lease expired, the attempt moved on, the run ended). Nothing changes on 4xx.
@@ -188,7 +189,7 @@ export function taskRoutes(closing?: AbortSignal) {
       if (!task.leaseCurrent) throw leaseLost(task);
       // One key per upload, under the run and attempt: distinct attempts never overwrite each other.
       const key = `remote/${task.runId}/${task.instanceId.replace(/[^A-Za-z0-9._=-]/g, '_')}/a${task.attempt}-${randomBytes(6).toString('hex')}-${body.filename}`;
-      return c.json(await presignUpload(key, body.contentType, UPLOAD_URL_TTL_SECONDS), 200);
+      return c.json(await presignUpload(key, body.contentType, UPLOAD_URL_TTL_SECONDS, task.id), 200);
     },
   );
   return app;
