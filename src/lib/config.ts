@@ -82,6 +82,11 @@ export interface Config {
  * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
  */
 export const LIMIT_VARIABLES = {
+  remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
+  remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
+  remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },
+  remoteWorkers: { variable: 'STITCH_MAX_REMOTE_WORKERS', default: 1000 },
+  remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
 } as const;

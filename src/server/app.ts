@@ -84,9 +84,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', cacheRoutes());
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
-  app.route('/', workerRoutes());
-  app.route('/', remoteWorkerRoutes());
-  app.route('/', taskRoutes(options.closing));
+  app.route('/', workerRoutes(config));
+  app.route('/', remoteWorkerRoutes(config));
+  app.route('/', taskRoutes(config, options.closing));
   app.route('/', uploadRoutes());
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());

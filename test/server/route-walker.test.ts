@@ -154,6 +154,7 @@ function pathParams(route: WalkRoute): Record<string, string> {
     slug: fx.slug,
     key: route.template.startsWith('/files/') ? fx.fileKey : fx.upload.path,
     path: 'index.html',
+    type: 'walker-remote',
   };
 }
 
