@@ -17,6 +17,7 @@ import { notifyEach } from '@/lib/db/queries/notifications';
 import { StreamBatcher, STREAM_IDLE_MS, chunkSize, streamKey, streamRefOf, type StreamParts, type StreamRef } from '@/lib/host/stream-batcher';
 import { getLogger } from '@/lib/log';
 import { runtimeConfig } from '@/lib/runtime';
+import { fromWorker } from '@/lib/engine/worker-edge';
 import { onControl } from './control';
 import { STREAM_CHANNEL, encodeParts } from './stream-codec';
 
@@ -30,7 +31,7 @@ interface Held {
 }
 
 class StreamRelay {
-  readonly #maxChars = runtimeConfig().streamMaxChars;
+  readonly #maxChars = runtimeConfig().limits.streamChars;
   readonly #batcher = new StreamBatcher((batch) => this.#publish(batch), {
     maxChars: this.#maxChars,
     onCapped: (key) => this.#capped(key),
@@ -55,7 +56,7 @@ class StreamRelay {
 
   /** Parts numbered elsewhere (outside code, a remote worker): kept for replay and sent on. */
   async relay(ref: StreamRef, seq: number, parts: StreamChunk[]): Promise<void> {
-    const kept = this.#keep(streamKey(ref), ref, seq, parts);
+    const kept = this.#keep(streamKey(ref), ref, seq, fromWorker(parts));
     if (kept.length > 0) await notifyEach(getPool(), STREAM_CHANNEL, encodeParts(ref, seq, kept));
   }
 
@@ -69,8 +70,10 @@ class StreamRelay {
 
   async #publish(batch: StreamParts[]): Promise<void> {
     const payloads: string[] = [];
-    for (const { key, seq, parts } of batch) {
+    for (const { key, seq, parts: raw } of batch) {
       const ref = streamRefOf(key);
+      // Scrubbed once the batch's text is merged, so a value split over chunks is whole here.
+      const parts = fromWorker(raw);
       this.#keep(key, ref, seq, parts);
       payloads.push(...encodeParts(ref, seq, parts));
     }
