@@ -10,11 +10,14 @@ import { startRun } from '@/lib/engine/start-run';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { streamOutput, triggerCallback } from '@/lib/workers/utils';
 import { createCallbackToken } from '@/lib/host/callback-tokens';
+import { rememberSecrets } from '@/lib/vault/scrub';
 import { eventually, graph, registerTestWorker, waitForRun } from '../helpers';
 import { openSse, type SseClient } from './sse-client';
 import { startTestServer, type TestServer } from './http';
 
 let server: TestServer;
+
+const SECRET = `streamed-${Math.random().toString(36).slice(2)}-secret`;
 
 /** Gates the talker waits on between its bursts, by run id. */
 const gates = new Map<string, { release: () => void; opened: Promise<void> }>();
@@ -39,6 +42,15 @@ beforeAll(async () => {
         streamOutput(runId, nodeId, { done: true });
       }
       await triggerCallback(runId, nodeId, { status: 'completed', output: { text } });
+    }
+  });
+  // Streams a vault value cut in two chunks (one batch), then completes.
+  registerTestWorker('leaky-streamer', class {
+    async execute(runId: string, nodeId: string) {
+      streamOutput(runId, nodeId, `key: ${SECRET.slice(0, 10)}`);
+      streamOutput(runId, nodeId, `${SECRET.slice(10)} ok`);
+      streamOutput(runId, nodeId, { quoted: SECRET });
+      await triggerCallback(runId, nodeId, { status: 'completed', output: {} });
     }
   });
   server = await startTestServer();
@@ -128,5 +140,34 @@ describe('streamed output', () => {
     gates.get(runId)!.release();
     await waitForRun(runId);
     sse.close();
+  });
+
+  it('masks vault values in what is streamed, in process and posted from outside, as in any worker report', async () => {
+    rememberSecrets([SECRET]);
+    const flow = await createFlow(`leaky-${Math.random()}`, graph(['s:start', 'w:leaky-streamer'], [['s', 'w']]));
+    const { runId } = await startRun(flow.id, { input: {} });
+    const sse = openSse(`${server.url}/api/runs/${runId}/events`);
+    await sse.opened;
+    await waitForRun(runId);
+    await eventually(async () => streamed(sse).some((m) => m.parts.some((p) => typeof p === 'object')) || undefined);
+
+    const posted = await startTalker(false);
+    gate(posted);
+    await eventually(async () => ((await getRunWithNodes(posted)).nodes.w ? true : undefined));
+    const other = openSse(`${server.url}/api/runs/${posted}/events`);
+    await other.opened;
+    const token = createCallbackToken(posted, 'w', 1, 600);
+    expect((await server.api('POST', `/api/stitch/stream/${posted}/w?token=${token}`, { seq: 0, parts: [`from outside ${SECRET}`, { k: SECRET }] })).status).toBe(200);
+    await eventually(async () => streamed(other).reduce((n, m) => n + m.parts.length, 0) === 2 || undefined);
+    gates.get(posted)!.release();
+    await waitForRun(posted);
+
+    const wire = JSON.stringify([...streamed(sse), ...streamed(other)]);
+    expect(wire).not.toContain(SECRET);
+    expect(wire).not.toContain(SECRET.slice(10));
+    expect(textOf(streamed(sse))).toBe('key: [redacted] ok');
+    expect(streamed(other).flatMap((m) => m.parts)).toEqual(['from outside [redacted]', { k: '[redacted]' }]);
+    sse.close();
+    other.close();
   });
 });
