@@ -70,6 +70,8 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** At most this many tags on a run (`STITCH_RUN_TAGS_MAX`; src/lib/fair/run-tags.ts). */
+  runTagsMax: number;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
 }
@@ -245,6 +247,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    runTagsMax: Math.floor(intOf(env.STITCH_RUN_TAGS_MAX, 16, 'STITCH_RUN_TAGS_MAX')),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
 }

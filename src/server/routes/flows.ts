@@ -187,7 +187,14 @@ export function flowRoutes(config: Config) {
         const key = c.req.valid('header')['idempotency-key'];
         const run = await startRun(
           { flowId },
-          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined },
+          {
+            input: body.input,
+            budgetUsd: body.budgetUsd,
+            tags: body.tags,
+            priority: body.priority,
+            trigger: { type: 'api' },
+            idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined,
+          },
         );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },
