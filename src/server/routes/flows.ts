@@ -185,6 +185,9 @@ export function flowRoutes(config: Config) {
         const body = c.req.valid('json') ?? {};
         const flowId = c.req.valid('param').id;
         const key = c.req.valid('header')['idempotency-key'];
+        // Keys are scoped by the flow's canonical id: a uuid in lower case, as PostgreSQL prints it,
+        // so the same flow is one scope however the URL spells its id.
+        const scope = `flow:${flowId.toLowerCase()}`;
         const run = await startRun(
           { flowId },
           {
@@ -193,7 +196,7 @@ export function flowRoutes(config: Config) {
             tags: body.tags,
             priority: body.priority,
             trigger: { type: 'api' },
-            idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined,
+            idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined,
           },
         );
         return c.json(
