@@ -54,7 +54,15 @@ export const FlowSummarySchema = z
     version: z.number().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string(), costUsd: z.number().optional() }).nullable(),
+    lastRun: z
+      .object({
+        id: z.string(),
+        status: z.string(),
+        createdAt: z.string(),
+        costUsd: z.number().optional(),
+        costMock: z.literal(true).optional().openapi({ description: 'Mock workers reported some of the cost: an estimate of the real calls, not spend' }),
+      })
+      .nullable(),
   })
   .openapi('FlowSummary');
 
@@ -74,7 +82,7 @@ export const VersionSchema = z
 export const RunTagsSchema = z
   .record(z.string(), z.string())
   .openapi('RunTags', {
-    description: 'Tags of the run: names of 1–64 letters, digits, `_` or `-`; values of 1–256 characters; at most 16 (STITCH_RUN_TAGS_MAX). Never secrets.',
+    description: 'Tags of the run: names of 1–64 letters, digits, `_` or `-`; values of 1–256 characters; at most 16 (STITCH_MAX_RUN_TAGS). Never secrets.',
     example: { customer: 'acme', plan: 'pro' },
   });
 export const RunPriority = z

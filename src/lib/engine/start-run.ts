@@ -36,7 +36,7 @@ export interface StartRunOptions {
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
   /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
   rerun?: RerunPlan;
-  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
+  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). A sub-flow passes what is left of its parent's, and its flow's own caps it. */
   budgetUsd?: number;
   /**
    * The run's tags (`{customer: "acme"}`: string values, checked here — a bad one is a 400 that
@@ -75,7 +75,7 @@ async function resolveTarget(target: RunTarget): Promise<{ versionId: string; fl
 
 /** Create a run of a flow's current version (or of a given version) and enqueue its entry nodes. */
 export async function startRun(target: RunTarget, options: StartRunOptions = {}): Promise<StartedRun> {
-  const tags = options.tags === undefined ? undefined : checkRunTags(options.tags, runtimeConfig().runTagsMax);
+  const tags = options.tags === undefined ? undefined : checkRunTags(options.tags, runtimeConfig().limits.runTags);
   const priority = checkPriority(options.priority);
   if (options.idempotency) {
     const earlier = await findIdempotentRun(options.idempotency);

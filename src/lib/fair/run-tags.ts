@@ -43,7 +43,7 @@ export function checkRunTags(tags: unknown, maxTags: number, field = 'tags'): Ru
   const entries = Object.entries(tags as Record<string, unknown>);
   const issues: Issue[] = [];
   if (entries.length > maxTags) {
-    issues.push({ code: 'too_many_tags', field, message: `has ${entries.length} tags; at most ${maxTags} are allowed (STITCH_RUN_TAGS_MAX)` });
+    issues.push({ code: 'too_many_tags', field, message: `has ${entries.length} tags; at most ${maxTags} are allowed (STITCH_MAX_RUN_TAGS)` });
   }
   for (const [name, value] of entries.slice(0, maxTags + 1)) {
     const at = `${field}.${name}`;

@@ -35,7 +35,7 @@ export async function createSchedule(flowId: string, fields: ScheduleFields): Pr
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
   checkBudgetUsd(budgetUsd);
-  const tags = checkRunTags(fields.tags, runtimeConfig().runTagsMax);
+  const tags = checkRunTags(fields.tags, runtimeConfig().limits.runTags);
   const priority = checkPriority(fields.priority) ?? 0;
   await getFlow(getPool(), flowId);
   return insertSchedule(getPool(), flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
@@ -66,7 +66,7 @@ export async function updateSchedule(flowId: string, scheduleId: string, patch: 
     enabled: patch.enabled ?? current.enabled,
     catchUp: patch.catchUp ?? current.catchUp,
     budgetUsd: patch.budgetUsd === undefined ? current.budgetUsd : patch.budgetUsd,
-    tags: checkRunTags(patch.tags ?? current.tags, runtimeConfig().runTagsMax),
+    tags: checkRunTags(patch.tags ?? current.tags, runtimeConfig().limits.runTags),
     priority: checkPriority(patch.priority) ?? current.priority,
   };
   checkCronSpec(fields);

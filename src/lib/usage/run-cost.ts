@@ -1,10 +1,11 @@
 /**
- * What a run cost, and where its nodes' outputs came from: each node instance's usage (`[{unit, quantity, usd}]`) and `costUsd`, and the
- * run's `cost: {usd, savedUsd}` — saved is what the reused and cached nodes cost when they executed
- * (recorded on them as `metadata.savedUsd` when they were reused).
+ * What a run cost, and where its nodes' outputs came from: each node instance's usage
+ * (`[{unit, quantity, usd}]`) and `costUsd` (a `flow` node's: what its child runs spent), and the
+ * run's `cost: {usd, savedUsd}`, its sub-flows' spend included — saved is what the reused and cached
+ * nodes cost when they executed (recorded on them as `metadata.savedUsd` when they were reused).
  */
 import { getPool } from '@/lib/db/pool';
-import { readRunCostSettings, readRunUsage, sumSpendByRun, sumSpendByWorkerType } from '@/lib/db/queries/usage';
+import { readRunCostSettings, readRunUsage, sumChildSpendByInstance, sumSpendByRun, sumSpendByWorkerType } from '@/lib/db/queries/usage';
 import { idMap } from '@/lib/engine/id-map';
 import type { getRunWithNodes } from '@/lib/db/runs';
 
@@ -47,6 +48,7 @@ export type NodeOrigin = 'executed' | 'reused' | 'cached';
  */
 export async function withReuseAndCost(run: RunView) {
   const usage = await readUsage(run.id);
+  const children = new Map((await sumChildSpendByInstance(getPool(), run.id)).map((c) => [c.instanceId, c.usd]));
   const settings = await readRunCostSettings(getPool(), run.id);
   let usd = 0;
   let savedUsd = 0;
@@ -55,7 +57,8 @@ export async function withReuseAndCost(run: RunView) {
   const nodes = idMap<NodeView & { usage: UsageLine[]; costUsd: number; origin: NodeOrigin | null; reusedFrom: { runId: string; instanceId: string } | null }>();
   for (const [instanceId, node] of Object.entries(run.nodes)) {
     const lines = usage.get(instanceId) ?? [];
-    const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0));
+    // A `flow` node costs what its child runs spent.
+    const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0) + (children.get(instanceId) ?? 0));
     usd += costUsd;
     mock ||= lines.some((l) => l.mock);
     const saved = Number(node.metadata.savedUsd ?? 0);
@@ -68,10 +71,13 @@ export async function withReuseAndCost(run: RunView) {
   return { ...run, nodes, cost, rerunOf: settings.rerunOf, budgetUsd: settings.budgetUsd };
 }
 
-/** Spend so far of one run (the budget check) and of several (the flows list). */
-export async function runSpend(runIds: string[]): Promise<Map<string, number>> {
+/**
+ * Spend so far of one run (the budget check) and of several (the flows list), their sub-flows'
+ * included, and whether mock usage priced as real is part of it.
+ */
+export async function runSpend(runIds: string[]): Promise<Map<string, { usd: number; mock: boolean }>> {
   if (runIds.length === 0) return new Map();
-  return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, roundUsd(r.usd)]));
+  return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, { usd: roundUsd(r.usd), mock: r.mock }]));
 }
 
 /** All spend recorded, by worker type (the `stitch_cost_usd_total` metric). */
@@ -79,8 +85,17 @@ export async function spendByWorkerType(): Promise<Array<{ workerType: string; u
   return (await sumSpendByWorkerType(getPool())).map((r) => ({ workerType: r.workerType ?? 'unknown', usd: roundUsd(r.usd) }));
 }
 
-/** The flows list: each flow's last run with what it cost (`lastRun.costUsd`). */
-export async function withLastRunCost<F extends { lastRun: { id: string } | null }>(flows: F[]): Promise<Array<F & { lastRun: (NonNullable<F['lastRun']> & { costUsd: number }) | null }>> {
+/**
+ * The flows list: each flow's last run with what it cost (`lastRun.costUsd`), and `costMock: true`
+ * when mock workers reported some of it (an estimate of what the real calls would cost, not spend).
+ */
+export async function withLastRunCost<F extends { lastRun: { id: string } | null }>(
+  flows: F[],
+): Promise<Array<F & { lastRun: (NonNullable<F['lastRun']> & { costUsd: number; costMock?: true }) | null }>> {
   const spend = await runSpend(flows.flatMap((f) => (f.lastRun ? [f.lastRun.id] : [])));
-  return flows.map((f) => ({ ...f, lastRun: f.lastRun ? { ...f.lastRun, costUsd: spend.get(f.lastRun.id) ?? 0 } : null }));
+  return flows.map((f) => {
+    if (!f.lastRun) return { ...f, lastRun: null };
+    const s = spend.get(f.lastRun.id);
+    return { ...f, lastRun: { ...f.lastRun, costUsd: s?.usd ?? 0, ...(s?.mock ? { costMock: true as const } : {}) } };
+  });
 }

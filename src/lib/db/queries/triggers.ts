@@ -91,7 +91,7 @@ function checkSettings(settings: TriggerSettings): TriggerSettings {
   if (settings.budgetUsd !== undefined) checkBudgetUsd(settings.budgetUsd);
   return {
     budgetUsd: settings.budgetUsd,
-    tags: settings.tags === undefined ? undefined : checkRunTags(settings.tags, runtimeConfig().runTagsMax),
+    tags: settings.tags === undefined ? undefined : checkRunTags(settings.tags, runtimeConfig().limits.runTags),
     priority: checkPriority(settings.priority),
   };
 }
