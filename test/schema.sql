@@ -29,6 +29,20 @@ TABLE stitch_credentials (
 );
 CREATE TRIGGER stitch_credentials_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_credentials FOR EACH STATEMENT EXECUTE FUNCTION stitch_vault_changed();
 
+TABLE stitch_event_waits (
+  run_id uuid NOT NULL,
+  instance_id text NOT NULL,
+  attempt integer NOT NULL,
+  version_id uuid NOT NULL,
+  name text NOT NULL,
+  key text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  deadline_at timestamp with time zone,
+  CONSTRAINT stitch_event_waits_pkey PRIMARY KEY (run_id, instance_id),
+  CONSTRAINT stitch_event_waits_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
+);
+CREATE INDEX stitch_event_waits_match_idx ON public.stitch_event_waits USING btree (name, key, created_at);
+
 TABLE stitch_events (
   id bigint NOT NULL DEFAULT nextval('stitch_events_id_seq'::regclass),
   run_id uuid NOT NULL,
@@ -163,6 +177,18 @@ TABLE stitch_node_usage (
   CONSTRAINT stitch_node_usage_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
 );
 CREATE INDEX stitch_node_usage_run_idx ON public.stitch_node_usage USING btree (run_id, instance_id);
+
+TABLE stitch_outside_events (
+  id bigint NOT NULL DEFAULT nextval('stitch_outside_events_id_seq'::regclass),
+  name text NOT NULL,
+  key text NOT NULL,
+  payload jsonb NOT NULL DEFAULT 'null'::jsonb,
+  received_at timestamp with time zone NOT NULL DEFAULT now(),
+  expires_at timestamp with time zone NOT NULL,
+  CONSTRAINT stitch_outside_events_pkey PRIMARY KEY (id)
+);
+CREATE INDEX stitch_outside_events_expiry_idx ON public.stitch_outside_events USING btree (expires_at);
+CREATE INDEX stitch_outside_events_match_idx ON public.stitch_outside_events USING btree (name, key, received_at DESC);
 
 TABLE stitch_remote_tasks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -912,6 +938,11 @@ CREATE OR REPLACE FUNCTION public.stitch_job_key(p_kind text, p_run_id uuid, p_i
  IMMUTABLE
 AS $function$ SELECT 'stitch:' || p_kind || ':' || p_run_id || ':' || p_instance_id $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_lock_event_key(p_name text, p_key text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$ SELECT pg_advisory_xact_lock(57175, hashtext(p_name || ' ' || p_key)) $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_lock_run(p_run_id uuid, p_exclusive boolean)
  RETURNS void
  LANGUAGE plpgsql
@@ -998,6 +1029,38 @@ CREATE OR REPLACE FUNCTION public.stitch_priority_run_at(p_priority integer)
 AS $function$
   SELECT CASE WHEN p_priority <> 0 THEN now() - make_interval(mins => p_priority) END
 $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_receive_event(p_name text, p_key text, p_payload jsonb, p_retention_seconds double precision, p_max_stored integer, OUT event_id bigint, OUT delivered integer)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  specs graphile_worker.job_spec[];
+BEGIN
+  PERFORM stitch_lock_event_key(p_name, p_key);
+  DELETE FROM stitch_outside_events WHERE expires_at <= now();
+  IF (SELECT count(*) FROM stitch_outside_events) >= p_max_stored THEN
+    delivered := 0;
+    RETURN;
+  END IF;
+  INSERT INTO stitch_outside_events (name, key, payload, expires_at)
+  VALUES (p_name, p_key, p_payload, now() + make_interval(secs => p_retention_seconds))
+  RETURNING id INTO event_id;
+  WITH taken AS (
+    DELETE FROM stitch_event_waits w WHERE w.name = p_name AND w.key = p_key
+    RETURNING w.run_id, w.version_id, w.instance_id, w.attempt
+  )
+  SELECT array_agg(ROW('stitch_event_deliver',
+           json_build_object('r', t.run_id, 'v', t.version_id, 'i', t.instance_id, 'a', t.attempt, 'e', event_id, 'n', p_name, 'k', p_key, 'p', p_payload),
+           NULL, NULL, 5, NULL, NULL, NULL)::graphile_worker.job_spec),
+         count(*)::int
+  INTO specs, delivered
+  FROM taken t JOIN stitch_node_runs n
+    ON n.run_id = t.run_id AND n.instance_id = t.instance_id AND n.attempt = t.attempt AND n.status = 'running';
+  IF delivered > 0 THEN
+    PERFORM graphile_worker.add_jobs(specs);
+  END IF;
+END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_release_items(p_run_id uuid, p_ticks jsonb)
  RETURNS jsonb
@@ -1367,6 +1430,58 @@ BEGIN
   UPDATE stitch_vault_version SET version = version + 1;
   PERFORM pg_notify('stitch_vault', '');
   RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_wait_for_event(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_input jsonb, p_name text, p_key text, p_deadline_seconds double precision, p_max_waits integer, OUT outcome text, OUT event_id bigint, OUT payload jsonb)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  deadline timestamptz;
+  run_created timestamptz;
+BEGIN
+  PERFORM stitch_lock_run(p_run_id, false);
+  PERFORM stitch_lock_event_key(p_name, p_key);
+  SELECT r.created_at INTO run_created FROM stitch_runs r WHERE r.id = p_run_id AND r.status = 'running';
+  IF run_created IS NULL OR NOT EXISTS (
+    SELECT 1 FROM stitch_node_runs WHERE run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt AND status = 'pending') THEN
+    outcome := 'gone';
+    RETURN;
+  END IF;
+  SELECT e.id, e.payload INTO event_id, payload FROM stitch_outside_events e
+  WHERE e.name = p_name AND e.key = p_key AND e.received_at >= run_created AND e.expires_at > now()
+  ORDER BY e.received_at DESC LIMIT 1;
+  IF event_id IS NOT NULL THEN
+    outcome := 'matched';
+    RETURN;
+  END IF;
+  IF (SELECT count(*) FROM stitch_event_waits) >= p_max_waits THEN
+    -- Waits whose node no longer waits (a cancelled run) make room first.
+    DELETE FROM stitch_event_waits w WHERE NOT EXISTS (
+      SELECT 1 FROM stitch_node_runs n WHERE n.run_id = w.run_id AND n.instance_id = w.instance_id AND n.attempt = w.attempt AND n.status = 'running');
+    IF (SELECT count(*) FROM stitch_event_waits) >= p_max_waits THEN
+      outcome := 'full';
+      RETURN;
+    END IF;
+  END IF;
+  deadline := CASE WHEN p_deadline_seconds IS NULL THEN NULL ELSE now() + make_interval(secs => p_deadline_seconds) END;
+  UPDATE stitch_node_runs
+  SET status = 'running', input = p_input, started_at = coalesce(started_at, now()), deadline_at = deadline,
+      metadata = metadata || jsonb_build_object('waitingFor', jsonb_build_object('event', p_name, 'key', p_key)), updated_at = now()
+  WHERE run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt AND status = 'pending';
+  INSERT INTO stitch_event_waits (run_id, instance_id, attempt, version_id, name, key, deadline_at)
+  VALUES (p_run_id, p_instance_id, p_attempt, p_version_id, p_name, p_key, deadline)
+  ON CONFLICT (run_id, instance_id) DO UPDATE SET attempt = EXCLUDED.attempt, version_id = EXCLUDED.version_id,
+    name = EXCLUDED.name, key = EXCLUDED.key, created_at = now(), deadline_at = EXCLUDED.deadline_at;
+  IF deadline IS NOT NULL THEN
+    PERFORM graphile_worker.add_jobs(ARRAY[ROW('stitch_event_timeout',
+      json_build_object('r', p_run_id, 'v', p_version_id, 'i', p_instance_id, 'a', p_attempt),
+      NULL, deadline, 5, stitch_job_key('event_timeout', p_run_id, p_instance_id), NULL, NULL)::graphile_worker.job_spec]);
+  END IF;
+  PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('instanceId', p_instance_id,
+          'type', 'node:running', 'payload', jsonb_strip_nulls(jsonb_build_object('attempt', p_attempt, 'deadlineAt', deadline,
+          'waitingFor', jsonb_build_object('event', p_name, 'key', p_key))))));
+  outcome := 'waiting';
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_wait_for_user(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_input jsonb, p_metadata jsonb, p_deadline_seconds double precision)

@@ -55,6 +55,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** HMAC key for the http-webhook worker's signature header; unset = derived from the callback secret. */
   webhookSigningSecret: string | undefined;
+  /** HMAC key senders may sign `POST /api/events/:name` with instead of the API key (`STITCH_EVENT_SECRET`); unset = the API key only. */
+  eventSecret: string | undefined;
   /** Where media is stored (src/lib/storage). */
   storage: StorageConfig;
   /** Sub-flows nested deeper than this fail at run time (`STITCH_MAX_FLOW_DEPTH`). */
@@ -87,6 +89,9 @@ export const LIMIT_VARIABLES = {
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
   streamChars: { variable: 'STITCH_STREAM_MAX_CHARS', default: 1_000_000 },
+  storedEvents: { variable: 'STITCH_MAX_STORED_EVENTS', default: 10_000 },
+  eventRetentionSeconds: { variable: 'STITCH_EVENT_RETENTION_SECONDS', default: 3600 },
+  eventWaits: { variable: 'STITCH_MAX_EVENT_WAITS', default: 100_000 },
   runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
 } as const;
 
@@ -255,6 +260,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     bodyLimitBytes: intOf(env.STITCH_BODY_LIMIT_BYTES, 1024 * 1024, 'STITCH_BODY_LIMIT_BYTES'),
     webhookAllowPrivate: env.STITCH_WEBHOOK_ALLOW_PRIVATE === '1' || env.STITCH_WEBHOOK_ALLOW_PRIVATE === 'true',
     webhookSigningSecret: nonEmpty('STITCH_WEBHOOK_SIGNING_SECRET'),
+    eventSecret: nonEmpty('STITCH_EVENT_SECRET'),
     storage: Object.freeze({
       driver: nonEmpty('STITCH_STORAGE') === 's3' ? ('s3' as const) : ('local' as const),
       s3: Object.freeze({

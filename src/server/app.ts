@@ -30,6 +30,7 @@ import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
 import { streamRoutes } from './routes/stream';
+import { EVENT_PATH, EVENT_SIGNATURE_HEADER, outsideEventRoutes } from './routes/outside-events';
 import { taskRoutes } from './routes/tasks';
 import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
@@ -46,7 +47,9 @@ export interface AppOptions {
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
 const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
-const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
+/** An outside event signed with STITCH_EVENT_SECRET instead of the API key: its route checks the signature. */
+const isSignedEvent = (path: string, c: Context) => c.req.method === 'POST' && EVENT_PATH.test(path) && c.req.header(EVENT_SIGNATURE_HEADER) !== undefined;
+const isPublic = (path: string, c?: Context) => PUBLIC_API.some((re) => re.test(path)) || (c !== undefined && isSignedEvent(path, c));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
 
 /**
@@ -86,6 +89,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', callbackRoutes());
   app.route('/', streamRoutes());
   app.route('/', eventRoutes());
+  app.route('/', outsideEventRoutes(config));
   app.route('/', workerRoutes(config));
   app.route('/', remoteWorkerRoutes(config));
   app.route('/', taskRoutes(config, options.closing));

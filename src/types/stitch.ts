@@ -13,7 +13,7 @@
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the seed's workers read config keys untyped
 export type NodeConfig = { [key: string]: any };
 
-export const NODE_TYPES = ['start', 'worker', 'ux', 'splitter', 'collector', 'switch', 'end', 'flow'] as const;
+export const NODE_TYPES = ['start', 'worker', 'ux', 'splitter', 'collector', 'switch', 'end', 'flow', 'event'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 /** A constant (`{value}`) or a dot path into the upstream output (`"scenes.0.title"`). */

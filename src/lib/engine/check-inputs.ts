@@ -72,6 +72,8 @@ function outputOf(graph: ExecutionGraph, node: ExecutionNode, input: Fields, sub
     const signature = signatureOf(node, subFlows);
     return signature ? { sure: fieldsOf(signature.output.sure), maybe: fieldsOf(signature.output.maybe) } : { sure: ANY, maybe: ANY };
   }
+  // An event node's output is the event's payload: whatever its sender posts.
+  if (node.type === 'event') return { sure: ANY, maybe: ANY };
   const def = node.workerType ? getWorkerDefinition(node.workerType) : undefined;
   if (def) {
     const added = new Set(Object.keys(def.output));

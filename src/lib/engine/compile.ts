@@ -19,6 +19,7 @@ import { checkFlowTypes, type SubFlowSignatures } from './check-inputs';
 import { isSubFlowRef, parseSubFlowRef } from './sub-flow-ref';
 import { analyseScopes } from './scopes';
 import { checkSwitch } from './switch-node';
+import { checkEventConfig } from './event-node';
 import { checkUxConfig } from './ux-config';
 import { idMap, toIdMap } from './id-map';
 import { checkNodeSettings } from './node-settings';
@@ -223,6 +224,7 @@ export function compileGraph(input: unknown, options: CompileOptions = {}): Comp
 function checkNodeConfig(node: ExecutionNode, outEdges: ExecutionEdge[]): ValidationIssue[] {
   if (node.type === 'switch') return checkSwitch(node, outEdges);
   if (node.type === 'ux') return checkUxConfig(node);
+  if (node.type === 'event') return checkEventConfig(node);
   if (node.type === 'flow') {
     const ref = parseSubFlowRef(node);
     return isSubFlowRef(ref) ? [] : [ref];

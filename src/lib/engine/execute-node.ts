@@ -25,6 +25,7 @@ import { enqueueRemoteTask, findWorkerDefinition } from './remote-tasks';
 import { mergeInput } from './merge-input';
 import { runCollector, runSplitter } from './splitter';
 import { runSubFlow } from './sub-flow';
+import { runEventNode } from './event-node';
 import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
@@ -123,6 +124,9 @@ export async function executeNodeJob(
       return;
     case 'flow':
       await runSubFlow(graph, node, ref, input);
+      return;
+    case 'event':
+      await runEventNode(graph, node, ref, input);
       return;
     default:
       await failAttempt(graph, ref, new NonRetriableError(`Node type "${node.type}" is not supported by this engine yet`), { input });

@@ -23,6 +23,7 @@ import { remoteLeaseJob } from './remote-tasks';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
+import { eventDeliverJob, eventTimeoutJob, type EventDeliverPayload } from './event-node';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
 import type { Runtime } from '@/lib/runtime';
 
@@ -64,6 +65,8 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   stitch_execute: (payload, helpers) => executeWithSuccessors(payload as ExecutePayload, helpers.job.id, dispatch, runtime),
   stitch_deadline: (payload) => guardJob('stitch_deadline', attemptOf(payload as ExecutePayload), () => deadlineJob(runtime, payload as ExecutePayload)),
   stitch_ux_deadline: (payload) => guardJob('stitch_ux_deadline', attemptOf(payload as ExecutePayload), () => uxDeadlineJob(payload as ExecutePayload)),
+  stitch_event_deliver: (payload) => guardJob('stitch_event_deliver', attemptOf(payload as ExecutePayload), () => eventDeliverJob(payload as EventDeliverPayload)),
+  stitch_event_timeout: (payload) => guardJob('stitch_event_timeout', attemptOf(payload as ExecutePayload), () => eventTimeoutJob(payload as ExecutePayload)),
   stitch_child_settled: (payload) => {
     const p = payload as ChildSettledPayload;
     return guardJob('stitch_child_settled', { runId: p.r, instanceId: p.i, attempt: p.a }, () => childSettledJob(p));

@@ -5,14 +5,14 @@
  * `?api_key=` (masked in logs like every key in a URL).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { UnauthorizedError } from '@/lib/errors';
 
 export interface ApiKeyOptions {
   /** The configured key; undefined = no authentication (the server is then loopback-only). */
   apiKey: string | undefined;
   /** Paths that authenticate otherwise, or not at all. */
-  isPublic: (path: string) => boolean;
+  isPublic: (path: string, c: Context) => boolean;
   /** Paths that may pass the key as `?api_key=` (Server-Sent Events). */
   allowQueryKey?: (path: string) => boolean;
 }
@@ -31,7 +31,7 @@ export function apiKeyAuth(options: ApiKeyOptions): MiddlewareHandler {
   if (!apiKey) return async (_c, next) => next();
   return async (c, next) => {
     const path = c.req.path;
-    if (options.isPublic(path)) return next();
+    if (options.isPublic(path, c)) return next();
     const header = c.req.header('authorization');
     const bearer = header && /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
     const presented = bearer || (options.allowQueryKey?.(path) ? c.req.query('api_key') : undefined);

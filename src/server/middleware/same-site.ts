@@ -13,14 +13,14 @@
  *
  * With an API key neither applies: a browser never attaches the bearer key to a foreign request.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { StitchError } from '@/lib/errors';
 
 export interface SameSiteOptions {
   apiKey: string | undefined;
   /** STITCH_BASE_URL: its host is also accepted. */
   baseUrl: string;
-  isPublic: (path: string) => boolean;
+  isPublic: (path: string, c: Context) => boolean;
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -50,7 +50,7 @@ export function sameSiteOnly(options: SameSiteOptions): MiddlewareHandler {
     if (host !== undefined && !allowed.has(hostNameOf(host))) {
       throw forbidden(`Host "${host}" is not served: without STITCH_API_KEY this server answers only loopback names and STITCH_BASE_URL's host.`);
     }
-    if (SAFE_METHODS.has(c.req.method) || options.isPublic(c.req.path)) return next();
+    if (SAFE_METHODS.has(c.req.method) || options.isPublic(c.req.path, c)) return next();
     const site = c.req.header('sec-fetch-site');
     const origin = c.req.header('origin');
     let crossOrigin = site !== undefined && site !== 'same-origin' && site !== 'none';
