@@ -36,6 +36,15 @@ export function CoreSettings({ node, readOnly, setConfig, onData, issueFor }: Co
           <SchemaEditor value={node.data.inputSchema} onChange={(inputSchema) => onData({ inputSchema })} disabled={readOnly} testId="start-schema" />
         </section>
       );
+    case 'event':
+      return (
+        <section>
+          <h4>Event from outside</h4>
+          {field('event', str('The event name senders POST to /api/events/:name, e.g. payment.succeeded.'))}
+          {field('match', str('The key to wait for, a template over the input, e.g. {{orderId}}.'))}
+          {field('timeoutSeconds', num('Without the event by then, the node fails.'))}
+        </section>
+      );
     case 'ux':
       return (
         <section>

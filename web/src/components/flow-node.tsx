@@ -124,6 +124,8 @@ function subtitleOf(type: string | undefined, data: VisualNodeData, def: WorkerD
     }
     case 'ux':
       return typeof config.prompt === 'string' && config.prompt ? config.prompt : 'Waits for a person';
+    case 'event':
+      return typeof config.event === 'string' && config.event ? `waits for ${config.event}` : 'choose the event';
     case 'flow':
       return typeof config.flowId === 'string' && config.flowId
         ? `runs flow ${config.flowId.slice(0, 8)}${typeof config.version === 'number' ? ` v${config.version}` : ''}`
@@ -167,4 +169,5 @@ export const nodeTypes = {
   switch: FlowNodeView,
   end: FlowNodeView,
   flow: FlowNodeView,
+  event: FlowNodeView,
 };

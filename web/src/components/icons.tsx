@@ -40,6 +40,7 @@ const CORE_ICON: Record<NodeType, string> = {
   switch: 'switch',
   end: 'end',
   flow: 'flow',
+  event: 'clock',
 };
 
 const CATEGORY_ICON: Array<[RegExp, string]> = [

@@ -24,6 +24,7 @@ export const CORE_TYPES: CoreType[] = [
   { type: 'collector', name: 'Collector', description: 'Gathers the items of a splitter, in order.', color: '#0891b2' },
   { type: 'switch', name: 'Switch', description: 'Routes to one branch by a condition.', color: '#9333ea' },
   { type: 'end', name: 'End', description: 'Collects the run output.', color: '#475569' },
+  { type: 'event', name: 'Wait for event', description: 'Waits for an event from outside (POST /api/events/:name), matched by key.', color: '#be185d' },
   { type: 'flow', name: 'Sub-flow', description: 'Runs another flow as a child run; its output is this node’s.', color: '#0f766e' },
 ];
 
@@ -78,6 +79,7 @@ export function newNode(type: NodeType, def: WorkerDefinition | undefined, posit
   }
   if (type === 'splitter') data.config = { arrayPath: 'items' };
   if (type === 'switch') data.config = { cases: [{ name: 'yes', when: 'ok == true' }] };
+  if (type === 'event') data.config = { event: 'payment.succeeded', match: '{{orderId}}' };
   if (type === 'ux') data.config = { prompt: 'Please review', inputSchema: { approved: { type: 'boolean', required: true, description: 'Approve?' } } };
   return { id, type, position, data };
 }
