@@ -190,6 +190,16 @@ TABLE stitch_outside_events (
 CREATE INDEX stitch_outside_events_expiry_idx ON public.stitch_outside_events USING btree (expires_at);
 CREATE INDEX stitch_outside_events_match_idx ON public.stitch_outside_events USING btree (name, key, received_at DESC);
 
+TABLE stitch_parked_nodes (
+  run_id uuid NOT NULL,
+  instance_id text NOT NULL,
+  attempt integer NOT NULL,
+  version_id uuid NOT NULL,
+  parked_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_parked_nodes_pkey PRIMARY KEY (run_id, instance_id),
+  CONSTRAINT stitch_parked_nodes_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
+);
+
 TABLE stitch_remote_tasks (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
   run_id uuid NOT NULL,
@@ -262,6 +272,7 @@ TABLE stitch_runs (
   budget_usd double precision,
   tags jsonb NOT NULL DEFAULT '{}'::jsonb,
   priority integer NOT NULL DEFAULT 0,
+  paused_at timestamp with time zone,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
@@ -806,7 +817,8 @@ AS $function$
 BEGIN
   -- The run input only for entry nodes: inside a fan-out it is the whole array of items.
   RETURN QUERY
-  SELECT r.status, CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
+  SELECT CASE WHEN r.paused_at IS NOT NULL AND r.status = 'running' THEN 'paused' ELSE r.status END,
+         CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
          (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
           FROM unnest(p_upstream) AS w(id),
                LATERAL (SELECT u.node_id, u.status, u.output FROM stitch_node_runs u
@@ -1022,6 +1034,54 @@ BEGIN
   RETURN NULL;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_park_node(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM stitch_lock_run(p_run_id, false);
+  IF NOT EXISTS (SELECT 1 FROM stitch_runs WHERE id = p_run_id AND paused_at IS NOT NULL AND status IN ('pending', 'running')) THEN
+    RETURN false;
+  END IF;
+  INSERT INTO stitch_parked_nodes (run_id, instance_id, attempt, version_id)
+  VALUES (p_run_id, p_instance_id, p_attempt, p_version_id)
+  ON CONFLICT (run_id, instance_id) DO UPDATE SET attempt = EXCLUDED.attempt, version_id = EXCLUDED.version_id, parked_at = now();
+  RETURN true;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_pause_run(p_run_id uuid)
+ RETURNS text
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  cur record;
+  ids uuid[];
+  t record;
+BEGIN
+  FOR t IN SELECT id FROM stitch_run_tree(p_run_id) LOOP
+    PERFORM stitch_lock_run(t.id, true);
+  END LOOP;
+  SELECT status, paused_at INTO cur FROM stitch_runs WHERE id = p_run_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  ELSIF cur.status NOT IN ('pending', 'running') THEN
+    RETURN cur.status;
+  END IF;
+  WITH paused AS (
+    UPDATE stitch_runs r SET paused_at = now()
+    WHERE r.id IN (SELECT id FROM stitch_run_tree(p_run_id)) AND r.paused_at IS NULL AND r.status IN ('pending', 'running')
+    RETURNING r.id
+  )
+  SELECT array_agg(id) INTO ids FROM paused;
+  IF ids IS NOT NULL THEN
+    FOR t IN SELECT unnest(ids) AS id LOOP
+      PERFORM stitch_emit(t.id, '[{"type": "run:paused"}]'::jsonb);
+    END LOOP;
+    PERFORM pg_notify('stitch_control', json_build_object('k', 'pause', 'r', ids)::text);
+  END IF;
+  RETURN 'paused';
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_priority_run_at(p_priority integer)
  RETURNS timestamp with time zone
  LANGUAGE sql
@@ -1136,6 +1196,49 @@ BEGIN
   RETURN n;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_resume_run(p_run_id uuid)
+ RETURNS text
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  cur record;
+  ids uuid[];
+  t record;
+BEGIN
+  -- Exclusive on every run of the tree: no node of it is between "paused?" and parking.
+  FOR t IN SELECT id FROM stitch_run_tree(p_run_id) LOOP
+    PERFORM stitch_lock_run(t.id, true);
+  END LOOP;
+  SELECT status, paused_at INTO cur FROM stitch_runs WHERE id = p_run_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  ELSIF cur.status NOT IN ('pending', 'running') THEN
+    RETURN cur.status;
+  END IF;
+  WITH resumed AS (
+    UPDATE stitch_runs r SET paused_at = NULL
+    WHERE r.id IN (SELECT id FROM stitch_run_tree(p_run_id)) AND r.paused_at IS NOT NULL
+    RETURNING r.id
+  )
+  SELECT array_agg(id) INTO ids FROM resumed;
+  IF ids IS NULL THEN
+    RETURN 'running';
+  END IF;
+  FOR t IN
+    WITH parked AS (
+      DELETE FROM stitch_parked_nodes p WHERE p.run_id = ANY (ids) RETURNING p.run_id, p.version_id, p.instance_id, p.attempt
+    )
+    SELECT run_id, version_id, jsonb_agg(jsonb_build_object('i', instance_id, 'a', attempt)) AS instances FROM parked GROUP BY run_id, version_id
+  LOOP
+    PERFORM stitch_enqueue_execute(t.run_id, t.version_id, t.instances, NULL);
+  END LOOP;
+  FOR t IN SELECT unnest(ids) AS id LOOP
+    PERFORM stitch_emit(t.id, '[{"type": "run:resumed"}]'::jsonb);
+  END LOOP;
+  PERFORM pg_notify('stitch_control', json_build_object('k', 'resume', 'r', ids)::text);
+  RETURN 'running';
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_retry_node(p_run_id uuid, p_version_id uuid, p_instance_id text, p_entry_nodes text[], p_in_degree jsonb)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -1193,6 +1296,19 @@ BEGIN
             'payload', jsonb_build_object('attempt', (x ->> 'a')::int, 'retry', true))) FROM jsonb_array_elements(enqueue) x));
   RETURN jsonb_build_object('attempt', new_attempt);
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_run_tree(p_run_id uuid)
+ RETURNS TABLE(id uuid, depth integer)
+ LANGUAGE sql
+ STABLE
+AS $function$
+  WITH RECURSIVE tree AS (
+    SELECT r.id, 0 AS depth FROM stitch_runs r WHERE r.id = p_run_id
+    UNION ALL
+    SELECT c.id, t.depth + 1 FROM stitch_runs c JOIN tree t ON c.parent_run_id = t.id WHERE c.status IN ('pending', 'running')
+  )
+  SELECT id, depth FROM tree ORDER BY depth, id
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_schedule_retry(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_error text, p_delay_ms integer)
  RETURNS boolean

@@ -117,7 +117,7 @@ export const StartedRunSchema = z
   })
   .openapi('StartedRun');
 
-export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
+export const RUN_STATUS = z.enum(['pending', 'running', 'paused', 'completed', 'failed', 'cancelled']);
 
 export const RunListQuery = z.object({
   flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),

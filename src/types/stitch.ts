@@ -178,7 +178,8 @@ export interface ValidationIssue {
 
 // ───────────────────────────── Runs and node instances ─────────────────────────────
 
-export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+/** `paused`: running, with no new node starting until resumed (the row keeps `running` and `paused_at`). */
+export const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const NODE_STATUSES = [
@@ -272,6 +273,8 @@ export const EVENT_TYPES = [
   'run:completed',
   'run:failed',
   'run:cancelled',
+  'run:paused',
+  'run:resumed',
   'node:pending',
   'node:running',
   'node:progress',

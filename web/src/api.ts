@@ -89,6 +89,8 @@ export const api = {
   },
   getRun: (runId: string) => request<RunDetail>('GET', `/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/cancel`, {}),
+  pauseRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/pause`, {}),
+  resumeRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/resume`, {}),
   /** A re-run reusing what did not change (`fromNode`: force it and everything downstream). */
   rerun: (runId: string, fromNode?: string) => request<StartedRun & { rerunOf: string }>('POST', `/api/runs/${enc(runId)}/rerun`, fromNode ? { fromNode } : {}),
   rerunPlan: (runId: string, fromNode?: string) => request<RerunPlan>('POST', `/api/runs/${enc(runId)}/rerun`, { dryRun: true, ...(fromNode ? { fromNode } : {}) }),

@@ -9,6 +9,7 @@ export interface RunDbRow {
   flow_id: string | null;
   version_id: string;
   status: RunRow['status'];
+  paused_at?: Date | null;
   input: unknown;
   output: unknown;
   error: string | null;
@@ -30,7 +31,7 @@ export function toRunRow(r: RunDbRow): RunRow {
     id: r.id,
     flowId: r.flow_id,
     versionId: r.version_id,
-    status: r.status,
+    status: r.paused_at && r.status === 'running' ? 'paused' : r.status,
     input: r.input,
     output: r.output,
     error: r.error,

@@ -26,6 +26,7 @@ import { mergeInput } from './merge-input';
 import { runCollector, runSplitter } from './splitter';
 import { runSubFlow } from './sub-flow';
 import { runEventNode } from './event-node';
+import { mayBePaused, park } from './pause';
 import { caseOfEdge, chooseCase } from './switch-node';
 import { markRunning, settleNode, type NodeRef } from './transitions';
 import { waitForUser } from './ux-gate';
@@ -78,12 +79,15 @@ export async function executeNodeJob(
   const state = upstream
     ? { runStatus: 'running', runInput: undefined, status: 'pending', attempt: payload.a, live: 1, upstream }
     : await loadState(runtime.pool, graph, payload);
-  if (!state || state.runStatus !== 'running' || state.attempt !== payload.a) return;
+  if (!state || state.attempt !== payload.a) return;
   if (state.status !== 'pending' && state.status !== 'running') return;
+  const ref: NodeRef = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
+  // A paused run starts nothing new: the attempt is parked until resume enqueues it (pause.ts).
+  if (state.runStatus !== 'running' && state.runStatus !== 'paused') return;
+  if ((state.runStatus === 'paused' || mayBePaused(payload.r)) && (await park(ref))) return;
 
   const { nodeId } = parseInstanceId(payload.i);
   const node = graph.nodes[nodeId];
-  const ref: NodeRef = { runId: payload.r, versionId: payload.v, instanceId: payload.i, attempt: payload.a };
   if (state.live === 0 && graph.inEdges[nodeId].length > 0) {
     // Every upstream was skipped (or routed elsewhere by a switch): skipped, and so downstream learns.
     await settleNode(graph, ref, { status: 'skipped', output: null, merge: false, jobId, live: () => false });
@@ -176,6 +180,8 @@ async function runWorker(runtime: Runtime, graph: ExecutionGraph, node: Executio
   let failure: Error | undefined;
   try {
     await ensureVaultCurrent(); // a key changed in the vault applies from this execution on
+    // Once more in the very tick the worker starts: a pause answered in this process before it holds the attempt.
+    if (mayBePaused(ref.runId) && (await park(ref))) return;
     const worker = runtime.registry.getWorker(type);
     const config = { ...definition.config, ...node.config };
     await runWithHost(host, () => worker.execute(ref.runId, ref.instanceId, config, input));

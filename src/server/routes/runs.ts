@@ -6,6 +6,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { cancelRun, retryNode } from '@/lib/engine/start-run';
+import { ConflictError } from '@/lib/errors';
+import { pauseRun, resumeRun } from '@/lib/engine/pause';
 import { answerUserTask } from '@/lib/engine/ux-gate';
 import { newRouter, z } from '../openapi';
 import { listRuns } from '@/lib/db/queries/list-runs';
@@ -60,6 +62,32 @@ export function runRoutes() {
       return c.json({ ok: true as const }, 200);
     },
   );
+
+  const PausedSchema = z.object({ ok: z.literal(true), status: z.enum(['paused', 'running']) }).openapi('PauseState');
+  for (const [action, toStatus, act] of [
+    ['pause', 'paused', pauseRun],
+    ['resume', 'running', resumeRun],
+  ] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/api/runs/{runId}/${action}`,
+        tags,
+        summary:
+          action === 'pause'
+            ? 'Pause a run and its child runs: no new node starts; nodes already running finish (deadlines keep running)'
+            : 'Resume a paused run: it continues exactly where it stood',
+        request: { params: RunIdParams },
+        responses: { 200: json(PausedSchema, action === 'pause' ? 'Paused (also when it already was)' : 'Running (also when it was not paused)'), ...errors(401, 404, 409) },
+      }),
+      async (c) => {
+        const runId = c.req.valid('param').runId;
+        const status = await act(runId);
+        if (status !== toStatus) throw new ConflictError(`Run ${runId} is ${status}: only a running run can be ${action === 'pause' ? 'paused' : 'resumed'}.`, { status });
+        return c.json({ ok: true as const, status: toStatus }, 200);
+      },
+    );
+  }
 
   app.openapi(
     createRoute({

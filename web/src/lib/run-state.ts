@@ -97,6 +97,8 @@ export const RUN_EVENT_STATUS: Partial<Record<StitchEvent['type'], RunStatus>> =
   'run:completed': 'completed',
   'run:failed': 'failed',
   'run:cancelled': 'cancelled',
+  'run:paused': 'paused',
+  'run:resumed': 'running',
 };
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

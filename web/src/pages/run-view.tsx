@@ -133,6 +133,18 @@ function RunViewPage({ runId }: { runId: string }) {
   const nodes = useMemo(() => graph?.nodes.map((n) => (n.id === selected ? { ...n, selected: true } : n)), [graph, selected]);
   const canvasContext = useMemo(() => ({ defs: defs.byId, overlays }), [defs.byId, overlays]);
 
+  const pauseOrResume = async (paused: boolean) => {
+    setCancelling(true);
+    try {
+      await (paused ? api.resumeRun(runId) : api.pauseRun(runId));
+      toast.show(paused ? 'Run resumed' : 'Run paused: no new node starts; running ones finish', 'info');
+    } catch (e) {
+      toast.show((e as Error).message, 'error');
+    } finally {
+      setCancelling(false);
+    }
+  };
+
   const cancel = async () => {
     setCancelling(true);
     try {
@@ -193,6 +205,11 @@ function RunViewPage({ runId }: { runId: string }) {
           <RunClock start={detail?.startedAt ?? view?.createdAt} end={view?.finishedAt} active={!finished} />
           {connection === 'retrying' && !finished && <span className="muted small">reconnecting…</span>}
           <div className="toolbar-spacer" />
+          {!finished && status && (
+            <button className="btn btn-sm" onClick={() => void pauseOrResume(status === 'paused')} disabled={cancelling} data-testid={status === 'paused' ? 'resume-run' : 'pause-run'}>
+              {status === 'paused' ? '▶ Resume' : '❚❚ Pause'}
+            </button>
+          )}
           {!finished && status && (
             <button className="btn btn-sm btn-danger-ghost" onClick={() => void cancel()} disabled={cancelling} data-testid="cancel-run">
               ■ Cancel run

@@ -39,7 +39,7 @@ export async function listRuns(db: Queryable, filter: RunListFilter): Promise<{ 
   const { rows } = await db.query(
     `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_key FROM stitch_runs
      WHERE ($1::uuid IS NULL OR flow_id = $1)
-       AND ($2::text IS NULL OR status = $2)
+       AND ($2::text IS NULL OR CASE WHEN $2 = 'paused' THEN status = 'running' AND paused_at IS NOT NULL ELSE status = $2 END)
        AND ($3::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))
      ORDER BY created_at DESC, id DESC
      LIMIT $5`,
