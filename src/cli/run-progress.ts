@@ -51,6 +51,8 @@ export class ProgressPrinter {
     private readonly nodeCount: number,
   ) {}
 
+  #runStatus: RunStatus | undefined;
+
   update(run: RunSnapshot): void {
     const lines: string[] = [];
     for (const [instanceId, node] of Object.entries(run.nodes)) {
@@ -69,6 +71,11 @@ export class ProgressPrinter {
       const error = node.status === 'failed' && node.error ? `: ${node.error}` : '';
       lines.push(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);
     }
+    // Pausing and resuming are the run's own news.
+    if (run.status !== this.#runStatus && (run.status === 'paused' || this.#runStatus === 'paused')) {
+      lines.push(run.status === 'paused' ? `  ❚❚ run paused: no new node starts until it is resumed\n` : `  ▶ run resumed\n`);
+    }
+    this.#runStatus = run.status;
     // A stream line stays open (no bar under it) until something else has to be said.
     if (this.#streaming !== undefined && lines.length === 0) return;
     this.#clearBar();

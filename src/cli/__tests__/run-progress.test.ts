@@ -38,3 +38,14 @@ it('prints each failed attempt’s error when the node retries, then its outcome
     ].join('\n'),
   );
 });
+
+it('says when the run is paused and when it is resumed', () => {
+  const { printer: p, text } = printer();
+  p.update(snapshot('running', [['a', 'running', 1, null]]));
+  p.update(snapshot('paused', [['a', 'completed', 1, null]]));
+  p.update(snapshot('paused', [['a', 'completed', 1, null]]));
+  p.update(snapshot('running', [['a', 'completed', 1, null], ['b', 'running', 1, null]]));
+  expect(text()).toBe(
+    ['  ▶ a running', '  ✓ a completed', '  ❚❚ run paused: no new node starts until it is resumed', '  ▶ run resumed', '  ▶ b running', ''].join('\n'),
+  );
+});
