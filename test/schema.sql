@@ -85,6 +85,7 @@ TABLE stitch_idempotency_keys (
   CONSTRAINT stitch_idempotency_keys_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
 );
 CREATE INDEX stitch_idempotency_keys_created_idx ON public.stitch_idempotency_keys USING btree (created_at);
+CREATE INDEX stitch_idempotency_keys_run_idx ON public.stitch_idempotency_keys USING btree (run_id);
 
 TABLE stitch_integration_slots (
   id bigint NOT NULL DEFAULT nextval('stitch_integration_slots_id_seq'::regclass),
@@ -234,6 +235,7 @@ TABLE stitch_runs (
   rerun_of uuid,
   rerun jsonb,
   budget_usd double precision,
+  cost_usd double precision NOT NULL DEFAULT 0,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
@@ -241,10 +243,17 @@ TABLE stitch_runs (
   CONSTRAINT stitch_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
   CONSTRAINT stitch_runs_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
 );
+CREATE INDEX stitch_runs_cost_idx ON public.stitch_runs USING btree (cost_usd) WHERE (cost_usd > (0)::double precision);
 CREATE INDEX stitch_runs_created_idx ON public.stitch_runs USING btree (created_at DESC, id DESC);
-CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC);
+CREATE INDEX stitch_runs_error_idx ON public.stitch_runs USING gin (error gin_trgm_ops) WHERE (error IS NOT NULL);
+CREATE INDEX stitch_runs_finished_idx ON public.stitch_runs USING btree (finished_at) WHERE (finished_at IS NOT NULL);
+CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_flow_status_idx ON public.stitch_runs USING btree (flow_id, status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_input_idx ON public.stitch_runs USING gin (input jsonb_path_ops);
 CREATE UNIQUE INDEX stitch_runs_parent_idx ON public.stitch_runs USING btree (parent_run_id, parent_instance_id, parent_attempt) WHERE (parent_run_id IS NOT NULL);
-CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC);
+CREATE INDEX stitch_runs_rerun_of_idx ON public.stitch_runs USING btree (rerun_of) WHERE (rerun_of IS NOT NULL);
+CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_trigger_idx ON public.stitch_runs USING btree (((trigger ->> 'type'::text)), created_at DESC, id DESC);
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
 
