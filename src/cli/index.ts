@@ -14,11 +14,13 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerRunsListCommand } from './commands/runs';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
 registerRunCommand(program);
 registerInspectCommands(program);
+registerRunsListCommand(program); // after registerInspectCommands: adds `list` under `runs`
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 registerFakeVendorCommand(program);

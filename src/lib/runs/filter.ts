@@ -252,3 +252,16 @@ export const FILTER_FIELDS = [
   'costBelow',
   'error',
 ] as const;
+
+/** A filter spec as `GET /api/runs` query parameters (the inverse of filterSpecFromQuery). */
+export function filterSpecToQuery(spec: RunFilterSpec): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const field of FILTER_FIELDS) {
+    const value = spec[field];
+    if (value === undefined) continue;
+    query.set(field, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  for (const [key, value] of Object.entries(spec.input ?? {})) query.set(`input.${key}`, String(value));
+  for (const [key, value] of Object.entries(spec.tag ?? {})) query.set(`tag.${key}`, String(value));
+  return query;
+}
