@@ -52,5 +52,4 @@ describe('stitch runs list', () => {
     expect(page.runs).toHaveLength(3);
     expect(page.nextCursor).toBeTruthy();
   });
-
 });
