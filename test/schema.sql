@@ -1,5 +1,36 @@
 -- The live Stitch schema after every migration (generated: npm run schema:dump). Do not edit.
 
+TABLE stitch_bulk_items (
+  job_id uuid NOT NULL,
+  run_id uuid NOT NULL,
+  state text NOT NULL DEFAULT 'pending'::text,
+  result jsonb,
+  CONSTRAINT stitch_bulk_items_job_id_fkey FOREIGN KEY (job_id) REFERENCES stitch_bulk_jobs(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_bulk_items_pkey PRIMARY KEY (job_id, run_id),
+  CONSTRAINT stitch_bulk_items_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'skipped'::text, 'failed'::text])))
+);
+CREATE INDEX stitch_bulk_items_pending_idx ON public.stitch_bulk_items USING btree (job_id, run_id) WHERE (state = 'pending'::text);
+
+TABLE stitch_bulk_jobs (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  action text NOT NULL,
+  filter jsonb NOT NULL,
+  request_hash text NOT NULL,
+  state text NOT NULL DEFAULT 'running'::text,
+  total integer NOT NULL,
+  done integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  skipped integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT stitch_bulk_jobs_action_check CHECK ((action = ANY (ARRAY['cancel'::text, 'retry'::text, 'rerun'::text]))),
+  CONSTRAINT stitch_bulk_jobs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_bulk_jobs_state_check CHECK ((state = ANY (ARRAY['running'::text, 'completed'::text])))
+);
+CREATE INDEX stitch_bulk_jobs_created_idx ON public.stitch_bulk_jobs USING btree (created_at DESC, id DESC);
+CREATE INDEX stitch_bulk_jobs_request_idx ON public.stitch_bulk_jobs USING btree (request_hash, created_at DESC);
+
 TABLE stitch_cache (
   key text NOT NULL,
   worker_type text,

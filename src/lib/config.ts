@@ -70,6 +70,13 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** Bulk actions on runs (src/lib/runs/bulk.ts). */
+  bulk: {
+    /** Runs one bulk request may act on (`STITCH_BULK_MAX_RUNS`); a filter matching more is refused. */
+    maxRuns: number;
+    /** Bulk jobs kept (`STITCH_BULK_MAX_JOBS`): the oldest finished go first; running ones are never dropped. */
+    maxJobs: number;
+  };
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
 }
@@ -245,6 +252,10 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    bulk: Object.freeze({
+      maxRuns: Math.max(1, intOf(env.STITCH_BULK_MAX_RUNS, 10_000, 'STITCH_BULK_MAX_RUNS')),
+      maxJobs: Math.max(1, intOf(env.STITCH_BULK_MAX_JOBS, 1000, 'STITCH_BULK_MAX_JOBS')),
+    }),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
 }

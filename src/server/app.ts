@@ -18,6 +18,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { eventRoutes } from './routes/events';
+import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
@@ -45,7 +46,7 @@ export interface AppOptions {
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
 const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -77,6 +78,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', rejectNonFiniteNumbers());
 
   app.route('/', flowRoutes(config));
+  app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());

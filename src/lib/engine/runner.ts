@@ -24,6 +24,7 @@ import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
+import { bulkBatchJob } from '@/lib/runs/bulk-job';
 import type { Runtime } from '@/lib/runtime';
 
 export interface QueueRunnerOptions {
@@ -72,6 +73,8 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
+  // One batch of a bulk action on runs (cancel, retry, re-run), each through the engine's own path.
+  stitch_bulk: (payload) => bulkBatchJob(payload as { b: string }),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {

@@ -1,7 +1,7 @@
 /**
  * The run search: one page of runs matching a filter (src/lib/runs/filter.ts), newest first,
  * keyset-paginated on (created_at, id) — a page never skips or repeats a run however many runs
- * start meanwhile; the cursor is opaque to clients. The same WHERE clause counts and selects runs
+ * start meanwhile (keyset.ts). The same WHERE clause counts and selects runs
  * for bulk actions.
  *
  * Which index answers which filter (0021_run_search.sql; plans in docs/operations.md):
@@ -15,32 +15,12 @@
 import type { RunRow } from '@/types/stitch';
 import type { RunFilter } from '@/lib/runs/filter';
 import type { Queryable } from './queryable';
-import { isUuid, toRunRow } from '@/lib/db/rows';
-import { ValidationError } from '@/lib/errors';
+import { toRunRow } from '@/lib/db/rows';
+import { createdKey, keysetAfter, pageOf } from './keyset';
 
 export interface RunListPage {
   runs: Array<RunRow & { costUsd: number }>;
   nextCursor: string | null;
-}
-
-// The cursor keeps created_at in exact epoch microseconds: an ISO string's milliseconds would
-// skip or repeat runs created within the same millisecond.
-function encodeCursor(createdKey: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdKey, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && /^\d{1,17}$/.test(String(value[0])) && isUuid(String(value[1]))) {
-      return [String(value[0]), String(value[1])];
-    }
-  } catch {
-    // fall through: a cursor that does not decode is the caller's mistake
-  }
-  throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous page.', [
-    { code: 'invalid_cursor', field: 'cursor', message: 'not a cursor returned by this API' },
-  ]);
 }
 
 /** `{a: {b: value}}` for path [a, b]. */
@@ -79,14 +59,11 @@ export function runFilterWhere(filter: RunFilter, params: unknown[]): string {
 
 /** The page statement: the filter, the keyset after the cursor, newest first, one row more than the page. */
 export function runPageQuery(filter: RunFilter, page: { limit: number; cursor?: string }): { text: string; values: unknown[] } {
-  const after = page.cursor ? decodeCursor(page.cursor) : null;
   const values: unknown[] = [];
   const where = runFilterWhere(filter, values);
-  const keyset = after
-    ? ` AND (r.created_at, r.id) < ('epoch'::timestamptz + $${values.push(after[0])}::bigint * interval '1 microsecond', $${values.push(after[1])}::uuid)`
-    : '';
+  const keyset = keysetAfter(page.cursor, values, 'r');
   return {
-    text: `SELECT r.*, (extract(epoch FROM r.created_at) * 1000000)::bigint::text AS created_key FROM stitch_runs r
+    text: `SELECT r.*, ${createdKey('r')} FROM stitch_runs r
      WHERE ${where}${keyset}
      ORDER BY r.created_at DESC, r.id DESC
      LIMIT $${values.push(page.limit + 1)}`,
@@ -96,12 +73,8 @@ export function runPageQuery(filter: RunFilter, page: { limit: number; cursor?: 
 
 export async function listRuns(db: Queryable, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<RunListPage> {
   const { rows } = await db.query(runPageQuery(filter, page));
-  const runs = rows.slice(0, page.limit);
-  const last = runs[runs.length - 1];
-  return {
-    runs: runs.map((r) => ({ ...toRunRow(r), costUsd: Number(r.cost_usd) })),
-    nextCursor: rows.length > page.limit ? encodeCursor(last.created_key, last.id) : null,
-  };
+  const { rows: runs, nextCursor } = pageOf(rows, page.limit);
+  return { runs: runs.map((r) => ({ ...toRunRow(r), costUsd: Number(r.cost_usd) })), nextCursor };
 }
 
 /** How many runs match, counting at most `atMost` (a count past the bulk cap is not needed exactly). */
