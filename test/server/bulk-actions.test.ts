@@ -25,7 +25,7 @@ beforeAll(async () => {
     }),
     { retry: { attempts: 1 } },
   );
-  t = await startTestServer({ concurrency: 8, env: { STITCH_BULK_MAX_RUNS: '250', STITCH_BULK_MAX_JOBS: '6' } });
+  t = await startTestServer({ concurrency: 8, env: { STITCH_MAX_BULK_RUNS: '250', STITCH_MAX_BULK_JOBS: '6' } });
 });
 afterAll(async () => {
   await t?.close();
@@ -135,7 +135,7 @@ describe('bulk cancel', () => {
 });
 
 describe('limits and refusals', () => {
-  it('a filter matching more runs than STITCH_BULK_MAX_RUNS: the dry run says so, the request is refused', async () => {
+  it('a filter matching more runs than STITCH_MAX_BULK_RUNS: the dry run says so, the request is refused', async () => {
     const flow = await createFlow('bulk-many', graph(['a:echo'], []));
     await t.stitch.db.pool.query(
       `INSERT INTO stitch_runs (flow_id, version_id, status, finished_at, error)
@@ -150,7 +150,7 @@ describe('limits and refusals', () => {
     expect((await t.stitch.db.pool.query(`SELECT count(*)::int AS n FROM stitch_bulk_jobs WHERE filter ->> 'flowId' = $1`, [flow.id])).rows[0].n).toBe(0);
   });
 
-  it('kept jobs are bounded (STITCH_BULK_MAX_JOBS), newest first and paginated', async () => {
+  it('kept jobs are bounded (STITCH_MAX_BULK_JOBS), newest first and paginated', async () => {
     for (let i = 0; i < 8; i++) await t.api('POST', '/api/runs/bulk', { action: 'cancel', filter: { input: { none: i } } });
     const first = await t.api('GET', '/api/runs/bulk?limit=4');
     expect(first.body.jobs).toHaveLength(4);

@@ -3,7 +3,7 @@
  *
  * - A dry run counts the runs the action would touch: the filter's runs whose status the action
  *   applies to (cancel: pending or running; retry: failed; rerun: completed, failed, cancelled).
- * - A real request takes the snapshot of those runs in one statement (at most `STITCH_BULK_MAX_RUNS`;
+ * - A real request takes the snapshot of those runs in one statement (at most `STITCH_MAX_BULK_RUNS`;
  *   a filter matching more is refused, so nobody acts on "the first ten thousand" by accident) and
  *   commits it with the first `stitch_bulk` queue job. The job works through the snapshot in
  *   batches (bulk-job.ts), each action through the engine's own path — `cancelRun`, `retryNode`,
@@ -68,7 +68,7 @@ const requestHash = (request: BulkRequest) => createHash('sha256').update(canoni
 
 export async function bulkDryRun(request: BulkRequest): Promise<BulkDryRun> {
   const filter = actionFilter(request.action, normalizeRunFilter(request.filter ?? {}));
-  const max = runtimeConfig().bulk.maxRuns;
+  const max = runtimeConfig().limits.bulkRuns;
   const count = await countRuns(getPool(), filter, max + 1);
   return { dryRun: true, action: request.action, count, max, exceedsMax: count > max };
 }
@@ -76,7 +76,7 @@ export async function bulkDryRun(request: BulkRequest): Promise<BulkDryRun> {
 /** Create the bulk job (or return the one an identical request created): `duplicate` says which. */
 export async function startBulk(request: BulkRequest): Promise<{ job: BulkJobRow; duplicate: boolean }> {
   const filter = actionFilter(request.action, normalizeRunFilter(request.filter ?? {}));
-  const { maxRuns, maxJobs } = runtimeConfig().bulk;
+  const { bulkRuns: maxRuns, bulkJobs: maxJobs } = runtimeConfig().limits;
   const hash = requestHash(request);
   return withTransaction(async (client) => {
     await lockBulkRequest(client, hash);
@@ -85,11 +85,11 @@ export async function startBulk(request: BulkRequest): Promise<{ job: BulkJobRow
     const count = await countRuns(client, filter, maxRuns + 1);
     if (count > maxRuns) {
       throw new ValidationError(`The filter matches more than ${maxRuns} runs this action applies to; narrow it (a time range, a flow) and send several requests.`, [
-        { code: 'too_many_runs', field: 'filter', message: `more than ${maxRuns} runs (STITCH_BULK_MAX_RUNS)` },
+        { code: 'too_many_runs', field: 'filter', message: `more than ${maxRuns} runs (STITCH_MAX_BULK_RUNS)` },
       ]);
     }
     const { running } = await makeRoomForBulkJob(client, maxJobs);
-    if (running >= maxJobs) throw new ConflictError(`${running} bulk jobs are still running (STITCH_BULK_MAX_JOBS is ${maxJobs}); wait for one to finish.`);
+    if (running >= maxJobs) throw new ConflictError(`${running} bulk jobs are still running (STITCH_MAX_BULK_JOBS is ${maxJobs}); wait for one to finish.`);
     // A filter whose statuses the action does not apply to (status = ANY('{}')) selects nothing: an empty, completed job.
     const job = await insertBulkJob(client, { action: request.action, filterJson: JSON.stringify(request.filter ?? {}), requestHash: hash, filter, max: maxRuns });
     return { job, duplicate: false };

@@ -95,7 +95,7 @@ export function bulkRoutes(config: Config) {
       tags,
       summary: 'Cancel, retry or re-run every run a filter matches (or count them: dryRun)',
       description:
-        `Takes a snapshot of the matching runs the action applies to (at most STITCH_BULK_MAX_RUNS, default 10,000: more is a 400) ` +
+        `Takes a snapshot of the matching runs the action applies to (at most STITCH_MAX_BULK_RUNS, default 10,000: more is a 400) ` +
         `and works through it in batches on the queue. 202 with the job; an identical request (same action and filter) within a day ` +
         `answers 200 with that job and \`duplicate: true\`.`,
       request: { body: { content: { 'application/json': { schema: BulkRequestBody } }, required: true } },
@@ -118,7 +118,7 @@ export function bulkRoutes(config: Config) {
       method: 'get',
       path: '/api/runs/bulk',
       tags,
-      summary: 'Bulk jobs, newest first (paginated; at most STITCH_BULK_MAX_JOBS are kept)',
+      summary: 'Bulk jobs, newest first (paginated; at most STITCH_MAX_BULK_JOBS are kept)',
       request: { query: PageQuery },
       responses: { 200: json(z.object({ jobs: z.array(BulkJobSchema), nextCursor: z.string().nullable() }), 'One page'), ...errors(400, 401) },
     }),

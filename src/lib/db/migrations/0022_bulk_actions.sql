@@ -1,8 +1,8 @@
 -- Bulk actions on runs (POST /api/runs/bulk, src/lib/runs/bulk.ts): a job and the snapshot of the
 -- runs it acts on, taken when it is posted (so the dry run's count is the job's total), worked
 -- through in batches by its keyed `stitch_bulk` queue job. Jobs are a bounded collection
--- (STITCH_BULK_MAX_JOBS: the oldest finished ones go first), and each holds at most
--- STITCH_BULK_MAX_RUNS items.
+-- (STITCH_MAX_BULK_JOBS: the oldest finished ones go first), and each holds at most
+-- STITCH_MAX_BULK_RUNS items.
 CREATE TABLE stitch_bulk_jobs (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   action text NOT NULL CHECK (action IN ('cancel', 'retry', 'rerun')),
