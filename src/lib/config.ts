@@ -22,9 +22,6 @@ export interface WorkerKeys {
   [key: string]: string | undefined;
 }
 
-/** The original Stitch's name for the `workers` part of the config. */
-export type WorkerConfig = WorkerKeys;
-
 /** Vendors whose every `<VENDOR>_*` variable reaches `workers`, besides those with an `*_API_KEY`-like variable. */
 const BUILT_IN_VENDORS = ['ANTHROPIC', 'MINIMAX', 'ELEVENLABS', 'SHOTSTACK'];
 

@@ -6,7 +6,7 @@
 import type { ExecutionGraph, ValidationIssue } from '@/types/stitch';
 import { ValidationError } from '@/lib/errors';
 import { getPool, withTransaction } from '@/lib/db/pool';
-import { insertDetachedVersion, insertFlow, insertNextVersion, lockFlow } from '@/lib/db/queries/flows';
+import { currentVersionIfSame, insertDetachedVersion, insertFlow, insertNextVersion, lockFlow, renameFlow } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
 import { compileGraph } from './compile';
 import { checkFlowReferences } from './flow-references';
@@ -55,19 +55,33 @@ export async function createFlow(name: string, graph: unknown): Promise<{ id: st
   });
 }
 
-/** Save a new version of a flow (and optionally rename it). */
-export async function updateFlow(
-  flowId: string,
-  graph: unknown,
-  name?: string,
-): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
+export interface UpdatedFlow {
+  id: string;
+  versionId: string;
+  version: number;
+  /** True when the graph equals the current version's: no version was created, `versionId` is the current one. */
+  unchanged: boolean;
+  warnings: ValidationIssue[];
+}
+
+/**
+ * Save a new version of a flow (and optionally rename it). A graph equal to the current version's
+ * (visual and compiled) creates none: saving an unchanged file again and again (`stitch run`,
+ * `stitch deploy`) leaves one version.
+ */
+export async function updateFlow(flowId: string, graph: unknown, name?: string): Promise<UpdatedFlow> {
   const cleanName = name === undefined ? undefined : checkName(name);
   await refreshRemoteTypes();
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
   return withTransaction(async (client) => {
     await lockFlow(client, flowId);
     const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
-    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), warnings };
+    const same = await currentVersionIfSame(client, flowId, graph, compiled);
+    if (same) {
+      if (cleanName !== undefined) await renameFlow(client, flowId, cleanName);
+      return { id: flowId, ...same, unchanged: true, warnings };
+    }
+    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), unchanged: false, warnings };
   });
 }
 
