@@ -46,6 +46,7 @@ TABLE stitch_cache (
   CONSTRAINT stitch_cache_pkey PRIMARY KEY (key),
   CONSTRAINT stitch_cache_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ready'::text])))
 );
+CREATE INDEX stitch_cache_run_idx ON public.stitch_cache USING btree (run_id) WHERE (run_id IS NOT NULL);
 CREATE INDEX stitch_cache_worker_idx ON public.stitch_cache USING btree (worker_type);
 
 TABLE stitch_credentials (
@@ -101,8 +102,10 @@ TABLE stitch_flows (
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   deleted_at timestamp with time zone,
   budget_usd double precision,
+  retention jsonb,
   CONSTRAINT stitch_flows_current_version_fk FOREIGN KEY (current_version_id) REFERENCES stitch_flow_versions(id),
-  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id)
+  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_flows_retention_check CHECK (((retention IS NULL) OR (jsonb_typeof(retention) = 'object'::text)))
 );
 CREATE TRIGGER stitch_flows_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_flows FOR EACH STATEMENT EXECUTE FUNCTION stitch_notify_flows_changed();
 
@@ -130,6 +133,12 @@ TABLE stitch_integration_slots (
   CONSTRAINT stitch_integration_slots_run_id_instance_id_attempt_key UNIQUE (run_id, instance_id, attempt)
 );
 CREATE INDEX stitch_integration_slots_type_idx ON public.stitch_integration_slots USING btree (worker_type, acquired_at);
+
+TABLE stitch_media_trash (
+  key text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_media_trash_pkey PRIMARY KEY (key)
+);
 
 TABLE stitch_migrations (
   id integer NOT NULL,

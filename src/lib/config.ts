@@ -67,6 +67,8 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** How long finished runs are kept (`STITCH_RETENTION`); flows may say otherwise (src/lib/runs/retention.ts). */
+  retention: RetentionConfig;
   /** Bounds on what clients can grow or send (docs/architecture.md, "Limits"). */
   limits: Limits;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
@@ -117,6 +119,31 @@ export interface StorageConfig {
     publicUrl: string | undefined;
     forcePathStyle: boolean;
   };
+}
+
+/** Days a finished run of each status is kept; a status left out is kept for ever. */
+export type RetentionPolicy = Partial<Record<'completed' | 'failed' | 'cancelled', number>>;
+
+export interface RetentionConfig {
+  /** `STITCH_RETENTION=completed=30,failed=90,cancelled=30` (days; unset = keep every run). */
+  policy: RetentionPolicy;
+  /** Root runs (each with its sub-flow runs) one pruning transaction deletes (`STITCH_RETENTION_BATCH`). */
+  batch: number;
+  /** Seconds between pruning passes once nothing is left to prune (`STITCH_RETENTION_INTERVAL_SECONDS`). */
+  intervalSeconds: number;
+}
+
+export const RETENTION_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+/** `completed=30,failed=90` → `{completed: 30, failed: 90}`: days, fractions allowed. */
+export function parseRetention(text: string | undefined, name = 'STITCH_RETENTION'): RetentionPolicy {
+  const policy: RetentionPolicy = {};
+  for (const part of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(completed|failed|cancelled)\s*=\s*(\d+(?:\.\d+)?)\s*d?$/.exec(part);
+    if (!match) throw new Error(`${name} is a list like completed=30,failed=90,cancelled=30 (days a finished run of that status is kept), got "${part}"`);
+    policy[match[1] as keyof RetentionPolicy] = Number(match[2]);
+  }
+  return Object.freeze(policy);
 }
 
 /** Any field left out keeps the worker type's default. */
@@ -274,6 +301,11 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    retention: Object.freeze({
+      policy: parseRetention(nonEmpty('STITCH_RETENTION')),
+      batch: Math.max(1, intOf(env.STITCH_RETENTION_BATCH, 50, 'STITCH_RETENTION_BATCH')),
+      intervalSeconds: Math.max(1, intOf(env.STITCH_RETENTION_INTERVAL_SECONDS, 3600, 'STITCH_RETENTION_INTERVAL_SECONDS')),
+    }),
     limits: parseLimits(env),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });

@@ -26,6 +26,7 @@ import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
+import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
@@ -80,6 +81,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', retentionRoutes(config));
   app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
