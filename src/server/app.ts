@@ -19,6 +19,7 @@ import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
@@ -77,6 +78,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', rejectNonFiniteNumbers());
 
   app.route('/', flowRoutes(config));
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
