@@ -14,6 +14,7 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerDataCommands } from './commands/data';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -25,6 +26,7 @@ registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
 registerMcpCommand(program);
 
 /**
