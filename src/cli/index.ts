@@ -4,6 +4,9 @@
  * and print. `npm start` is `stitch start`; `npm run stitch -- <command>` runs any command.
  */
 import { Command } from 'commander';
+import pino from 'pino';
+import { getConfig } from '@/lib/config';
+import { createLogger, setLogger } from '@/lib/log';
 import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
@@ -36,6 +39,11 @@ registerMcpCommand(program);
  */
 const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker', 'fake-vendor', 'mcp'].includes(command.name());
 let longRunning = false;
+program.hook('preAction', (_program, action) => {
+  // A one-shot command's stdout is its answer (`flows list > flows.txt`, `export`, `run`'s output):
+  // its log lines, workers' included, go to stderr. Servers keep logging to stdout.
+  if (!isLongRunning(action)) setLogger(createLogger(getConfig().logLevel, pino.destination({ dest: 2, sync: true })));
+});
 program.hook('postAction', (_program, action) => {
   longRunning = isLongRunning(action);
 });

@@ -22,9 +22,6 @@ export interface WorkerKeys {
   [key: string]: string | undefined;
 }
 
-/** The original Stitch's name for the `workers` part of the config. */
-export type WorkerConfig = WorkerKeys;
-
 /** Vendors whose every `<VENDOR>_*` variable reaches `workers`, besides those with an `*_API_KEY`-like variable. */
 const BUILT_IN_VENDORS = ['ANTHROPIC', 'MINIMAX', 'ELEVENLABS', 'SHOTSTACK'];
 
@@ -72,10 +69,10 @@ export interface Config {
   cacheWaitSeconds: number;
   /** At most one alert message per flow, event and target in this many seconds (`STITCH_ALERT_WINDOW_SECONDS`). */
   alertWindowSeconds: number;
-  /** Alerts one flow may have (`STITCH_MAX_ALERTS_PER_FLOW`). */
-  maxAlertsPerFlow: number;
   /** OpenTelemetry trace export; undefined = off (no SDK is loaded). */
   tracing: TracingConfig | undefined;
+  /** Bounds on what clients can grow or send (docs/architecture.md, "Limits"). */
+  limits: Limits;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
 }
@@ -119,6 +116,33 @@ function parseTracing(nonEmpty: (name: string) => string | undefined): TracingCo
     serviceName: nonEmpty('OTEL_SERVICE_NAME') ?? 'stitch',
     headers: { ...parseOtelHeaders(nonEmpty('OTEL_EXPORTER_OTLP_HEADERS')), ...parseOtelHeaders(nonEmpty('OTEL_EXPORTER_OTLP_TRACES_HEADERS')) },
   });
+}
+
+/**
+ * Every collection a client can grow has a bound, and so has every stored input: each is a
+ * variable with a default, and a row of the "Limits" table in docs/architecture.md
+ * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
+ */
+export const LIMIT_VARIABLES = {
+  remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
+  remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
+  remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },
+  remoteWorkers: { variable: 'STITCH_MAX_REMOTE_WORKERS', default: 1000 },
+  remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
+  mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
+  mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  alertsPerFlow: { variable: 'STITCH_MAX_ALERTS_PER_FLOW', default: 10 },
+} as const;
+
+export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };
+
+function parseLimits(env: Record<string, string | undefined>): Limits {
+  const entries = Object.entries(LIMIT_VARIABLES).map(([field, { variable, default: fallback }]) => {
+    const value = intOf(env[variable], fallback, variable);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${variable} must be a whole number of at least 1, got "${env[variable]}"`);
+    return [field, value];
+  });
+  return Object.freeze(Object.fromEntries(entries)) as Limits;
 }
 
 /** `STITCH_STORAGE=local` (default: files under `dataDir/files`, served at `/files/…`) or `s3`. */
@@ -293,8 +317,8 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
     alertWindowSeconds: intOf(env.STITCH_ALERT_WINDOW_SECONDS, 300, 'STITCH_ALERT_WINDOW_SECONDS'),
-    maxAlertsPerFlow: intOf(env.STITCH_MAX_ALERTS_PER_FLOW, 10, 'STITCH_MAX_ALERTS_PER_FLOW'),
     tracing: parseTracing(nonEmpty),
+    limits: parseLimits(env),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
 }

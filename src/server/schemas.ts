@@ -66,7 +66,15 @@ export const FlowSummarySchema = z
     version: z.number().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string(), costUsd: z.number().optional() }).nullable(),
+    lastRun: z
+      .object({
+        id: z.string(),
+        status: z.string(),
+        createdAt: z.string(),
+        costUsd: z.number().optional(),
+        costMock: z.literal(true).optional().openapi({ description: 'Mock workers reported some of the cost: an estimate of the real calls, not spend' }),
+      })
+      .nullable(),
   })
   .openapi('FlowSummary');
 

@@ -248,7 +248,15 @@ export interface FlowSummary {
   version: number | null;
   createdAt: string;
   updatedAt: string;
-  lastRun: { id: string; status: RunStatus; createdAt: string; /** What it cost (GET /api/flows). */ costUsd?: number } | null;
+  lastRun: {
+    id: string;
+    status: RunStatus;
+    createdAt: string;
+    /** What it cost (GET /api/flows). */
+    costUsd?: number;
+    /** Mock workers reported some of that cost: an estimate of the real calls, not spend. */
+    costMock?: true;
+  } | null;
 }
 
 export interface NodeRunRow {
@@ -316,6 +324,15 @@ export interface OutputFieldSchema {
   description?: string;
 }
 
+/** A definition's default node config: vendor settings such as `endpoint` and `model`, and any others. */
+export interface WorkerConfig {
+  /** The vendor API URL. */
+  endpoint?: string;
+  /** The vendor's model identifier. */
+  model?: string;
+  [key: string]: unknown;
+}
+
 /** The seed's worker definition, plus optional execution policy. */
 export interface WorkerDefinition {
   id: string;
@@ -326,7 +343,7 @@ export interface WorkerDefinition {
   input: Record<string, FieldSchema>;
   output: Record<string, OutputFieldSchema>;
   /** Default node config (the canvas pre-fills it; nodes override it). Optional: none = `{}`. */
-  config?: Record<string, unknown>;
+  config?: WorkerConfig;
   /** Retry policy; default: 3 attempts, 1 s backoff doubling up to 60 s. */
   retry?: Partial<RetryPolicy>;
   /** Callback deadline for async workers; default 600 s. */

@@ -21,7 +21,7 @@ import { updateFlowAlerts } from '@/lib/db/queries/alerts';
 import { createTrigger, findTriggerBySlug } from '@/lib/db/queries/triggers';
 import { createSchedule, listSchedules } from '@/lib/schedules/store';
 import { listCredentials, setCredential } from '@/lib/vault/credentials';
-import { loadVaultOnce } from '@/lib/vault/sync';
+import { loadVaultOnce, reloadVaultNow } from '@/lib/vault/sync';
 import { parseKey } from '@/lib/vault/cipher';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { nonEmptyTables } from '@/lib/db/queries/data-archive';
@@ -108,6 +108,7 @@ describe('export-data from the embedded database, import-data into PostgreSQL 15
     expect((await listCredentials()).map((c) => c.name)).toEqual(['MOVED_DEMO_API_KEY']);
     expect(await loadVaultOnce(parseKey(keyText))).toEqual({ loaded: 1, undecryptable: [] });
     expect((await loadVaultOnce(parseKey(Buffer.alloc(32, 7).toString('base64')))).undecryptable).toEqual(['MOVED_DEMO_API_KEY']);
+    await reloadVaultNow(); // back to this process's own key (loadVaultOnce replaced its values)
 
     // The flow, its versions, its alerts, trigger and schedule (with its tick job) came along.
     const moved = await getFlow(getPool(), flow.id);

@@ -73,7 +73,7 @@ export const api = {
   getFlow: (id: string) => request<FlowSummary & { graph: VisualGraph | null }>('GET', `/api/flows/${enc(id)}`),
   createFlow: (name: string, graph: VisualGraph) => request<{ id: string; versionId: string }>('POST', '/api/flows', { name, graph }),
   updateFlow: (id: string, graph: VisualGraph, name?: string) =>
-    request<{ id: string; versionId: string; version?: number }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
+    request<{ id: string; versionId: string; version?: number; unchanged?: boolean }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
   deleteFlow: (id: string) => request<unknown>('DELETE', `/api/flows/${enc(id)}`),
   listVersions: async (id: string) => listOf<FlowVersionSummary>(await request('GET', `/api/flows/${enc(id)}/versions`), 'versions'),
   getVersion: (id: string, versionId: string) => request<FlowVersion>('GET', `/api/flows/${enc(id)}/versions/${enc(versionId)}`),

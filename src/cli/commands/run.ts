@@ -78,7 +78,8 @@ export function registerRunCommand(program: Command): void {
         const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
         console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
         if (run.cost) console.log(formatCost(run.cost));
-        console.log(JSON.stringify(run.output ?? null, null, 2));
+        // A failed or cancelled run has no output: nothing to print, not a stray `null`.
+        if (run.output !== null && run.output !== undefined) console.log(JSON.stringify(run.output, null, 2));
         process.exitCode = run.status === 'completed' ? 0 : 1;
       } finally {
         await target.close();

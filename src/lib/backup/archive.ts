@@ -35,6 +35,7 @@ import {
   type ArchiveTable,
 } from '@/lib/db/queries/data-archive';
 import { placeAllScheduleTicks } from '@/lib/db/queries/schedules';
+import { reloadVaultNow } from '@/lib/vault/sync';
 
 export const ARCHIVE_FORMAT = 'stitch-data';
 /** Bumped when the archive's layout (not the schema) changes; an import reads this version and older. */
@@ -157,12 +158,12 @@ const ARCHIVE_TABLES = new Set<string>([...PROJECT_TABLES, ...RUN_TABLES]);
 
 /** Write an archive into this (empty) database, in one transaction: all of it, or nothing. */
 export async function importData(file: string): Promise<{ header: ArchiveHeader; counts: TableCounts; schedules: number }> {
-  return withTransaction(async (client) => {
+  const result = await withTransaction(async (client) => {
     const occupied = await nonEmptyTables(client);
     if (occupied.length) throw new ValidationError(`import-data writes into an empty database; this one has rows in ${occupied.join(', ')}`);
     const lines = archiveLines(file);
     const header = checkHeader((await lines.next()).value ?? undefined, file, await schemaVersion(client));
-    const counts: TableCounts = {};
+    const counts: TableCounts = Object.fromEntries((header.runs ? [...PROJECT_TABLES, ...RUN_TABLES] : PROJECT_TABLES).map((t) => [t, 0]));
     const links: Array<{ id: string; v: string }> = [];
     let writer: TableWriter | undefined;
     let trailer: Record<string, unknown> | undefined;
@@ -199,4 +200,7 @@ export async function importData(file: string): Promise<{ header: ArchiveHeader;
     const schedules = await placeAllScheduleTicks(client);
     return { header, counts, schedules };
   });
+  // Other processes learn of the credentials through the vault's NOTIFY; this one uses them at once.
+  await reloadVaultNow();
+  return result;
 }

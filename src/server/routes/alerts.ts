@@ -67,7 +67,7 @@ export function alertRoutes(config: Config) {
     }),
     async (c) => {
       const flowId = c.req.valid('param').id;
-      const alerts = checkAlerts(c.req.valid('json').alerts, { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.maxAlertsPerFlow });
+      const alerts = checkAlerts(c.req.valid('json').alerts, { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.limits.alertsPerFlow });
       if (!isUuid(flowId) || !(await updateFlowAlerts(getPool(), flowId, alerts))) throw new NotFoundError(`Flow ${flowId}`);
       return c.json({ alerts }, 200);
     },

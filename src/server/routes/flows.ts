@@ -51,7 +51,7 @@ const IdempotencyHeaders = z.object({
 
 export function flowRoutes(config: Config) {
   const app = newRouter();
-  const alertLimits = { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.maxAlertsPerFlow };
+  const alertLimits = { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.limits.alertsPerFlow };
 
   app.openapi(
     createRoute({
@@ -102,9 +102,15 @@ export function flowRoutes(config: Config) {
       path: '/api/flows/{id}',
       tags,
       summary: 'Save a new version of a flow (and optionally rename it)',
+      description:
+        'A graph equal to the current version\'s (the same visual graph, positions included, hence the same compiled graph) ' +
+        'creates no version: the answer is 200 with the current `versionId` and `unchanged: true` (a rename still applies).',
       request: { params: FlowIdParams, body: { content: { 'application/json': { schema: UpdateFlowBody } }, required: true } },
       responses: {
-        200: json(z.object({ id: z.string(), versionId: z.string(), version: z.number(), warnings: WarningsSchema }), 'The new version'),
+        200: json(
+          z.object({ id: z.string(), versionId: z.string(), version: z.number(), unchanged: z.boolean(), warnings: WarningsSchema }),
+          'The new version, or the current one when nothing changed (`unchanged: true`)',
+        ),
         ...errors(400, 401, 404, 413),
       },
     }),

@@ -171,8 +171,8 @@ function RunViewPage({ runId }: { runId: string }) {
             </a>
           )}
           {detail?.cost && (detail.cost.usd > 0 || detail.cost.savedUsd > 0) && (
-            <span className="tag" data-testid="run-cost" title={detail.cost.mock ? 'Mock usage, priced as the real calls would be' : 'What the vendors billed for this run'}>
-              {usd(detail.cost.usd)}
+            <span className="tag" data-testid="run-cost" title={detail.cost.mock ? 'Estimate: mock workers, priced as the real calls would be' : 'What the vendors billed for this run'}>
+              {detail.cost.mock ? `≈${usd(detail.cost.usd)} est.` : usd(detail.cost.usd)}
               {detail.cost.savedUsd > 0 && <span data-testid="run-saved"> · saved {usd(detail.cost.savedUsd)}</span>}
             </span>
           )}

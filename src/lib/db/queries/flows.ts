@@ -119,6 +119,30 @@ export async function lockFlow(db: Queryable, flowId: string): Promise<void> {
   if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
 }
 
+/**
+ * The flow's current version when it holds exactly this graph — the same visual graph (positions
+ * included) and the same compiled graph, compared as jsonb (key order and spacing do not count) —
+ * else undefined: a save that would change nothing finds it and creates no version.
+ */
+export async function currentVersionIfSame(
+  db: Queryable,
+  flowId: string,
+  graph: unknown,
+  compiled: ExecutionGraph,
+): Promise<{ versionId: string; version: number } | undefined> {
+  const { rows } = await db.query<{ id: string; version: number }>(
+    `SELECT v.id, v.version FROM stitch_flows f JOIN stitch_flow_versions v ON v.id = f.current_version_id
+     WHERE f.id = $1 AND v.visual_graph = $2::jsonb AND v.execution_graph = $3::jsonb`,
+    [flowId, JSON.stringify(graph), JSON.stringify(compiled)],
+  );
+  return rows[0] && { versionId: rows[0].id, version: rows[0].version };
+}
+
+/** Rename a flow without a new version. */
+export async function renameFlow(db: Queryable, flowId: string, name: string): Promise<void> {
+  await db.query('UPDATE stitch_flows SET name = $2, updated_at = now() WHERE id = $1 AND name IS DISTINCT FROM $2', [flowId, name]);
+}
+
 /** The flow's next version becomes its current one (and the flow is renamed when `name` is given). */
 export async function insertNextVersion(
   db: Queryable,
