@@ -132,6 +132,7 @@ export const LIMIT_VARIABLES = {
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
   alertsPerFlow: { variable: 'STITCH_MAX_ALERTS_PER_FLOW', default: 10 },
+  runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
 } as const;
 
 export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };
