@@ -43,6 +43,39 @@ TABLE stitch_credentials (
 );
 CREATE TRIGGER stitch_credentials_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_credentials FOR EACH STATEMENT EXECUTE FUNCTION stitch_vault_changed();
 
+TABLE stitch_dataset_rows (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  idx integer NOT NULL,
+  input jsonb NOT NULL,
+  expected jsonb,
+  notes text,
+  CONSTRAINT stitch_dataset_rows_dataset_id_version_fkey FOREIGN KEY (dataset_id, version) REFERENCES stitch_dataset_versions(dataset_id, version) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_rows_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
+  CONSTRAINT stitch_dataset_rows_pkey PRIMARY KEY (dataset_id, version, idx)
+);
+
+TABLE stitch_dataset_versions (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  row_count integer NOT NULL,
+  source jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_dataset_versions_dataset_id_fkey FOREIGN KEY (dataset_id) REFERENCES stitch_datasets(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_versions_pkey PRIMARY KEY (dataset_id, version)
+);
+
+TABLE stitch_datasets (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  name text NOT NULL,
+  version integer NOT NULL DEFAULT 1,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_datasets_name_key UNIQUE (name),
+  CONSTRAINT stitch_datasets_pkey PRIMARY KEY (id)
+);
+CREATE INDEX stitch_datasets_created_idx ON public.stitch_datasets USING btree (created_at DESC, id DESC);
+
 TABLE stitch_events (
   id bigint NOT NULL DEFAULT nextval('stitch_events_id_seq'::regclass),
   run_id uuid NOT NULL,
@@ -709,6 +742,12 @@ BEGIN
   RETURN stitch_settle_node(p_run_id, p_version_id, p_instance_id, p_attempt, 'completed', out, NULL, NULL,
                             p_started_at, false, p_downstream, p_output_nodes, NULL, p_extra);
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_dataset_version_in_use(p_dataset_id uuid, p_version integer)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$ SELECT false $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_emit(p_run_id uuid, p_events jsonb)
  RETURNS bigint

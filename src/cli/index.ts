@@ -18,6 +18,7 @@ import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
 import { registerDataCommands } from './commands/data';
+import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -30,6 +31,7 @@ registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
 registerDataCommands(program);
+registerDatasetCommands(program);
 registerMcpCommand(program);
 
 /**

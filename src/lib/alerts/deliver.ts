@@ -6,7 +6,7 @@
  * meanwhile join the next try's count. After the last attempt the count is dropped and the
  * outcome stays on the flow page (`GET /api/flows/{id}/alerts`).
  *
- * `stitch_alert_slow`: the `run.slower_than` check its run's start placed (0022_alerts.sql).
+ * `stitch_alert_slow`: the `run.slower_than` check its run's start placed (0027_alerts.sql).
  */
 import type { AlertEvent } from '@/types/stitch';
 import type { Runtime } from '@/lib/runtime';

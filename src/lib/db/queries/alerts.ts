@@ -1,5 +1,5 @@
 /**
- * Flow alerts (0022_alerts.sql): a flow's list, the per-alert delivery state (pending count,
+ * Flow alerts (0027_alerts.sql): a flow's list, the per-alert delivery state (pending count,
  * latest occurrence, last outcome) and the `stitch_alert` / `stitch_alert_slow` jobs around it.
  */
 import type { AlertEvent, AlertSpec } from '@/types/stitch';

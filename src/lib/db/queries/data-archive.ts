@@ -13,7 +13,17 @@ import type { Queryable } from './queryable';
  * Runs come with `--runs` only: finished runs whose parent runs, if any, are finished too, in
  * creation order (a parent and a re-run's source before the runs that name them).
  */
-export const PROJECT_TABLES = ['stitch_settings', 'stitch_credentials', 'stitch_flows', 'stitch_flow_versions', 'stitch_triggers', 'stitch_schedules'] as const;
+export const PROJECT_TABLES = [
+  'stitch_settings',
+  'stitch_credentials',
+  'stitch_flows',
+  'stitch_flow_versions',
+  'stitch_triggers',
+  'stitch_schedules',
+  'stitch_datasets',
+  'stitch_dataset_versions',
+  'stitch_dataset_rows',
+] as const;
 export const RUN_TABLES = ['stitch_runs', 'stitch_node_runs', 'stitch_events', 'stitch_node_usage', 'stitch_fan_in'] as const;
 export type ArchiveTable = (typeof PROJECT_TABLES)[number] | (typeof RUN_TABLES)[number];
 
@@ -24,6 +34,9 @@ const EXPORT_SQL: Record<ArchiveTable, string> = {
   stitch_flows: 'SELECT to_jsonb(t) AS r FROM stitch_flows t ORDER BY created_at, id',
   stitch_flow_versions: 'SELECT to_jsonb(t) AS r FROM stitch_flow_versions t ORDER BY created_at, id',
   stitch_triggers: 'SELECT to_jsonb(t) AS r FROM stitch_triggers t ORDER BY created_at, id',
+  stitch_datasets: 'SELECT to_jsonb(t) AS r FROM stitch_datasets t ORDER BY created_at, id',
+  stitch_dataset_versions: 'SELECT to_jsonb(t) AS r FROM stitch_dataset_versions t ORDER BY dataset_id, version',
+  stitch_dataset_rows: 'SELECT to_jsonb(t) AS r FROM stitch_dataset_rows t ORDER BY dataset_id, version, idx',
   stitch_schedules: `SELECT to_jsonb(t) || jsonb_build_object('last_run_id',
                        (SELECT x.id FROM stitch_export_runs x WHERE x.id = t.last_run_id)) AS r
                      FROM stitch_schedules t ORDER BY created_at, id`,
@@ -87,7 +100,7 @@ export async function schemaVersion(db: Queryable): Promise<number> {
 
 /** Tables of the archive that already hold rows (an import goes into an empty database only). */
 export async function nonEmptyTables(db: Queryable): Promise<string[]> {
-  const tables = ['stitch_flows', 'stitch_flow_versions', 'stitch_runs', 'stitch_credentials', 'stitch_triggers', 'stitch_schedules'];
+  const tables = ['stitch_flows', 'stitch_flow_versions', 'stitch_runs', 'stitch_credentials', 'stitch_triggers', 'stitch_schedules', 'stitch_datasets'];
   const { rows } = await db.query<{ t: string }>(tables.map((t) => `SELECT '${t}' AS t WHERE EXISTS (SELECT 1 FROM ${t})`).join(' UNION ALL '));
   return rows.map((r) => r.t);
 }

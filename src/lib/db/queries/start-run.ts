@@ -75,7 +75,7 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
                 ELSE jsonb_build_object('parentRunId', $9::uuid, 'parentInstanceId', $10::text) END))
               || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
                     'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event,
-            -- run.slower_than alerts (0022_alerts.sql): their checks, placed with the run.
+            -- run.slower_than alerts (0027_alerts.sql): their checks, placed with the run.
             (SELECT stitch_arm_slow_alerts(run.id, f.alerts) FROM stitch_flows f
              WHERE f.id = $1 AND f.alerts @? '$[*] ? (@.on == "run.slower_than")') AS slow_alerts
      FROM run, list`,

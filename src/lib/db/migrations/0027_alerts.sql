@@ -1,4 +1,4 @@
--- 0022_alerts: per-flow alerts (docs/operations.md, "Alerts").
+-- 0027_alerts: per-flow alerts (docs/operations.md, "Alerts").
 --
 -- A flow's `alerts` is a list of {on, to, seconds?, format?} (checked by src/lib/alerts/spec.ts
 -- at save). What happens is recorded where it happens, in the commit that makes it so:
