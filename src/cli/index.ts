@@ -19,6 +19,8 @@ import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
 import { registerRunsListCommand } from './commands/runs';
 import { registerPruneCommand } from './commands/prune';
+import { registerDataCommands } from './commands/data';
+import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -32,6 +34,8 @@ registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
+registerDatasetCommands(program);
 registerMcpCommand(program);
 
 /**

@@ -18,9 +18,11 @@ import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
+import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
 import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
@@ -83,6 +85,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', flowRoutes(config));
   app.route('/', retentionRoutes(config));
   app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
@@ -95,6 +98,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
+  app.route('/', datasetRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

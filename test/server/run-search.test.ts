@@ -23,6 +23,7 @@ interface Seeded {
   cost: number;
   error: string | null;
   input: Record<string, unknown>;
+  tags: Record<string, string>;
 }
 const seeded: Seeded[] = [];
 let flows: string[] = [];
@@ -66,15 +67,16 @@ beforeAll(async () => {
       cost: rnd() < 0.5 ? 0 : Math.round(rnd() * 300) / 100,
       error: status === 'failed' || status === 'cancelled' ? pick(ERRORS) : null,
       input: { topic: pick(['otters', 'seals', 'Otters']), n: pick([1, 2, '2', 3]), nested: { k: pick(['a', 'b']) }, flag: pick([true, false]), list: ['otters'] },
+      tags: { customer: pick(['acme', 'globex', 'Acme']), ...(rnd() < 0.3 ? { tier: 'gold' } : {}) },
     };
     seeded.push(run);
   }
   // Two runs in the same microsecond: the keyset must tell them apart by id.
   seeded[1].createdAt = seeded[0].createdAt;
   await t.stitch.db.pool.query(
-    `INSERT INTO stitch_runs (id, flow_id, version_id, status, trigger, created_at, finished_at, cost_usd, error, input)
-     SELECT x.id, x.flow, x.version, x.status, jsonb_build_object('type', x.trigger), x.created, x.finished, x.cost, x.error, x.input
-     FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, flow uuid, version uuid, status text, trigger text, created timestamptz, finished timestamptz, cost float8, error text, input jsonb)`,
+    `INSERT INTO stitch_runs (id, flow_id, version_id, status, trigger, created_at, finished_at, cost_usd, error, input, tags)
+     SELECT x.id, x.flow, x.version, x.status, jsonb_build_object('type', x.trigger), x.created, x.finished, x.cost, x.error, x.input, x.tags
+     FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, flow uuid, version uuid, status text, trigger text, created timestamptz, finished timestamptz, cost float8, error text, input jsonb, tags jsonb)`,
     [
       JSON.stringify(
         seeded.map((r) => ({
@@ -88,6 +90,7 @@ beforeAll(async () => {
           cost: r.cost,
           error: r.error,
           input: r.input,
+          tags: r.tags,
         })),
       ),
     ],
@@ -152,11 +155,17 @@ const cases: Array<[string, string, (r: Seeded) => boolean]> = [
   ['input nested path', 'input.nested.k=b', (r) => inputIs(r, 'nested.k', 'b')],
   ['input: an array is not a value', 'input.list=otters', (r) => inputIs(r, 'list', 'otters')],
   ['input: a missing field', 'input.nope=1', () => false],
+  ['tag', 'tag.customer=acme', (r) => r.tags.customer === 'acme'],
+  ['tag: case matters', 'tag.customer=Acme', (r) => r.tags.customer === 'Acme'],
+  ['two tags', 'tag.customer=globex&tag.tier=gold', (r) => r.tags.customer === 'globex' && r.tags.tier === 'gold'],
+  ['tag: a missing key', 'tag.region=eu', () => false],
 ];
 const combined: Array<[string, string, (r: Seeded) => boolean]> = [
   ['flow + failed + error', `flowId=FLOW1&status=failed&error=vendor`, (r) => r.flowId === flows[1] && r.status === 'failed' && r.error!.toLowerCase().includes('vendor')],
   ['statuses + trigger + created range', `status=completed,failed&trigger=api,schedule&createdAfter=8d&createdBefore=${T(NOW - 2 * DAY)}`,
     (r) => ['completed', 'failed'].includes(r.status) && ['api', 'schedule'].includes(r.trigger) && r.createdAt.getTime() >= NOW - 8 * DAY && r.createdAt.getTime() < NOW - 2 * DAY],
+  ["one customer's failed runs of the last days", 'status=failed&tag.customer=acme&createdAfter=5d',
+    (r) => r.status === 'failed' && r.tags.customer === 'acme' && r.createdAt.getTime() >= NOW - 5 * DAY],
   ['cost window + input', 'costAbove=0.2&costBelow=2&input.topic=seals', (r) => r.cost > 0.2 && r.cost < 2 && inputIs(r, 'topic', 'seals')],
   ['two input fields + finished range', `input.topic=otters&input.nested.k=a&finishedAfter=9d&finishedBefore=${T(NOW - DAY)}`,
     (r) => inputIs(r, 'topic', 'otters') && inputIs(r, 'nested.k', 'a') && r.finishedAt !== null && r.finishedAt.getTime() >= NOW - 9 * DAY && r.finishedAt.getTime() < NOW - DAY],
@@ -176,7 +185,7 @@ describe('GET /api/runs filters', () => {
   it('the seeded data makes every case say something (none empty but the missing field, none everything but no filter)', () => {
     for (const [name, , match] of [...cases, ...combined]) {
       const n = model(match).length;
-      if (name === 'input: a missing field' || name === 'input: an array is not a value') expect(n, name).toBe(0);
+      if (name === 'input: a missing field' || name === 'input: an array is not a value' || name === 'tag: a missing key') expect(n, name).toBe(0);
       else if (name === 'no filter') expect(n).toBe(seeded.length);
       else expect(n, name).toBeGreaterThan(0), expect(n, name).toBeLessThan(seeded.length);
     }

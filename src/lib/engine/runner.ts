@@ -26,6 +26,7 @@ import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
 import { bulkBatchJob } from '@/lib/runs/bulk-job';
 import { pruneJob, schedulePruning } from '@/lib/runs/retention';
+import { alertJob, slowAlertJob, type AlertJobPayload, type SlowAlertPayload } from '@/lib/alerts/deliver';
 import type { Runtime } from '@/lib/runtime';
 
 export interface QueueRunnerOptions {
@@ -78,6 +79,9 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   stitch_bulk: (payload) => bulkBatchJob(payload as { b: string }),
   // One batch of retention's pruning, which places the next pass (src/lib/runs/retention.ts).
   stitch_prune: () => pruneJob(runtime),
+  // Alerts (src/lib/alerts): a message for what is pending on one alert; a run.slower_than check.
+  stitch_alert: (payload, helpers) => alertJob(runtime, payload as AlertJobPayload, helpers.job),
+  stitch_alert_slow: (payload) => slowAlertJob(runtime, payload as SlowAlertPayload),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {

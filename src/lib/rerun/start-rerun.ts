@@ -25,6 +25,9 @@ export interface RerunOptions {
   input?: unknown;
   dryRun?: boolean;
   budgetUsd?: number;
+  /** Default: the source run's tags and priority (a re-run is the same customer's work). */
+  tags?: Record<string, string>;
+  priority?: number;
   trigger?: Record<string, unknown>;
   /** A start that may be repeated (a bulk job's batch after a crash): the same key returns the same run. */
   idempotency?: StartRunOptions['idempotency'];
@@ -136,6 +139,8 @@ async function prepare(runId: string, options: RerunOptions) {
           rerun: { of: runId, forced },
           budgetUsd: options.budgetUsd,
           idempotency: options.idempotency,
+          tags: options.tags ?? source.tags,
+          priority: options.priority ?? source.priority,
         },
       );
       return { ...started, rerunOf: runId };

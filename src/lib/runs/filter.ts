@@ -198,8 +198,6 @@ export function normalizeRunFilter(spec: RunFilterSpec, now = new Date()): RunFi
   }
   filter.input = inputOf(spec.input, problems);
   filter.tag = tagOf(spec.tag, problems);
-  // TODO(tags): stitch_runs.tags is not in the schema yet; refused rather than ignored until it is.
-  if (filter.tag) problems.add('tag', 'run tags are not available in this version');
   if (problems.list.length) {
     const first = problems.list[0];
     throw new ValidationError(`The run filter is not valid: ${first.field}: ${first.message}`, problems.list);

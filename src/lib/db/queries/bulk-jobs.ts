@@ -1,12 +1,12 @@
 /**
- * Bulk actions on runs (src/lib/runs/bulk.ts, 0022_bulk_actions.sql): a job row with its counters,
+ * Bulk actions on runs (src/lib/runs/bulk.ts, 0029_bulk_actions.sql): a job row with its counters,
  * one item row per run it acts on (the snapshot taken when it was posted), and its keyed
  * `stitch_bulk` queue job, added in the commit that creates or advances it.
  */
 import type { RunFilter } from '@/lib/runs/filter';
 import type { Queryable } from './queryable';
 import { runFilterWhere } from './list-runs';
-import { createdKey, keysetAfter, pageOf } from './keyset';
+import { createdKey, keysetAfter, pageOf } from './keyset-cursor';
 
 export type BulkAction = 'cancel' | 'retry' | 'rerun';
 export type BulkState = 'running' | 'completed';
@@ -111,7 +111,7 @@ export async function getBulkJob(db: Queryable, id: string): Promise<BulkJobRow 
   return rows[0] && toBulkJob(rows[0]);
 }
 
-/** Bulk jobs newest first, keyset-paginated (keyset.ts). */
+/** Bulk jobs newest first, keyset-paginated (keyset-cursor.ts). */
 export async function listBulkJobs(db: Queryable, page: { limit: number; cursor?: string }): Promise<{ jobs: BulkJobRow[]; nextCursor: string | null }> {
   const values: unknown[] = [];
   const keyset = keysetAfter(page.cursor, values, 'j');

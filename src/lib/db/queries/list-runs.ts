@@ -1,10 +1,10 @@
 /**
  * The run search: one page of runs matching a filter (src/lib/runs/filter.ts), newest first,
  * keyset-paginated on (created_at, id) — a page never skips or repeats a run however many runs
- * start meanwhile (keyset.ts). The same WHERE clause counts and selects runs
+ * start meanwhile (keyset-cursor.ts). The same WHERE clause counts and selects runs
  * for bulk actions.
  *
- * Which index answers which filter (0021_run_search.sql; plans in docs/operations.md):
+ * Which index answers which filter (0028_run_search.sql; plans in docs/operations.md):
  * created_at alone → stitch_runs_created_idx, walked backwards until a page is full; flowId,
  * status, flowId+status, trigger → a btree led by that column and ending in (created_at, id), so
  * the page is still read in order; input and tag → GIN containment (jsonb_path_ops); error →
@@ -16,7 +16,7 @@ import type { RunRow } from '@/types/stitch';
 import type { RunFilter } from '@/lib/runs/filter';
 import type { Queryable } from './queryable';
 import { toRunRow } from '@/lib/db/rows';
-import { createdKey, keysetAfter, pageOf } from './keyset';
+import { createdKey, keysetAfter, pageOf } from './keyset-cursor';
 
 export interface RunListPage {
   runs: Array<RunRow & { costUsd: number }>;

@@ -1,5 +1,5 @@
 /**
- * Retention (src/lib/runs/retention.ts, 0023_retention.sql): which finished runs their policy lets
+ * Retention (src/lib/runs/retention.ts, 0030_retention.sql): which finished runs their policy lets
  * go, and deleting them — a few root runs with their sub-flow runs per transaction — with every row
  * that is theirs: node rows, usage, idempotency keys, fan-in, slots and remote tasks (ON DELETE
  * CASCADE), events and spent step-cache flights (here), and the local media only they refer to.

@@ -25,6 +25,8 @@ CREATE INDEX stitch_runs_cost_idx ON stitch_runs (cost_usd) WHERE cost_usd > 0;
 -- input.<path>=<value> is containment (input @> {"path": value}); jsonb_path_ops is the small,
 -- containment-only GIN (one hashed entry per leaf), with fastupdate's pending list absorbing inserts.
 CREATE INDEX stitch_runs_input_idx ON stitch_runs USING gin (input jsonb_path_ops);
+-- tag.<key>=<value> likewise: tags @> {"key": "value"} (stitch_runs.tags, 0021_run_tags.sql).
+CREATE INDEX stitch_runs_tags_idx ON stitch_runs USING gin (tags jsonb_path_ops);
 
 -- Deleting a run (retention) looks these up by run: without an index each delete scans the table.
 CREATE INDEX stitch_runs_rerun_of_idx ON stitch_runs (rerun_of) WHERE rerun_of IS NOT NULL;
