@@ -104,11 +104,18 @@ export const StartedRunSchema = z
 
 export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 
-export const RunListQuery = z.object({
+/** Every list is one page (`limit`, default 50, at most 200) and a cursor for the next (src/lib/db/queries/page.ts). */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' }, description: 'Items per page (1–200, default 50)' }),
+  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+});
+
+/** `nextCursor`: pass it as `cursor` for the next page; null on the last. */
+export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page' });
+
+export const RunListQuery = PageQuery.extend({
   flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),
   status: RUN_STATUS.optional().openapi({ param: { name: 'status', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
-  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
 });
 
 const NodeStateSchema = z.object({
@@ -172,7 +179,7 @@ export const RunSchema = RunSummarySchema.extend({
 }).openapi('Run');
 
 export const RunListSchema = z
-  .object({ runs: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .object({ runs: z.array(RunSummarySchema), nextCursor: NextCursor })
   .openapi('RunList');
 
 export const CallbackBody = z

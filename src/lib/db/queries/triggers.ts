@@ -7,7 +7,9 @@ import type { Queryable } from './queryable';
 import { getFlow } from './flows';
 import { isUuid, iso } from '@/lib/db/rows';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
-import { ConflictError, NotFoundError } from '@/lib/errors';
+import { ConflictError, LimitReachedError, NotFoundError } from '@/lib/errors';
+import { lockCollection } from './advisory-locks';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './page';
 
 export interface Trigger {
   id: string;
@@ -42,10 +44,22 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
   lastUsedAt: iso(r.last_used_at),
 });
 
-/** Create a trigger with a fresh 256-bit secret (returned here and never again). */
-export async function createTrigger(db: Queryable, flowId: string, slug?: string, budgetUsd: number | null = null): Promise<Trigger & { secret: string }> {
+/**
+ * Create a trigger with a fresh 256-bit secret (returned here and never again), within the caller's
+ * transaction: a flow has at most `maxPerFlow` live triggers (STITCH_MAX_TRIGGERS_PER_FLOW).
+ */
+export async function createTrigger(
+  db: Queryable,
+  flowId: string,
+  maxPerFlow: number,
+  slug?: string,
+  budgetUsd: number | null = null,
+): Promise<Trigger & { secret: string }> {
   checkBudgetUsd(budgetUsd);
   await getFlow(db, flowId);
+  await lockCollection(db, `triggers:${flowId}`);
+  const { rows: count } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL', [flowId]);
+  if (count[0].n >= maxPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count[0].n} webhook triggers`, maxPerFlow, 'STITCH_MAX_TRIGGERS_PER_FLOW');
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
@@ -60,13 +74,18 @@ export async function createTrigger(db: Queryable, flowId: string, slug?: string
   }
 }
 
-export async function listTriggers(db: Queryable, flowId: string): Promise<Trigger[]> {
+/** One page of a flow's live triggers, oldest first (keyset on created_at, id: ./page.ts). */
+export async function listTriggers(db: Queryable, flowId: string, page: PageRequest): Promise<{ triggers: Trigger[]; nextCursor: string | null }> {
   await getFlow(db, flowId);
-  const { rows } = await db.query<TriggerDbRow>(
-    'SELECT * FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL ORDER BY created_at',
-    [flowId],
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
+  const { rows } = await db.query<TriggerDbRow & { created_key: string }>(
+    `SELECT *, ${micros('created_at')} AS created_key FROM stitch_triggers
+     WHERE flow_id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR (created_at, id) > (${fromMicros('$2')}, $3::uuid))
+     ORDER BY created_at, id LIMIT $4`,
+    [flowId, after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
   );
-  return rows.map(toTrigger);
+  const { rows: triggers, nextCursor } = pageOf(rows, page.limit, (r) => [r.created_key, r.id]);
+  return { triggers: triggers.map(toTrigger), nextCursor };
 }
 
 /** Set (or, with null, clear) the budget of the runs a trigger starts from now on. */
@@ -105,7 +124,10 @@ export async function findTriggerBySlug(db: Queryable, slug: string): Promise<Tr
  * Claim a delivery id for a trigger. Returns undefined when this delivery is new (the caller starts
  * the run and calls `recordDeliveryRun`), or the earlier delivery's run id (null while it starts).
  */
-export async function claimDelivery(db: Queryable, triggerId: string, deliveryId: string): Promise<{ runId: string | null } | undefined> {
+export async function claimDelivery(db: Queryable, triggerId: string, deliveryId: string, keepHours: number): Promise<{ runId: string | null } | undefined> {
+  // Delivery ids are remembered as long as idempotency keys (STITCH_IDEMPOTENCY_HOURS): this
+  // trigger's older ones go first (its primary-key prefix finds them).
+  await db.query('DELETE FROM stitch_webhook_deliveries WHERE trigger_id = $1 AND created_at < now() - make_interval(hours => $2)', [triggerId, keepHours]);
   const { rows } = await db.query<{ inserted: boolean; run_id: string | null }>(
     `WITH ins AS (
        INSERT INTO stitch_webhook_deliveries (trigger_id, delivery_id) VALUES ($1, $2)
