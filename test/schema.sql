@@ -29,6 +29,39 @@ TABLE stitch_credentials (
 );
 CREATE TRIGGER stitch_credentials_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_credentials FOR EACH STATEMENT EXECUTE FUNCTION stitch_vault_changed();
 
+TABLE stitch_dataset_rows (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  idx integer NOT NULL,
+  input jsonb NOT NULL,
+  expected jsonb,
+  notes text,
+  CONSTRAINT stitch_dataset_rows_dataset_id_version_fkey FOREIGN KEY (dataset_id, version) REFERENCES stitch_dataset_versions(dataset_id, version) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_rows_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
+  CONSTRAINT stitch_dataset_rows_pkey PRIMARY KEY (dataset_id, version, idx)
+);
+
+TABLE stitch_dataset_versions (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  row_count integer NOT NULL,
+  source jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_dataset_versions_dataset_id_fkey FOREIGN KEY (dataset_id) REFERENCES stitch_datasets(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_versions_pkey PRIMARY KEY (dataset_id, version)
+);
+
+TABLE stitch_datasets (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  name text NOT NULL,
+  version integer NOT NULL DEFAULT 1,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_datasets_name_key UNIQUE (name),
+  CONSTRAINT stitch_datasets_pkey PRIMARY KEY (id)
+);
+CREATE INDEX stitch_datasets_created_idx ON public.stitch_datasets USING btree (created_at DESC, id DESC);
+
 TABLE stitch_events (
   id bigint NOT NULL DEFAULT nextval('stitch_events_id_seq'::regclass),
   run_id uuid NOT NULL,
@@ -234,11 +267,15 @@ TABLE stitch_runs (
   rerun_of uuid,
   rerun jsonb,
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_runs_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
   CONSTRAINT stitch_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES stitch_runs(id) ON DELETE SET NULL,
   CONSTRAINT stitch_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
+  CONSTRAINT stitch_runs_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text)),
   CONSTRAINT stitch_runs_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
 );
 CREATE INDEX stitch_runs_created_idx ON public.stitch_runs USING btree (created_at DESC, id DESC);
@@ -262,11 +299,15 @@ TABLE stitch_schedules (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
   CONSTRAINT stitch_schedules_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_schedules_catch_up_check CHECK ((catch_up = ANY (ARRAY['none'::text, 'latest'::text]))),
   CONSTRAINT stitch_schedules_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE CASCADE,
   CONSTRAINT stitch_schedules_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES stitch_runs(id) ON DELETE SET NULL,
-  CONSTRAINT stitch_schedules_pkey PRIMARY KEY (id)
+  CONSTRAINT stitch_schedules_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_schedules_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
+  CONSTRAINT stitch_schedules_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text))
 );
 CREATE INDEX stitch_schedules_flow_idx ON public.stitch_schedules USING btree (flow_id);
 
@@ -286,11 +327,15 @@ TABLE stitch_triggers (
   last_used_at timestamp with time zone,
   deleted_at timestamp with time zone,
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
   CONSTRAINT stitch_triggers_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_triggers_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_triggers_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_triggers_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
   CONSTRAINT stitch_triggers_slug_check CHECK ((slug ~ '^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$'::text)),
-  CONSTRAINT stitch_triggers_slug_key UNIQUE (slug)
+  CONSTRAINT stitch_triggers_slug_key UNIQUE (slug),
+  CONSTRAINT stitch_triggers_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text))
 );
 CREATE INDEX stitch_triggers_flow_idx ON public.stitch_triggers USING btree (flow_id) WHERE (deleted_at IS NULL);
 
@@ -662,6 +707,12 @@ BEGIN
                             p_started_at, false, p_downstream, p_output_nodes, NULL, p_extra);
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_dataset_version_in_use(p_dataset_id uuid, p_version integer)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$ SELECT false $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_emit(p_run_id uuid, p_events jsonb)
  RETURNS bigint
  LANGUAGE sql
@@ -714,14 +765,19 @@ CREATE OR REPLACE FUNCTION public.stitch_enqueue_execute(p_run_id uuid, p_versio
 AS $function$
 DECLARE
   specs graphile_worker.job_spec[];
+  run_at timestamptz := p_run_at;
 BEGIN
   IF p_instances IS NULL OR jsonb_array_length(p_instances) = 0 THEN
     RETURN 0;
   END IF;
+  IF run_at IS NULL THEN
+    -- One primary-key read, only when a job is queued (eager dispatch queues nothing).
+    SELECT stitch_priority_run_at(r.priority) INTO run_at FROM stitch_runs r WHERE r.id = p_run_id;
+  END IF;
   specs := array(
     SELECT ROW('stitch_execute',
                json_build_object('r', p_run_id, 'v', p_version_id, 'i', x ->> 'i', 'a', coalesce((x ->> 'a')::int, 1)),
-               NULL, p_run_at, 5, NULL, NULL, NULL)::graphile_worker.job_spec
+               NULL, run_at, 5, NULL, NULL, NULL)::graphile_worker.job_spec
     FROM jsonb_array_elements(p_instances) AS x
     WHERE NOT x ? 'e'
   );
@@ -973,6 +1029,14 @@ BEGIN
   PERFORM pg_notify('stitch_flows', '');
   RETURN NULL;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_priority_run_at(p_priority integer)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT CASE WHEN p_priority <> 0 THEN now() - make_interval(mins => p_priority) END
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_release_items(p_run_id uuid, p_ticks jsonb)
  RETURNS jsonb

@@ -91,6 +91,10 @@ export const LIMIT_VARIABLES = {
   remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  datasets: { variable: 'STITCH_MAX_DATASETS', default: 200 },
+  datasetRows: { variable: 'STITCH_MAX_DATASET_ROWS', default: 1000 },
+  datasetVersions: { variable: 'STITCH_MAX_DATASET_VERSIONS', default: 10 },
+  runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
 } as const;
 
 export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };

@@ -18,6 +18,7 @@ import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
+import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
@@ -91,6 +92,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
+  app.route('/', datasetRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

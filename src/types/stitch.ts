@@ -224,6 +224,10 @@ export interface RunRow {
   /** A sub-flow's child run: the run and `flow` node instance that started it (else null). */
   parentRunId: string | null;
   parentInstanceId: string | null;
+  /** What the run was started with to say whose it is (`{customer: "acme"}`); never a secret. */
+  tags: Record<string, string>;
+  /** 0…100, higher first: its queued work is ordered as if queued that many minutes earlier. */
+  priority: number;
 }
 
 /** A flow as lists show it: its current version and its last run. */
@@ -369,6 +373,9 @@ export interface Schedule {
   catchUp: ScheduleCatchUp;
   /** Spend cap in USD of every run it starts (null: the flow's default). */
   budgetUsd: number | null;
+  /** Tags and priority of every run it starts (docs/limits.md). */
+  tags: Record<string, string>;
+  priority: number;
   /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
   nextRunAt: string | null;
   lastRunAt: string | null;

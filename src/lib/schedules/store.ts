@@ -21,6 +21,7 @@ import {
 import { isUuid } from '@/lib/db/runs';
 import { LimitReachedError, NotFoundError, ValidationError } from '@/lib/errors';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
+import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
 import { checkCronSpec, nextTick } from './cron';
 
 export type { Schedule };
@@ -50,13 +51,15 @@ export async function createSchedule(flowId: string, fields: ScheduleFields): Pr
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
   checkBudgetUsd(budgetUsd);
+  const tags = checkRunTags(fields.tags, limits.runTags);
+  const priority = checkPriority(fields.priority) ?? 0;
   checkInputSize(fields.input, limits);
   return withTransaction(async (client) => {
     await getFlow(client, flowId);
     await lockCollection(client, `schedules:${flowId}`);
     const count = await countSchedules(client, flowId);
     if (count >= limits.schedulesPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count} schedules`, limits.schedulesPerFlow, 'STITCH_MAX_SCHEDULES_PER_FLOW');
-    return insertSchedule(client, flowId, { ...fields, budgetUsd }, firstTick(fields));
+    return insertSchedule(client, flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
   });
 }
 
@@ -74,7 +77,7 @@ export async function getSchedule(flowId: string, scheduleId: string): Promise<S
 
 /**
  * Change a schedule. A new expression, time zone or enabled flag fires from now on (the pending
- * tick is replaced); a change of input, catchUp or budgetUsd alone keeps the pending tick.
+ * tick is replaced); a change of input, catchUp, budgetUsd, tags or priority alone keeps the pending tick.
  */
 export async function updateSchedule(flowId: string, scheduleId: string, patch: Partial<ScheduleFields>): Promise<Schedule> {
   if (patch.input !== undefined) checkInputSize(patch.input, runtimeConfig().limits);
@@ -86,6 +89,8 @@ export async function updateSchedule(flowId: string, scheduleId: string, patch: 
     enabled: patch.enabled ?? current.enabled,
     catchUp: patch.catchUp ?? current.catchUp,
     budgetUsd: patch.budgetUsd === undefined ? current.budgetUsd : patch.budgetUsd,
+    tags: checkRunTags(patch.tags ?? current.tags, runtimeConfig().limits.runTags),
+    priority: checkPriority(patch.priority) ?? current.priority,
   };
   checkCronSpec(fields);
   checkBudgetUsd(fields.budgetUsd ?? null);

@@ -202,7 +202,14 @@ export function flowRoutes(config: Config) {
         const scope = `flow:${flowId.toLowerCase()}`;
         const run = await startRun(
           { flowId },
-          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined },
+          {
+            input: body.input,
+            budgetUsd: body.budgetUsd,
+            tags: body.tags,
+            priority: body.priority,
+            trigger: { type: 'api' },
+            idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined,
+          },
         );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },
