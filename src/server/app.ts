@@ -21,6 +21,7 @@ import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
@@ -80,6 +81,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
