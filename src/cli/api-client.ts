@@ -1,7 +1,7 @@
 /**
  * A small client of Stitch's HTTP API for `--url` commands (authenticates with STITCH_API_KEY).
  */
-import { allPages } from '@/lib/db/queries/page';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 
 export class ApiError extends Error {
   constructor(

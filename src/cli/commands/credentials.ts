@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '@/lib/errors';
 import { checkCredentialName, deleteCredential, listCredentials, setCredential, type CredentialSummary } from '@/lib/vault/credentials';
-import { allPages } from '@/lib/db/queries/page';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 import { api, withDatabase } from './inspect';
 
 /** Ctrl-C and Ctrl-D at the prompt. */

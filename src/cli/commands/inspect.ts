@@ -1,11 +1,12 @@
 /**
- * Read-only commands: `flows list` and `runs show RUN_ID`, from the database (or `--url`).
+ * Read-only commands: `flows list`, `runs list` (commands/runs.ts) and `runs show RUN_ID`, from the
+ * database (or `--url`).
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
 import { listFlows, type FlowSummary } from '@/lib/db/queries/flows';
-import { allPages } from '@/lib/db/queries/page';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
@@ -39,7 +40,7 @@ export function registerInspectCommands(program: Command): void {
       for (const f of list) console.log(`${f.id}  v${f.version ?? '-'}  ${f.name}`);
     });
 
-  const runs = program.command('runs').description('Inspect runs');
+  const runs = program.command('runs').description('Search and inspect runs');
   runs
     .command('show')
     .argument('<runId>')

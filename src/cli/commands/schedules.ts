@@ -10,7 +10,7 @@ import { createSchedule, deleteSchedule, listSchedules, type CatchUp, type Sched
 import { api, withDatabase } from './inspect';
 import { collectTag, parsePriority } from '../tag-options';
 import { getPool } from '@/lib/db/pool';
-import { allPages } from '@/lib/db/queries/page';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 
 interface AddOptions {
   cron: string;

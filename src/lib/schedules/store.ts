@@ -8,7 +8,7 @@ import type { Limits } from '@/lib/config';
 import { runtimeConfig } from '@/lib/runtime';
 import { getPool, withTransaction } from '@/lib/db/pool';
 import { lockCollection } from '@/lib/db/queries/advisory-locks';
-import type { PageRequest } from '@/lib/db/queries/page';
+import type { PageRequest } from '@/lib/db/queries/keyset-cursor';
 import {
   countSchedules,
   deleteSchedule as deleteScheduleRow,

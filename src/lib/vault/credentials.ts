@@ -7,7 +7,7 @@ import { ConflictError, LimitReachedError, NotFoundError, ValidationError } from
 import { getPool, withTransaction } from '@/lib/db/pool';
 import { lockCollection } from '@/lib/db/queries/advisory-locks';
 import { countCredentials, deleteSealed, listCredentialNames, saveSealed } from '@/lib/db/queries/credentials';
-import type { PageRequest } from '@/lib/db/queries/page';
+import type { PageRequest } from '@/lib/db/queries/keyset-cursor';
 import { runtimeConfig } from '@/lib/runtime';
 import { workersUsingKey } from '@/lib/workers/integration-keys';
 import { encryptSecret } from './cipher';

@@ -3,7 +3,7 @@
  * bytes cross this module; the key and the plaintexts stay with the callers (src/lib/vault).
  */
 import type { Queryable } from './queryable';
-import { decodeCursor, pageOf, type PageRequest } from './page';
+import { decodeCursor, pageOf, type PageRequest } from './keyset-cursor';
 import type { SealedSecret } from '@/lib/vault/cipher';
 
 export interface CredentialEntry {
@@ -35,7 +35,7 @@ export async function countCredentials(db: Queryable, name: string): Promise<{ c
   return rows[0];
 }
 
-/** One page of credential names, in name order (keyset on the name: ./page.ts). */
+/** One page of credential names, in name order (keyset on the name: ./keyset-cursor.ts). */
 export async function listCredentialNames(db: Queryable, page: PageRequest): Promise<{ credentials: CredentialEntry[]; nextCursor: string | null }> {
   const after = decodeCursor(page.cursor, [/^[A-Z][A-Z0-9_]{0,127}$/]);
   const { rows } = await db.query<{ name: string; updated_at: Date }>(

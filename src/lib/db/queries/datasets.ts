@@ -3,7 +3,7 @@
  * written with it in one statement and never change.
  */
 import type { Queryable } from './queryable';
-import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf } from './page';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf } from './keyset-cursor';
 
 export interface DatasetRowValue {
   input: Record<string, unknown>;

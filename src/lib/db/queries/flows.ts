@@ -6,7 +6,7 @@ import type { AlertSpec, ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, Vis
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
-import { MICROS, NUMBER_KEY, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './page';
+import { MICROS, NUMBER_KEY, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export type { FlowSummary } from '@/types/stitch';
 
@@ -25,7 +25,7 @@ function flowIdOrThrow(flowId: string): string {
 }
 
 // The last run comes from the (flow_id, created_at DESC) index: one index probe per flow.
-// updated_key: the list's cursor key (./page.ts).
+// updated_key: the list's cursor key (./keyset-cursor.ts).
 const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at, ${micros('f.updated_at')} AS updated_key,
     lr.id AS last_run_id, lr.status AS last_run_status, lr.created_at AS last_run_created_at
   FROM stitch_flows f LEFT JOIN stitch_flow_versions v ON v.id = f.current_version_id
@@ -58,7 +58,7 @@ function toSummary(r: SummaryDbRow): FlowSummary {
   };
 }
 
-/** One page of flows, most recently updated first (keyset on updated_at, id: ./page.ts). */
+/** One page of flows, most recently updated first (keyset on updated_at, id: ./keyset-cursor.ts). */
 export async function listFlows(db: Queryable, page: PageRequest): Promise<{ flows: FlowSummary[]; nextCursor: string | null }> {
   const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
   const { rows } = await db.query<SummaryDbRow>(

@@ -7,7 +7,7 @@
 import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import type { Queryable } from './queryable';
 import { iso } from '../rows';
-import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './page';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export interface ScheduleFields {
   cron: string;
@@ -90,7 +90,7 @@ export async function countSchedules(db: Queryable, flowId: string): Promise<num
   return rows[0].n;
 }
 
-/** One page of a flow's schedules, oldest first (keyset on created_at, id: ./page.ts). */
+/** One page of a flow's schedules, oldest first (keyset on created_at, id: ./keyset-cursor.ts). */
 export async function listSchedules(db: Queryable, flowId: string, page: PageRequest): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {
   const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
   const { rows } = await db.query<ScheduleDbRow & { created_key: string }>(

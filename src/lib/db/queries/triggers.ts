@@ -12,7 +12,7 @@ import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
 import { runtimeConfig } from '@/lib/runtime';
 import { ConflictError, LimitReachedError, NotFoundError } from '@/lib/errors';
 import { lockCollection } from './advisory-locks';
-import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './page';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export interface Trigger {
   id: string;
@@ -86,7 +86,7 @@ export async function createTrigger(db: Queryable, flowId: string, slug?: string
   }
 }
 
-/** One page of a flow's live triggers, oldest first (keyset on created_at, id: ./page.ts). */
+/** One page of a flow's live triggers, oldest first (keyset on created_at, id: ./keyset-cursor.ts). */
 export async function listTriggers(db: Queryable, flowId: string, page: PageRequest): Promise<{ triggers: Trigger[]; nextCursor: string | null }> {
   await getFlow(db, flowId);
   const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);

@@ -1,11 +1,13 @@
 /**
- * Keyset pagination, the one way every list pages (GET /api/runs first): at most `limit` items in
- * a fixed order, and an opaque cursor — the last item's sort key — for the next page, so a page
+ * Keyset pagination, the one way every list pages (`GET /api/runs` first): at most `limit` items
+ * in a fixed order, and an opaque cursor — the last item's sort key — for the next page, so a page
  * never skips or repeats an item however many are added meanwhile. A query asks for `limit + 1`
  * rows; the extra one only says there is a next page.
  *
  * Timestamps in a key are exact epoch microseconds (`MICROS`), not ISO text: milliseconds would
- * skip or repeat items created within the same millisecond. `afterMicros` turns one back.
+ * skip or repeat items created within the same millisecond. Lists newest first on
+ * (created_at, id) — runs, bulk jobs — select `createdKey(alias)` and filter with `keysetAfter`;
+ * other orders (oldest first, by name, by version) decode their key with `decodeCursor`.
  */
 import { ValidationError } from '@/lib/errors';
 
@@ -42,10 +44,26 @@ export function decodeCursor(cursor: string | undefined, shape: RegExp[]): strin
   ]);
 }
 
-/** The page of `rows` (fetched with `limit + 1`) and the cursor after its last item. */
-export function pageOf<R>(rows: R[], limit: number, keyOf: (row: R) => string[]): { rows: R[]; nextCursor: string | null } {
+/** Select this beside the row (`<alias>.created_at` as epoch microseconds, text) to build its cursor. */
+export const createdKey = (alias: string) => `${micros(`${alias}.created_at`)} AS created_key`;
+
+/** ` AND (alias.created_at, alias.id) < cursor` (or nothing without a cursor), its values appended to `values`. */
+export function keysetAfter(cursor: string | undefined, values: unknown[], alias: string): string {
+  const after = decodeCursor(cursor || undefined, [MICROS, UUID_KEY]);
+  if (!after) return '';
+  return ` AND (${alias}.created_at, ${alias}.id) < (${fromMicros(`$${values.push(after[0])}`)}, $${values.push(after[1])}::uuid)`;
+}
+
+/**
+ * A page from `limit + 1` rows: the first `limit`, and the cursor after them if there were more —
+ * the last row's `keyOf` (by default its `created_key` and `id`).
+ */
+export function pageOf<R extends { created_key: string; id: string }>(rows: R[], limit: number): { rows: R[]; nextCursor: string | null };
+export function pageOf<R>(rows: R[], limit: number, keyOf: (row: R) => string[]): { rows: R[]; nextCursor: string | null };
+export function pageOf<R>(rows: R[], limit: number, keyOf?: (row: R) => string[]): { rows: R[]; nextCursor: string | null } {
   const page = rows.slice(0, limit);
-  return { rows: page, nextCursor: rows.length > limit ? encodeCursor(keyOf(page[page.length - 1])) : null };
+  const key = keyOf ?? ((row: R) => [(row as { created_key: string }).created_key, (row as { id: string }).id]);
+  return { rows: page, nextCursor: rows.length > limit ? encodeCursor(key(page[page.length - 1])) : null };
 }
 
 /** Every item of a list, page by page (for the CLI's listings; a client pages the same way). */
