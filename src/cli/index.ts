@@ -17,6 +17,8 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerDataCommands } from './commands/data';
+import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -28,6 +30,8 @@ registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
+registerDatasetCommands(program);
 registerMcpCommand(program);
 
 /**

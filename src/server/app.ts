@@ -18,8 +18,10 @@ import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
+import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
@@ -79,6 +81,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
@@ -91,6 +94,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
+  app.route('/', datasetRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

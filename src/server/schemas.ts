@@ -2,7 +2,9 @@
  * The HTTP API's shapes, as zod schemas: they validate requests and generate /api/openapi.json.
  * Response schemas document; they are not re-validated on the way out.
  */
+import { ALERT_EVENTS } from '@/types/stitch';
 import { z } from './openapi';
+import { PRIORITY_MAX, PRIORITY_MIN } from '@/lib/fair/run-tags';
 
 export const ErrorSchema = z
   .object({
@@ -42,8 +44,20 @@ export const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spen
 const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
 /** A trigger's or a schedule's budget for the runs it starts; null: the flow's default. */
 export const TriggerBudget = BudgetUsd.nullable().openapi({ description: "Spend cap in USD of every run it starts (null: the flow's default)" });
-export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
-export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
+export const AlertSchema = z
+  .object({
+    on: z.enum(ALERT_EVENTS).openapi({ description: 'run.failed, node.failed (after its last attempt), budget_exceeded, or run.slower_than (needs `seconds`)' }),
+    to: z.string().max(2048).openapi({ description: 'Where the message is POSTed (signed like http-webhook calls; public addresses only unless STITCH_WEBHOOK_ALLOW_PRIVATE)' }),
+    seconds: z.number().optional().openapi({ description: 'run.slower_than: a run still open this many seconds after its start raises the alert' }),
+    format: z.enum(['json', 'slack']).optional().openapi({ description: 'Message shape; default slack for hooks.slack.com URLs, else json' }),
+  })
+  .strict()
+  .openapi('Alert');
+/** The shape only: targets, thresholds and the per-flow limit are checked by src/lib/alerts/spec.ts. */
+export const AlertList = z.array(AlertSchema).max(1000).openapi({ description: "The flow's alerts (at most STITCH_MAX_ALERTS_PER_FLOW); replaces the list" });
+
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('UpdateFlow');
 
 export const FlowSummarySchema = z
   .object({
@@ -65,7 +79,7 @@ export const FlowSummarySchema = z
   })
   .openapi('FlowSummary');
 
-export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable() }).openapi('Flow');
+export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable(), alerts: z.array(AlertSchema) }).openapi('Flow');
 
 export const VersionSchema = z
   .object({
@@ -78,7 +92,21 @@ export const VersionSchema = z
   })
   .openapi('FlowVersion');
 
-export const RunBody = z.object({ input: z.unknown().optional(), budgetUsd: BudgetUsd.optional() }).openapi('RunRequest');
+export const RunTagsSchema = z
+  .record(z.string(), z.string())
+  .openapi('RunTags', {
+    description: 'Tags of the run: names of 1–64 letters, digits, `_` or `-`; values of 1–256 characters; at most 16 (STITCH_MAX_RUN_TAGS). Never secrets.',
+    example: { customer: 'acme', plan: 'pro' },
+  });
+export const RunPriority = z
+  .number()
+  .int()
+  .min(PRIORITY_MIN)
+  .max(PRIORITY_MAX)
+  .openapi({ description: `Higher first, ${PRIORITY_MIN}…${PRIORITY_MAX} (default 0): when work is backed up, a run of priority p starts as if queued p minutes earlier (docs/limits.md)` });
+export const RunBody = z
+  .object({ input: z.unknown().optional(), budgetUsd: BudgetUsd.optional(), tags: RunTagsSchema.optional(), priority: RunPriority.optional() })
+  .openapi('RunRequest');
 
 /** Save-time warnings: possibly-missing optional inputs (errors are a 400 instead). */
 export const WarningsSchema = z
@@ -148,6 +176,8 @@ export const RunSummarySchema = z
     finishedAt: z.string().nullable(),
     parentRunId: z.string().nullable().openapi({ description: 'For a sub-flow run: the run whose `flow` node started it' }),
     parentInstanceId: z.string().nullable().openapi({ description: 'For a sub-flow run: that `flow` node instance' }),
+    tags: RunTagsSchema,
+    priority: z.number().int().openapi({ description: 'Higher first (default 0)' }),
   })
   .openapi('RunSummary');
 
@@ -191,6 +221,12 @@ export const CallbackResultSchema = z.object({ ok: z.literal(true), duplicate: z
 
 export const CompleteBody = z.object({ input: z.unknown().optional() }).openapi('UserTaskAnswer');
 
+/** A trigger's tags: each value a template over the delivery's JSON body, or a constant. */
+const TriggerTags = z.record(z.string(), z.string()).openapi({
+  description: 'Tags of every run it starts, each a template over the JSON body (`{"customer": "{{account.id}}"}`) or a constant; a tag whose template finds nothing is left out',
+  example: { customer: '{{account.id}}', source: 'github' },
+});
+
 export const CreateTriggerBody = z
   .object({
     slug: z
@@ -198,12 +234,18 @@ export const CreateTriggerBody = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, '3–64 letters, digits, "-" or "_", starting with a letter or digit')
       .optional(),
     budgetUsd: TriggerBudget.optional(),
+    tags: TriggerTags.optional(),
+    priority: RunPriority.optional().openapi({ description: 'Priority of every run it starts (default 0)' }),
   })
   // A misspelt key (`budget_usd`) is refused, not ignored: the trigger would start runs without it.
   .strict()
   .openapi('CreateTrigger');
 
-export const UpdateTriggerBody = z.object({ budgetUsd: TriggerBudget }).strict().openapi('UpdateTrigger');
+export const UpdateTriggerBody = z
+  .object({ budgetUsd: TriggerBudget.optional(), tags: TriggerTags.optional(), priority: RunPriority.optional() })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'Nothing to change: give budgetUsd, tags or priority' })
+  .openapi('UpdateTrigger');
 
 export const TriggerSchema = z
   .object({
@@ -212,6 +254,8 @@ export const TriggerSchema = z
     slug: z.string(),
     url: z.string(),
     budgetUsd: TriggerBudget,
+    tags: TriggerTags,
+    priority: z.number().int(),
     createdAt: z.string(),
     lastUsedAt: z.string().nullable(),
   })

@@ -224,6 +224,24 @@ export interface RunRow {
   /** A sub-flow's child run: the run and `flow` node instance that started it (else null). */
   parentRunId: string | null;
   parentInstanceId: string | null;
+  /** What the run was started with to say whose it is (`{customer: "acme"}`); never a secret. */
+  tags: Record<string, string>;
+  /** 0…100, higher first: its queued work is ordered as if queued that many minutes earlier. */
+  priority: number;
+}
+
+/** What a flow's alert listens to (docs/operations.md, "Alerts"). */
+export const ALERT_EVENTS = ['run.failed', 'node.failed', 'budget_exceeded', 'run.slower_than'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** One alert of a flow: `on` an event, POST a message `to` a URL. */
+export interface AlertSpec {
+  on: AlertEvent;
+  to: string;
+  /** `run.slower_than` only: a run still open this many seconds after its start raises it. */
+  seconds?: number;
+  /** The message's shape; default `slack` for a Slack incoming-webhook URL, else `json`. */
+  format?: 'json' | 'slack';
 }
 
 /** A flow as lists show it: its current version and its last run. */
@@ -369,6 +387,9 @@ export interface Schedule {
   catchUp: ScheduleCatchUp;
   /** Spend cap in USD of every run it starts (null: the flow's default). */
   budgetUsd: number | null;
+  /** Tags and priority of every run it starts (docs/limits.md). */
+  tags: Record<string, string>;
+  priority: number;
   /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
   nextRunAt: string | null;
   lastRunAt: string | null;

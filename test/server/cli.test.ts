@@ -155,10 +155,16 @@ describe('stitch start (fresh embedded database)', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
   });
 
-  it('`run --url` runs a flow on the server and exits 0', async () => {
-    const p = spawnStitch(['run', 'examples/hello.json', '--url', url], { DATABASE_URL: '' });
+  it('`run --url` runs a flow on the server with its --tag and --priority, and exits 0', async () => {
+    const p = spawnStitch(['run', 'examples/hello.json', '--url', url, '--tag', 'customer=acme', '--tag', 'note=a=b', '--priority', '5'], { DATABASE_URL: '' });
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('"greeting": "Hello, Stitch!"');
+    const runId = /Run ([0-9a-f-]{36})/.exec(p.output())![1];
+    const run = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { tags: unknown; priority: number };
+    expect(run).toMatchObject({ tags: { customer: 'acme', note: 'a=b' }, priority: 5 });
+    const bad = spawnStitch(['run', 'examples/hello.json', '--url', url, '--tag', 'customer'], { DATABASE_URL: '' });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('--tag must be name=value');
   }, 60_000);
 
   it('a run whose node config holds an API key leaves no trace of it in the log', async () => {

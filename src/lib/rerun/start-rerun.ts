@@ -25,6 +25,9 @@ export interface RerunOptions {
   input?: unknown;
   dryRun?: boolean;
   budgetUsd?: number;
+  /** Default: the source run's tags and priority (a re-run is the same customer's work). */
+  tags?: Record<string, string>;
+  priority?: number;
   trigger?: Record<string, unknown>;
 }
 
@@ -133,6 +136,8 @@ async function prepare(runId: string, options: RerunOptions) {
           trigger: options.trigger ?? { type: 'rerun', of: runId, ...(options.fromNode ? { fromNode: options.fromNode } : {}) },
           rerun: { of: runId, forced },
           budgetUsd: options.budgetUsd,
+          tags: options.tags ?? source.tags,
+          priority: options.priority ?? source.priority,
         },
       );
       return { ...started, rerunOf: runId };

@@ -28,6 +28,7 @@ import { useWorkerDefs } from '../lib/use-workers';
 import { href } from '../router';
 import type { RunDetail } from '../types';
 import type { NodeProvenance } from '../lib/overlay-store';
+import { RunTags } from '../components/run-tags';
 
 export function RunPage({ runId }: { runId: string }) {
   return (
@@ -182,6 +183,7 @@ function RunViewPage({ runId }: { runId: string }) {
             </a>
           )}
           <StatusBadge status={status} testId="run-status" />
+          <RunTags tags={detail?.tags} priority={detail?.priority} />
           {versionNumber !== undefined && detail?.flowId && (
             <a className="tag" href={href.version(detail.flowId, detail.versionId)} title="The version this run is pinned to">
               v{versionNumber}

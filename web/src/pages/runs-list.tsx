@@ -6,6 +6,7 @@ import { followEvents } from '../lib/sse';
 import { RUN_EVENT_STATUS } from '../lib/run-state';
 import { StatusBadge } from '../components/status-badge';
 import { duration, shortId, timeAgo, triggerLabel } from '../lib/format';
+import { RunTags } from '../components/run-tags';
 import { href } from '../router';
 import type { FlowSummary, RunListItem } from '../types';
 
@@ -114,6 +115,7 @@ export function RunsListPage({ flowId }: { flowId: string }) {
               <th>Run</th>
               <th>Status</th>
               <th>Trigger</th>
+              <th>Tags</th>
               <th>Started</th>
               <th>Duration</th>
               <th>Version</th>
@@ -132,6 +134,9 @@ export function RunsListPage({ flowId }: { flowId: string }) {
                 </td>
                 <td className="muted" data-testid="run-trigger" title={r.trigger ? JSON.stringify(r.trigger) : undefined}>
                   {triggerLabel(r.trigger)}
+                </td>
+                <td>
+                  <RunTags tags={r.tags} priority={r.priority} />
                 </td>
                 <td className="muted">{timeAgo(r.createdAt)}</td>
                 <td className="muted">{duration(r.startedAt ?? r.createdAt, r.finishedAt)}</td>

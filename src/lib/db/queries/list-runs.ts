@@ -4,34 +4,14 @@
  */
 import type { RunRow, RunStatus } from '@/types/stitch';
 import type { Queryable } from './queryable';
-import { isUuid, toRunRow } from '@/lib/db/rows';
-import { ValidationError } from '@/lib/errors';
+import { toRunRow } from '@/lib/db/rows';
+import { decodeCursor, encodeCursor } from './keyset-cursor';
 
 export interface RunListFilter {
   flowId?: string;
   status?: RunStatus;
   limit: number;
   cursor?: string;
-}
-
-// The cursor keeps created_at in exact epoch microseconds: an ISO string's milliseconds would
-// skip or repeat runs created within the same millisecond.
-function encodeCursor(createdKey: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdKey, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && /^\d{1,17}$/.test(String(value[0])) && isUuid(String(value[1]))) {
-      return [String(value[0]), String(value[1])];
-    }
-  } catch {
-    // fall through: a cursor that does not decode is the caller's mistake
-  }
-  throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous page.', [
-    { code: 'invalid_cursor', field: 'cursor', message: 'not a cursor returned by this API' },
-  ]);
 }
 
 export async function listRuns(db: Queryable, filter: RunListFilter): Promise<{ runs: RunRow[]; nextCursor: string | null }> {
