@@ -55,7 +55,7 @@ export interface RunDetail extends Omit<RunRow, 'trigger' | 'startedAt'> {
 
 export type RunListItem = Omit<RunDetail, 'nodes'> & { nodes?: RunDetail['nodes']; costUsd?: number };
 
-export type BulkAction = 'cancel' | 'retry' | 'rerun';
+export type { BulkAction, BulkJob } from '@/types/stitch';
 
 /** The run search's filter as a JSON body (POST /api/runs/bulk). */
 export interface BulkFilter {
@@ -79,19 +79,6 @@ export interface BulkDryRun {
   count: number;
   max: number;
   exceedsMax: boolean;
-}
-
-export interface BulkJob {
-  id: string;
-  action: BulkAction;
-  state: 'running' | 'completed';
-  total: number;
-  done: number;
-  succeeded: number;
-  skipped: number;
-  failed: number;
-  createdAt: string;
-  finishedAt: string | null;
 }
 
 export interface RunsPage {
