@@ -2,6 +2,8 @@
  * A small client of Stitch's HTTP API for `--url` commands (authenticates with STITCH_API_KEY).
  */
 import type { StitchEvent, StreamMessage } from '@/types/stitch';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -66,5 +68,14 @@ export class ApiClient {
       // still comes from polling.
     });
     return () => controller.abort();
+  }
+
+  /** Every item of a paginated list (`GET path` → `{[key]: T[], nextCursor}`), page by page. */
+  listAll<T>(path: string, key: string): Promise<T[]> {
+    return allPages(async ({ limit, cursor }) => {
+      const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const page = await this.request<Record<string, unknown>>('GET', `${path}${path.includes('?') ? '&' : '?'}${query}`);
+      return { items: page[key] as T[], nextCursor: (page.nextCursor as string | null | undefined) ?? null };
+    });
   }
 }

@@ -182,6 +182,23 @@ export interface ValidationIssue {
 export const RUN_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A bulk action on runs (POST /api/runs/bulk) and its progress, as the API and the canvas see it. */
+export type BulkAction = 'cancel' | 'retry' | 'rerun';
+export interface BulkJob {
+  id: string;
+  action: BulkAction;
+  /** The filter as posted. */
+  filter: unknown;
+  state: 'running' | 'completed';
+  total: number;
+  done: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
 export const NODE_STATUSES = [
   'pending',
   'running',
@@ -229,6 +246,20 @@ export interface RunRow {
   tags: Record<string, string>;
   /** 0…100, higher first: its queued work is ordered as if queued that many minutes earlier. */
   priority: number;
+}
+
+/** What a flow's alert listens to (docs/operations.md, "Alerts"). */
+export const ALERT_EVENTS = ['run.failed', 'node.failed', 'budget_exceeded', 'run.slower_than'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** One alert of a flow: `on` an event, POST a message `to` a URL. */
+export interface AlertSpec {
+  on: AlertEvent;
+  to: string;
+  /** `run.slower_than` only: a run still open this many seconds after its start raises it. */
+  seconds?: number;
+  /** The message's shape; default `slack` for a Slack incoming-webhook URL, else `json`. */
+  format?: 'json' | 'slack';
 }
 
 /** A flow as lists show it: its current version and its last run. */

@@ -9,7 +9,8 @@
  * | progress, state    | updateNodeState                    |                                     | heartbeat's message             |
  * | usage              | reportUsage                        |                                     | complete's usage                |
  * | delayed callback   | scheduleCallback (its queue job)   |                                     |                                 |
-| streamed output    | stream → live/stream-relay.ts      | POST /api/stitch/stream → relay     | POST /api/stitch/stream → relay |
+ * | poll() answer      | deadline.ts → applyCallback        | (a pollNow reply runs it now)       |                                 |
+ * | streamed output    | stream → live/stream-relay.ts      | POST /api/stitch/stream → relay     | POST /api/stitch/stream → relay |
  *
  * Streamed output is scrubbed where it leaves the process (the relay: per coalesced batch, text
  * merged, so a value split over tokens of one batch is masked; one split across two batches ~50 ms

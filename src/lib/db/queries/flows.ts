@@ -2,10 +2,11 @@
  * Flows and their immutable versions: summaries, versions, and the inserts a save makes (the
  * compile and the reference checks come first, in src/lib/engine/flows.ts).
  */
-import type { ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
+import type { AlertSpec, ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
+import { MICROS, NUMBER_KEY, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export type { FlowSummary } from '@/types/stitch';
 
@@ -24,7 +25,8 @@ function flowIdOrThrow(flowId: string): string {
 }
 
 // The last run comes from the (flow_id, created_at DESC) index: one index probe per flow.
-const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at,
+// updated_key: the list's cursor key (./keyset-cursor.ts).
+const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at, ${micros('f.updated_at')} AS updated_key,
     lr.id AS last_run_id, lr.status AS last_run_status, lr.created_at AS last_run_created_at
   FROM stitch_flows f LEFT JOIN stitch_flow_versions v ON v.id = f.current_version_id
   LEFT JOIN LATERAL (SELECT id, status, created_at FROM stitch_runs r WHERE r.flow_id = f.id
@@ -38,6 +40,7 @@ interface SummaryDbRow {
   version: number | null;
   created_at: Date;
   updated_at: Date;
+  updated_key: string;
   last_run_id: string | null;
   last_run_status: RunStatus | null;
   last_run_created_at: Date | null;
@@ -55,19 +58,26 @@ function toSummary(r: SummaryDbRow): FlowSummary {
   };
 }
 
-export async function listFlows(db: Queryable): Promise<FlowSummary[]> {
-  const { rows } = await db.query<SummaryDbRow>(`${SUMMARY_SQL} ORDER BY f.updated_at DESC`);
-  return rows.map(toSummary);
+/** One page of flows, most recently updated first (keyset on updated_at, id: ./keyset-cursor.ts). */
+export async function listFlows(db: Queryable, page: PageRequest): Promise<{ flows: FlowSummary[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
+  const { rows } = await db.query<SummaryDbRow>(
+    `${SUMMARY_SQL} AND ($1::bigint IS NULL OR (f.updated_at, f.id) < (${fromMicros('$1')}, $2::uuid))
+     ORDER BY f.updated_at DESC, f.id DESC LIMIT $3`,
+    [after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
+  );
+  const { rows: flows, nextCursor } = pageOf(rows, page.limit, (r) => [r.updated_key, r.id]);
+  return { flows: flows.map(toSummary), nextCursor };
 }
 
-export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null }> {
-  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null }>(
-    `SELECT s.*, v.visual_graph FROM (${SUMMARY_SQL} AND f.id = $1) s
+export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null; alerts: AlertSpec[] }> {
+  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null; alerts: AlertSpec[] }>(
+    `SELECT s.*, v.visual_graph, (SELECT alerts FROM stitch_flows WHERE id = s.id) AS alerts FROM (${SUMMARY_SQL} AND f.id = $1) s
      LEFT JOIN stitch_flow_versions v ON v.id = s.current_version_id`,
     [flowIdOrThrow(flowId)],
   );
   if (!rows[0]) throw new NotFoundError(`Flow ${flowId}`);
-  return { ...toSummary(rows[0]), graph: rows[0].visual_graph };
+  return { ...toSummary(rows[0]), graph: rows[0].visual_graph, alerts: rows[0].alerts };
 }
 
 export async function findFlowByName(db: Queryable, name: string): Promise<FlowSummary | undefined> {
@@ -80,10 +90,20 @@ export async function deleteFlow(db: Queryable, flowId: string): Promise<void> {
   if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
 }
 
-export async function listVersions(db: Queryable, flowId: string): Promise<Array<{ id: string; version: number; createdAt: string }>> {
+/** One page of a flow's versions, newest first (keyset on the version number). */
+export async function listVersions(
+  db: Queryable,
+  flowId: string,
+  page: PageRequest,
+): Promise<{ versions: Array<{ id: string; version: number; createdAt: string }>; nextCursor: string | null }> {
   await getFlow(db, flowId);
-  const { rows } = await db.query('SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 ORDER BY version DESC', [flowId]);
-  return rows.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() }));
+  const after = decodeCursor(page.cursor, [NUMBER_KEY]);
+  const { rows } = await db.query(
+    'SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 AND ($2::int IS NULL OR version < $2) ORDER BY version DESC LIMIT $3',
+    [flowId, after?.[0] ?? null, page.limit + 1],
+  );
+  const { rows: versions, nextCursor } = pageOf(rows, page.limit, (r) => [String(r.version)]);
+  return { versions: versions.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() })), nextCursor };
 }
 
 export async function getVersion(db: Queryable, versionId: string): Promise<FlowVersion> {
