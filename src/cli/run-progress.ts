@@ -73,7 +73,7 @@ export class ProgressPrinter {
     }
     // Pausing and resuming are the run's own news.
     if (run.status !== this.#runStatus && (run.status === 'paused' || this.#runStatus === 'paused')) {
-      lines.push(run.status === 'paused' ? `  ❚❚ run paused: no new node starts until it is resumed\n` : `  ▶ run resumed\n`);
+      lines.unshift(run.status === 'paused' ? `  ❚❚ run paused: no new node starts until it is resumed\n` : `  ▶ run resumed\n`);
     }
     this.#runStatus = run.status;
     // A stream line stays open (no bar under it) until something else has to be said.

@@ -107,6 +107,13 @@ describe('event nodes', () => {
     const b = await run(flowId, { orderId: 'o-shared' });
     const other = await run(flowId, { orderId: 'o-other' });
     await Promise.all([waiting(a), waiting(b), waiting(other)]);
+    // Listed a page at a time.
+    const first = await api('GET', '/api/events/payment.succeeded/waiting?key=o-shared&limit=1');
+    expect(first.body.waiting).toHaveLength(1);
+    const second = await api('GET', `/api/events/payment.succeeded/waiting?key=o-shared&limit=1&cursor=${first.body.nextCursor}`);
+    expect(second.body).toMatchObject({ waiting: [{ key: 'o-shared' }], nextCursor: null });
+    expect([first.body.waiting[0].runId, second.body.waiting[0].runId].sort()).toEqual([a, b].sort());
+    expect((await api('GET', '/api/events/payment.succeeded/waiting?cursor=nonsense')).status).toBe(400);
     expect(await send('o-wrong', 1)).toMatchObject({ status: 200, body: { delivered: 0 } });
     expect(await send('o-shared', { ok: 1 })).toMatchObject({ status: 200, body: { delivered: 2 } });
     for (const id of [a, b]) expect((await waitForRun(id)).nodes.pay.output).toEqual({ ok: 1 });

@@ -46,6 +46,6 @@ it('says when the run is paused and when it is resumed', () => {
   p.update(snapshot('paused', [['a', 'completed', 1, null]]));
   p.update(snapshot('running', [['a', 'completed', 1, null], ['b', 'running', 1, null]]));
   expect(text()).toBe(
-    ['  ▶ a running', '  ✓ a completed', '  ❚❚ run paused: no new node starts until it is resumed', '  ▶ run resumed', '  ▶ b running', ''].join('\n'),
+    ['  ▶ a running', '  ❚❚ run paused: no new node starts until it is resumed', '  ✓ a completed', '  ▶ run resumed', '  ▶ b running', ''].join('\n'),
   );
 });

@@ -3,7 +3,7 @@
  * stored events, wait rows, and the one statement on each side that matches them.
  */
 import type { AttemptRef, Queryable } from './queryable';
-import { ValidationError } from '@/lib/errors';
+import { MICROS, UUID_KEY, createdKey, decodeCursor, fromMicros, pageOf } from './keyset-cursor';
 
 export type WaitOutcome = { outcome: 'waiting' | 'gone' | 'full' } | { outcome: 'matched'; eventId: string; payload: unknown };
 
@@ -53,45 +53,25 @@ export interface EventWait {
   deadlineAt: string | null;
 }
 
-function encodeCursor(createdKey: string, runId: string, instanceId: string): string {
-  return Buffer.from(JSON.stringify([createdKey, runId, instanceId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 3 && /^\d{1,17}$/.test(String(value[0])) && value.every((v) => typeof v === 'string')) {
-      return value as [string, string, string];
-    }
-  } catch {
-    // fall through: a cursor that does not decode is the caller's mistake
-  }
-  throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous page.', [
-    { code: 'invalid_cursor', field: 'cursor', message: 'not a cursor returned by this API' },
-  ]);
-}
-
 /**
  * Who waits for event `name` (optionally one key), oldest first, keyset-paginated on
  * (created_at, run, instance); only nodes still waiting at that attempt.
  */
 export async function listWaits(db: Queryable, name: string, f: { key?: string; limit: number; cursor?: string }): Promise<{ waiting: EventWait[]; nextCursor: string | null }> {
-  const after = f.cursor ? decodeCursor(f.cursor) : null;
+  const after = decodeCursor(f.cursor || undefined, [MICROS, UUID_KEY, /^[^[\]]{1,1000}$/]);
   const { rows } = await db.query<{ run_id: string; instance_id: string; attempt: number; key: string; created_at: Date; deadline_at: Date | null; created_key: string }>(
-    `SELECT w.run_id, w.instance_id, w.attempt, w.key, w.created_at, w.deadline_at,
-            (extract(epoch FROM w.created_at) * 1000000)::bigint::text AS created_key
+    `SELECT w.run_id, w.instance_id, w.attempt, w.key, w.created_at, w.deadline_at, ${createdKey('w')}
      FROM stitch_event_waits w
      JOIN stitch_node_runs n ON n.run_id = w.run_id AND n.instance_id = w.instance_id AND n.attempt = w.attempt AND n.status = 'running'
      WHERE w.name = $1 AND ($2::text IS NULL OR w.key = $2)
-       AND ($3::bigint IS NULL OR (w.created_at, w.run_id::text, w.instance_id) > ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::text, $5::text))
-     ORDER BY w.created_at, w.run_id::text, w.instance_id
+       AND ($3::bigint IS NULL OR (w.created_at, w.run_id, w.instance_id) > (${fromMicros('$3')}, $4::uuid, $5::text))
+     ORDER BY w.created_at, w.run_id, w.instance_id
      LIMIT $6`,
     [name, f.key ?? null, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, f.limit + 1],
   );
-  const page = rows.slice(0, f.limit);
-  const last = page[page.length - 1];
+  const page = pageOf(rows, f.limit, (r) => [r.created_key, r.run_id, r.instance_id]);
   return {
-    waiting: page.map((r) => ({
+    waiting: page.rows.map((r) => ({
       runId: r.run_id,
       instanceId: r.instance_id,
       attempt: r.attempt,
@@ -99,6 +79,6 @@ export async function listWaits(db: Queryable, name: string, f: { key?: string; 
       since: r.created_at.toISOString(),
       deadlineAt: r.deadline_at?.toISOString() ?? null,
     })),
-    nextCursor: rows.length > f.limit ? encodeCursor(last.created_key, last.run_id, last.instance_id) : null,
+    nextCursor: page.nextCursor,
   };
 }
