@@ -1051,7 +1051,10 @@ CREATE OR REPLACE FUNCTION public.stitch_fair_run_ended()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-  PERFORM graphile_worker.add_job('stitch_fair_dispatch', json_build_object('s', NEW.fair_scope, 'k', NEW.fair_key), max_attempts => 25);
+  -- Only when a run of its key waits: a limit that does not bind costs a run one index probe.
+  IF EXISTS (SELECT 1 FROM stitch_fair_waiting WHERE scope = NEW.fair_scope AND key = NEW.fair_key) THEN
+    PERFORM graphile_worker.add_job('stitch_fair_dispatch', json_build_object('s', NEW.fair_scope, 'k', NEW.fair_key), max_attempts => 25);
+  END IF;
   RETURN NULL;
 END $function$;
 

@@ -26,6 +26,7 @@ import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
 import { cacheRoutes } from './routes/cache';
+import { queueRoutes } from './routes/queues';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
@@ -82,6 +83,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
+  app.route('/', queueRoutes());
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes(config));

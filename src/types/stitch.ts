@@ -44,6 +44,9 @@ export interface VisualNodeData {
   timeoutSeconds?: number;
   /** On `start` nodes: the fields the run input provides (used by validation). */
   inputSchema?: Record<string, FieldSchema>;
+  /** Fair share on worker nodes (docs/limits.md). */
+  concurrency?: ConcurrencySetting;
+  rateLimit?: RateLimitSetting;
   [key: string]: unknown;
 }
 

@@ -153,6 +153,16 @@ describe('fair share', () => {
     const aAfterStart = [...seen.values()].filter((s) => s.key === 'a' && s.at < bAt);
     // A's first two took their slots at once; at most a few more of A's started before B's.
     expect(aAfterStart.length - 2).toBeLessThan(10);
+
+    // Seen from outside: A's backlog by key in /api/queues and in the metrics.
+    const page = await server.api('GET', '/api/queues?limit=200');
+    expect(page.status).toBe(200);
+    const queue = page.body.queues.find((x: { scope: string }) => x.scope === `flow:${flowId}`);
+    expect(queue).toMatchObject({ kind: 'concurrency', flowId, nodeId: null, limit: 2, keyName: 'customer', active: 2 });
+    expect(queue.keys[0]).toMatchObject({ key: 'a', active: 2 });
+    expect(queue.keys[0].waiting).toBeGreaterThan(backlog / 2);
+    const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(new RegExp(`stitch_fair_work\\{flow="[^"]+",node="",kind="concurrency",key="a",state="waiting"\\} \\d+`));
     await getPool().query(`UPDATE stitch_runs SET status = 'cancelled' WHERE flow_id = $1 AND status = 'running'`, [flowId]);
   }, 180_000);
 
