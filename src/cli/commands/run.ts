@@ -1,7 +1,9 @@
 /**
  * `stitch run FLOW.json`: create or update the flow from the file, start a run, show live
  * progress, print the output; exit 0 only if the run completed. In this process (embedded
- * database or DATABASE_URL, with a queue runner) by default, or against a server with `--url`.
+ * database or DATABASE_URL, with a queue runner) by default — serving the callbacks of async
+ * nodes itself when no server answers at the base URL (../callback-server.ts) — or against a
+ * server with `--url`.
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
@@ -15,6 +17,9 @@ import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 import { getPool } from '@/lib/db/pool';
+import { getExecutionGraph } from '@/lib/engine/graph-cache';
+import type { RunningServer } from '@/server/listen';
+import { serveCallbacksIfNeeded } from '../callback-server';
 import { collectTag, parsePriority } from '../tag-options';
 
 interface RunOptions {
@@ -39,14 +44,19 @@ interface RunTarget {
 
 async function localTarget(): Promise<RunTarget> {
   const stitch = await startStitch();
+  let callbacks: RunningServer | undefined;
   return {
     async start(flow, run) {
       const existing = await findFlowByName(getPool(), flow.name);
-      const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
-      const { runId } = await startRun(flowId, { ...run, trigger: { type: 'cli' } });
+      const saved = existing ? await updateFlow(existing.id, flow.graph) : await createFlow(flow.name, flow.graph);
+      callbacks = await serveCallbacksIfNeeded(stitch.config, await getExecutionGraph(saved.versionId), (line) => console.log(line));
+      const { runId } = await startRun(saved.id, { ...run, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
-    close: () => stitch.stop(),
+    async close() {
+      await callbacks?.close();
+      await stitch.stop();
+    },
   };
 }
 

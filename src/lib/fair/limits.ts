@@ -1,7 +1,7 @@
 /**
  * Fair share on the execute path: a node's `concurrency` and `rateLimit`, and a flow's
  * `concurrency` at start (docs/limits.md). The slots and the waiting line are rows
- * (0022_fair_share.sql), shared by every process: an instance over its limit is parked without a
+ * (0031_fair_share.sql), shared by every process: an instance over its limit is parked without a
  * queue job and gets one when a dispatch grants it a slot — it never fails for waiting.
  *
  * Nothing here runs for a node or flow without these settings (one property check), so the hot

@@ -1,5 +1,5 @@
 /**
- * Fair share (0022_fair_share.sql): per-key concurrency and rate slots, the waiting line, and what
+ * Fair share (0031_fair_share.sql): per-key concurrency and rate slots, the waiting line, and what
  * /api/queues and the metrics show of them. Each call is one statement.
  */
 import type { Queryable } from './queryable';
