@@ -15,6 +15,8 @@
  *                     = ÷ nodes_per_s (target ≥ 0.9)
  *   fair_wait_p50_ms/p99  key B's run start while key A floods with 2,000 runs, concurrency 4 per key
  *                     (bench/fair.ts; target p99 ≤ 10 × fair_unloaded_start_ms)
+ *   stream_chunk_ms   p50 (and _p99), streamOutput → the part parsed by an SSE client; stream_rows_per_1000_chunks:
+ *                     rows a run streaming 1,000 chunks writes beyond the same run without (bench/stream.ts)
  *
  * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
@@ -329,6 +331,8 @@ async function main() {
     Object.assign(figures, await benchFair(server.adminUrl));
     const { benchRemote } = await import('./remote');
     Object.assign(figures, await benchRemote(server.adminUrl));
+    const { benchStream } = await import('./stream');
+    Object.assign(figures, await benchStream(server.adminUrl));
   } finally {
     await server.stop();
     console.log(JSON.stringify(figures));

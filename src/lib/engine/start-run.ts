@@ -4,13 +4,13 @@
 import type { RunStatus } from '@/types/stitch';
 import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { runtimeConfig } from '@/lib/runtime';
 import { retryTransient } from '@/lib/db/transient';
 import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
 import { abortRun } from './transitions';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
 import { runAdmission } from '@/lib/fair/limits';
-import { runtimeConfig } from '@/lib/runtime';
 import { readRunFairFacts } from '@/lib/db/queries/fair';
 import { retryNode as retryNodeTransition } from '@/lib/db/queries/retry-node';
 import {
@@ -130,15 +130,16 @@ async function parentTags(parent: StartRunOptions['parent']): Promise<Record<str
   return parent ? ((await readRunFairFacts(getPool(), parent.runId))?.tags ?? {}) : {};
 }
 
-/** How long a key is remembered, at least (design: ≥ 24 h). */
-const IDEMPOTENCY_HOURS = 24;
-
-/** The run an idempotency key started, if any; a different request under the same key is a conflict. */
+/**
+ * The run an idempotency key started, if any; a different request under the same key is a conflict.
+ * Keys are remembered STITCH_IDEMPOTENCY_HOURS (24); one is kept per run started with a key.
+ */
 async function findIdempotentRun(key: NonNullable<StartRunOptions['idempotency']>): Promise<StartedRun | undefined> {
-  const row = await findIdempotentRunRow(getPool(), key.scope, key.key, IDEMPOTENCY_HOURS);
+  const hours = runtimeConfig().limits.idempotencyHours;
+  const row = await findIdempotentRunRow(getPool(), key.scope, key.key, hours);
   if (!row) {
     // An expired key may be reused: forget it (and any others past their time) first.
-    await deleteExpiredIdempotencyKeys(getPool(), IDEMPOTENCY_HOURS);
+    await deleteExpiredIdempotencyKeys(getPool(), hours);
     return undefined;
   }
   if (row.requestHash !== key.requestHash) {
