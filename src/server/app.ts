@@ -19,6 +19,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
+import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
@@ -93,6 +94,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
   app.route('/', datasetRoutes());
+  app.route('/', experimentRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

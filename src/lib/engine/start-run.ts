@@ -45,6 +45,8 @@ export interface StartRunOptions {
   tags?: unknown;
   /** Higher first, from 0 to 100. Default: a sub-flow's parent's priority, else 0. */
   priority?: unknown;
+  /** A run of an experiment (src/lib/experiments): its work identical to another run's of the experiment is shared. Default: a sub-flow's parent's. */
+  experimentId?: string;
 }
 
 export interface StartedRun {
@@ -107,6 +109,7 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
       budgetUsd: options.budgetUsd ?? null,
       tags: tags ?? null,
       priority: priority ?? null,
+      experimentId: options.experimentId,
     });
     if (!runId && parent) {
       const existing = (await findChildRun(getPool(), parent))!;
