@@ -1,5 +1,19 @@
 -- The live Stitch schema after every migration (generated: npm run schema:dump). Do not edit.
 
+TABLE stitch_alert_state (
+  flow_id uuid NOT NULL,
+  alert_on text NOT NULL,
+  alert_to text NOT NULL,
+  pending integer NOT NULL DEFAULT 0,
+  pending_since timestamp with time zone,
+  latest jsonb,
+  last_sent_at timestamp with time zone,
+  last_result text,
+  last_attempt_at timestamp with time zone,
+  CONSTRAINT stitch_alert_state_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_alert_state_pkey PRIMARY KEY (flow_id, alert_on, alert_to)
+);
+
 TABLE stitch_cache (
   key text NOT NULL,
   worker_type text,
@@ -145,6 +159,7 @@ TABLE stitch_flows (
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   deleted_at timestamp with time zone,
   budget_usd double precision,
+  alerts jsonb NOT NULL DEFAULT '[]'::jsonb,
   CONSTRAINT stitch_flows_current_version_fk FOREIGN KEY (current_version_id) REFERENCES stitch_flow_versions(id),
   CONSTRAINT stitch_flows_pkey PRIMARY KEY (id)
 );
@@ -221,6 +236,7 @@ TABLE stitch_node_runs (
 CREATE INDEX stitch_node_runs_item_fingerprint_idx ON public.stitch_node_runs USING btree (run_id, node_id, fingerprint) WHERE ((fingerprint IS NOT NULL) AND (item_path <> '{}'::integer[]));
 CREATE INDEX stitch_node_runs_leased_idx ON public.stitch_node_runs USING btree (leased_by) WHERE ((leased_by IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text])));
 CREATE INDEX stitch_node_runs_open_idx ON public.stitch_node_runs USING btree (run_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text]));
+CREATE TRIGGER stitch_node_failed_alert AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION stitch_node_failed_alert();
 CREATE TRIGGER stitch_node_runs_cache_flight AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])) AND (old.status <> new.status) AND (new.metadata ? 'cacheKey'::text))) EXECUTE FUNCTION stitch_end_cache_flight();
 
 TABLE stitch_node_usage (
@@ -330,6 +346,7 @@ CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, c
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
 CREATE TRIGGER stitch_experiment_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.experiment_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_experiment_run_finished();
+CREATE TRIGGER stitch_run_failed_alert AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.flow_id IS NOT NULL))) EXECUTE FUNCTION stitch_run_failed_alert();
 
 TABLE stitch_schedules (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -557,6 +574,25 @@ BEGIN
   END IF;
   RETURN NULL;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_alert_job_key(p_flow_id uuid, p_on text, p_to text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  SELECT 'stitch:alert:' || p_flow_id || ':' || md5(p_on || ' ' || p_to)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_arm_slow_alerts(p_run_id uuid, p_alerts jsonb)
+ RETURNS integer
+ LANGUAGE sql
+AS $function$
+  SELECT count(graphile_worker.add_job('stitch_alert_slow',
+           json_build_object('r', p_run_id, 'to', a ->> 'to', 's', (a ->> 'seconds')::double precision),
+           run_at => now() + make_interval(secs => (a ->> 'seconds')::double precision), max_attempts => 5))::integer
+  FROM jsonb_array_elements(p_alerts) a
+  WHERE a ->> 'on' = 'run.slower_than'
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_arrive(p_run_id uuid, p_arrivals jsonb)
  RETURNS jsonb
@@ -1079,6 +1115,23 @@ BEGIN
   RETURN 'completed';
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_node_failed_alert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  flow uuid;
+BEGIN
+  SELECT r.flow_id INTO flow FROM stitch_runs r JOIN stitch_flows f ON f.id = r.flow_id
+  WHERE r.id = NEW.run_id AND f.alerts <> '[]';
+  IF flow IS NULL THEN
+    RETURN NULL;
+  END IF;
+  PERFORM stitch_raise_alert(flow, 'node.failed', jsonb_build_object('runId', NEW.run_id,
+    'nodeId', NEW.instance_id, 'attempt', NEW.attempt, 'error', left(NEW.error, 1000)));
+  RETURN NULL;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_notify_flows_changed()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1095,6 +1148,31 @@ CREATE OR REPLACE FUNCTION public.stitch_priority_run_at(p_priority integer)
 AS $function$
   SELECT CASE WHEN p_priority <> 0 THEN now() - make_interval(mins => p_priority) END
 $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_raise_alert(p_flow_id uuid, p_on text, p_latest jsonb, p_to text DEFAULT NULL::text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  a jsonb;
+BEGIN
+  FOR a IN SELECT x FROM stitch_flows f, jsonb_array_elements(f.alerts) x
+           WHERE f.id = p_flow_id AND f.deleted_at IS NULL AND x ->> 'on' = p_on
+             AND (p_to IS NULL OR x ->> 'to' = p_to) LOOP
+    INSERT INTO stitch_alert_state AS s (flow_id, alert_on, alert_to, pending, pending_since, latest)
+    VALUES (p_flow_id, p_on, a ->> 'to', 1, now(), p_latest)
+    ON CONFLICT (flow_id, alert_on, alert_to) DO UPDATE
+      SET pending = s.pending + 1, pending_since = coalesce(s.pending_since, now()), latest = p_latest;
+    -- The job exists while anything is pending: placed by the first occurrence, kept (with its
+    -- time) by the others. One that is delivering now loses its key and this places the next.
+    PERFORM graphile_worker.add_job('stitch_alert',
+      json_build_object('f', p_flow_id, 'on', p_on, 'to', a ->> 'to'),
+      run_at => now() + interval '2 seconds',
+      max_attempts => 8,
+      job_key => stitch_alert_job_key(p_flow_id, p_on, a ->> 'to'),
+      job_key_mode => 'preserve_run_at');
+  END LOOP;
+END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_release_items(p_run_id uuid, p_ticks jsonb)
  RETURNS jsonb
@@ -1226,6 +1304,24 @@ BEGIN
   PERFORM stitch_emit(p_run_id, (SELECT jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
             'payload', jsonb_build_object('attempt', (x ->> 'a')::int, 'retry', true))) FROM jsonb_array_elements(enqueue) x));
   RETURN jsonb_build_object('attempt', new_attempt);
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_run_failed_alert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  latest jsonb := jsonb_build_object('runId', NEW.id, 'error', left(NEW.error, 1000),
+                                     'startedAt', NEW.started_at, 'finishedAt', NEW.finished_at);
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM stitch_flows WHERE id = NEW.flow_id AND alerts <> '[]') THEN
+    RETURN NULL;
+  END IF;
+  PERFORM stitch_raise_alert(NEW.flow_id, 'run.failed', latest);
+  IF NEW.error LIKE '%budget_exceeded:%' THEN
+    PERFORM stitch_raise_alert(NEW.flow_id, 'budget_exceeded', latest);
+  END IF;
+  RETURN NULL;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_schedule_retry(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_error text, p_delay_ms integer)

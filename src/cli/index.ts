@@ -17,6 +17,7 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerDataCommands } from './commands/data';
 import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
@@ -29,6 +30,7 @@ registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
 registerDatasetCommands(program);
 registerMcpCommand(program);
 

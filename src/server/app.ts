@@ -22,6 +22,7 @@ import { datasetRoutes } from './routes/datasets';
 import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
@@ -81,6 +82,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());

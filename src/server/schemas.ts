@@ -2,6 +2,7 @@
  * The HTTP API's shapes, as zod schemas: they validate requests and generate /api/openapi.json.
  * Response schemas document; they are not re-validated on the way out.
  */
+import { ALERT_EVENTS } from '@/types/stitch';
 import { z } from './openapi';
 import { PRIORITY_MAX, PRIORITY_MIN } from '@/lib/fair/run-tags';
 
@@ -43,8 +44,20 @@ export const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spen
 const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
 /** A trigger's or a schedule's budget for the runs it starts; null: the flow's default. */
 export const TriggerBudget = BudgetUsd.nullable().openapi({ description: "Spend cap in USD of every run it starts (null: the flow's default)" });
-export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
-export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
+export const AlertSchema = z
+  .object({
+    on: z.enum(ALERT_EVENTS).openapi({ description: 'run.failed, node.failed (after its last attempt), budget_exceeded, or run.slower_than (needs `seconds`)' }),
+    to: z.string().max(2048).openapi({ description: 'Where the message is POSTed (signed like http-webhook calls; public addresses only unless STITCH_WEBHOOK_ALLOW_PRIVATE)' }),
+    seconds: z.number().optional().openapi({ description: 'run.slower_than: a run still open this many seconds after its start raises the alert' }),
+    format: z.enum(['json', 'slack']).optional().openapi({ description: 'Message shape; default slack for hooks.slack.com URLs, else json' }),
+  })
+  .strict()
+  .openapi('Alert');
+/** The shape only: targets, thresholds and the per-flow limit are checked by src/lib/alerts/spec.ts. */
+export const AlertList = z.array(AlertSchema).max(1000).openapi({ description: "The flow's alerts (at most STITCH_MAX_ALERTS_PER_FLOW); replaces the list" });
+
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('UpdateFlow');
 
 export const FlowSummarySchema = z
   .object({
@@ -66,7 +79,7 @@ export const FlowSummarySchema = z
   })
   .openapi('FlowSummary');
 
-export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable() }).openapi('Flow');
+export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable(), alerts: z.array(AlertSchema) }).openapi('Flow');
 
 export const VersionSchema = z
   .object({

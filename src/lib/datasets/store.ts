@@ -5,6 +5,7 @@
  * last STITCH_MAX_DATASET_VERSIONS unless an experiment names them.
  */
 import { getPool, withTransaction } from '@/lib/db/pool';
+import { lockTransaction } from '@/lib/db/queries/advisory-locks';
 import {
   countDatasets,
   datasetVersionExists,
@@ -74,7 +75,7 @@ export async function createDataset(name: string, body: DatasetContent): Promise
   const { rows, source } = await rowsOf(body);
   const limit = runtimeConfig().limits.datasets;
   const id = await withTransaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK]);
+    await lockTransaction(client, CREATE_LOCK);
     if ((await countDatasets(client)) >= limit) throw new LimitReachedError('Too many datasets', limit, 'STITCH_MAX_DATASETS');
     try {
       return await insertDataset(client, name, rows, source);

@@ -25,6 +25,7 @@ import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
+import { alertJob, slowAlertJob, type AlertJobPayload, type SlowAlertPayload } from '@/lib/alerts/deliver';
 import type { Runtime } from '@/lib/runtime';
 
 export interface QueueRunnerOptions {
@@ -73,8 +74,14 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
+<<<<<<< HEAD
   // An experiment's step: score what ended, start what fits, stop at its budget (src/lib/experiments).
   stitch_experiment: (payload) => experimentTickJob(payload as ExperimentTickPayload),
+=======
+  // Alerts (src/lib/alerts): a message for what is pending on one alert; a run.slower_than check.
+  stitch_alert: (payload, helpers) => alertJob(runtime, payload as AlertJobPayload, helpers.job),
+  stitch_alert_slow: (payload) => slowAlertJob(runtime, payload as SlowAlertPayload),
+>>>>>>> main
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {
