@@ -74,14 +74,11 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
-<<<<<<< HEAD
   // An experiment's step: score what ended, start what fits, stop at its budget (src/lib/experiments).
   stitch_experiment: (payload) => experimentTickJob(payload as ExperimentTickPayload),
-=======
   // Alerts (src/lib/alerts): a message for what is pending on one alert; a run.slower_than check.
   stitch_alert: (payload, helpers) => alertJob(runtime, payload as AlertJobPayload, helpers.job),
   stitch_alert_slow: (payload) => slowAlertJob(runtime, payload as SlowAlertPayload),
->>>>>>> main
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {
