@@ -11,6 +11,7 @@
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
+ *   experiment_shared_ratio  executions of 100 rows × 2 variants sharing all but the last node ÷ (100 × nodes + 100), target 1.0 (bench/experiment.ts)
  *
  * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
@@ -285,6 +286,8 @@ async function main() {
     }
     const { benchCacheHop } = await import('./cache');
     Object.assign(figures, await benchCacheHop(server.adminUrl));
+    const { benchExperiment } = await import('./experiment');
+    Object.assign(figures, await benchExperiment(server.adminUrl));
     const { benchRemote } = await import('./remote');
     Object.assign(figures, await benchRemote(server.adminUrl));
   } finally {

@@ -19,6 +19,7 @@ import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
 import { registerDataCommands } from './commands/data';
 import { registerDatasetCommands } from './commands/datasets';
+import { registerExperimentCommands } from './commands/experiment';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -32,6 +33,7 @@ registerCredentialCommands(program);
 registerCacheCommands(program);
 registerDataCommands(program);
 registerDatasetCommands(program);
+registerExperimentCommands(program);
 registerMcpCommand(program);
 
 /**
