@@ -9,6 +9,8 @@ export type Route =
   | { page: 'editor'; flowId: string | null; versionId?: string; name?: string }
   | { page: 'runs'; flowId: string }
   | { page: 'run'; runId: string; nodeId?: string }
+  | { page: 'experiments'; flowId: string; datasetId?: string }
+  | { page: 'experiment'; experimentId: string }
   | { page: 'settings' };
 
 export function parseRoute(hash: string): Route {
@@ -18,6 +20,8 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'flows' && parts[1] === 'new') return { page: 'editor', flowId: null, name: params.get('name') ?? undefined };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'versions' && parts[3]) return { page: 'editor', flowId: parts[1], versionId: parts[3] };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1] };
+  if (parts[0] === 'flows' && parts[1] && parts[2] === 'experiments') return { page: 'experiments', flowId: parts[1], datasetId: params.get('dataset') ?? undefined };
+  if (parts[0] === 'experiments' && parts[1]) return { page: 'experiment', experimentId: parts[1] };
   if (parts[0] === 'flows' && parts[1]) return { page: 'editor', flowId: parts[1] };
   if (parts[0] === 'settings') return { page: 'settings' };
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', runId: parts[1], nodeId: params.get('node') ?? undefined };
@@ -33,6 +37,8 @@ export const href = {
   version: (id: string, versionId: string) => `#/flows/${enc(id)}/versions/${enc(versionId)}`,
   runs: (id: string) => `#/flows/${enc(id)}/runs`,
   run: (runId: string) => `#/runs/${enc(runId)}`,
+  experiments: (flowId: string, datasetId?: string) => `#/flows/${enc(flowId)}/experiments${datasetId ? `?dataset=${enc(datasetId)}` : ''}`,
+  experiment: (id: string) => `#/experiments/${enc(id)}`,
   settings: () => '#/settings',
 };
 

@@ -1,4 +1,7 @@
-/** Runs of one flow, newest first, filtered by status, paginated with the server's cursor. */
+/**
+ * Runs of one flow, newest first, filtered by status, paginated with the server's cursor. Selected
+ * runs' inputs become a dataset for an experiment (docs/experiments.md).
+ */
 import { useEffect, useState } from 'react';
 import { RUN_STATUSES, type RunStatus } from '@/types/stitch';
 import { api } from '../api';
@@ -7,7 +10,7 @@ import { RUN_EVENT_STATUS } from '../lib/run-state';
 import { StatusBadge } from '../components/status-badge';
 import { duration, shortId, timeAgo, triggerLabel } from '../lib/format';
 import { RunTags } from '../components/run-tags';
-import { href } from '../router';
+import { href, navigate } from '../router';
 import type { FlowSummary, RunListItem } from '../types';
 
 const PAGE = 25;
@@ -20,6 +23,17 @@ export function RunsListPage({ flowId }: { flowId: string }) {
   const [error, setError] = useState<string>();
   const [loadingMore, setLoadingMore] = useState(false);
   const [reloadKey, setReloadKey] = useState(0);
+  const [selected, setSelected] = useState<string[]>([]);
+  const [datasetName, setDatasetName] = useState('');
+  const toggle = (id: string) => setSelected((list) => (list.includes(id) ? list.filter((x) => x !== id) : [...list, id]));
+  const makeDataset = async () => {
+    try {
+      const dataset = await api.createDatasetFromRuns(datasetName.trim() || `runs of ${flow?.name ?? flowId}`, selected);
+      navigate(href.experiments(flowId, dataset.id));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
 
   const [versions, setVersions] = useState<Record<string, number>>({});
   useEffect(() => {
@@ -89,10 +103,24 @@ export function RunsListPage({ flowId }: { flowId: string }) {
       </div>
       <div className="page-head">
         <h1>Runs</h1>
-        <a className="btn" href={href.flow(flowId)}>
-          Open editor
-        </a>
+        <div className="row-gap">
+          <a className="btn" href={href.experiments(flowId)} data-testid="experiments-link">
+            Experiments
+          </a>
+          <a className="btn" href={href.flow(flowId)}>
+            Open editor
+          </a>
+        </div>
       </div>
+      {selected.length > 0 && (
+        <div className="row-gap pad" data-testid="dataset-bar">
+          <span>{selected.length} selected</span>
+          <input placeholder="dataset name" value={datasetName} onChange={(e) => setDatasetName(e.target.value)} data-testid="dataset-name" />
+          <button className="btn btn-primary btn-sm" onClick={() => void makeDataset()} data-testid="create-dataset">
+            Dataset from their inputs
+          </button>
+        </div>
+      )}
       <div className="chips" role="tablist" data-testid="status-filter">
         {[undefined, ...RUN_STATUSES].map((s) => (
           <button key={s ?? 'all'} role="tab" aria-selected={status === s} className={`chip${status === s ? ' active' : ''}`} onClick={() => setStatus(s)} data-testid={`filter-${s ?? 'all'}`}>
@@ -112,6 +140,7 @@ export function RunsListPage({ flowId }: { flowId: string }) {
         <table className="table" data-testid="runs-table">
           <thead>
             <tr>
+              <th aria-label="select" />
               <th>Run</th>
               <th>Status</th>
               <th>Trigger</th>
@@ -124,6 +153,9 @@ export function RunsListPage({ flowId }: { flowId: string }) {
           <tbody>
             {runs.map((r) => (
               <tr key={r.id} data-testid="run-row" data-status={r.status}>
+                <td>
+                  <input type="checkbox" checked={selected.includes(r.id)} onChange={() => toggle(r.id)} data-testid="run-select" aria-label={`select run ${shortId(r.id)}`} />
+                </td>
                 <td>
                   <a className="mono" href={href.run(r.id)}>
                     {shortId(r.id)}
