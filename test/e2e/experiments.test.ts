@@ -29,8 +29,8 @@ test('a dataset from past runs, a two-variant experiment of the demo flow that f
   // The runs list: select both runs, make a dataset of their inputs.
   const page = await e2e.newPage();
   await page.goto(`${e2e.baseUrl}/#/flows/${flowId}/runs`);
-  await expect.poll(() => page.getByTestId('run-select').count()).toBe(2);
-  for (const box of await page.getByTestId('run-select').all()) await box.check();
+  await expect.poll(() => page.getByTestId('select-run').count()).toBe(2);
+  for (const box of await page.getByTestId('select-run').all()) await box.check();
   await page.getByTestId('dataset-name').fill('demo topics');
   await page.getByTestId('create-dataset').click();
 
