@@ -62,6 +62,8 @@ export async function createExperiment(request: ExperimentRequest): Promise<Expe
   const dataset = await getDataset(request.datasetId);
   const datasetVersion = request.datasetVersion ?? dataset.version;
   const rowCount = datasetVersion === dataset.version ? dataset.rowCount : await rowCountOf(dataset.id, datasetVersion);
+  // Checked again under the lock below; here so that a full store saves no detached version first.
+  if ((await countExperiments(getPool())) >= limits.experiments) throw new LimitReachedError('Too many experiments', limits.experiments, 'STITCH_MAX_EXPERIMENTS');
   const variants = await resolveVariants(request.flowId, request.variants);
   const scoring: Scoring = { ...(assertions.length ? { assertions } : {}), ...(judge ? { judge: { flowId: judge.flowId } } : {}) };
   const id = await withTransaction(async (client) => {
