@@ -51,7 +51,7 @@ export interface AppOptions {
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
 const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/(runs\/(bulk\/)?|experiments\/)[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
