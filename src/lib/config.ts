@@ -126,6 +126,11 @@ function parseTracing(nonEmpty: (name: string) => string | undefined): TracingCo
  * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
  */
 export const LIMIT_VARIABLES = {
+  schedulesPerFlow: { variable: 'STITCH_MAX_SCHEDULES_PER_FLOW', default: 100 },
+  scheduleInputBytes: { variable: 'STITCH_MAX_SCHEDULE_INPUT_BYTES', default: 16_384 },
+  triggersPerFlow: { variable: 'STITCH_MAX_TRIGGERS_PER_FLOW', default: 100 },
+  credentials: { variable: 'STITCH_MAX_CREDENTIALS', default: 500 },
+  idempotencyHours: { variable: 'STITCH_IDEMPOTENCY_HOURS', default: 24 },
   remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
   remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
   remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },
@@ -133,6 +138,7 @@ export const LIMIT_VARIABLES = {
   remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  streamChars: { variable: 'STITCH_STREAM_MAX_CHARS', default: 1_000_000 },
   /** Runs one bulk action may act on (src/lib/runs/bulk.ts); a filter matching more is refused. */
   bulkRuns: { variable: 'STITCH_MAX_BULK_RUNS', default: 10_000 },
   /** Bulk jobs kept: the oldest finished go first; running ones are never dropped. */

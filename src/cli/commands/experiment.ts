@@ -93,7 +93,7 @@ export function registerExperimentCommands(program: Command): void {
       let final: ExperimentView;
       if (options.url) {
         const client = api(options.url);
-        const flows = isUuid(options.flow) ? [] : (await client.request<{ flows: { id: string; name: string }[] }>('GET', '/api/flows')).flows;
+        const flows = isUuid(options.flow) ? [] : await client.listAll<{ id: string; name: string }>('/api/flows', 'flows');
         const flowId = isUuid(options.flow) ? options.flow : flows.find((f) => f.name === options.flow)?.id ?? options.flow;
         const started = await client.request<ExperimentView>('POST', '/api/experiments', { flowId, ...body });
         final = await follow(() => client.request<ExperimentView>('GET', `/api/experiments/${started.id}?limit=0`));

@@ -4,7 +4,7 @@
  * of the comparison view.
  */
 import type { Queryable } from './queryable';
-import { decodeCursor, encodeCursor } from './keyset-cursor';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, pageOf } from './keyset-cursor';
 
 export interface VariantSpec {
   label: string;
@@ -85,17 +85,16 @@ export async function findExperiment(db: Queryable, id: string): Promise<Experim
 }
 
 export async function listExperiments(db: Queryable, page: { flowId?: string; limit: number; cursor?: string }): Promise<{ experiments: ExperimentRow[]; nextCursor: string | null }> {
-  const after = page.cursor ? decodeCursor(page.cursor) : null;
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
   const { rows } = await db.query(
     `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_key FROM stitch_experiments
      WHERE ($1::uuid IS NULL OR flow_id = $1)
-       AND ($2::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid))
+       AND ($2::bigint IS NULL OR (created_at, id) < (${fromMicros('$2')}, $3::uuid))
      ORDER BY created_at DESC, id DESC LIMIT $4`,
     [page.flowId ?? null, after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
   );
-  const items = rows.slice(0, page.limit);
-  const last = items[items.length - 1];
-  return { experiments: items.map(toExperiment), nextCursor: rows.length > page.limit ? encodeCursor(last.created_key, last.id) : null };
+  const items = pageOf(rows, page.limit, (r) => [r.created_key, r.id]);
+  return { experiments: items.rows.map(toExperiment), nextCursor: items.nextCursor };
 }
 
 /** Removed (true), or not there. */
