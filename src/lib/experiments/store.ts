@@ -18,6 +18,8 @@ import {
 } from '@/lib/db/queries/experiments';
 import { isUuid } from '@/lib/db/runs';
 import { getDataset } from '@/lib/datasets/store';
+import { lockCollection } from '@/lib/db/queries/advisory-locks';
+import { datasetVersionRowCount } from '@/lib/db/queries/datasets';
 import { findCurrentVersion } from '@/lib/db/queries/start-run';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { ConflictError, LimitReachedError, NotFoundError, ValidationError } from '@/lib/errors';
@@ -41,8 +43,6 @@ export interface ExperimentRequest {
 }
 
 const DEFAULT_CONCURRENCY = 10;
-/** Serialises creations, so two at once cannot both take the last place. */
-const CREATE_LOCK = 0x57_e7_0e;
 
 export async function createExperiment(request: ExperimentRequest): Promise<ExperimentView> {
   const limits = runtimeConfig().limits;
@@ -67,7 +67,7 @@ export async function createExperiment(request: ExperimentRequest): Promise<Expe
   const variants = await resolveVariants(request.flowId, request.variants);
   const scoring: Scoring = { ...(assertions.length ? { assertions } : {}), ...(judge ? { judge: { flowId: judge.flowId } } : {}) };
   const id = await withTransaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK]);
+    await lockCollection(client, 'experiments'); // two creations at once cannot both take the last place
     if ((await countExperiments(client)) >= limits.experiments) throw new LimitReachedError('Too many experiments', limits.experiments, 'STITCH_MAX_EXPERIMENTS');
     return insertExperiment(client, {
       flowId: request.flowId,
@@ -84,9 +84,9 @@ export async function createExperiment(request: ExperimentRequest): Promise<Expe
 }
 
 async function rowCountOf(datasetId: string, version: number): Promise<number> {
-  const { rows } = await getPool().query('SELECT row_count FROM stitch_dataset_versions WHERE dataset_id = $1 AND version = $2', [datasetId, version]);
-  if (!rows[0]) throw new NotFoundError(`Version ${version} of dataset ${datasetId}`);
-  return rows[0].row_count;
+  const count = await datasetVersionRowCount(getPool(), datasetId, version);
+  if (count === undefined) throw new NotFoundError(`Version ${version} of dataset ${datasetId}`);
+  return count;
 }
 
 async function experimentOf(id: string): Promise<ExperimentRow> {
