@@ -1,6 +1,6 @@
 /**
  * The `stitch_experiment` job drives one experiment, in small steps through the queue (design §10):
- * one keyed job per experiment, woken at once when one of its runs ends (a trigger, 0031) and
+ * one keyed job per experiment, woken at once when one of its runs ends (a trigger, 0032) and
  * otherwise every few seconds. Each step is safe to repeat, and two at once do no harm:
  *
  * 1. Cells whose run ended take its status, cost, saving and time.

@@ -1,5 +1,5 @@
 /**
- * Experiments (0031_experiments.sql): the experiment, its cells (one per dataset row and variant),
+ * Experiments (0032_experiments.sql): the experiment, its cells (one per dataset row and variant),
  * the keyed job that drives it (`stitch_experiment`, src/lib/experiments/tick.ts), and the reads
  * of the comparison view.
  */

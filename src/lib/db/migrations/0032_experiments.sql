@@ -1,4 +1,4 @@
--- 0031_experiments: a flow's variants run over a dataset's rows, each cell an ordinary run (issue 26).
+-- 0032_experiments: a flow's variants run over a dataset's rows, each cell an ordinary run (issue 26).
 
 -- An experiment: the flow, the dataset version it runs over, its variants (each a flow version:
 -- a saved one, or a detached one holding the current graph with node overrides), how it is scored,
