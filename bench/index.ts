@@ -11,6 +11,7 @@
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
+ *   experiment_shared_ratio  executions of 100 rows × 2 variants sharing all but the last node ÷ (100 × nodes + 100), target 1.0 (bench/experiment.ts)
  *   nodes_per_s_limited  nodes_per_s with a per-key concurrency on the flow that never binds; limited_ratio
  *                     = ÷ nodes_per_s (target ≥ 0.9)
  *   fair_wait_p50_ms/p99  key B's run start while key A floods with 2,000 runs, concurrency 4 per key
@@ -402,6 +403,8 @@ async function main() {
     }
     const { benchCacheHop } = await import('./cache');
     Object.assign(figures, await benchCacheHop(server.adminUrl));
+    const { benchExperiment } = await import('./experiment');
+    Object.assign(figures, await benchExperiment(server.adminUrl));
     const { benchFair } = await import('./fair');
     Object.assign(figures, await benchFair(server.adminUrl));
     const { benchRemote } = await import('./remote');
