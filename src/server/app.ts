@@ -19,6 +19,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
+import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
 import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
@@ -30,6 +31,7 @@ import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
 import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
+import { queueRoutes } from './routes/queues';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
@@ -54,7 +56,7 @@ const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//,
 /** An outside event signed with STITCH_EVENT_SECRET instead of the API key: its route checks the signature. */
 const isSignedEvent = (path: string, c: Context) => c.req.method === 'POST' && EVENT_PATH.test(path) && c.req.header(EVENT_SIGNATURE_HEADER) !== undefined;
 const isPublic = (path: string, c?: Context) => PUBLIC_API.some((re) => re.test(path)) || (c !== undefined && isSignedEvent(path, c));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/(runs\/(bulk\/)?|experiments\/)[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -93,6 +95,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
+  app.route('/', queueRoutes());
   app.route('/', callbackRoutes());
   app.route('/', streamRoutes());
   app.route('/', eventRoutes());
@@ -105,6 +108,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
   app.route('/', datasetRoutes());
+  app.route('/', experimentRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

@@ -13,9 +13,9 @@ CREATE TABLE stitch_parked_nodes (
   PRIMARY KEY (run_id, instance_id)
 );
 
--- The execute job's one read: a paused run reads as 'paused' (same row, no extra work).
+-- The execute job's one read: a paused run reads as 'paused' (same row, no extra work). 0032's body.
 CREATE OR REPLACE FUNCTION stitch_execution_state(p_run_id uuid, p_instance_id text, p_upstream text[], p_entry boolean)
- RETURNS TABLE(run_status text, run_input jsonb, rerun jsonb, budget_usd double precision, status text, attempt integer, live integer, upstream jsonb)
+ RETURNS TABLE(run_status text, run_input jsonb, rerun jsonb, budget_usd double precision, experiment_id uuid, status text, attempt integer, live integer, upstream jsonb)
  LANGUAGE plpgsql
  STABLE
  SET plan_cache_mode TO 'force_generic_plan'
@@ -25,7 +25,7 @@ BEGIN
   -- The run input only for entry nodes: inside a fan-out it is the whole array of items.
   RETURN QUERY
   SELECT CASE WHEN r.paused_at IS NOT NULL AND r.status = 'running' THEN 'paused' ELSE r.status END,
-         CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
+         CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, r.experiment_id, n.status, n.attempt, n.live,
          (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
           FROM unnest(p_upstream) AS w(id),
                LATERAL (SELECT u.node_id, u.status, u.output FROM stitch_node_runs u
