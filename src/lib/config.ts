@@ -87,6 +87,7 @@ export const LIMIT_VARIABLES = {
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
   runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
+  deployFlows: { variable: 'STITCH_MAX_DEPLOY_FLOWS', default: 500 },
 } as const;
 
 export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };

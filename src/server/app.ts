@@ -19,6 +19,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { eventRoutes } from './routes/events';
+import { flowFileRoutes } from './routes/flow-files';
 import { flowRoutes } from './routes/flows';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
@@ -79,6 +80,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', flowFileRoutes());
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());

@@ -12,6 +12,9 @@ export interface FlowVersionSummary {
   id: string;
   version: number;
   createdAt: string;
+  /** Made by `stitch deploy` (flow files), with the deploy's message; false for saves. */
+  deployed: boolean;
+  message: string | null;
 }
 
 export interface FlowVersion extends FlowVersionSummary {

@@ -5,6 +5,7 @@
 import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import { getFlow } from '@/lib/db/queries/flows';
 import { getPool } from '@/lib/db/pool';
+import type { Queryable } from '@/lib/db/queries/queryable';
 import {
   deleteSchedule as deleteScheduleRow,
   findSchedule,
@@ -32,13 +33,24 @@ function firstTick(fields: ScheduleFields, now = new Date()): Date | null {
 }
 
 export async function createSchedule(flowId: string, fields: ScheduleFields): Promise<Schedule> {
+  const checked = checkScheduleFields(fields);
+  await getFlow(getPool(), flowId);
+  return createScheduleIn(getPool(), flowId, checked);
+}
+
+/** The one check of a schedule's fields (API, CLI, deploy); returns them with budget, tags and priority filled in. */
+export function checkScheduleFields(fields: ScheduleFields): ScheduleFields & { budgetUsd: number | null; tags: Record<string, string>; priority: number } {
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
   checkBudgetUsd(budgetUsd);
   const tags = checkRunTags(fields.tags, runtimeConfig().limits.runTags);
   const priority = checkPriority(fields.priority) ?? 0;
-  await getFlow(getPool(), flowId);
-  return insertSchedule(getPool(), flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
+  return { ...fields, budgetUsd, tags, priority };
+}
+
+/** Store a checked schedule of a flow known to exist, with its first tick (in the caller's transaction, for a deploy). */
+export async function createScheduleIn(db: Queryable, flowId: string, checked: ScheduleFields): Promise<Schedule> {
+  return insertSchedule(db, flowId, checked, firstTick(checked));
 }
 
 export async function listSchedules(flowId: string): Promise<Schedule[]> {

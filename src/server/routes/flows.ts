@@ -23,6 +23,7 @@ import {
   StartedRunSchema,
   UpdateFlowBody,
   VersionSchema,
+  VersionSummarySchema,
   WarningsSchema,
   errors,
   json,
@@ -143,7 +144,7 @@ export function flowRoutes(config: Config) {
       summary: 'Versions of a flow, newest first',
       request: { params: FlowIdParams },
       responses: {
-        200: json(z.object({ versions: z.array(z.object({ id: z.string(), version: z.number(), createdAt: z.string() })) }), 'Versions'),
+        200: json(z.object({ versions: z.array(VersionSummarySchema) }), 'Versions'),
         ...errors(401, 404),
       },
     }),
