@@ -99,10 +99,35 @@ function sortKeys(value: unknown): unknown {
   return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys(value[key])]));
 }
 
-/** The file's text: the top-level keys in reading order, every key below sorted, two-space indents, a final newline. */
+const LINE_WIDTH = 100;
+
+/** JSON on one line with a space after `:` and `,` (`{"x": 0, "y": 40}`). */
+function inline(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(inline).join(', ')}]`;
+  if (isObject(value)) return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${inline(v)}`).join(', ')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** Two-space indents; an object or array that fits on its line stays on it (a position, an edge), so a diff shows what moved. */
+function pretty(value: unknown, indent: string, room: number): string {
+  const flat = inline(value);
+  if (flat.length <= room || !(Array.isArray(value) || isObject(value))) return flat;
+  const inner = `${indent}  `;
+  const items = Array.isArray(value)
+    ? value.map((v) => `${inner}${pretty(v, inner, LINE_WIDTH - inner.length - 1)}`)
+    : Object.entries(value).map(([k, v]) => {
+        const key = `${JSON.stringify(k)}: `;
+        return `${inner}${key}${pretty(v, inner, LINE_WIDTH - inner.length - key.length - 1)}`;
+      });
+  if (items.length === 0) return flat;
+  return Array.isArray(value) ? `[\n${items.join(',\n')}\n${indent}]` : `{\n${items.join(',\n')}\n${indent}}`;
+}
+
+/** The file's text: the top-level keys in reading order, every key below sorted, a final newline. */
 export function flowFileText(document: FlowDocument): string {
   const { name, budgetUsd, graph, schedules, triggers } = document;
-  return `${JSON.stringify({ name, budgetUsd, graph: sortKeys(graph), schedules: sortKeys(schedules), triggers: sortKeys(triggers) }, null, 2)}\n`;
+  const ordered = { name, budgetUsd: budgetUsd ?? null, graph: sortKeys(graph), schedules: sortKeys(schedules ?? []), triggers: sortKeys(triggers ?? []) };
+  return `${pretty(ordered, '', 0)}\n`;
 }
 
 /** `My Flow!` → `my-flow.json`; a name taken by an earlier flow gets `-2`, `-3`… */
