@@ -18,18 +18,26 @@ import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
 import { registerFlowFileCommands } from './commands/flow-files';
+import { registerRunsListCommand } from './commands/runs';
+import { registerPruneCommand } from './commands/prune';
+import { registerDataCommands } from './commands/data';
+import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
 registerRunCommand(program);
 registerFlowFileCommands(program);
 registerInspectCommands(program);
+registerRunsListCommand(program); // after registerInspectCommands: adds `list` under `runs`
+registerPruneCommand(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
+registerDatasetCommands(program);
 registerMcpCommand(program);
 
 /**

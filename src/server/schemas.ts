@@ -2,6 +2,7 @@
  * The HTTP API's shapes, as zod schemas: they validate requests and generate /api/openapi.json.
  * Response schemas document; they are not re-validated on the way out.
  */
+import { ALERT_EVENTS } from '@/types/stitch';
 import { z } from './openapi';
 import { PRIORITY_MAX, PRIORITY_MIN } from '@/lib/fair/run-tags';
 
@@ -43,8 +44,20 @@ export const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spen
 const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
 /** A trigger's or a schedule's budget for the runs it starts; null: the flow's default. */
 export const TriggerBudget = BudgetUsd.nullable().openapi({ description: "Spend cap in USD of every run it starts (null: the flow's default)" });
-export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
-export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
+export const AlertSchema = z
+  .object({
+    on: z.enum(ALERT_EVENTS).openapi({ description: 'run.failed, node.failed (after its last attempt), budget_exceeded, or run.slower_than (needs `seconds`)' }),
+    to: z.string().max(2048).openapi({ description: 'Where the message is POSTed (signed like http-webhook calls; public addresses only unless STITCH_WEBHOOK_ALLOW_PRIVATE)' }),
+    seconds: z.number().optional().openapi({ description: 'run.slower_than: a run still open this many seconds after its start raises the alert' }),
+    format: z.enum(['json', 'slack']).optional().openapi({ description: 'Message shape; default slack for hooks.slack.com URLs, else json' }),
+  })
+  .strict()
+  .openapi('Alert');
+/** The shape only: targets, thresholds and the per-flow limit are checked by src/lib/alerts/spec.ts. */
+export const AlertList = z.array(AlertSchema).max(1000).openapi({ description: "The flow's alerts (at most STITCH_MAX_ALERTS_PER_FLOW); replaces the list" });
+
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('UpdateFlow');
 
 export const FlowSummarySchema = z
   .object({
@@ -66,7 +79,7 @@ export const FlowSummarySchema = z
   })
   .openapi('FlowSummary');
 
-export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable() }).openapi('Flow');
+export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable(), alerts: z.array(AlertSchema) }).openapi('Flow');
 
 /** Where a version came from: a save, or `stitch deploy` (with its message). */
 const VersionOriginFields = {
@@ -130,12 +143,34 @@ export const StartedRunSchema = z
 
 export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 
-export const RunListQuery = z.object({
-  flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),
-  status: RUN_STATUS.optional().openapi({ param: { name: 'status', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
-  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
-});
+const queryParam = (name: string, description: string) =>
+  z
+    .union([z.string().max(2000), z.array(z.string().max(2000)).max(20)])
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description });
+
+/**
+ * The run search's query (src/lib/runs/filter.ts). Besides these, `input.<dotted.path>=<value>`
+ * (a field of the run input equals the value, as text) and `tag.<key>=<value>` (the run carries the
+ * tag); any other name is refused.
+ */
+export const RunListQuery = z
+  .object({
+    flowId: queryParam('flowId', 'Runs of this flow (uuid)'),
+    status: queryParam('status', 'Any of these statuses, comma-separated or repeated: `failed,cancelled`'),
+    trigger: queryParam('trigger', 'Trigger types, comma-separated: `api`, `cli`, `webhook`, `schedule`, `flow`, `rerun`, `mcp`'),
+    createdAfter: queryParam('createdAfter', 'Created at or after: ISO 8601, or a duration back from now (`24h`, `7d`, `30m`)'),
+    createdBefore: queryParam('createdBefore', 'Created before: ISO 8601 or a duration back from now'),
+    finishedAfter: queryParam('finishedAfter', 'Finished at or after: ISO 8601 or a duration back from now'),
+    finishedBefore: queryParam('finishedBefore', 'Finished before: ISO 8601 or a duration back from now'),
+    costAbove: queryParam('costAbove', "The run's recorded spend is above this (USD)"),
+    costBelow: queryParam('costBelow', "The run's recorded spend is below this (USD)"),
+    error: queryParam('error', "The run's error contains this text (case-insensitive)"),
+    ids: queryParam('ids', 'These runs (uuids, comma-separated, at most 1,000)'),
+    limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
+    cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+  })
+  .catchall(z.union([z.string().max(2000), z.array(z.string().max(2000)).max(20)]));
 
 const NodeStateSchema = z.object({
   nodeId: z.string(),
@@ -200,7 +235,10 @@ export const RunSchema = RunSummarySchema.extend({
 }).openapi('Run');
 
 export const RunListSchema = z
-  .object({ runs: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .object({
+    runs: z.array(RunSummarySchema.extend({ costUsd: z.number().openapi({ description: "The run's own recorded spend in USD" }) })),
+    nextCursor: z.string().nullable(),
+  })
   .openapi('RunList');
 
 export const CallbackBody = z

@@ -230,6 +230,20 @@ export interface RunRow {
   priority: number;
 }
 
+/** What a flow's alert listens to (docs/operations.md, "Alerts"). */
+export const ALERT_EVENTS = ['run.failed', 'node.failed', 'budget_exceeded', 'run.slower_than'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** One alert of a flow: `on` an event, POST a message `to` a URL. */
+export interface AlertSpec {
+  on: AlertEvent;
+  to: string;
+  /** `run.slower_than` only: a run still open this many seconds after its start raises it. */
+  seconds?: number;
+  /** The message's shape; default `slack` for a Slack incoming-webhook URL, else `json`. */
+  format?: 'json' | 'slack';
+}
+
 /** A flow as lists show it: its current version and its last run. */
 export interface FlowSummary {
   id: string;

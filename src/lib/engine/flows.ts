@@ -3,11 +3,12 @@
  * (visual graph + execution graph) and the flow's current version. Reads of flows and versions are
  * plain queries (src/lib/db/queries/flows.ts).
  */
-import type { ExecutionGraph, ValidationIssue } from '@/types/stitch';
+import type { AlertSpec, ExecutionGraph, ValidationIssue } from '@/types/stitch';
 import { ValidationError } from '@/lib/errors';
 import { getPool, withTransaction } from '@/lib/db/pool';
 import { currentVersionIfSame, insertDetachedVersion, insertFlow, insertNextVersion, lockFlow, renameFlow, type VersionOrigin } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
+import { updateFlowAlerts } from '@/lib/db/queries/alerts';
 import { compileGraph } from './compile';
 import { checkFlowReferences } from './flow-references';
 import { refreshRemoteTypes } from './remote-workers';
@@ -45,11 +46,23 @@ function checkName(name: unknown): string {
   return name.trim();
 }
 
-export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
+/** What a save may set beside the graph and the name, already checked (`checkAlerts`). */
+export interface FlowSettings {
+  alerts?: AlertSpec[];
+}
+
+export async function createFlow(name: string, graph: unknown, settings: FlowSettings = {}): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
   await refreshRemoteTypes(); // another process may have registered remote worker types
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
-  return withTransaction((client) => createFlowIn(client, cleanName, graph, undefined, plain));
+  return withTransaction((client) => createFlowIn(client, cleanName, graph, { settings, plain }));
+}
+
+/** How a save inside a caller's transaction is made: its settings, the version's origin (a deploy's), the graph compiled already. */
+export interface SaveOptions {
+  settings?: FlowSettings;
+  origin?: VersionOrigin;
+  plain?: ReturnType<typeof compileOrThrow>;
 }
 
 /** createFlow inside the caller's transaction (a deploy saves every flow in one). */
@@ -57,12 +70,13 @@ export async function createFlowIn(
   client: Queryable,
   name: string,
   graph: unknown,
-  origin?: VersionOrigin,
-  plain = compileOrThrow(graph),
+  { settings = {}, origin, plain = compileOrThrow(graph) }: SaveOptions = {},
 ): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
   const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
-  return { ...(await insertFlow(client, cleanName, graph, compiled, origin)), warnings };
+  const created = await insertFlow(client, cleanName, graph, compiled, origin);
+  if (settings.alerts) await updateFlowAlerts(client, created.id, settings.alerts);
+  return { ...created, warnings };
 }
 
 export interface UpdatedFlow {
@@ -79,11 +93,11 @@ export interface UpdatedFlow {
  * (visual and compiled) creates none: saving an unchanged file again and again (`stitch run`,
  * `stitch deploy`) leaves one version.
  */
-export async function updateFlow(flowId: string, graph: unknown, name?: string): Promise<UpdatedFlow> {
+export async function updateFlow(flowId: string, graph: unknown, name?: string, settings: FlowSettings = {}): Promise<UpdatedFlow> {
   const cleanName = name === undefined ? undefined : checkName(name);
   await refreshRemoteTypes();
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
-  return withTransaction((client) => updateFlowIn(client, flowId, graph, cleanName, undefined, plain));
+  return withTransaction((client) => updateFlowIn(client, flowId, graph, cleanName, { settings, plain }));
 }
 
 /** updateFlow inside the caller's transaction; `origin` is the new version's (a deploy's). */
@@ -92,12 +106,13 @@ export async function updateFlowIn(
   flowId: string,
   graph: unknown,
   name?: string,
-  origin?: VersionOrigin,
-  plain = compileOrThrow(graph),
+  { settings = {}, origin, plain = compileOrThrow(graph) }: SaveOptions = {},
 ): Promise<UpdatedFlow> {
   const cleanName = name === undefined ? undefined : checkName(name);
   await lockFlow(client, flowId);
   const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
+  // Alerts are the flow's, not a version's: saved whether or not the graph changed.
+  if (settings.alerts) await updateFlowAlerts(client, flowId, settings.alerts);
   const same = await currentVersionIfSame(client, flowId, graph, compiled);
   if (same) {
     if (cleanName !== undefined) await renameFlow(client, flowId, cleanName);

@@ -198,8 +198,8 @@ async function deployOne(db: Queryable, file: { where: string; document: FlowDoc
   if (resolved.issues.length) throw new ValidationError(named(document, resolved.issues)[0].message, named(document, resolved.issues));
   const existing = await findFlowForDeploy(db, document.name);
   const saved = existing
-    ? await updateFlowIn(db, existing.id, resolved.graph, undefined, origin)
-    : { ...(await createFlowIn(db, document.name, resolved.graph, origin)), version: 1, unchanged: false };
+    ? await updateFlowIn(db, existing.id, resolved.graph, undefined, { origin })
+    : { ...(await createFlowIn(db, document.name, resolved.graph, { origin })), version: 1, unchanged: false };
   ids.set(document.name, saved.id);
   const report: DeployedFlow = {
     name: document.name,

@@ -10,6 +10,7 @@ import { deleteFlow, getFlow, getVersion, listFlows, listVersions } from '@/lib/
 import { NotFoundError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { setFlowBudget } from '@/lib/budget/budget';
+import { checkAlerts } from '@/lib/alerts/spec';
 import { withLastRunCost } from '@/lib/usage/run-cost';
 import { newRouter, z } from '../openapi';
 import {
@@ -51,6 +52,7 @@ const IdempotencyHeaders = z.object({
 
 export function flowRoutes(config: Config) {
   const app = newRouter();
+  const alertLimits = { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.limits.alertsPerFlow };
 
   app.openapi(
     createRoute({
@@ -65,8 +67,8 @@ export function flowRoutes(config: Config) {
       },
     }),
     async (c) => {
-      const { name, graph, budgetUsd } = c.req.valid('json');
-      const created = await createFlow(name, graph);
+      const { name, graph, budgetUsd, alerts } = c.req.valid('json');
+      const created = await createFlow(name, graph, { alerts: alerts && checkAlerts(alerts, alertLimits) });
       if (budgetUsd !== undefined) await setFlowBudget(created.id, budgetUsd);
       return c.json(created, 201);
     },
@@ -114,8 +116,8 @@ export function flowRoutes(config: Config) {
       },
     }),
     async (c) => {
-      const { graph, name, budgetUsd } = c.req.valid('json');
-      const updated = await updateFlow(c.req.valid('param').id, graph, name);
+      const { graph, name, budgetUsd, alerts } = c.req.valid('json');
+      const updated = await updateFlow(c.req.valid('param').id, graph, name, { alerts: alerts && checkAlerts(alerts, alertLimits) });
       if (budgetUsd !== undefined) await setFlowBudget(updated.id, budgetUsd);
       return c.json(updated, 200);
     },

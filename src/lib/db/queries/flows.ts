@@ -2,7 +2,7 @@
  * Flows and their immutable versions: summaries, versions, and the inserts a save makes (the
  * compile and the reference checks come first, in src/lib/engine/flows.ts).
  */
-import type { ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
+import type { AlertSpec, ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
@@ -71,14 +71,14 @@ export async function listFlows(db: Queryable): Promise<FlowSummary[]> {
   return rows.map(toSummary);
 }
 
-export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null }> {
-  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null }>(
-    `SELECT s.*, v.visual_graph FROM (${SUMMARY_SQL} AND f.id = $1) s
+export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null; alerts: AlertSpec[] }> {
+  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null; alerts: AlertSpec[] }>(
+    `SELECT s.*, v.visual_graph, (SELECT alerts FROM stitch_flows WHERE id = s.id) AS alerts FROM (${SUMMARY_SQL} AND f.id = $1) s
      LEFT JOIN stitch_flow_versions v ON v.id = s.current_version_id`,
     [flowIdOrThrow(flowId)],
   );
   if (!rows[0]) throw new NotFoundError(`Flow ${flowId}`);
-  return { ...toSummary(rows[0]), graph: rows[0].visual_graph };
+  return { ...toSummary(rows[0]), graph: rows[0].visual_graph, alerts: rows[0].alerts };
 }
 
 export async function findFlowByName(db: Queryable, name: string): Promise<FlowSummary | undefined> {

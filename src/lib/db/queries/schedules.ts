@@ -152,3 +152,15 @@ export async function advanceSchedule(db: Queryable, scheduleId: string, tick: D
     [scheduleId, tick, next, runId, iso(next)],
   );
 }
+
+/**
+ * Place the tick job of every enabled schedule with a next tick (after `stitch import-data`, whose
+ * rows arrive without their queue jobs). A tick already past is late, and its catchUp decides.
+ */
+export async function placeAllScheduleTicks(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ id: string; next_run_at: Date }>('SELECT id, next_run_at FROM stitch_schedules WHERE enabled AND next_run_at IS NOT NULL');
+  for (const r of rows) {
+    await db.query(`SELECT ${PLACE_JOB.replaceAll('$tick', '$2')} FROM stitch_schedules s WHERE s.id = $1`, [r.id, iso(r.next_run_at)]);
+  }
+  return rows.length;
+}

@@ -39,8 +39,8 @@ export interface NewRun {
 }
 
 /**
- * One statement: the run, its entry instances, their jobs, the events and the idempotency key
- * commit together. Two concurrent starts with one key: the second fails on the key's primary key
+ * One statement: the run, its entry instances, their jobs, the events, the idempotency key and
+ * the checks of its flow's `run.slower_than` alerts commit together. Two concurrent starts with one key: the second fails on the key's primary key
  * (23505) and its run rolls back with it. A child run that exists already for its parent attempt
  * inserts nothing: undefined.
  */
@@ -74,7 +74,10 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
               jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid) || CASE WHEN $9::uuid IS NULL THEN '{}'::jsonb
                 ELSE jsonb_build_object('parentRunId', $9::uuid, 'parentInstanceId', $10::text) END))
               || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
-                    'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
+                    'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event,
+            -- run.slower_than alerts (0027_alerts.sql): their checks, placed with the run.
+            (SELECT stitch_arm_slow_alerts(run.id, f.alerts) FROM stitch_flows f
+             WHERE f.id = $1 AND f.alerts @? '$[*] ? (@.on == "run.slower_than")') AS slow_alerts
      FROM run, list`,
     [
       run.flowId,
