@@ -4,7 +4,7 @@
  * message, refuses a whole deploy for one bad file or a database-level failure (nothing half applied),
  * refuses cycles and secrets, and a dry run changes nothing. With the CLI as real processes: export →
  * deploy into a fresh database → export again gives identical files; deploying them again makes no
- * version; a directory with one invalid flow changes nothing.
+ * version; an exported file runs with `stitch run`; a directory with one invalid flow changes nothing.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,6 +208,10 @@ describe('stitch export / stitch deploy (CLI processes)', () => {
     const again = await onFresh(['deploy', a]);
     expect(again.code, again.output).toBe(0);
     expect(again.stdout.match(/unchanged\s+\S.*: v1$/gm)).toHaveLength(3);
+    // An exported file runs as it is: its sub-flow is looked up by name, and the run makes no version
+    // (the dry run below still finds parent at v1).
+    const ran = await cli(['run', path.join(a, 'parent.json')], { DATABASE_URL: fresh.url });
+    expect(ran.output).toContain('Run completed');
 
     // One invalid flow next to a changed one: refused, exit 1, every flow as it was.
     const c = path.join(dir, 'c');
@@ -226,5 +230,5 @@ describe('stitch export / stitch deploy (CLI processes)', () => {
     const d = path.join(dir, 'd');
     expect((await onFresh(['export', '--dir', d])).code).toBe(0);
     expect(filesOf(d)).toEqual(filesOf(a));
-  }, 240_000); // six CLI processes, each starting Stitch, on a machine the suite shares
+  }, 300_000); // seven CLI processes, each starting Stitch, on a machine the suite shares
 });

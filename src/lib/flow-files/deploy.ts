@@ -6,7 +6,7 @@
  * `triggers`, when present, become the flow's (kept where equal, created, changed, deleted);
  * absent, they are left alone. A dry run does all of it and rolls back, reporting what would change.
  */
-import type { ValidationIssue } from '@/types/stitch';
+import type { ValidationIssue, VisualGraph } from '@/types/stitch';
 import { withTransaction } from '@/lib/db/pool';
 import { findFlowForDeploy, lockDeploys, type VersionOrigin } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
@@ -185,16 +185,24 @@ async function syncTriggers(db: Queryable, flowId: string, document: FlowDocumen
   }
 }
 
-/** One file: the flow (created or updated by name), its budget, schedules and triggers. */
-async function deployOne(db: Queryable, file: { where: string; document: FlowDocument }, ids: Map<string, string>, origin: VersionOrigin): Promise<DeployedFlow> {
-  const { document, where } = file;
-  for (const callee of calleeNames(document.graph)) {
+/**
+ * A file's graph for this database: each `flowName` the id of the flow of that name — from `ids`
+ * (flows this deploy saved), else the database's live flow. `stitch run` of an exported file uses it too.
+ */
+export async function graphForDatabase(db: Queryable, graph: VisualGraph, ids = new Map<string, string>()): Promise<{ graph: VisualGraph; issues: ValidationIssue[] }> {
+  for (const callee of calleeNames(graph)) {
     if (!ids.has(callee)) {
       const found = await findFlowForDeploy(db, callee);
       if (found) ids.set(callee, found.id);
     }
   }
-  const resolved = withFlowIds(document.graph, (name) => ids.get(name));
+  return withFlowIds(graph, (name) => ids.get(name));
+}
+
+/** One file: the flow (created or updated by name), its budget, schedules and triggers. */
+async function deployOne(db: Queryable, file: { where: string; document: FlowDocument }, ids: Map<string, string>, origin: VersionOrigin): Promise<DeployedFlow> {
+  const { document, where } = file;
+  const resolved = await graphForDatabase(db, document.graph, ids);
   if (resolved.issues.length) throw new ValidationError(named(document, resolved.issues)[0].message, named(document, resolved.issues));
   const existing = await findFlowForDeploy(db, document.name);
   const saved = existing
