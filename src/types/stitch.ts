@@ -181,6 +181,23 @@ export interface ValidationIssue {
 export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A bulk action on runs (POST /api/runs/bulk) and its progress, as the API and the canvas see it. */
+export type BulkAction = 'cancel' | 'retry' | 'rerun';
+export interface BulkJob {
+  id: string;
+  action: BulkAction;
+  /** The filter as posted. */
+  filter: unknown;
+  state: 'running' | 'completed';
+  total: number;
+  done: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
 export const NODE_STATUSES = [
   'pending',
   'running',

@@ -9,6 +9,7 @@
  * | progress, state    | updateNodeState                    |                                     | heartbeat's message             |
  * | usage              | reportUsage                        |                                     | complete's usage                |
  * | delayed callback   | scheduleCallback (its queue job)   |                                     |                                 |
+ * | poll() answer      | deadline.ts → applyCallback        | (a pollNow reply runs it now)       |                                 |
  *
  * Log lines are the logger's: it masks each line as it is written (log.ts), whoever logs. Nothing
  * else scrubs: a store does not know about secrets. What is masked, and how: src/lib/vault/scrub.ts,

@@ -3,28 +3,16 @@
  * one item row per run it acts on (the snapshot taken when it was posted), and its keyed
  * `stitch_bulk` queue job, added in the commit that creates or advances it.
  */
+import type { BulkAction, BulkJob } from '@/types/stitch';
 import type { RunFilter } from '@/lib/runs/filter';
 import type { Queryable } from './queryable';
 import { runFilterWhere } from './list-runs';
 import { createdKey, keysetAfter, pageOf } from './keyset-cursor';
 
-export type BulkAction = 'cancel' | 'retry' | 'rerun';
-export type BulkState = 'running' | 'completed';
+export type { BulkAction } from '@/types/stitch';
+export type BulkState = BulkJobRow['state'];
 export type BulkItemState = 'pending' | 'done' | 'skipped' | 'failed';
-
-export interface BulkJobRow {
-  id: string;
-  action: BulkAction;
-  filter: unknown;
-  state: BulkState;
-  total: number;
-  done: number;
-  succeeded: number;
-  skipped: number;
-  failed: number;
-  createdAt: string;
-  finishedAt: string | null;
-}
+export type BulkJobRow = BulkJob;
 
 type BulkJobDbRow = Omit<BulkJobRow, 'createdAt' | 'finishedAt'> & { created_at: Date; finished_at: Date | null };
 
