@@ -17,7 +17,7 @@ import { api, withDatabase } from './inspect';
 /** Flows as files from a server: its flows by name (the same order and file names as an export from the database). */
 async function exportFromServer(url: string, wanted: string[]): Promise<Array<{ fileName: string; text: string }>> {
   const client = api(url);
-  const { flows } = await client.request<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows');
+  const flows = await client.listAll<{ id: string; name: string }>('/api/flows', 'flows');
   const chosen = flows
     .filter((f) => wanted.length === 0 || wanted.includes(f.name) || wanted.includes(f.id))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));

@@ -79,7 +79,7 @@ function remoteTarget(url: string): RunTarget {
   const api = new ApiClient(url, getConfig().apiKey);
   return {
     async start(flow, run) {
-      const { flows } = await api.request<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows');
+      const flows = await api.listAll<{ id: string; name: string }>('/api/flows', 'flows');
       const existing = flows.find((f) => f.name === flow.name);
       const idOf = (name: string) => flows.find((f) => f.name === name)?.id;
       const graph = withIdsFor(flow.graph, isVisualGraph(flow.graph) ? withFlowIds(flow.graph, idOf) : undefined);

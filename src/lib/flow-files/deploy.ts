@@ -10,8 +10,9 @@ import type { ValidationIssue, VisualGraph } from '@/types/stitch';
 import { withTransaction } from '@/lib/db/pool';
 import { findFlowForDeploy, lockDeploys, type VersionOrigin } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
-import { deleteSchedule, listSchedules } from '@/lib/db/queries/schedules';
-import { createTrigger, deleteTrigger, listTriggers, updateTrigger } from '@/lib/db/queries/triggers';
+import { deleteSchedule } from '@/lib/db/queries/schedules';
+import { allSchedules, allTriggers } from './export';
+import { createTrigger, deleteTrigger, updateTrigger } from '@/lib/db/queries/triggers';
 import { updateFlowBudget } from '@/lib/db/queries/usage';
 import { compileOrThrow, createFlowIn, updateFlowIn } from '@/lib/engine/flows';
 import { refreshRemoteTypes } from '@/lib/engine/remote-workers';
@@ -137,12 +138,12 @@ function inCallOrder(files: Array<{ where: string; document: FlowDocument }>): A
   return ordered;
 }
 
-/** The file's `schedules` become the flow's: equal ones kept, the rest created and deleted. */
+/** The file's `schedules` become the flow's: equal ones kept, the others deleted (first: the per-flow limit counts them), the rest created. */
 async function syncSchedules(db: Queryable, flowId: string, document: FlowDocument): Promise<DeployedFlow['schedules']> {
   const counts = { added: 0, removed: 0, kept: 0 };
   if (!document.schedules) return counts;
-  const stored = await listSchedules(db, flowId);
-  const unmatched = new Map(stored.map((s) => [s.id, sameSpec(scheduleSpec(s))]));
+  const unmatched = new Map((await allSchedules(db, flowId)).map((s) => [s.id, sameSpec(scheduleSpec(s))]));
+  const toCreate: Array<ReturnType<typeof checkScheduleFields>> = [];
   for (const spec of document.schedules) {
     const checked = checkScheduleFields(spec);
     const key = sameSpec(scheduleSpec(checked));
@@ -151,21 +152,30 @@ async function syncSchedules(db: Queryable, flowId: string, document: FlowDocume
       unmatched.delete(match[0]);
       counts.kept++;
     } else {
-      await createScheduleIn(db, flowId, checked);
-      counts.added++;
+      toCreate.push(checked);
     }
   }
   for (const id of unmatched.keys()) {
     await deleteSchedule(db, flowId, id);
     counts.removed++;
   }
+  for (const checked of toCreate) {
+    await createScheduleIn(db, flowId, checked);
+    counts.added++;
+  }
   return counts;
 }
 
-/** The file's `triggers` become the flow's, by slug; a new one gets a fresh secret, returned once. */
+/** The file's `triggers` become the flow's, by slug (missing ones deleted first); a new one gets a fresh secret, returned once. */
 async function syncTriggers(db: Queryable, flowId: string, document: FlowDocument, report: DeployedFlow): Promise<void> {
   if (!document.triggers) return;
-  const stored = new Map((await listTriggers(db, flowId)).map((t) => [t.slug, t]));
+  const stored = new Map((await allTriggers(db, flowId)).map((t) => [t.slug, t]));
+  const wanted = new Set(document.triggers.map((t) => t.slug));
+  for (const [slug, trigger] of stored) {
+    if (wanted.has(slug)) continue;
+    await deleteTrigger(db, flowId, trigger.id);
+    report.triggers.removed.push(slug);
+  }
   for (const spec of document.triggers) {
     const current = stored.get(spec.slug);
     const settings = { budgetUsd: spec.budgetUsd, tags: spec.tags, priority: spec.priority };
@@ -177,11 +187,6 @@ async function syncTriggers(db: Queryable, flowId: string, document: FlowDocumen
       await updateTrigger(db, flowId, current.id, settings);
       report.triggers.changed.push(spec.slug);
     }
-    stored.delete(spec.slug);
-  }
-  for (const [slug, trigger] of stored) {
-    await deleteTrigger(db, flowId, trigger.id);
-    report.triggers.removed.push(slug);
   }
 }
 

@@ -5,6 +5,7 @@
 import { flowName, listFlowFileRows, type FlowFileRow } from '@/lib/db/queries/flows';
 import { listSchedules } from '@/lib/db/queries/schedules';
 import { listTriggers } from '@/lib/db/queries/triggers';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 import type { Queryable } from '@/lib/db/queries/queryable';
 import { NotFoundError } from '@/lib/errors';
 import { fileNameFor, flowFileText, scheduleSpec, sameSpec, triggerSpec, withFlowNames, type FlowDocument } from './format';
@@ -15,6 +16,20 @@ export interface ExportedFlow {
   document: FlowDocument;
   text: string;
 }
+
+/** Every schedule of a flow (the lists are paginated; a flow has at most STITCH_MAX_SCHEDULES_PER_FLOW). */
+export const allSchedules = (db: Queryable, flowId: string) =>
+  allPages(async (page) => {
+    const { schedules: items, nextCursor } = await listSchedules(db, flowId, page);
+    return { items, nextCursor };
+  });
+
+/** Every live webhook trigger of a flow. */
+export const allTriggers = (db: Queryable, flowId: string) =>
+  allPages(async (page) => {
+    const { triggers: items, nextCursor } = await listTriggers(db, flowId, page);
+    return { items, nextCursor };
+  });
 
 async function documentOf(db: Queryable, row: FlowFileRow, names: Map<string, string>): Promise<FlowDocument> {
   for (const node of row.graph.nodes) {
@@ -28,8 +43,8 @@ async function documentOf(db: Queryable, row: FlowFileRow, names: Map<string, st
     name: row.name,
     budgetUsd: row.budgetUsd,
     graph: withFlowNames(row.graph, (id) => names.get(id)),
-    schedules: (await listSchedules(db, row.id)).map(scheduleSpec).sort((a, b) => sameSpec(a).localeCompare(sameSpec(b))),
-    triggers: (await listTriggers(db, row.id)).map(triggerSpec).sort((a, b) => a.slug.localeCompare(b.slug)),
+    schedules: (await allSchedules(db, row.id)).map(scheduleSpec).sort((a, b) => sameSpec(a).localeCompare(sameSpec(b))),
+    triggers: (await allTriggers(db, row.id)).map(triggerSpec).sort((a, b) => a.slug.localeCompare(b.slug)),
   };
 }
 
