@@ -11,6 +11,12 @@
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
+ *   nodes_per_s_limited  nodes_per_s with a per-key concurrency on the flow that never binds; limited_ratio
+ *                     = ÷ nodes_per_s (target ≥ 0.9)
+ *   fair_wait_p50_ms/p99  key B's run start while key A floods with 2,000 runs, concurrency 4 per key
+ *                     (bench/fair.ts; target p99 ≤ 10 × fair_unloaded_start_ms)
+ *   stream_chunk_ms   p50 (and _p99), streamOutput → the part parsed by an SSE client; stream_rows_per_1000_chunks:
+ *                     rows a run streaming 1,000 chunks writes beyond the same run without (bench/stream.ts)
  *
  * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
@@ -169,29 +175,23 @@ async function waitForRuns(runIds: string[]): Promise<void> {
 
 const CHAIN = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
-async function benchStitch(url: string) {
-  WORKER_DEFINITIONS['bench-noop'] = {
-    id: 'bench-noop',
-    name: 'No-op',
-    type: 'sync',
-    description: 'benchmark no-op',
-    input: {},
-    output: {},
-    config: {},
-  };
-  workerRegistry.register('bench-noop', NoopWorker);
-  const config = getConfig({ ...process.env, DATABASE_URL: url, STITCH_LOG_LEVEL: 'error', STITCH_SECRET: 'bench' });
-  const stitch = await startStitch({ config, runner: false, concurrency: CONCURRENCY });
-  const flow = await createFlow('bench-chain', {
-    nodes: CHAIN.map((id, i) => ({ id, type: 'worker', position: { x: i * 200, y: 0 }, data: { workerType: 'bench-noop' } })),
-    edges: CHAIN.slice(1).map((id, i) => ({ id: `e${i}`, source: CHAIN[i], target: id })),
-  });
+const chainGraph = () => ({
+  nodes: CHAIN.map((id, i) => ({ id, type: 'worker', position: { x: i * 200, y: 0 }, data: { workerType: 'bench-noop' } })),
+  edges: CHAIN.slice(1).map((id, i) => ({ id: `e${i}`, source: CHAIN[i], target: id })),
+});
 
-  if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()');
-  // Throughput: all runs created first (like the queue's jobs), then one runner drains them.
+type BenchStitch = Awaited<ReturnType<typeof startStitch>>;
+
+/**
+ * Throughput: CHAIN_RUNS runs of `flowId` created first (like the queue's jobs, `tagsOf` giving each
+ * its tags), then one runner drains them. The runner is left running for the caller.
+ */
+async function drainChain(stitch: BenchStitch, config: ReturnType<typeof getConfig>, flowId: string, tagsOf?: (i: number) => Record<string, string>) {
   const runIds: string[] = [];
   for (let i = 0; i < CHAIN_RUNS; i += 50) {
-    runIds.push(...(await Promise.all(Array.from({ length: Math.min(50, CHAIN_RUNS - i) }, () => startRun(flow.id, { input: { i } })))).map((r) => r.runId));
+    runIds.push(
+      ...(await Promise.all(Array.from({ length: Math.min(50, CHAIN_RUNS - i) }, (_, k) => startRun(flowId, { input: { i }, tags: tagsOf?.(i + k) })))).map((r) => r.runId),
+    );
   }
   const allSettled = lastNodes.until(CHAIN_RUNS);
   // CPU and WAL from before the runner starts: it executes nodes well before startQueueRunner returns.
@@ -214,9 +214,30 @@ async function benchStitch(url: string) {
   const cpuMsPerNode = (((await cpuSeconds(stitch.db.pool)) - cpu0) * 1000) / (CHAIN_RUNS * CHAIN.length);
   const wal1 = await walBytes(stitch.db.pool);
   await waitForRuns(runIds); // every run is completed (a check, outside the timed phase)
-  const walKbPerNode = (wal1 - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length);
+  return { runner, nodesPerSecond, cpuMsPerNode, walKbPerNode: (wal1 - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length), wal0, wal1 };
+}
+
+async function benchStitch(url: string) {
+  WORKER_DEFINITIONS['bench-noop'] = {
+    id: 'bench-noop',
+    name: 'No-op',
+    type: 'sync',
+    description: 'benchmark no-op',
+    input: {},
+    output: {},
+    config: {},
+  };
+  workerRegistry.register('bench-noop', NoopWorker);
+  const config = getConfig({ ...process.env, DATABASE_URL: url, STITCH_LOG_LEVEL: 'error', STITCH_SECRET: 'bench' });
+  const stitch = await startStitch({ config, runner: false, concurrency: CONCURRENCY });
+  const flow = await createFlow('bench-chain', chainGraph());
+
+  if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()');
+  const plain = await drainChain(stitch, config, flow.id);
+  const { runner } = plain;
+  const { nodesPerSecond, cpuMsPerNode, walKbPerNode } = plain;
   // With BENCH_PSS, the phase's WAL range, for `pg_waldump --stats=record -s START -e END`.
-  if (process.env.BENCH_PSS) console.log(`chain phase WAL: ${lsn(wal0)} .. ${lsn(wal1)}`);
+  if (process.env.BENCH_PSS) console.log(`chain phase WAL: ${lsn(plain.wal0)} .. ${lsn(plain.wal1)}`);
   if (process.env.BENCH_PSS) {
     const { rows } = await stitch.db.pool.query(`SELECT calls, round(total_exec_time::numeric,1) AS ms, round((total_exec_time/calls)::numeric,4) AS per, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) AS q FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40`);
     console.table(rows);
@@ -240,8 +261,22 @@ async function benchStitch(url: string) {
   recordTimes = false;
   hops.sort((a, b) => a - b);
   await runner.stop();
+  // The same chain with a per-key concurrency on the flow that never binds (10 customers, at most
+  // CHAIN_RUNS / 10 runs each, limit 10,000): what a configured limit costs when nobody waits.
+  const limitedFlow = await createFlow('bench-chain-limited', { ...chainGraph(), concurrency: { limit: 10_000, key: '{{tags.customer}}' } });
+  const limited = await drainChain(stitch, config, limitedFlow.id, (i) => ({ customer: `c${i % 10}` }));
+  await limited.runner.stop();
   await stitch.stop();
-  return { nodesPerSecond, cpuMsPerNode, walKbPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
+  return {
+    nodesPerSecond,
+    cpuMsPerNode,
+    walKbPerNode,
+    hopP50: percentile(hops, 50),
+    hopP99: percentile(hops, 99),
+    hops: hops.length,
+    limitedNodesPerSecond: limited.nodesPerSecond,
+    limitedCpuMsPerNode: limited.cpuMsPerNode,
+  };
 }
 
 async function main() {
@@ -257,6 +292,10 @@ async function main() {
     );
     console.log(`ratio nodes/s ÷ jobs/s: ${round(stitch.nodesPerSecond / queue, 2)} (CPU cost ratio job/node: ${round(cpuMsPerJob / stitch.cpuMsPerNode, 2)})`);
     console.log(`hop latency (${stitch.hops} hops, unloaded): p50 ${round(stitch.hopP50, 2)} ms, p99 ${round(stitch.hopP99, 2)} ms`);
+    console.log(
+      `stitch, the same chain with a per-key flow limit that does not bind: ${Math.round(stitch.limitedNodesPerSecond)} nodes/s ` +
+        `(${round(stitch.limitedNodesPerSecond / stitch.nodesPerSecond, 2)} × without), ${round(stitch.limitedCpuMsPerNode, 3)} CPU-ms/node`,
+    );
     // Last, so its dead job rows do not slow the phases before it.
     const chainedQueue = await benchQueue(url, true);
     console.log(
@@ -273,6 +312,9 @@ async function main() {
       wal_kb_per_node: round(stitch.walKbPerNode, 2),
       hop_p50_ms: round(stitch.hopP50, 2),
       hop_p99_ms: round(stitch.hopP99, 2),
+      nodes_per_s_limited: Math.round(stitch.limitedNodesPerSecond),
+      limited_ratio: round(stitch.limitedNodesPerSecond / stitch.nodesPerSecond, 3),
+      cpu_ms_per_node_limited: round(stitch.limitedCpuMsPerNode, 3),
     });
     if (process.env.BENCH_CORE === '1') return;
     const fanoutModule = path.join(path.dirname(new URL(import.meta.url).pathname), 'fanout.ts');
@@ -285,8 +327,12 @@ async function main() {
     }
     const { benchCacheHop } = await import('./cache');
     Object.assign(figures, await benchCacheHop(server.adminUrl));
+    const { benchFair } = await import('./fair');
+    Object.assign(figures, await benchFair(server.adminUrl));
     const { benchRemote } = await import('./remote');
     Object.assign(figures, await benchRemote(server.adminUrl));
+    const { benchStream } = await import('./stream');
+    Object.assign(figures, await benchStream(server.adminUrl));
   } finally {
     await server.stop();
     console.log(JSON.stringify(figures));

@@ -31,9 +31,11 @@ import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
 import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
+import { queueRoutes } from './routes/queues';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
+import { streamRoutes } from './routes/stream';
 import { taskRoutes } from './routes/tasks';
 import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
@@ -49,7 +51,7 @@ export interface AppOptions {
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
 
@@ -91,7 +93,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
+  app.route('/', queueRoutes());
   app.route('/', callbackRoutes());
+  app.route('/', streamRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes(config));
   app.route('/', remoteWorkerRoutes(config));
