@@ -11,6 +11,7 @@
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
+ *   experiment_shared_ratio  executions of 100 rows × 2 variants sharing all but the last node ÷ (100 × nodes + 100), target 1.0 (bench/experiment.ts)
  *   nodes_per_s_limited  nodes_per_s with a per-key concurrency on the flow that never binds; limited_ratio
  *                     = ÷ nodes_per_s (target ≥ 0.9)
  *   fair_wait_p50_ms/p99  key B's run start while key A floods with 2,000 runs, concurrency 4 per key
@@ -19,6 +20,10 @@
  *                     rows a run streaming 1,000 chunks writes beyond the same run without (bench/stream.ts)
  *
  * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
+ * BENCH_PRUNE=1 measures retention instead: the chain phase twice over a database holding
+ * BENCH_PRUNE_EVENTS (1,000,000) events of 60-day-old runs — once as it is, once while retention
+ * prunes those runs in its batches (src/lib/runs/retention.ts) — and prints both phases' nodes/s and
+ * hop p99 with their ratios (targets: nodes/s ≥ 0.8 ×, hop p99 ≤ 2 ×) and the pruning rate.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
  * Uses DATABASE_URL when set, else a fresh embedded PostgreSQL in a temporary directory (bench-db.ts).
  * BENCH_PSS=1 (with a server that preloads pg_stat_statements) prints where the chain phase spends
@@ -39,6 +44,7 @@ import { startRun } from '@/lib/engine/start-run';
 import { startQueueRunner } from '@/lib/engine/runner';
 import { startStitch } from '@/lib/stitch';
 import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
+import { pruneBatch } from '@/lib/runs/retention';
 import { triggerCallback } from '@/lib/workers/utils';
 
 const CONCURRENCY = 10;
@@ -217,7 +223,51 @@ async function drainChain(stitch: BenchStitch, config: ReturnType<typeof getConf
   return { runner, nodesPerSecond, cpuMsPerNode, walKbPerNode: (wal1 - wal0) / 1024 / (CHAIN_RUNS * CHAIN.length), wal0, wal1 };
 }
 
-async function benchStitch(url: string) {
+const PRUNE_EVENTS = Number(process.env.BENCH_PRUNE_EVENTS ?? 1_000_000);
+/** Events per seeded old run (a run of a few nodes with progress events). */
+const EVENTS_PER_OLD_RUN = 100;
+
+/** Finished runs of the chain flow from 60 days ago, each with its node rows and events. */
+async function seedOldRuns(pool: pg.Pool, flowId: string, events: number): Promise<void> {
+  const runs = Math.ceil(events / EVENTS_PER_OLD_RUN);
+  await pool.query(
+    `INSERT INTO stitch_runs (flow_id, version_id, status, created_at, started_at, finished_at)
+     SELECT f.id, f.current_version_id, 'completed', now() - interval '60 days', now() - interval '60 days', now() - interval '60 days'
+     FROM stitch_flows f, generate_series(1, $2) WHERE f.id = $1`,
+    [flowId, runs],
+  );
+  await pool.query(
+    `INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status, output, finished_at)
+     SELECT r.id, n, n, 'completed', '{"ok": true}', r.finished_at FROM stitch_runs r, unnest($1::text[]) n WHERE r.finished_at < now() - interval '30 days'`,
+    [CHAIN],
+  );
+  await pool.query(
+    `INSERT INTO stitch_events (run_id, instance_id, type, payload, created_at)
+     SELECT r.id, 'n1', 'node:progress', jsonb_build_object('i', g), r.finished_at
+     FROM stitch_runs r, generate_series(1, $1) g WHERE r.finished_at < now() - interval '30 days'`,
+    [EVENTS_PER_OLD_RUN],
+  );
+  await pool.query('VACUUM ANALYZE stitch_runs, stitch_node_runs, stitch_events');
+}
+
+/** Retention pruning every old run, batch after batch, until done or stopped. */
+function startPruner(stitch: BenchStitch) {
+  const parts = { config: { retention: { policy: { completed: 30 }, batch: 50, intervalSeconds: 3600 } }, pool: stitch.runtime.pool, storage: stitch.runtime.storage };
+  let stopped = false;
+  const t0 = performance.now();
+  const done = (async () => {
+    let events = 0;
+    while (!stopped) {
+      const counts = await pruneBatch(parts);
+      events += counts.events;
+      if (counts.runs === 0) break;
+    }
+    return { events, seconds: (performance.now() - t0) / 1000 };
+  })();
+  return { stop: () => ((stopped = true), done) };
+}
+
+async function benchStitch(url: string, options: { seedOldEvents?: number; prune?: boolean } = {}) {
   WORKER_DEFINITIONS['bench-noop'] = {
     id: 'bench-noop',
     name: 'No-op',
@@ -230,9 +280,12 @@ async function benchStitch(url: string) {
   workerRegistry.register('bench-noop', NoopWorker);
   const config = getConfig({ ...process.env, DATABASE_URL: url, STITCH_LOG_LEVEL: 'error', STITCH_SECRET: 'bench' });
   const stitch = await startStitch({ config, runner: false, concurrency: CONCURRENCY });
-  const flow = await createFlow('bench-chain', chainGraph());
+  const flow = await createFlow(options.prune ? 'bench-chain-pruned' : 'bench-chain', chainGraph());
+  if (options.seedOldEvents) await seedOldRuns(stitch.db.pool, flow.id, options.seedOldEvents);
 
   if (process.env.BENCH_PSS) await stitch.db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()');
+  const pruner = options.prune ? startPruner(stitch) : undefined;
+  const t0 = performance.now();
   const plain = await drainChain(stitch, config, flow.id);
   const { runner } = plain;
   const { nodesPerSecond, cpuMsPerNode, walKbPerNode } = plain;
@@ -259,23 +312,45 @@ async function benchStitch(url: string) {
     }
   }
   recordTimes = false;
+  const phaseSeconds = (performance.now() - t0) / 1000;
+  const pruned = await pruner?.stop();
   hops.sort((a, b) => a - b);
   await runner.stop();
+  const hopFigures = { nodesPerSecond, cpuMsPerNode, walKbPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
+  if (options.seedOldEvents !== undefined || options.prune) {
+    await stitch.stop();
+    return { ...hopFigures, limitedNodesPerSecond: NaN, limitedCpuMsPerNode: NaN, pruned, phaseSeconds };
+  }
   // The same chain with a per-key concurrency on the flow that never binds (10 customers, at most
   // CHAIN_RUNS / 10 runs each, limit 10,000): what a configured limit costs when nobody waits.
   const limitedFlow = await createFlow('bench-chain-limited', { ...chainGraph(), concurrency: { limit: 10_000, key: '{{tags.customer}}' } });
   const limited = await drainChain(stitch, config, limitedFlow.id, (i) => ({ customer: `c${i % 10}` }));
   await limited.runner.stop();
   await stitch.stop();
+  return { ...hopFigures, limitedNodesPerSecond: limited.nodesPerSecond, limitedCpuMsPerNode: limited.cpuMsPerNode, pruned, phaseSeconds };
+}
+
+/** BENCH_PRUNE=1: the chain phase alone, then while retention prunes a million events. */
+async function benchPrune(url: string): Promise<Record<string, number>> {
+  const alone = await benchStitch(url, { seedOldEvents: PRUNE_EVENTS });
+  console.log(`chain alone (${PRUNE_EVENTS} old events present): ${Math.round(alone.nodesPerSecond)} nodes/s, hop p99 ${round(alone.hopP99, 2)} ms`);
+  const pruning = await benchStitch(url, { prune: true });
+  const pruned = pruning.pruned!;
+  console.log(
+    `chain while pruning: ${Math.round(pruning.nodesPerSecond)} nodes/s, hop p99 ${round(pruning.hopP99, 2)} ms; ` +
+      `pruned ${pruned.events} events in ${round(pruned.seconds, 1)} s (the chain phases took ${round(pruning.phaseSeconds, 1)} s)`,
+  );
   return {
-    nodesPerSecond,
-    cpuMsPerNode,
-    walKbPerNode,
-    hopP50: percentile(hops, 50),
-    hopP99: percentile(hops, 99),
-    hops: hops.length,
-    limitedNodesPerSecond: limited.nodesPerSecond,
-    limitedCpuMsPerNode: limited.cpuMsPerNode,
+    prune_events: pruned.events,
+    prune_events_per_s: Math.round(pruned.events / pruned.seconds),
+    prune_seconds: round(pruned.seconds, 1),
+    chain_seconds: round(pruning.phaseSeconds, 1),
+    nodes_per_s_alone: Math.round(alone.nodesPerSecond),
+    nodes_per_s_pruning: Math.round(pruning.nodesPerSecond),
+    nodes_per_s_ratio: round(pruning.nodesPerSecond / alone.nodesPerSecond, 2),
+    hop_p99_ms_alone: round(alone.hopP99, 2),
+    hop_p99_ms_pruning: round(pruning.hopP99, 2),
+    hop_p99_ratio: round(pruning.hopP99 / alone.hopP99, 2),
   };
 }
 
@@ -284,6 +359,7 @@ async function main() {
   const figures: Record<string, number> = {};
   try {
     const url = await createBenchDatabase(server.adminUrl);
+    if (process.env.BENCH_PRUNE === '1') return Object.assign(figures, await benchPrune(url));
     const { perSecond: queue, cpuMsPerJob } = await benchQueue(url, false);
     console.log(`raw graphile-worker: ${QUEUE_JOBS} no-op jobs at concurrency ${CONCURRENCY}: ${Math.round(queue)} jobs/s, ${round(cpuMsPerJob, 3)} CPU-ms/job`);
     const stitch = await benchStitch(url);
@@ -327,6 +403,8 @@ async function main() {
     }
     const { benchCacheHop } = await import('./cache');
     Object.assign(figures, await benchCacheHop(server.adminUrl));
+    const { benchExperiment } = await import('./experiment');
+    Object.assign(figures, await benchExperiment(server.adminUrl));
     const { benchFair } = await import('./fair');
     Object.assign(figures, await benchFair(server.adminUrl));
     const { benchRemote } = await import('./remote');
