@@ -13,6 +13,7 @@ import { retryPolicyFor } from '@/lib/workers/registry';
 import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { getLogger } from '@/lib/log';
 import { fromWorker } from './worker-edge';
+import { tracingOn, writeCallbackSpan } from '@/lib/tracing/tracer';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { ClaimBox } from './claims';
 import { getExecutionGraph } from './graph-cache';
@@ -56,6 +57,7 @@ function checkCallbackShape(request: WorkerCallback): WorkerCallback {
 
 /** A callback for a node named by ids: its state (version, attempt) is read from the database. */
 export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
+  const received = tracingOn() ? new Date() : undefined;
   // A worker may echo its own key (a vendor's error quoting it): no vault value is ever stored.
   const callback = fromWorker(checkCallbackShape(request));
   const { runId, instanceId } = request;
@@ -71,7 +73,9 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
   attempt ??= state.attempt;
   const graph = await getExecutionGraph(state.versionId);
   const ref = { runId, versionId: state.versionId, instanceId, attempt };
-  if (await applyCallback(graph, ref, callback, {})) return { ok: true };
+  const applied = await applyCallback(graph, ref, callback, {});
+  if (received) writeCallbackSpan(ref, parseInstanceId(instanceId).nodeId, received, callback.status, applied, callback.error);
+  if (applied) return { ok: true };
   return explainRefusal(runId, instanceId, attempt, callback);
 }
 
