@@ -14,6 +14,37 @@ TABLE stitch_alert_state (
   CONSTRAINT stitch_alert_state_pkey PRIMARY KEY (flow_id, alert_on, alert_to)
 );
 
+TABLE stitch_bulk_items (
+  job_id uuid NOT NULL,
+  run_id uuid NOT NULL,
+  state text NOT NULL DEFAULT 'pending'::text,
+  result jsonb,
+  CONSTRAINT stitch_bulk_items_job_id_fkey FOREIGN KEY (job_id) REFERENCES stitch_bulk_jobs(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_bulk_items_pkey PRIMARY KEY (job_id, run_id),
+  CONSTRAINT stitch_bulk_items_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'skipped'::text, 'failed'::text])))
+);
+CREATE INDEX stitch_bulk_items_pending_idx ON public.stitch_bulk_items USING btree (job_id, run_id) WHERE (state = 'pending'::text);
+
+TABLE stitch_bulk_jobs (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  action text NOT NULL,
+  filter jsonb NOT NULL,
+  request_hash text NOT NULL,
+  state text NOT NULL DEFAULT 'running'::text,
+  total integer NOT NULL,
+  done integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  skipped integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT stitch_bulk_jobs_action_check CHECK ((action = ANY (ARRAY['cancel'::text, 'retry'::text, 'rerun'::text]))),
+  CONSTRAINT stitch_bulk_jobs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_bulk_jobs_state_check CHECK ((state = ANY (ARRAY['running'::text, 'completed'::text])))
+);
+CREATE INDEX stitch_bulk_jobs_created_idx ON public.stitch_bulk_jobs USING btree (created_at DESC, id DESC);
+CREATE INDEX stitch_bulk_jobs_request_idx ON public.stitch_bulk_jobs USING btree (request_hash, created_at DESC);
+
 TABLE stitch_cache (
   key text NOT NULL,
   worker_type text,
@@ -29,6 +60,7 @@ TABLE stitch_cache (
   CONSTRAINT stitch_cache_pkey PRIMARY KEY (key),
   CONSTRAINT stitch_cache_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ready'::text])))
 );
+CREATE INDEX stitch_cache_run_idx ON public.stitch_cache USING btree (run_id) WHERE (run_id IS NOT NULL);
 CREATE INDEX stitch_cache_worker_idx ON public.stitch_cache USING btree (worker_type);
 
 TABLE stitch_credentials (
@@ -118,8 +150,10 @@ TABLE stitch_flows (
   deleted_at timestamp with time zone,
   budget_usd double precision,
   alerts jsonb NOT NULL DEFAULT '[]'::jsonb,
+  retention jsonb,
   CONSTRAINT stitch_flows_current_version_fk FOREIGN KEY (current_version_id) REFERENCES stitch_flow_versions(id),
-  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id)
+  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_flows_retention_check CHECK (((retention IS NULL) OR (jsonb_typeof(retention) = 'object'::text)))
 );
 CREATE TRIGGER stitch_flows_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_flows FOR EACH STATEMENT EXECUTE FUNCTION stitch_notify_flows_changed();
 
@@ -133,6 +167,7 @@ TABLE stitch_idempotency_keys (
   CONSTRAINT stitch_idempotency_keys_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
 );
 CREATE INDEX stitch_idempotency_keys_created_idx ON public.stitch_idempotency_keys USING btree (created_at);
+CREATE INDEX stitch_idempotency_keys_run_idx ON public.stitch_idempotency_keys USING btree (run_id);
 
 TABLE stitch_integration_slots (
   id bigint NOT NULL DEFAULT nextval('stitch_integration_slots_id_seq'::regclass),
@@ -146,6 +181,12 @@ TABLE stitch_integration_slots (
   CONSTRAINT stitch_integration_slots_run_id_instance_id_attempt_key UNIQUE (run_id, instance_id, attempt)
 );
 CREATE INDEX stitch_integration_slots_type_idx ON public.stitch_integration_slots USING btree (worker_type, acquired_at);
+
+TABLE stitch_media_trash (
+  key text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_media_trash_pkey PRIMARY KEY (key)
+);
 
 TABLE stitch_migrations (
   id integer NOT NULL,
@@ -285,6 +326,7 @@ TABLE stitch_runs (
   budget_usd double precision,
   tags jsonb NOT NULL DEFAULT '{}'::jsonb,
   priority integer NOT NULL DEFAULT 0,
+  cost_usd double precision NOT NULL DEFAULT 0,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
@@ -294,10 +336,18 @@ TABLE stitch_runs (
   CONSTRAINT stitch_runs_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text)),
   CONSTRAINT stitch_runs_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
 );
+CREATE INDEX stitch_runs_cost_idx ON public.stitch_runs USING btree (cost_usd) WHERE (cost_usd > (0)::double precision);
 CREATE INDEX stitch_runs_created_idx ON public.stitch_runs USING btree (created_at DESC, id DESC);
-CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC);
+CREATE INDEX stitch_runs_error_idx ON public.stitch_runs USING gin (error gin_trgm_ops) WHERE (error IS NOT NULL);
+CREATE INDEX stitch_runs_finished_idx ON public.stitch_runs USING btree (finished_at) WHERE (finished_at IS NOT NULL);
+CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_flow_status_idx ON public.stitch_runs USING btree (flow_id, status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_input_idx ON public.stitch_runs USING gin (input jsonb_path_ops);
 CREATE UNIQUE INDEX stitch_runs_parent_idx ON public.stitch_runs USING btree (parent_run_id, parent_instance_id, parent_attempt) WHERE (parent_run_id IS NOT NULL);
-CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC);
+CREATE INDEX stitch_runs_rerun_of_idx ON public.stitch_runs USING btree (rerun_of) WHERE (rerun_of IS NOT NULL);
+CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_tags_idx ON public.stitch_runs USING gin (tags jsonb_path_ops);
+CREATE INDEX stitch_runs_trigger_idx ON public.stitch_runs USING btree (((trigger ->> 'type'::text)), created_at DESC, id DESC);
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
 CREATE TRIGGER stitch_run_failed_alert AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.flow_id IS NOT NULL))) EXECUTE FUNCTION stitch_run_failed_alert();

@@ -17,6 +17,8 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerRunsListCommand } from './commands/runs';
+import { registerPruneCommand } from './commands/prune';
 import { registerDataCommands } from './commands/data';
 import { registerDatasetCommands } from './commands/datasets';
 
@@ -24,6 +26,8 @@ const program = new Command('stitch').description('Durable workflow orchestratio
 registerProcessCommands(program);
 registerRunCommand(program);
 registerInspectCommands(program);
+registerRunsListCommand(program); // after registerInspectCommands: adds `list` under `runs`
+registerPruneCommand(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 registerFakeVendorCommand(program);

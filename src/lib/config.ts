@@ -67,6 +67,8 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** How long finished runs are kept (`STITCH_RETENTION`); flows may say otherwise (src/lib/runs/retention.ts). */
+  retention: RetentionConfig;
   /** At most one alert message per flow, event and target in this many seconds (`STITCH_ALERT_WINDOW_SECONDS`). */
   alertWindowSeconds: number;
   /** OpenTelemetry trace export; undefined = off (no SDK is loaded). */
@@ -124,6 +126,11 @@ function parseTracing(nonEmpty: (name: string) => string | undefined): TracingCo
  * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
  */
 export const LIMIT_VARIABLES = {
+  schedulesPerFlow: { variable: 'STITCH_MAX_SCHEDULES_PER_FLOW', default: 100 },
+  scheduleInputBytes: { variable: 'STITCH_MAX_SCHEDULE_INPUT_BYTES', default: 16_384 },
+  triggersPerFlow: { variable: 'STITCH_MAX_TRIGGERS_PER_FLOW', default: 100 },
+  credentials: { variable: 'STITCH_MAX_CREDENTIALS', default: 500 },
+  idempotencyHours: { variable: 'STITCH_IDEMPOTENCY_HOURS', default: 24 },
   remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
   remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
   remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },
@@ -131,6 +138,11 @@ export const LIMIT_VARIABLES = {
   remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  streamChars: { variable: 'STITCH_STREAM_MAX_CHARS', default: 1_000_000 },
+  /** Runs one bulk action may act on (src/lib/runs/bulk.ts); a filter matching more is refused. */
+  bulkRuns: { variable: 'STITCH_MAX_BULK_RUNS', default: 10_000 },
+  /** Bulk jobs kept: the oldest finished go first; running ones are never dropped. */
+  bulkJobs: { variable: 'STITCH_MAX_BULK_JOBS', default: 1000 },
   alertsPerFlow: { variable: 'STITCH_MAX_ALERTS_PER_FLOW', default: 10 },
   datasets: { variable: 'STITCH_MAX_DATASETS', default: 200 },
   datasetRows: { variable: 'STITCH_MAX_DATASET_ROWS', default: 1000 },
@@ -163,6 +175,31 @@ export interface StorageConfig {
     publicUrl: string | undefined;
     forcePathStyle: boolean;
   };
+}
+
+/** Days a finished run of each status is kept; a status left out is kept for ever. */
+export type RetentionPolicy = Partial<Record<'completed' | 'failed' | 'cancelled', number>>;
+
+export interface RetentionConfig {
+  /** `STITCH_RETENTION=completed=30,failed=90,cancelled=30` (days; unset = keep every run). */
+  policy: RetentionPolicy;
+  /** Root runs (each with its sub-flow runs) one pruning transaction deletes (`STITCH_RETENTION_BATCH`). */
+  batch: number;
+  /** Seconds between pruning passes once nothing is left to prune (`STITCH_RETENTION_INTERVAL_SECONDS`). */
+  intervalSeconds: number;
+}
+
+export const RETENTION_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+/** `completed=30,failed=90` → `{completed: 30, failed: 90}`: days, fractions allowed. */
+export function parseRetention(text: string | undefined, name = 'STITCH_RETENTION'): RetentionPolicy {
+  const policy: RetentionPolicy = {};
+  for (const part of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(completed|failed|cancelled)\s*=\s*(\d+(?:\.\d+)?)\s*d?$/.exec(part);
+    if (!match) throw new Error(`${name} is a list like completed=30,failed=90,cancelled=30 (days a finished run of that status is kept), got "${part}"`);
+    policy[match[1] as keyof RetentionPolicy] = Number(match[2]);
+  }
+  return Object.freeze(policy);
 }
 
 /** Any field left out keeps the worker type's default. */
@@ -320,6 +357,11 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    retention: Object.freeze({
+      policy: parseRetention(nonEmpty('STITCH_RETENTION')),
+      batch: Math.max(1, intOf(env.STITCH_RETENTION_BATCH, 50, 'STITCH_RETENTION_BATCH')),
+      intervalSeconds: Math.max(1, intOf(env.STITCH_RETENTION_INTERVAL_SECONDS, 3600, 'STITCH_RETENTION_INTERVAL_SECONDS')),
+    }),
     alertWindowSeconds: intOf(env.STITCH_ALERT_WINDOW_SECONDS, 300, 'STITCH_ALERT_WINDOW_SECONDS'),
     tracing: parseTracing(nonEmpty),
     limits: parseLimits(env),

@@ -18,6 +18,9 @@ import { loadVaultKey } from './vault/key';
 import { startVaultSync, stopVaultSync } from './vault/sync';
 import { startTracing, stopTracing } from './tracing/tracer';
 import { startTraceExport } from './tracing/export';
+import { listenForControl } from './live/control';
+import { stopLiveListener } from './live/listener';
+import { resetStreamRelay } from './live/stream-relay';
 import { assertRegistryComplete, workerRegistry } from './workers/registry';
 import './workers/index';
 
@@ -71,6 +74,8 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
       await startTracing(config.tracing, runtime.logger);
       stopTraceExport = await startTraceExport(db.pool, runtime.logger);
     }
+    // Replay requests for streamed output, pause barriers: every process answers its own.
+    await listenForControl();
     const runner =
       options.runner === false
         ? undefined
@@ -95,6 +100,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
         await runner?.stop();
         await stopTraceExport?.();
         await stopTracing();
+        await stopLive();
         await stopVaultSync();
         setProcessHost(undefined);
         setRuntime(undefined);
@@ -108,10 +114,16 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     setRuntime(undefined);
     await stopTraceExport?.();
     await stopTracing();
+    await stopLive();
     await stopVaultSync();
     await closeDatabase();
     throw error;
   }
+}
+
+async function stopLive(): Promise<void> {
+  resetStreamRelay();
+  await stopLiveListener();
 }
 
 export function getStitch(): StitchInstance | undefined {

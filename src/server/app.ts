@@ -20,6 +20,7 @@ import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
+import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
 import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
@@ -27,10 +28,12 @@ import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
+import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
+import { streamRoutes } from './routes/stream';
 import { taskRoutes } from './routes/tasks';
 import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
@@ -46,9 +49,9 @@ export interface AppOptions {
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -81,11 +84,14 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', retentionRoutes(config));
+  app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
   app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
   app.route('/', callbackRoutes());
+  app.route('/', streamRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes(config));
   app.route('/', remoteWorkerRoutes(config));

@@ -132,12 +132,42 @@ export const StartedRunSchema = z
 
 export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 
-export const RunListQuery = z.object({
-  flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),
-  status: RUN_STATUS.optional().openapi({ param: { name: 'status', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
+/** Every list is one page (`limit`, default 50, at most 200) and a cursor for the next (src/lib/db/queries/keyset-cursor.ts). */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' }, description: 'Items per page (1–200, default 50)' }),
   cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
 });
+
+/** `nextCursor`: pass it as `cursor` for the next page; null on the last. */
+export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page' });
+
+const queryParam = (name: string, description: string) =>
+  z
+    .union([z.string().max(2000), z.array(z.string().max(2000)).max(20)])
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description });
+
+/**
+ * The run search's query (src/lib/runs/filter.ts). Besides these, `input.<dotted.path>=<value>`
+ * (a field of the run input equals the value, as text) and `tag.<key>=<value>` (the run carries the
+ * tag); any other name is refused.
+ */
+export const RunListQuery = z
+  .object({
+    flowId: queryParam('flowId', 'Runs of this flow (uuid)'),
+    status: queryParam('status', 'Any of these statuses, comma-separated or repeated: `failed,cancelled`'),
+    trigger: queryParam('trigger', 'Trigger types, comma-separated: `api`, `cli`, `webhook`, `schedule`, `flow`, `rerun`, `mcp`'),
+    createdAfter: queryParam('createdAfter', 'Created at or after: ISO 8601, or a duration back from now (`24h`, `7d`, `30m`)'),
+    createdBefore: queryParam('createdBefore', 'Created before: ISO 8601 or a duration back from now'),
+    finishedAfter: queryParam('finishedAfter', 'Finished at or after: ISO 8601 or a duration back from now'),
+    finishedBefore: queryParam('finishedBefore', 'Finished before: ISO 8601 or a duration back from now'),
+    costAbove: queryParam('costAbove', "The run's recorded spend is above this (USD)"),
+    costBelow: queryParam('costBelow', "The run's recorded spend is below this (USD)"),
+    error: queryParam('error', "The run's error contains this text (case-insensitive)"),
+    ids: queryParam('ids', 'These runs (uuids, comma-separated, at most 1,000)'),
+    ...PageQuery.shape,
+  })
+  .catchall(z.union([z.string().max(2000), z.array(z.string().max(2000)).max(20)]));
 
 const NodeStateSchema = z.object({
   nodeId: z.string(),
@@ -202,7 +232,10 @@ export const RunSchema = RunSummarySchema.extend({
 }).openapi('Run');
 
 export const RunListSchema = z
-  .object({ runs: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .object({
+    runs: z.array(RunSummarySchema.extend({ costUsd: z.number().openapi({ description: "The run's own recorded spend in USD" }) })),
+    nextCursor: NextCursor,
+  })
   .openapi('RunList');
 
 export const CallbackBody = z

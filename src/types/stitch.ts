@@ -181,6 +181,23 @@ export interface ValidationIssue {
 export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A bulk action on runs (POST /api/runs/bulk) and its progress, as the API and the canvas see it. */
+export type BulkAction = 'cancel' | 'retry' | 'rerun';
+export interface BulkJob {
+  id: string;
+  action: BulkAction;
+  /** The filter as posted. */
+  filter: unknown;
+  state: 'running' | 'completed';
+  total: number;
+  done: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
 export const NODE_STATUSES = [
   'pending',
   'running',
@@ -307,6 +324,25 @@ export interface StitchEvent {
   type: EventType;
   payload: Record<string, unknown>;
   createdAt: string;
+}
+
+/** What a worker streams with `streamOutput`: text as it is produced, or a small JSON object (≤ 4 KiB). */
+export type StreamChunk = string | { [key: string]: unknown };
+
+/**
+ * A node attempt's streamed output as `GET /api/runs/:id/events` delivers it: an SSE message
+ * without an `id` (it is not in the event log: streamed output is never stored, only the node's
+ * final output is). Parts are numbered from 0 per attempt and arrive once each, in order; adjacent
+ * text chunks are merged. A client that subscribes mid-stream first gets what was streamed so far.
+ */
+export interface StreamMessage {
+  type: 'node:stream';
+  runId: string;
+  instanceId: string;
+  attempt: number;
+  /** Number of the first part (0-based) in the attempt's stream. */
+  seq: number;
+  parts: StreamChunk[];
 }
 
 // ───────────────────────────── Worker definitions ─────────────────────────────

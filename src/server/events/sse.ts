@@ -6,13 +6,20 @@
  * Each message: `id: <event id>` and `data: <StitchEvent JSON>` (the default `message` event type,
  * so `EventSource.onmessage` sees everything). A comment line every 15 s keeps proxies from
  * closing an idle stream.
+ *
+ * A run's stream also carries its nodes' streamed output (`node:stream`, src/lib/live): `data:`
+ * only, no `id` — it is not in the event log, so `Last-Event-ID` never points into it. It is
+ * followed before history is read, so a client joining mid-stream gets the history, then what was
+ * streamed so far, then the rest.
  */
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type { StitchEvent } from '@/types/stitch';
+import type { StitchEvent, StreamMessage } from '@/types/stitch';
+import { followStream } from '@/lib/live/stream-follow';
 import { getLogger } from '@/lib/log';
 import { latestEventId, readEventsAfter } from '@/lib/db/queries/events';
 import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
+import { Wakeup } from './wakeup';
 import { getPool } from '@/lib/db/pool';
 
 const KEEPALIVE_MS = 15_000;
@@ -57,29 +64,24 @@ export function streamEvents(c: Context, runId: string | null): Response {
   c.header('X-Accel-Buffering', 'no');
   return streamSSE(c, async (stream) => {
     const sent = new SentIds();
-    const queue: StitchEvent[] = [];
-    let closed = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
+    const queue: Array<StitchEvent | StreamMessage> = [];
+    const wakeup = new Wakeup();
     const unsubscribe = await getEventHub().subscribe(runId, {
       onEvents: (events) => {
         queue.push(...events);
-        notify();
+        wakeup.notify();
       },
-      onClose: () => {
-        closed = true;
-        notify();
-      },
+      onClose: wakeup.close,
     });
-    stream.onAbort(() => {
-      closed = true;
-      notify();
-    });
+    stream.onAbort(wakeup.close);
+    let unfollow: (() => void) | undefined;
     try {
+      if (runId !== null) {
+        unfollow = await followStream(runId, (message) => {
+          queue.push(message);
+          wakeup.notify();
+        });
+      }
       // Nothing at or below the stream's start is sent: the client has it (a resume point), or it is
       // before an all-runs stream opened "from now". A run's NOTIFY can come a moment after its
       // events (notify-soon.ts), and the hub then delivers a window of that run's older events.
@@ -89,26 +91,21 @@ export function streamEvents(c: Context, runId: string | null): Response {
         for (;;) {
           const page = await readEventsAfter(getPool(), runId, after, HISTORY_PAGE);
           await send(stream, page, sent);
-          if (page.length < HISTORY_PAGE || closed) break;
+          if (page.length < HISTORY_PAGE || wakeup.closed) break;
           after = page[page.length - 1].id;
         }
       }
       await stream.write(': connected\n\n');
-      while (!closed) {
+      while (!wakeup.closed) {
         if (queue.length > 0) {
           await send(stream, queue.splice(0), sent);
           continue;
         }
-        const woke = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), KEEPALIVE_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-        });
-        if (!woke && !closed) await stream.write(': keep-alive\n\n');
+        const woke = await wakeup.sleep(KEEPALIVE_MS);
+        if (!woke && !wakeup.closed) await stream.write(': keep-alive\n\n');
       }
     } finally {
+      unfollow?.();
       unsubscribe();
     }
   }, async (error) => {
@@ -116,8 +113,12 @@ export function streamEvents(c: Context, runId: string | null): Response {
   });
 }
 
-async function send(stream: SSEStreamingApi, events: StitchEvent[], sent: SentIds): Promise<void> {
+async function send(stream: SSEStreamingApi, events: Array<StitchEvent | StreamMessage>, sent: SentIds): Promise<void> {
   for (const event of events) {
+    if (event.type === 'node:stream') {
+      await stream.writeSSE({ data: JSON.stringify(event) });
+      continue;
+    }
     if (!sent.add(event.id)) continue;
     await stream.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
   }

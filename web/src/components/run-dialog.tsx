@@ -29,7 +29,7 @@ export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProp
     };
     if (!flowId) return fromSchema();
     api
-      .listRuns({ flowId, limit: 1 })
+      .listRuns({ flowId }, { limit: 1 })
       .then(async ({ runs }) => {
         if (!live) return;
         const last = runs[0];

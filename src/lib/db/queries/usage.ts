@@ -83,16 +83,23 @@ export async function readUsageSubject(db: Queryable, runId: string, instanceId:
   return rows[0] && { workerType: rows[0].worker_type, attempt: rows[0].attempt };
 }
 
-/** Record priced usage items (`[{unit, quantity, usd, mock}]` as JSON) against one attempt. */
+/**
+ * Record priced usage items (`[{unit, quantity, usd, mock}]` as JSON) against one attempt, and add
+ * them to the run's `cost_usd` (what the run search filters on) in the same statement.
+ */
 export async function insertUsage(
   db: Queryable,
   attempt: { runId: string; instanceId: string; attempt: number; workerType: string | null },
   itemsJson: string,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
-     SELECT $1, $2, $3, $4, u.unit, u.quantity, u.usd, u.mock
-     FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)`,
+    `WITH items AS (SELECT * FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)),
+     recorded AS (
+       INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
+       SELECT $1, $2, $3, $4, unit, quantity, usd, mock FROM items
+     )
+     UPDATE stitch_runs SET cost_usd = cost_usd + (SELECT coalesce(sum(usd), 0) FROM items)
+     WHERE id = $1 AND EXISTS (SELECT 1 FROM items WHERE usd <> 0)`,
     [attempt.runId, attempt.instanceId, attempt.attempt, attempt.workerType, itemsJson],
   );
 }
