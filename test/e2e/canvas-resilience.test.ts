@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { VisualGraph } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
-import { startE2E, type E2E } from './harness';
+import { chain, node, startE2E, type E2E } from './harness';
 import { registerE2EWorkers } from './workers';
 
 let e2e: E2E;
@@ -24,8 +24,6 @@ afterAll(async () => {
 });
 
 const BAD = { html: '<b>not text</b>' };
-const node = (id: string, type: string, x: number, data: Record<string, unknown> = {}) => ({ id, type, position: { x, y: 0 }, data: { label: id, ...data } });
-const chain = (...ids: string[]) => ids.slice(1).map((id, i) => ({ id: `e${i}`, source: ids[i], target: id }));
 const visible = (page: Page, testId: string) => page.getByTestId(testId).isVisible();
 
 /** Record CSP violations from the first script on (the console line alone names no directive). */

@@ -83,6 +83,7 @@ describe('flows: field schemas are checked at save', () => {
       topic: ok,
       scenes: { type: 'number', default: 3, description: 'How many' },
       tags: { type: 'array', default: [], aliases: ['labels'] },
+      note: { type: 'string', default: null },
       extra: { type: 'object', required: false, placeholder: 'ignored' },
     };
     const res = await t.api('POST', '/api/flows', {

@@ -32,9 +32,9 @@ export const FieldSchemaSchema = z
     aliases: z.array(FieldName).max(MAX_ALIASES).optional(),
   })
   // A default of another type would be handed to the worker as is (validate-input.ts fills it in unchecked).
-  .refine((f) => f.default === undefined || jsonTypeOf(f.default) === f.type, {
+  .refine((f) => f.default === undefined || f.default === null || jsonTypeOf(f.default) === f.type, {
     path: ['default'],
-    message: 'the default must be of the field\'s type',
+    message: 'the default must be of the field\'s type (or null)',
   });
 
 export const OutputFieldSchemaSchema = z.object({ type: z.enum(FIELD_TYPES), description: Description.optional() });
