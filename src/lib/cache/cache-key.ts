@@ -7,8 +7,7 @@
  * that a settle statement can also compute the key of the successor it makes ready.
  */
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
-import { secretSourceOf } from '@/lib/config';
-import { API_KEY_NAME, workerSources } from '@/lib/workers/integration-keys';
+import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { staticHashOf } from '@/lib/rerun/fingerprint';
 
 export function cacheSettingOf(node: ExecutionNode, definition: WorkerDefinition | undefined): { ttlSeconds?: number } | undefined {
@@ -17,23 +16,7 @@ export function cacheSettingOf(node: ExecutionNode, definition: WorkerDefinition
   return setting === true ? {} : { ttlSeconds: setting.ttlSeconds };
 }
 
-const keyNames = new Map<string, string[]>();
-
-/**
- * Which credentials a worker type reads and where each value comes from (environment, vault, or
- * none: mock mode) — names and sources only, never values. The names are read from the worker's
- * source once; the sources are looked up each time (a key may be set in the vault meanwhile).
- */
-export function credentialIdentity(workerType: string): string {
-  let names = keyNames.get(workerType);
-  if (!names) {
-    names = [...new Set(workerSources().get(workerType)?.match(API_KEY_NAME) ?? [])].sort();
-    keyNames.set(workerType, names);
-  }
-  return names.map((name) => `${name}@${secretSourceOf(name)}`).join(',') || 'none';
-}
-
 /** The key's prefix: everything but the input. */
 export function cacheKeyPrefix(graph: ExecutionGraph, versionId: string, node: ExecutionNode): string {
-  return `${staticHashOf(graph, versionId, node.id)}|${credentialIdentity(node.workerType ?? '')}`;
+  return `${staticHashOf(graph, versionId, node.id)}|${credentialIdentity(node.workerType)}`;
 }

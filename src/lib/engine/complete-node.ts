@@ -11,6 +11,7 @@ import { getPool } from '@/lib/db/pool';
 import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
+import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { getLogger } from '@/lib/log';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { ClaimBox } from './claims';
@@ -118,10 +119,21 @@ export async function applyCallback(
       hash: completionHash(callback.status, callback.output, callback.error),
       jobId: known.jobId,
       claim: known.claim,
+      metadata: credentialsMetadata(graph.nodes[parseInstanceId(ref.instanceId).nodeId]?.workerType),
     });
     return result.ok;
   }
   return failAttempt(graph, ref, new Error(callback.error || 'The worker reported a failure without a message'), known);
+}
+
+/**
+ * The identity of the credentials a result was made with (names and sources, never values), kept
+ * on the instance for the re-run match (src/lib/rerun): a mock result is never reused by a real
+ * run. Nothing for a worker that reads no key (the benchmarked chains).
+ */
+function credentialsMetadata(workerType: string | undefined): { credentials: string } | undefined {
+  const credentials = credentialIdentity(workerType);
+  return credentials === 'none' ? undefined : { credentials };
 }
 
 /**

@@ -34,7 +34,7 @@ export interface StartRunOptions {
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
   /** A re-run: the source run and the nodes it forces to execute (src/lib/rerun). */
   rerun?: RerunPlan;
-  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). */
+  /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). A sub-flow passes what is left of its parent's, and its flow's own caps it. */
   budgetUsd?: number;
 }
 

@@ -16,6 +16,7 @@ import { getPool } from '@/lib/db/pool';
 import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { findCallee } from '@/lib/db/queries/flows';
 import { linkChildRun, readSettledChild, runDepth } from '@/lib/db/queries/sub-flows';
+import { budgetLeft } from '@/lib/budget/budget';
 import { failAttempt } from './complete-node';
 import { runtimeConfig } from '@/lib/runtime';
 import { getExecutionGraph } from './graph-cache';
@@ -58,6 +59,8 @@ async function startChild(node: ExecutionNode, ref: NodeRef, input: unknown): Pr
       input,
       trigger: { type: 'flow', parentRunId: ref.runId, parentInstanceId: ref.instanceId },
       parent: { runId: ref.runId, instanceId: ref.instanceId, attempt: ref.attempt, depth },
+      // A parent's budget covers its sub-flows: the child gets what is left of it.
+      budgetUsd: await budgetLeft(ref.runId),
     },
   );
   if (!child.existing) await linkChild(ref, child.runId, callee.name);

@@ -22,6 +22,7 @@ import { runVersionOf } from '@/lib/db/queries/node-attempt';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { instanceIdOf, parseInstanceId } from '@/lib/engine/instances';
 import { settleNode, type NodeRef } from '@/lib/engine/transitions';
+import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { staticHashOf, staticHashes } from './fingerprint';
 
 /** The nodes inside a splitter's scope (nested ones included), and its collector. */
@@ -70,7 +71,9 @@ export async function reuseWholeScope(graph: ExecutionGraph, node: ExecutionNode
   const location = { nodeIds: [node.id, ...scope.members], itemPath };
   return withTransaction(async (client) => {
     const fingerprint = { staticPart: staticHashOf(graph, ref.versionId, node.id), input };
-    const splitter = await findReusableSplitter(client, plan.of, ref.instanceId, fingerprint, collectorId, location);
+    // A mock result inside the scope is not reused by a real run (reuse.ts matches the same way).
+    const credentials = Object.fromEntries(scope.members.map((id) => [id, credentialIdentity(graph.nodes[id].workerType)]));
+    const splitter = await findReusableSplitter(client, plan.of, ref.instanceId, fingerprint, collectorId, location, credentials);
     if (!splitter) return false;
     if (!(await completeSplitterAsReused(client, ref, splitter, input, plan.of))) return true; // settled by a concurrent delivery of this job
     await copyScopeInstances(client, ref.runId, plan.of, columns, location);

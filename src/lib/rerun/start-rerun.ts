@@ -5,13 +5,15 @@
  * execute and which will be reused, and starts nothing.
  */
 import type { ExecutionGraph } from '@/types/stitch';
-import { ValidationError } from '@/lib/errors';
+import { NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
-import { currentVersionOf, listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun';
+import { listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun';
+import { findCurrentVersion } from '@/lib/db/queries/start-run';
 import { getRun } from '@/lib/db/runs';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { startRun, type StartedRun } from '@/lib/engine/start-run';
 import { closestName } from '@/lib/engine/suggest';
+import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { canonicalJson, staticHashes } from './fingerprint';
 
 export interface RerunOptions {
@@ -44,15 +46,21 @@ export function downstreamOf(graph: ExecutionGraph, nodeId: string): string[] {
   return [...seen];
 }
 
-async function resolveVersion(source: { flowId: string | null; versionId: string }, version: RerunOptions['version']): Promise<string> {
-  if (version === 'same' || !source.flowId) return source.versionId;
-  return (await currentVersionOf(getPool(), source.flowId)) ?? source.versionId;
+/**
+ * The version the re-run runs. A deleted flow's runs are not run again, whichever version is asked
+ * for: 404, as starting the flow answers (a run of a detached version, with no flow, may be).
+ */
+async function resolveVersion(source: { id: string; flowId: string | null; versionId: string }, version: RerunOptions['version']): Promise<string> {
+  if (!source.flowId) return source.versionId;
+  const live = await findCurrentVersion(getPool(), source.flowId);
+  if (!live) throw new NotFoundError(`Flow ${source.flowId} (of run ${source.id})`);
+  return version === 'same' ? source.versionId : live.versionId;
 }
 
 /**
  * Which nodes keep the source run's output: same static fingerprint (settings, mappings, worker
  * version), every upstream unchanged (entry nodes: the same run input), not forced, and every
- * source instance completed with a fingerprint. Switches, splitters and collectors re-evaluate;
+ * source instance completed with a fingerprint and the credential identity the node has now. Switches, splitters and collectors re-evaluate;
  * they keep their output when their inputs do.
  */
 export function predict(
@@ -77,7 +85,8 @@ export function predict(
       now[id] === before[id] &&
       (upstream.length ? upstream.every((u) => unchanged.has(u)) : sameInput) &&
       own.length > 0 &&
-      own.every((i) => i.status === 'completed' && (i.fingerprint !== null || !REUSABLE.has(graph.nodes[id].type)));
+      own.every((i) => i.status === 'completed' && (i.fingerprint !== null || !REUSABLE.has(graph.nodes[id].type))) &&
+      own.every((i) => i.credentials === credentialIdentity(graph.nodes[id].workerType)); // as reuse.ts matches
     if (keeps) unchanged.add(id);
     if (!REUSABLE.has(graph.nodes[id].type)) continue;
     const ids = own.length ? own.map((i) => i.instance_id) : [id];

@@ -1,10 +1,11 @@
 /**
- * What a run cost, and where its nodes' outputs came from: each node instance's usage (`[{unit, quantity, usd}]`) and `costUsd`, and the
- * run's `cost: {usd, savedUsd}` — saved is what the reused and cached nodes cost when they executed
- * (recorded on them as `metadata.savedUsd` when they were reused).
+ * What a run cost, and where its nodes' outputs came from: each node instance's usage
+ * (`[{unit, quantity, usd}]`) and `costUsd` (a `flow` node's: what its child runs spent), and the
+ * run's `cost: {usd, savedUsd}`, its sub-flows' spend included — saved is what the reused and cached
+ * nodes cost when they executed (recorded on them as `metadata.savedUsd` when they were reused).
  */
 import { getPool } from '@/lib/db/pool';
-import { readRunCostSettings, readRunUsage, sumSpendByRun, sumSpendByWorkerType } from '@/lib/db/queries/usage';
+import { readRunCostSettings, readRunUsage, sumChildSpendByInstance, sumSpendByRun, sumSpendByWorkerType } from '@/lib/db/queries/usage';
 import { idMap } from '@/lib/engine/id-map';
 import type { getRunWithNodes } from '@/lib/db/runs';
 
@@ -47,6 +48,7 @@ export type NodeOrigin = 'executed' | 'reused' | 'cached';
  */
 export async function withReuseAndCost(run: RunView) {
   const usage = await readUsage(run.id);
+  const children = new Map((await sumChildSpendByInstance(getPool(), run.id)).map((c) => [c.instanceId, c.usd]));
   const settings = await readRunCostSettings(getPool(), run.id);
   let usd = 0;
   let savedUsd = 0;
@@ -55,7 +57,8 @@ export async function withReuseAndCost(run: RunView) {
   const nodes = idMap<NodeView & { usage: UsageLine[]; costUsd: number; origin: NodeOrigin | null; reusedFrom: { runId: string; instanceId: string } | null }>();
   for (const [instanceId, node] of Object.entries(run.nodes)) {
     const lines = usage.get(instanceId) ?? [];
-    const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0));
+    // A `flow` node costs what its child runs spent.
+    const costUsd = roundUsd(lines.reduce((sum, l) => sum + l.usd, 0) + (children.get(instanceId) ?? 0));
     usd += costUsd;
     mock ||= lines.some((l) => l.mock);
     const saved = Number(node.metadata.savedUsd ?? 0);
@@ -68,7 +71,7 @@ export async function withReuseAndCost(run: RunView) {
   return { ...run, nodes, cost, rerunOf: settings.rerunOf, budgetUsd: settings.budgetUsd };
 }
 
-/** Spend so far of one run (the budget check) and of several (the flows list). */
+/** Spend so far of one run (the budget check) and of several (the flows list), their sub-flows' included. */
 export async function runSpend(runIds: string[]): Promise<Map<string, number>> {
   if (runIds.length === 0) return new Map();
   return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, roundUsd(r.usd)]));

@@ -66,3 +66,22 @@ export function integrationStatuses(workersDir?: string): Map<string, Integratio
 export function workersUsingKey(name: string, workersDir?: string): string[] {
   return [...workerSources(workersDir)].filter(([, source]) => (source.match(API_KEY_NAME) ?? ([] as string[])).includes(name)).map(([type]) => type).sort();
 }
+
+const keyNames = new Map<string, string[]>();
+
+/**
+ * Which credentials a worker type reads and where each value comes from now (environment, vault,
+ * or none: mock mode) — names and sources only, never values: `ANTHROPIC_API_KEY@vault`, or
+ * `none` for a worker that reads no key. Part of the step-cache key and of the re-run match, so a
+ * mock result is never served to a real run. Names are read from the worker's source once; the
+ * sources are looked up each time (a key may be set in the vault meanwhile).
+ */
+export function credentialIdentity(workerType: string | undefined): string {
+  if (!workerType) return 'none';
+  let names = keyNames.get(workerType);
+  if (!names) {
+    names = [...new Set(workerSources().get(workerType)?.match(API_KEY_NAME) ?? [])].sort();
+    keyNames.set(workerType, names);
+  }
+  return names.map((name) => `${name}@${secretSourceOf(name)}`).join(',') || 'none';
+}

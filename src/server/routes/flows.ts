@@ -185,9 +185,12 @@ export function flowRoutes(config: Config) {
         const body = c.req.valid('json') ?? {};
         const flowId = c.req.valid('param').id;
         const key = c.req.valid('header')['idempotency-key'];
+        // Keys are scoped by the flow's canonical id: a uuid in lower case, as PostgreSQL prints it,
+        // so the same flow is one scope however the URL spells its id.
+        const scope = `flow:${flowId.toLowerCase()}`;
         const run = await startRun(
           { flowId },
-          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope: `flow:${flowId}`, key, requestHash: requestHash(body) } : undefined },
+          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined },
         );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },

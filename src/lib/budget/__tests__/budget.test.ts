@@ -73,3 +73,48 @@ describe('budgetUsd', () => {
     expect(free.status).toBe('completed');
   });
 });
+
+describe('sub-flows', () => {
+  const flowNode = (id: string, flowId: string) => ({ id, type: 'flow', config: { flowId } });
+
+  it("a child run gets what is left of its parent's budget, and stops there", async () => {
+    const childFlow = await newFlow({}); // a, b, c, d: $1 each
+    const r = await server.api('POST', '/api/flows', { name: `parent-${Math.random()}`, graph: graph([flowNode('sub', childFlow)], []) });
+    const started = await server.api('POST', `/api/flows/${r.body.id}/run`, { input: {}, budgetUsd: 2 });
+    const parent = await waitForRun(started.body.runId);
+    expect(parent.status).toBe('failed');
+    const childId = parent.nodes.sub.metadata.childRunId as string;
+    const child = (await server.api('GET', `/api/runs/${childId}`)).body;
+    expect(child.budgetUsd).toBe(2);
+    expect(child.error).toMatch(/^budget_exceeded: .*node c \(paid\)/);
+    expect(ran(childId)).toEqual(['a', 'b']);
+    expect(parent.error).toMatch(/budget_exceeded/);
+    // The parent's spend includes its child's, on the flow node and in the run's total.
+    const view = (await server.api('GET', `/api/runs/${parent.id}`)).body;
+    expect(view.cost.usd).toBe(2);
+    expect(view.nodes.sub.costUsd).toBe(2);
+  });
+
+  it("a parent's spend includes its children's: its next priced node stops with budget_exceeded", async () => {
+    const childFlow = (await server.api('POST', '/api/flows', { name: `child-${Math.random()}`, graph: graph([{ id: 'x', workerType: 'paid' }], []) })).body.id;
+    const parentGraph = graph([flowNode('sub', childFlow), { id: 'after', workerType: 'paid' }], [['sub', 'after']]);
+    const flowId = (await server.api('POST', '/api/flows', { name: `parent-${Math.random()}`, graph: parentGraph, budgetUsd: 1 })).body.id;
+    const started = await server.api('POST', `/api/flows/${flowId}/run`, { input: {} });
+    const parent = await waitForRun(started.body.runId);
+    expect(parent.status).toBe('failed');
+    expect(parent.error).toMatch(/^budget_exceeded: the run spent \$1 of its \$1 budget; node after \(paid\)/);
+    expect(ran(parent.id)).toEqual([]);
+    expect(ran(parent.nodes.sub.metadata.childRunId as string)).toEqual(['x']);
+    expect((await server.api('GET', '/api/flows')).body.flows.find((f: { id: string }) => f.id === flowId).lastRun.costUsd).toBe(1);
+  });
+
+  it("a child's own flow budget still caps it when it is smaller than what its parent has left", async () => {
+    const childFlow = await newFlow({ budgetUsd: 1 });
+    const r = await server.api('POST', '/api/flows', { name: `parent-${Math.random()}`, graph: graph([flowNode('sub', childFlow)], []) });
+    const parent = await waitForRun((await server.api('POST', `/api/flows/${r.body.id}/run`, { input: {}, budgetUsd: 10 })).body.runId);
+    const childId = parent.nodes.sub.metadata.childRunId as string;
+    expect((await server.api('GET', `/api/runs/${childId}`)).body.budgetUsd).toBe(1);
+    expect(ran(childId)).toEqual(['a']);
+  });
+});
+

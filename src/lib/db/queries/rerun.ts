@@ -20,7 +20,10 @@ export interface EarlierResultRow {
   usd: number;
 }
 
-/** A completed instance of `nodeId` in `sourceRunId` with this fingerprint; the same instance id first. */
+/**
+ * A completed instance of `nodeId` in `sourceRunId` with this fingerprint, made with the same
+ * credential identity (`metadata.credentials`, absent: `none`); the same instance id first.
+ */
 export async function findEarlierResult(
   db: Queryable,
   sourceRunId: string,
@@ -28,6 +31,7 @@ export async function findEarlierResult(
   instanceId: string,
   staticPart: string,
   input: unknown,
+  credentials: string,
 ): Promise<EarlierResultRow | undefined> {
   const { rows } = await db.query<{ instance_id: string; output: unknown; usd: number }>(
     `SELECT s.instance_id, s.output,
@@ -37,22 +41,18 @@ export async function findEarlierResult(
        -- The same instance first (by primary key); else any item of the node with this content
        -- (stitch_node_runs_item_fingerprint_idx: only item instances are indexed by fingerprint).
        (SELECT * FROM stitch_node_runs WHERE run_id = $1 AND instance_id = $5 AND node_id = $2
-          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb))
+          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb)
+          AND coalesce(metadata ->> 'credentials', 'none') = $6)
        UNION ALL
        (SELECT * FROM stitch_node_runs WHERE run_id = $1 AND node_id = $2 AND item_path <> '{}'
-          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb) LIMIT 1)
+          AND status = 'completed' AND fingerprint = stitch_input_fingerprint($3, $4::jsonb)
+          AND coalesce(metadata ->> 'credentials', 'none') = $6 LIMIT 1)
      ) s
      LIMIT 1`,
-    [sourceRunId, nodeId, staticPart, JSON.stringify(input ?? null), instanceId],
+    [sourceRunId, nodeId, staticPart, JSON.stringify(input ?? null), instanceId, credentials],
   );
   const r = rows[0];
   return r && { instanceId: r.instance_id, output: r.output, usd: Number(r.usd) };
-}
-
-/** A flow's current version, deleted flow or not (a re-run of a deleted flow's run still runs). */
-export async function currentVersionOf(db: Queryable, flowId: string): Promise<string | null> {
-  const { rows } = await db.query<{ current_version_id: string | null }>('SELECT current_version_id FROM stitch_flows WHERE id = $1', [flowId]);
-  return rows[0]?.current_version_id ?? null;
 }
 
 export interface SourceInstance {
@@ -60,12 +60,15 @@ export interface SourceInstance {
   node_id: string;
   status: string;
   fingerprint: string | null;
+  /** The credential identity its result was made with (`none`: it read no key). */
+  credentials: string;
 }
 
 /** Every instance of a run, in creation order. */
 export async function listSourceInstances(db: Queryable, runId: string): Promise<SourceInstance[]> {
   const { rows } = await db.query<SourceInstance>(
-    'SELECT instance_id, node_id, status, fingerprint FROM stitch_node_runs WHERE run_id = $1 ORDER BY created_at, instance_id',
+    `SELECT instance_id, node_id, status, fingerprint, coalesce(metadata ->> 'credentials', 'none') AS credentials
+     FROM stitch_node_runs WHERE run_id = $1 ORDER BY created_at, instance_id`,
     [runId],
   );
   return rows;

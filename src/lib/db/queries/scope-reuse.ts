@@ -30,7 +30,8 @@ export interface SourceSplitter {
 
 /**
  * The source splitter instance, matched by fingerprint, when its whole scope completed (or was
- * skipped) and its collector completed.
+ * skipped) with the credential identities its nodes have now (`credentials`: node id → identity,
+ * absent: `none`), and its collector completed.
  */
 export async function findReusableSplitter(
   db: Queryable,
@@ -39,6 +40,7 @@ export async function findReusableSplitter(
   fingerprint: { staticPart: string; input: unknown },
   collectorInstanceId: string,
   scope: ScopeLocation,
+  credentials: Record<string, string>,
 ): Promise<SourceSplitter | undefined> {
   const { rows } = await db.query<SourceSplitter>(
     `SELECT s.output, s.item_count, s.released, s.metadata -> 'fanout' AS fanout
@@ -48,8 +50,19 @@ export async function findReusableSplitter(
        AND EXISTS (SELECT 1 FROM stitch_node_runs c WHERE c.run_id = $1 AND c.instance_id = $5 AND c.status = 'completed')
        AND NOT EXISTS (SELECT 1 FROM stitch_node_runs m WHERE m.run_id = $1 AND m.node_id = ANY ($6::text[])
                          AND m.item_path[1:$7] = $8::int[] AND cardinality(m.item_path) > $7
-                         AND m.status NOT IN ('completed', 'skipped'))`,
-    [sourceRunId, instanceId, fingerprint.staticPart, JSON.stringify(fingerprint.input ?? null), collectorInstanceId, scope.nodeIds, scope.itemPath.length, scope.itemPath],
+                         AND (m.status NOT IN ('completed', 'skipped')
+                              OR m.status = 'completed' AND coalesce(m.metadata ->> 'credentials', 'none') <> coalesce($9::jsonb ->> m.node_id, 'none')))`,
+    [
+      sourceRunId,
+      instanceId,
+      fingerprint.staticPart,
+      JSON.stringify(fingerprint.input ?? null),
+      collectorInstanceId,
+      scope.nodeIds,
+      scope.itemPath.length,
+      scope.itemPath,
+      JSON.stringify(credentials),
+    ],
   );
   return rows[0];
 }

@@ -30,7 +30,7 @@ export interface NewRun {
   idempotency?: { scope: string; key: string; requestHash: string };
   parent?: { runId: string; instanceId: string; attempt: number; depth: number };
   rerun?: RerunPlan;
-  /** Null: the flow's own budget, if any. */
+  /** Null: the flow's own budget, if any (a child run: the smaller of the two). */
   budgetUsd: number | null;
 }
 
@@ -46,7 +46,9 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
        INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
                                 parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd)
        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
-               coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)))
+               -- A child run: the smaller of what is left of its parent's budget and its flow's own.
+               CASE WHEN $9::uuid IS NULL THEN coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1))
+                    ELSE least($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)) END)
        ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
        RETURNING id
      ), entry AS (

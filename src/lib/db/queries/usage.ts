@@ -28,19 +28,35 @@ export async function readRunCostSettings(db: Queryable, runId: string): Promise
   return { rerunOf: rows[0]?.rerun_of ?? null, budgetUsd: rows[0]?.budget_usd ?? null };
 }
 
-/** USD spent by each of these runs (runs with no usage are left out). */
+/**
+ * USD spent by each of these runs, its sub-flows' runs included (a parent's spend covers its
+ * children's, at any depth: stitch_runs_parent_idx); runs with no usage are left out.
+ */
 export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number }>> {
   const { rows } = await db.query<{ run_id: string; usd: number }>(
-    'SELECT run_id, sum(usd) AS usd FROM stitch_node_usage WHERE run_id = ANY($1::uuid[]) GROUP BY run_id',
+    `WITH RECURSIVE tree AS (
+       SELECT id, id AS root FROM stitch_runs WHERE id = ANY($1::uuid[])
+       UNION ALL
+       SELECT r.id, t.root FROM stitch_runs r JOIN tree t ON r.parent_run_id = t.id
+     )
+     SELECT t.root AS run_id, sum(u.usd) AS usd FROM tree t JOIN stitch_node_usage u ON u.run_id = t.id GROUP BY t.root`,
     [runIds],
   );
-  return rows.map((r) => ({ runId: r.run_id, usd: r.usd }));
+  return rows.map((r) => ({ runId: r.run_id, usd: Number(r.usd) }));
 }
 
-/** USD spent by one run so far (0 when nothing is recorded). */
-export async function sumRunSpend(db: Queryable, runId: string): Promise<number> {
-  const { rows } = await db.query<{ usd: number }>('SELECT coalesce(sum(usd), 0) AS usd FROM stitch_node_usage WHERE run_id = $1', [runId]);
-  return Number(rows[0].usd);
+/** What the sub-flow runs started by each `flow` node instance of a run spent (theirs and their own children's). */
+export async function sumChildSpendByInstance(db: Queryable, runId: string): Promise<Array<{ instanceId: string; usd: number }>> {
+  const { rows } = await db.query<{ instance_id: string; usd: number }>(
+    `WITH RECURSIVE tree AS (
+       SELECT id, parent_instance_id AS via FROM stitch_runs WHERE parent_run_id = $1
+       UNION ALL
+       SELECT r.id, t.via FROM stitch_runs r JOIN tree t ON r.parent_run_id = t.id
+     )
+     SELECT t.via AS instance_id, sum(u.usd) AS usd FROM tree t JOIN stitch_node_usage u ON u.run_id = t.id GROUP BY t.via`,
+    [runId],
+  );
+  return rows.map((r) => ({ instanceId: r.instance_id, usd: Number(r.usd) }));
 }
 
 /** All spend recorded, by worker type (null: unknown). */

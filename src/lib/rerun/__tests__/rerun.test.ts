@@ -174,4 +174,18 @@ describe('POST /api/runs/:runId/rerun', () => {
     const parked = await waiting(forced.body.runId);
     expect(parked.waitingFor.map((w: { instanceId: string }) => w.instanceId)).toEqual(['ask']);
   });
+
+  it("refuses a re-run of a deleted flow's run (404 not_found, as starting the flow does), dry run included", async () => {
+    const flowId = await createFlow(chain());
+    const first = await runFlow(flowId, { topic: 'gone' });
+    expect((await server.api('DELETE', `/api/flows/${flowId}`)).status).toBe(200);
+    expect((await server.api('POST', `/api/flows/${flowId}/run`, { input: {} })).body.error.code).toBe('not_found');
+    for (const body of [{}, { version: 'same' }, { dryRun: true }]) {
+      const r = await server.api('POST', `/api/runs/${first.id}/rerun`, body);
+      expect(r.status, JSON.stringify(body)).toBe(404);
+      expect(r.body.error.code).toBe('not_found');
+    }
+    const runs = (await server.api('GET', `/api/runs?flowId=${flowId}&limit=50`)).body.runs;
+    expect(runs.map((r: { id: string }) => r.id)).toEqual([first.id]);
+  });
 });
