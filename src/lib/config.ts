@@ -70,8 +70,36 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** Bounds on what clients can grow or send (docs/architecture.md, "Limits"). */
+  limits: Limits;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
+}
+
+/**
+ * Every collection a client can grow has a bound, and so has every stored input: each is a
+ * variable with a default, and a row of the "Limits" table in docs/architecture.md
+ * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
+ */
+export const LIMIT_VARIABLES = {
+  remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
+  remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
+  remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },
+  remoteWorkers: { variable: 'STITCH_MAX_REMOTE_WORKERS', default: 1000 },
+  remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
+  mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
+  mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+} as const;
+
+export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };
+
+function parseLimits(env: Record<string, string | undefined>): Limits {
+  const entries = Object.entries(LIMIT_VARIABLES).map(([field, { variable, default: fallback }]) => {
+    const value = intOf(env[variable], fallback, variable);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${variable} must be a whole number of at least 1, got "${env[variable]}"`);
+    return [field, value];
+  });
+  return Object.freeze(Object.fromEntries(entries)) as Limits;
 }
 
 /** `STITCH_STORAGE=local` (default: files under `dataDir/files`, served at `/files/…`) or `s3`. */
@@ -245,6 +273,7 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    limits: parseLimits(env),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });
 }

@@ -35,6 +35,17 @@ export class ConflictError extends StitchError {
   }
 }
 
+/**
+ * A collection a client grows is at its bound (docs/architecture.md, "Limits"): answered 409
+ * `limit_reached`, nothing changed. The message names the variable that raises it.
+ */
+export class LimitReachedError extends StitchError {
+  constructor(what: string, limit: number, variable: string) {
+    super('limit_reached', `${what}: the limit is ${limit} (${variable}). Remove some first, or raise ${variable}.`, { details: { limit, variable } });
+    this.name = 'LimitReachedError';
+  }
+}
+
 export class UnauthorizedError extends StitchError {
   constructor(message = 'Missing or invalid credentials') {
     super('unauthorized', message);

@@ -4,7 +4,8 @@
  * puts it on a socket. Needs a started Stitch (`startStitch`) in the process for its database.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { except } from 'hono/combine';
 import { getConfig, type Config } from '@/lib/config';
 import { getStitch } from '@/lib/stitch';
 import { renderDocsPage } from './docs-page';
@@ -71,10 +72,11 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('/metrics', auth);
   app.use('/mcp', auth);
   app.use('*', sameSiteOnly({ apiKey: config.apiKey, baseUrl: config.baseUrl, isPublic }));
-  // Presigned uploads stream files of any size into storage; every other body has the limit.
-  const limit = limitBody(config.bodyLimitBytes);
-  app.use('*', (c, next) => (c.req.method === 'PUT' && UPLOAD_PATH.test(c.req.path) ? next() : limit(c, next)));
-  app.use('*', rejectNonFiniteNumbers());
+  // A presigned upload is a file, not an API body: its route checks the signature before reading a
+  // byte and streams it into storage, whatever its type and size. Every other body is an API body:
+  // limited, and refused when a JSON number would not survive a round trip.
+  const isUpload = (c: Context) => c.req.method === 'PUT' && UPLOAD_PATH.test(c.req.path);
+  app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
   app.route('/', runRoutes());
@@ -82,9 +84,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', cacheRoutes());
   app.route('/', callbackRoutes());
   app.route('/', eventRoutes());
-  app.route('/', workerRoutes());
-  app.route('/', remoteWorkerRoutes());
-  app.route('/', taskRoutes(options.closing));
+  app.route('/', workerRoutes(config));
+  app.route('/', remoteWorkerRoutes(config));
+  app.route('/', taskRoutes(config, options.closing));
   app.route('/', uploadRoutes());
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());

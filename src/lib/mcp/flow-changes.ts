@@ -63,3 +63,8 @@ export async function onFlowsChanged(listener: Listener): Promise<() => void> {
     }
   };
 }
+
+/** Listeners now: one per open MCP session (its server's), so a session's end shows here. */
+export function flowChangeListenerCount(): number {
+  return listeners.size;
+}

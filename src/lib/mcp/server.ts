@@ -21,7 +21,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { cancelRun, startRun } from '@/lib/engine/start-run';
 import { getRun, getRunWithNodes } from '@/lib/db/runs';
-import { StitchError } from '@/lib/errors';
+import { toClientError } from '@/lib/client-errors';
+import { getLogger } from '@/lib/log';
 import { validateInput } from '@/lib/workers/validate-input';
 import type { WorkerDefinition } from '@/types/stitch';
 import { onFlowsChanged } from './flow-changes';
@@ -62,10 +63,19 @@ const text = (value: string, isError = false, structured?: Record<string, unknow
   ...(isError ? { isError: true } : {}),
 });
 
-/** Tool failures a model can act on are results with isError; only protocol misuse is an McpError. */
+/**
+ * Errors are told as the HTTP API tells them (src/lib/client-errors.ts): what the caller can act on
+ * (bad input, a missing run, data the database refuses) is a tool result with isError; a fault of
+ * the server is an InternalError in Stitch's words, its details in the log. An McpError (protocol
+ * misuse: an unknown tool) passes as it is. Nothing else reaches the SDK, which would send any
+ * thrown message — the database's wording included — to the client.
+ */
 function toolError(error: unknown): CallToolResult {
-  if (error instanceof StitchError) return text(error.message, true);
-  throw error;
+  if (error instanceof McpError) throw error;
+  const answer = toClientError(error);
+  if (answer.log !== 'none') getLogger()[answer.log]({ err: error }, answer.status >= 500 ? 'MCP request failed' : 'MCP request refused');
+  if (answer.status < 500) return text(answer.message, true);
+  throw new McpError(ErrorCode.InternalError, answer.message);
 }
 
 function runIdOf(args: Record<string, unknown> | undefined): string {
@@ -74,24 +84,16 @@ function runIdOf(args: Record<string, unknown> | undefined): string {
 }
 
 async function getRunTool(args: Record<string, unknown> | undefined): Promise<CallToolResult> {
-  try {
-    const run = await getRunWithNodes(runIdOf(args));
-    const nodes = Object.fromEntries(Object.entries(run.nodes).map(([id, n]) => [id, n.status]));
-    const summary = { runId: run.id, status: run.status, output: run.output ?? null, error: run.error, nodes };
-    return text(JSON.stringify(summary, null, 2), false, summary);
-  } catch (error) {
-    return toolError(error);
-  }
+  const run = await getRunWithNodes(runIdOf(args));
+  const nodes = Object.fromEntries(Object.entries(run.nodes).map(([id, n]) => [id, n.status]));
+  const summary = { runId: run.id, status: run.status, output: run.output ?? null, error: run.error, nodes };
+  return text(JSON.stringify(summary, null, 2), false, summary);
 }
 
 async function cancelRunTool(args: Record<string, unknown> | undefined): Promise<CallToolResult> {
-  try {
-    const runId = runIdOf(args);
-    await cancelRun(runId);
-    return text(`Run ${runId} cancelled.`, false, { runId, status: (await getRun(runId)).status });
-  } catch (error) {
-    return toolError(error);
-  }
+  const runId = runIdOf(args);
+  await cancelRun(runId);
+  return text(`Run ${runId} cancelled.`, false, { runId, status: (await getRun(runId)).status });
 }
 
 async function callFlowTool(
@@ -142,23 +144,31 @@ export async function createStitchMcpServer(options: StitchMcpOptions): Promise<
         'Each tool runs one Stitch flow and returns its output. Long runs return a run id: follow it with get_run, stop it with cancel_run.',
     },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: [
-      ...BUILTIN_TOOLS,
-      ...(await listFlowTools()).map(({ name, description, inputSchema }) => ({ name, description, inputSchema })),
-    ],
-  }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    try {
+      const flows = await listFlowTools();
+      return { tools: [...BUILTIN_TOOLS, ...flows.map(({ name, description, inputSchema }) => ({ name, description, inputSchema }))] };
+    } catch (error) {
+      const answer = toClientError(error);
+      if (answer.log !== 'none') getLogger()[answer.log]({ err: error }, 'MCP tools/list failed');
+      throw new McpError(ErrorCode.InternalError, answer.message);
+    }
+  });
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { name, arguments: args } = request.params;
-    if (name === 'get_run') return getRunTool(args);
-    if (name === 'cancel_run') return cancelRunTool(args);
-    const tool = (await listFlowTools()).find((t) => t.name === name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": tools/list names every flow`);
-    return callFlowTool(tool, args, options, {
-      signal: extra.signal,
-      progressToken: request.params._meta?.progressToken,
-      sendNotification: extra.sendNotification,
-    });
+    try {
+      if (name === 'get_run') return await getRunTool(args);
+      if (name === 'cancel_run') return await cancelRunTool(args);
+      const tool = (await listFlowTools()).find((t) => t.name === name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool "${name}": tools/list names every flow`);
+      return await callFlowTool(tool, args, options, {
+        signal: extra.signal,
+        progressToken: request.params._meta?.progressToken,
+        sendNotification: extra.sendNotification,
+      });
+    } catch (error) {
+      return toolError(error);
+    }
   });
 
   // Only an initialised session is told; a notification that cannot be sent (the client went away) is dropped.

@@ -11,9 +11,9 @@
 import type { Readable } from 'node:stream';
 import { getConfig, type Config } from '@/lib/config';
 import { makeLocalStorage } from './local';
-import { checkKey, type Storage, type StorageBody } from './types';
+import { checkKey, type PutOptions, type Storage, type StorageBody } from './types';
 
-export { checkKey, toReadable, type Storage, type StorageBody } from './types';
+export { alreadyStored, checkKey, toReadable, type PutOptions, type Storage, type StorageBody } from './types';
 
 /** Build the storage the configuration names (the S3 client is only loaded when configured). */
 export async function makeStorage(config: Config = getConfig()): Promise<Storage> {
@@ -35,8 +35,8 @@ export function getStorage(): Promise<Storage> {
 }
 
 /** Store media and return its URL: `await put('audio/run-1/n.wav', stream, 'audio/wav')`. */
-export async function put(key: string, body: StorageBody, contentType: string): Promise<string> {
-  return (await getStorage()).put(checkKey(key), body, contentType);
+export async function put(key: string, body: StorageBody, contentType: string, options?: PutOptions): Promise<string> {
+  return (await getStorage()).put(checkKey(key), body, contentType, options);
 }
 
 export async function get(key: string): Promise<Readable> {

@@ -4,14 +4,14 @@
  * sees half a file and a crash leaves no partial object under the key.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Config } from '@/lib/config';
 import { NotFoundError } from '@/lib/errors';
-import { checkKey, toReadable, type Storage, type StorageBody } from './types';
+import { alreadyStored, checkKey, toReadable, type PutOptions, type Storage, type StorageBody } from './types';
 
 export function makeLocalStorage(config: Pick<Config, 'dataDir' | 'baseUrl'>): Storage {
   const root = path.join(config.dataDir, 'files');
@@ -21,13 +21,21 @@ export function makeLocalStorage(config: Pick<Config, 'dataDir' | 'baseUrl'>): S
   return {
     driver: 'local',
     url,
-    async put(key: string, body: StorageBody, _contentType: string): Promise<string> {
+    async put(key: string, body: StorageBody, _contentType: string, options: PutOptions = {}): Promise<string> {
       const file = fileOf(key);
       await mkdir(path.dirname(file), { recursive: true });
       const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
       try {
         await pipeline(toReadable(body), createWriteStream(tmp));
-        await rename(tmp, file);
+        if (options.ifAbsent) {
+          // link() fails when the name exists: of two racing writers exactly one succeeds.
+          await link(tmp, file).catch((error: NodeJS.ErrnoException) => {
+            throw error.code === 'EEXIST' ? alreadyStored(key) : error;
+          });
+          await rm(tmp, { force: true });
+        } else {
+          await rename(tmp, file);
+        }
       } catch (error) {
         await rm(tmp, { force: true });
         throw error;

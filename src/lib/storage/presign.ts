@@ -23,24 +23,41 @@ export interface PresignedUpload {
 }
 
 const encodeSegment = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-const localMessage = (key: string, expires: number) => `${key}\n${expires}`;
+const localMessage = (key: string, expires: number, taskId: string) => `${key}\n${expires}\n${taskId}`;
 
-export async function presignUpload(key: string, contentType: string, ttlSeconds: number, config: Config = getConfig()): Promise<PresignedUpload> {
+/**
+ * A presigned PUT of `key`, bound to the remote task (one attempt) it was granted to. Either way a
+ * stored object is never replaced: local storage refuses a key that exists (409), and the S3 URL
+ * signs `If-None-Match: *`, which the bucket enforces. A local URL also checks, before it reads
+ * the body, that the task's attempt still holds its lease (409 once settled); an S3 URL cannot be
+ * revoked, so it is good until it expires (docs/remote-workers.md).
+ */
+export async function presignUpload(key: string, contentType: string, ttlSeconds: number, taskId: string, config: Config = getConfig()): Promise<PresignedUpload> {
   checkKey(key);
   const storage = await getStorage();
   const expires = Math.floor(Date.now() / 1000) + Math.ceil(ttlSeconds);
-  const headers = { 'Content-Type': contentType };
-  const common = { method: 'PUT' as const, headers, url: storage.url(key), key, expiresAt: new Date(expires * 1000).toISOString() };
-  if (storage.driver === 's3') return { ...common, uploadUrl: await presignS3Put(config, key, ttlSeconds) };
+  const common = { method: 'PUT' as const, url: storage.url(key), key, expiresAt: new Date(expires * 1000).toISOString() };
+  if (storage.driver === 's3') {
+    return { ...common, headers: { 'Content-Type': contentType, 'If-None-Match': '*' }, uploadUrl: await presignS3Put(config, key, ttlSeconds) };
+  }
   const path = key.split('/').map(encodeSegment).join('/');
-  const signature = signWithSecret('upload', localMessage(key, expires));
-  return { ...common, uploadUrl: `${config.baseUrl}/api/uploads/${path}?expires=${expires}&signature=${signature}` };
+  const signature = signWithSecret('upload', localMessage(key, expires, taskId));
+  return {
+    ...common,
+    headers: { 'Content-Type': contentType },
+    uploadUrl: `${config.baseUrl}/api/uploads/${path}?task=${encodeURIComponent(taskId)}&expires=${expires}&signature=${signature}`,
+  };
 }
 
-/** Whether a local upload URL's signature is genuine and unexpired. */
-export function verifyLocalUpload(key: string, expires: string | undefined, signature: string | undefined): 'ok' | 'bad_signature' | 'expired' {
-  if (!expires || !/^\d{1,12}$/.test(expires) || !signature) return 'bad_signature';
-  const expected = Buffer.from(signWithSecret('upload', localMessage(key, Number(expires))));
+/** Whether a local upload URL's signature (over key, expiry and task) is genuine and unexpired. */
+export function verifyLocalUpload(
+  key: string,
+  taskId: string | undefined,
+  expires: string | undefined,
+  signature: string | undefined,
+): 'ok' | 'bad_signature' | 'expired' {
+  if (!expires || !/^\d{1,12}$/.test(expires) || !signature || !taskId) return 'bad_signature';
+  const expected = Buffer.from(signWithSecret('upload', localMessage(key, Number(expires), taskId)));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'bad_signature';
   return Number(expires) < Date.now() / 1000 ? 'expired' : 'ok';
@@ -58,12 +75,21 @@ async function presignS3Put(config: Config, key: string, ttlSeconds: number): Pr
   const endpoint = new URL(s3.endpoint ?? (pathStyle ? `https://s3.${s3.region}.amazonaws.com` : `https://${s3.bucket}.s3.${s3.region}.amazonaws.com`));
   const basePath = endpoint.pathname.replace(/\/+$/, '');
   const path = `${basePath}${pathStyle ? `/${encodeSegment(s3.bucket!)}` : ''}/${key.split('/').map(encodeSegment).join('/')}`;
-  return presignSigV4({ method: 'PUT', origin: `${endpoint.protocol}//${endpoint.host}`, path, region: s3.region, credentials, expiresSeconds: ttlSeconds });
+  return presignSigV4({
+    method: 'PUT',
+    origin: `${endpoint.protocol}//${endpoint.host}`,
+    path,
+    region: s3.region,
+    credentials,
+    expiresSeconds: ttlSeconds,
+    headers: { 'if-none-match': '*' },
+  });
 }
 
 /**
- * AWS Signature Version 4 in query-string form, for S3 (payload UNSIGNED-PAYLOAD, only `host`
- * signed). `path` is already URI-encoded. Checked against AWS's documented example in
+ * AWS Signature Version 4 in query-string form, for S3 (payload UNSIGNED-PAYLOAD; `host` and the
+ * given `headers`, lower-case names, signed: the client must send them as they are). `path` is
+ * already URI-encoded. Checked against AWS's documented example in
  * src/lib/storage/__tests__/presign.test.ts.
  */
 export function presignSigV4(request: {
@@ -73,9 +99,13 @@ export function presignSigV4(request: {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   expiresSeconds: number;
+  headers?: Record<string, string>;
   now?: Date;
 }): string {
   const { credentials, region } = request;
+  const host = new URL(request.origin).host;
+  // Canonical headers: sorted by name, `name:value` lines, then the names joined with `;`.
+  const signed = Object.entries({ host, ...request.headers }).sort(([a], [b]) => (a < b ? -1 : 1));
   const amzDate = (request.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const date = amzDate.slice(0, 8);
   const scope = `${date}/${region}/s3/aws4_request`;
@@ -84,15 +114,22 @@ export function presignSigV4(request: {
     'X-Amz-Credential': `${credentials.accessKeyId}/${scope}`,
     'X-Amz-Date': amzDate,
     'X-Amz-Expires': String(Math.min(604_800, Math.ceil(request.expiresSeconds))),
-    'X-Amz-SignedHeaders': 'host',
+    'X-Amz-SignedHeaders': signed.map(([name]) => name).join(';'),
     ...(credentials.sessionToken ? { 'X-Amz-Security-Token': credentials.sessionToken } : {}),
   };
   const query = Object.keys(params)
     .sort()
     .map((k) => `${encodeSegment(k)}=${encodeSegment(params[k])}`)
     .join('&');
-  const host = new URL(request.origin).host;
-  const canonical = [request.method, request.path, query, `host:${host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const canonical = [
+    request.method,
+    request.path,
+    query,
+    ...signed.map(([name, value]) => `${name}:${value.trim()}`),
+    '',
+    signed.map(([name]) => name).join(';'),
+    'UNSIGNED-PAYLOAD',
+  ].join('\n');
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
   let signingKey = hmac(`AWS4${credentials.secretAccessKey}`, date);
   for (const part of [region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part);

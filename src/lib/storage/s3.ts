@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Config } from '@/lib/config';
 import { NotFoundError } from '@/lib/errors';
-import { checkKey, toReadable, type Storage, type StorageBody } from './types';
+import { alreadyStored, checkKey, toReadable, type PutOptions, type Storage, type StorageBody } from './types';
 
 /** S3's minimum part size (every part but the last). */
 const PART_SIZE = 5 * 1024 * 1024;
@@ -75,15 +75,17 @@ export function makeS3Storage(config: Pick<Config, 'storage'>): Storage {
   return {
     driver: 's3',
     url,
-    async put(key: string, body: StorageBody, contentType: string): Promise<string> {
+    async put(key: string, body: StorageBody, contentType: string, options: PutOptions = {}): Promise<string> {
       const Key = checkKey(key);
+      // S3 conditional writes: the bucket refuses (412) a key that exists.
+      const IfNoneMatch = options.ifAbsent ? '*' : undefined;
       let uploadId: string | undefined;
       const parts: Array<{ ETag?: string; PartNumber: number }> = [];
       try {
         for await (const part of partsOf(toReadable(body))) {
           if (part.length < PART_SIZE && !uploadId) {
             // The whole body fits one part: a plain PutObject.
-            await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: part, ContentType: contentType }));
+            await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: part, ContentType: contentType, IfNoneMatch }));
             return url(key);
           }
           uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key, ContentType: contentType }))).UploadId;
@@ -92,13 +94,14 @@ export function makeS3Storage(config: Pick<Config, 'storage'>): Storage {
           parts.push({ ETag, PartNumber });
         }
         if (!uploadId) {
-          await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Buffer.alloc(0), ContentType: contentType }));
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Buffer.alloc(0), ContentType: contentType, IfNoneMatch }));
           return url(key);
         }
-        await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+        await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch }));
         return url(key);
       } catch (error) {
         if (uploadId) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId: uploadId })).catch(() => {});
+        if (IfNoneMatch && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) throw alreadyStored(key);
         throw error;
       }
     },

@@ -2,14 +2,27 @@
  * The storage vocabulary shared by the backends: the interface, body type and key rules.
  */
 import { Readable } from 'node:stream';
-import { ValidationError } from '@/lib/errors';
+import { ConflictError, ValidationError } from '@/lib/errors';
 
 export type StorageBody = Uint8Array | string | Readable | ReadableStream<Uint8Array>;
 
+export interface PutOptions {
+  /** Refuse (ConflictError) when the key exists: a stored object is never replaced. */
+  ifAbsent?: boolean;
+}
+
+/** The refusal of a `put` with `ifAbsent` on a key that exists. */
+export function alreadyStored(key: string): ConflictError {
+  return new ConflictError(`A file is already stored under "${key}": stored files are never replaced.`);
+}
+
 export interface Storage {
   readonly driver: 'local' | 's3';
-  /** Store `body` under `key` (replacing what was there) and return the URL it is served at. */
-  put(key: string, body: StorageBody, contentType: string): Promise<string>;
+  /**
+   * Store `body` under `key` and return the URL it is served at. What was there is replaced,
+   * unless `ifAbsent`: then an existing key is refused (ConflictError) and left as it was.
+   */
+  put(key: string, body: StorageBody, contentType: string, options?: PutOptions): Promise<string>;
   /** The stored bytes as a stream; rejects with a NotFoundError when the key does not exist. */
   get(key: string): Promise<Readable>;
   /** Whether `key` exists. */

@@ -22,6 +22,14 @@ export function setRemoteTypes(types: Iterable<[string, RemoteType]>): void {
   loadedAt = Date.now();
 }
 
+/** Change the copy where one registration or removal changed the table (the rest is as loaded). */
+export function updateRemoteTypes(added: Iterable<[string, RemoteType]>, removed: Iterable<string>): void {
+  const next = new Map(remoteTypes);
+  for (const type of removed) next.delete(type);
+  for (const [type, value] of added) next.set(type, value);
+  remoteTypes = next;
+}
+
 /** Milliseconds since the copy was loaded. */
 export function remoteTypesAgeMs(): number {
   return Date.now() - loadedAt;

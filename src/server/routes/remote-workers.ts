@@ -2,14 +2,16 @@
  * `POST /api/remote-workers/register`: a remote process announces the worker types it serves, with
  * their definitions (the WorkerDefinition shape). Nodes then use those types like local ones, with
  * the same save-time type-check; the catalogue (GET /api/workers) lists them with their online count.
+ * `DELETE /api/remote-workers/types/:type` removes one. Both within the limits of the registry.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
-import { registerRemoteWorker } from '@/lib/engine/remote-workers';
+import type { Config } from '@/lib/config';
+import { registerRemoteWorker, removeRemoteType } from '@/lib/engine/remote-workers';
 import { ValidationError } from '@/lib/errors';
 import { FieldSchemas, OutputFieldSchemas, WorkerConfigSchema } from '@/lib/workers/field-schema';
 import { newRouter, z } from '../openapi';
-import { errors, json } from '../schemas';
+import { OkSchema, errors, json } from '../schemas';
 
 const TypeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and ._- (at most 64)');
 export const WorkerIdSchema = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
@@ -39,11 +41,14 @@ const RemoteDefinitionSchema = z
 const RegisterBody = z
   .object({
     workerId: WorkerIdSchema.openapi({ description: 'This worker process\'s id (unique per process)' }),
-    workers: z.array(RemoteDefinitionSchema).min(1).max(200),
+    // Bounded by STITCH_MAX_REMOTE_TYPES_PER_WORKER (checked with the others at registration).
+    workers: z.array(RemoteDefinitionSchema).min(1),
   })
   .openapi('RegisterRemoteWorker');
 
-export function remoteWorkerRoutes() {
+const TypeParams = z.object({ type: TypeName.openapi({ param: { name: 'type', in: 'path' }, description: 'The remote worker type' }) });
+
+export function remoteWorkerRoutes(config: Config) {
   const app = newRouter();
   app.openapi(
     createRoute({
@@ -51,6 +56,9 @@ export function remoteWorkerRoutes() {
       path: '/api/remote-workers/register',
       tags: ['Remote workers'],
       summary: 'Announce the worker types a remote process serves (idempotent; re-announcing updates them)',
+      description:
+        'Bounded: types per worker (STITCH_MAX_REMOTE_TYPES_PER_WORKER) and a definition\'s size as JSON (STITCH_MAX_REMOTE_DEFINITION_BYTES) are 400; ' +
+        'more types (STITCH_MAX_REMOTE_TYPES) or workers (STITCH_MAX_REMOTE_WORKERS) than the server keeps are 409 `limit_reached`.',
       request: { body: { content: { 'application/json': { schema: RegisterBody } }, required: true } },
       responses: { 200: json(z.object({ ok: z.literal(true), types: z.array(z.string()) }), 'Registered'), ...errors(400, 401, 409, 413) },
     }),
@@ -60,8 +68,24 @@ export function remoteWorkerRoutes() {
       const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
       if (repeated) throw new ValidationError(`Worker type "${repeated}" is announced twice.`, [{ code: 'duplicate', field: 'workers', message: repeated }]);
       const definitions = body.workers.map(({ name, category, ...d }) => ({ ...d, name: name ?? d.id, category: category ?? 'Remote' }));
-      await registerRemoteWorker(body.workerId, definitions as Array<WorkerDefinition & { leaseSeconds?: number }>);
+      await registerRemoteWorker(body.workerId, definitions as Array<WorkerDefinition & { leaseSeconds?: number }>, config.limits);
       return c.json({ ok: true as const, types: definitions.map((d) => d.id) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/remote-workers/types/{type}',
+      tags: ['Remote workers'],
+      summary: 'Remove a remote worker type from the catalogue (refused while tasks of it are ready or leased)',
+      description: 'Flows that use the type fail to save afterwards, and their nodes fail when they execute, until a worker announces it again.',
+      request: { params: TypeParams },
+      responses: { 200: json(OkSchema, 'Removed'), ...errors(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      await removeRemoteType(c.req.valid('param').type);
+      return c.json({ ok: true as const }, 200);
     },
   );
   return app;

@@ -5,7 +5,8 @@
  * - `POST /api/tasks/:taskId/heartbeat` extends the lease and reports progress;
  * - `POST /api/tasks/:taskId/complete` and `…/fail` settle the node through the engine's completion
  *   path, bound to the task's attempt by its token;
- * - `POST /api/tasks/:taskId/uploads` gives a presigned URL to PUT an output file to.
+ * - `POST /api/tasks/:taskId/uploads` gives a presigned URL to PUT an output file to, good while
+ *   this attempt holds its lease (src/server/routes/uploads.ts).
  *
  * Order of checks as for callbacks: the task exists (404), the token is this task's (401), then
  * the state (409: the lease expired, the attempt moved on, the run ended). Nothing changes on 4xx.
@@ -13,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import { isUuid } from '@/lib/db/runs';
-import { touchRemoteWorker } from '@/lib/db/queries/remote-workers';
+import type { Config } from '@/lib/config';
+import { heardFromRemoteWorker } from '@/lib/engine/remote-workers';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError } from '@/lib/errors';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode, failAttempt } from '@/lib/engine/complete-node';
@@ -94,7 +96,7 @@ const taskRoute = <B extends z.ZodType, R extends z.ZodType>(path: string, summa
     responses: { 200: json(response, 'OK'), ...errors(400, 401, 404, 409, 413) },
   });
 
-export function taskRoutes(closing?: AbortSignal) {
+export function taskRoutes(config: Config, closing?: AbortSignal) {
   const app = newRouter();
 
   app.openapi(
@@ -104,14 +106,14 @@ export function taskRoutes(closing?: AbortSignal) {
       tags: ['Remote workers'],
       summary: 'Long-poll for tasks of the given worker types (answers at once when there are some, else within waitSeconds)',
       request: { body: { content: { 'application/json': { schema: PollBody } }, required: true } },
-      responses: { 200: json(z.object({ tasks: z.array(TaskSchema) }), 'Claimed tasks (possibly none)'), ...errors(400, 401, 413) },
+      responses: { 200: json(z.object({ tasks: z.array(TaskSchema) }), 'Claimed tasks (possibly none)'), ...errors(400, 401, 409, 413) },
     }),
     async (c) => {
       const { types, workerId, max, waitSeconds } = c.req.valid('json');
       const until = Date.now() + waitSeconds * 1000;
       // A poller that hung up, or a server closing, ends the wait (and must not claim tasks).
       const signal = closing ? AbortSignal.any([c.req.raw.signal, closing]) : c.req.raw.signal;
-      await touchRemoteWorker(getPool(), workerId, types);
+      await heardFromRemoteWorker(workerId, types, config.limits);
       for (;;) {
         if (signal.aborted) return c.json({ tasks: [] }, 200);
         // Waiting starts before the look, so a task that becomes ready in between still wakes us.
@@ -188,7 +190,7 @@ export function taskRoutes(closing?: AbortSignal) {
       if (!task.leaseCurrent) throw leaseLost(task);
       // One key per upload, under the run and attempt: distinct attempts never overwrite each other.
       const key = `remote/${task.runId}/${task.instanceId.replace(/[^A-Za-z0-9._=-]/g, '_')}/a${task.attempt}-${randomBytes(6).toString('hex')}-${body.filename}`;
-      return c.json(await presignUpload(key, body.contentType, UPLOAD_URL_TTL_SECONDS), 200);
+      return c.json(await presignUpload(key, body.contentType, UPLOAD_URL_TTL_SECONDS, task.id), 200);
     },
   );
   return app;

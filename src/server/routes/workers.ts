@@ -5,6 +5,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { WorkerDefinition } from '@/types/stitch';
+import type { Config } from '@/lib/config';
 import { listRemoteTypes } from '@/lib/engine/remote-workers';
 import { WORKER_DEFINITIONS } from '@/lib/workers/registry';
 import { integrationStatuses } from '@/lib/workers/integration-keys';
@@ -52,7 +53,7 @@ function catalogueEntry(d: WorkerDefinition) {
   return { ...d, config: d.config ?? {}, input: described(d.input), output: described(d.output) };
 }
 
-export function workerRoutes() {
+export function workerRoutes(config: Config) {
   const app = newRouter();
   app.openapi(
     createRoute({
@@ -66,7 +67,7 @@ export function workerRoutes() {
       // Read per request: a key set in the vault switches its integration to real mode at once.
       const integrations = integrationStatuses();
       const local = Object.values(WORKER_DEFINITIONS).map((d) => ({ ...catalogueEntry(d), integration: integrations.get(d.id) }));
-      const remote = (await listRemoteTypes()).map(({ definition, status }) => ({ ...catalogueEntry(definition), remote: status }));
+      const remote = (await listRemoteTypes(config.limits)).map(({ definition, status }) => ({ ...catalogueEntry(definition), remote: status }));
       return c.json({ workers: [...local, ...remote] }, 200);
     },
   );

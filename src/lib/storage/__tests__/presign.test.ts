@@ -39,16 +39,22 @@ describe('presignSigV4', () => {
 });
 
 describe('presignUpload', () => {
-  it('local storage: a signed Stitch URL that expires and names its key', async () => {
+  it('local storage: a signed Stitch URL that expires and names its key and task', async () => {
     setCallbackSecret('presign-test-secret');
     const config = getConfig({ STITCH_DATA_DIR: path.join(dir, 'local'), STITCH_BASE_URL: 'http://127.0.0.1:9' });
-    const grant = await presignUpload('remote/r/n/a1-x-out.png', 'image/png', 60, config);
+    const task = '00000000-0000-4000-8000-000000000001';
+    const grant = await presignUpload('remote/r/n/a1-x-out.png', 'image/png', 60, task, config);
     const url = new URL(grant.uploadUrl);
     expect(url.pathname).toBe('/api/uploads/remote/r/n/a1-x-out.png');
+    expect(url.searchParams.get('task')).toBe(task);
     const expires = url.searchParams.get('expires')!;
-    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', expires, url.searchParams.get('signature')!)).toBe('ok');
-    expect(verifyLocalUpload('remote/r/n/other.png', expires, url.searchParams.get('signature')!)).toBe('bad_signature');
-    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', String(Number(expires) + 1), url.searchParams.get('signature')!)).toBe('bad_signature');
+    const signature = url.searchParams.get('signature')!;
+    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', task, expires, signature)).toBe('ok');
+    expect(verifyLocalUpload('remote/r/n/other.png', task, expires, signature)).toBe('bad_signature');
+    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', task, String(Number(expires) + 1), signature)).toBe('bad_signature');
+    // Bound to its task: the same key and expiry under another task's id is not this URL.
+    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', '00000000-0000-4000-8000-000000000002', expires, signature)).toBe('bad_signature');
+    expect(verifyLocalUpload('remote/r/n/a1-x-out.png', undefined, expires, signature)).toBe('bad_signature');
     expect(grant).toMatchObject({ method: 'PUT', headers: { 'Content-Type': 'image/png' }, key: 'remote/r/n/a1-x-out.png' });
   });
 
@@ -66,7 +72,10 @@ describe('presignUpload', () => {
       const previous = { ...process.env };
       Object.assign(process.env, env); // presignUpload reads the process's storage, like put()
       try {
-        const grant = await presignUpload('remote/run/node/a1-clip.bin', 'application/octet-stream', 600, getConfig(env));
+        const grant = await presignUpload('remote/run/node/a1-clip.bin', 'application/octet-stream', 600, 'task-1', getConfig(env));
+        // The bucket refuses to replace the object: If-None-Match is signed, and the client sends it.
+        expect(grant.headers['If-None-Match']).toBe('*');
+        expect(new URL(grant.uploadUrl).searchParams.get('X-Amz-SignedHeaders')).toBe('host;if-none-match');
         expect(grant.uploadUrl.startsWith(`http://127.0.0.1:${port}/media/remote/run/node/a1-clip.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256`)).toBe(true);
         const put = await fetch(grant.uploadUrl, { method: 'PUT', headers: grant.headers, body: Buffer.alloc(3000, 7) });
         expect(put.status).toBe(200);

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -101,5 +101,21 @@ describe('streaming a 100 MB upload', () => {
     console.log(`[storage] S3 100 MB upload: RSS ${r.baselineMb} → peak ${r.peakMb} MB (growth ${r.rssGrowthMb} MB)`);
     expect(r.bytes).toBe(100 * 1024 * 1024);
     expect(r.rssGrowthMb).toBeLessThan(50);
+  });
+});
+
+describe('put with ifAbsent (a stored object is never replaced)', () => {
+  it('local: refuses a key that exists and keeps its bytes; of two racing writers exactly one stores', async () => {
+    const storage = await makeStorage(getConfig({ STITCH_DATA_DIR: path.join(dir, 'local'), STITCH_BASE_URL: filesUrl }));
+    await storage.put('once/first.txt', 'first', 'text/plain', { ifAbsent: true });
+    await expect(storage.put('once/first.txt', 'second', 'text/plain', { ifAbsent: true })).rejects.toMatchObject({ code: 'conflict' });
+    const chunks: Buffer[] = [];
+    for await (const chunk of await storage.get('once/first.txt')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('first');
+
+    const racing = await Promise.allSettled(['a', 'b', 'c'].map((v) => storage.put('once/race.txt', v.repeat(100_000), 'text/plain', { ifAbsent: true })));
+    expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    // No temporary file is left beside it.
+    expect(readdirSync(path.join(dir, 'local', 'files', 'once')).sort()).toEqual(['first.txt', 'race.txt']);
   });
 });
