@@ -1,5 +1,50 @@
 -- The live Stitch schema after every migration (generated: npm run schema:dump). Do not edit.
 
+TABLE stitch_alert_state (
+  flow_id uuid NOT NULL,
+  alert_on text NOT NULL,
+  alert_to text NOT NULL,
+  pending integer NOT NULL DEFAULT 0,
+  pending_since timestamp with time zone,
+  latest jsonb,
+  last_sent_at timestamp with time zone,
+  last_result text,
+  last_attempt_at timestamp with time zone,
+  CONSTRAINT stitch_alert_state_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_alert_state_pkey PRIMARY KEY (flow_id, alert_on, alert_to)
+);
+
+TABLE stitch_bulk_items (
+  job_id uuid NOT NULL,
+  run_id uuid NOT NULL,
+  state text NOT NULL DEFAULT 'pending'::text,
+  result jsonb,
+  CONSTRAINT stitch_bulk_items_job_id_fkey FOREIGN KEY (job_id) REFERENCES stitch_bulk_jobs(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_bulk_items_pkey PRIMARY KEY (job_id, run_id),
+  CONSTRAINT stitch_bulk_items_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'skipped'::text, 'failed'::text])))
+);
+CREATE INDEX stitch_bulk_items_pending_idx ON public.stitch_bulk_items USING btree (job_id, run_id) WHERE (state = 'pending'::text);
+
+TABLE stitch_bulk_jobs (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  action text NOT NULL,
+  filter jsonb NOT NULL,
+  request_hash text NOT NULL,
+  state text NOT NULL DEFAULT 'running'::text,
+  total integer NOT NULL,
+  done integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  skipped integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT stitch_bulk_jobs_action_check CHECK ((action = ANY (ARRAY['cancel'::text, 'retry'::text, 'rerun'::text]))),
+  CONSTRAINT stitch_bulk_jobs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_bulk_jobs_state_check CHECK ((state = ANY (ARRAY['running'::text, 'completed'::text])))
+);
+CREATE INDEX stitch_bulk_jobs_created_idx ON public.stitch_bulk_jobs USING btree (created_at DESC, id DESC);
+CREATE INDEX stitch_bulk_jobs_request_idx ON public.stitch_bulk_jobs USING btree (request_hash, created_at DESC);
+
 TABLE stitch_cache (
   key text NOT NULL,
   worker_type text,
@@ -15,6 +60,7 @@ TABLE stitch_cache (
   CONSTRAINT stitch_cache_pkey PRIMARY KEY (key),
   CONSTRAINT stitch_cache_status_check CHECK ((status = ANY (ARRAY['running'::text, 'ready'::text])))
 );
+CREATE INDEX stitch_cache_run_idx ON public.stitch_cache USING btree (run_id) WHERE (run_id IS NOT NULL);
 CREATE INDEX stitch_cache_worker_idx ON public.stitch_cache USING btree (worker_type);
 
 TABLE stitch_credentials (
@@ -28,6 +74,39 @@ TABLE stitch_credentials (
   CONSTRAINT stitch_credentials_pkey PRIMARY KEY (name)
 );
 CREATE TRIGGER stitch_credentials_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_credentials FOR EACH STATEMENT EXECUTE FUNCTION stitch_vault_changed();
+
+TABLE stitch_dataset_rows (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  idx integer NOT NULL,
+  input jsonb NOT NULL,
+  expected jsonb,
+  notes text,
+  CONSTRAINT stitch_dataset_rows_dataset_id_version_fkey FOREIGN KEY (dataset_id, version) REFERENCES stitch_dataset_versions(dataset_id, version) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_rows_input_check CHECK ((jsonb_typeof(input) = 'object'::text)),
+  CONSTRAINT stitch_dataset_rows_pkey PRIMARY KEY (dataset_id, version, idx)
+);
+
+TABLE stitch_dataset_versions (
+  dataset_id uuid NOT NULL,
+  version integer NOT NULL,
+  row_count integer NOT NULL,
+  source jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_dataset_versions_dataset_id_fkey FOREIGN KEY (dataset_id) REFERENCES stitch_datasets(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_dataset_versions_pkey PRIMARY KEY (dataset_id, version)
+);
+
+TABLE stitch_datasets (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  name text NOT NULL,
+  version integer NOT NULL DEFAULT 1,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_datasets_name_key UNIQUE (name),
+  CONSTRAINT stitch_datasets_pkey PRIMARY KEY (id)
+);
+CREATE INDEX stitch_datasets_created_idx ON public.stitch_datasets USING btree (created_at DESC, id DESC);
 
 TABLE stitch_events (
   id bigint NOT NULL DEFAULT nextval('stitch_events_id_seq'::regclass),
@@ -70,8 +149,11 @@ TABLE stitch_flows (
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   deleted_at timestamp with time zone,
   budget_usd double precision,
+  alerts jsonb NOT NULL DEFAULT '[]'::jsonb,
+  retention jsonb,
   CONSTRAINT stitch_flows_current_version_fk FOREIGN KEY (current_version_id) REFERENCES stitch_flow_versions(id),
-  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id)
+  CONSTRAINT stitch_flows_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_flows_retention_check CHECK (((retention IS NULL) OR (jsonb_typeof(retention) = 'object'::text)))
 );
 CREATE TRIGGER stitch_flows_changed AFTER INSERT OR DELETE OR UPDATE ON public.stitch_flows FOR EACH STATEMENT EXECUTE FUNCTION stitch_notify_flows_changed();
 
@@ -85,6 +167,7 @@ TABLE stitch_idempotency_keys (
   CONSTRAINT stitch_idempotency_keys_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE
 );
 CREATE INDEX stitch_idempotency_keys_created_idx ON public.stitch_idempotency_keys USING btree (created_at);
+CREATE INDEX stitch_idempotency_keys_run_idx ON public.stitch_idempotency_keys USING btree (run_id);
 
 TABLE stitch_integration_slots (
   id bigint NOT NULL DEFAULT nextval('stitch_integration_slots_id_seq'::regclass),
@@ -98,6 +181,12 @@ TABLE stitch_integration_slots (
   CONSTRAINT stitch_integration_slots_run_id_instance_id_attempt_key UNIQUE (run_id, instance_id, attempt)
 );
 CREATE INDEX stitch_integration_slots_type_idx ON public.stitch_integration_slots USING btree (worker_type, acquired_at);
+
+TABLE stitch_media_trash (
+  key text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_media_trash_pkey PRIMARY KEY (key)
+);
 
 TABLE stitch_migrations (
   id integer NOT NULL,
@@ -146,6 +235,7 @@ TABLE stitch_node_runs (
 CREATE INDEX stitch_node_runs_item_fingerprint_idx ON public.stitch_node_runs USING btree (run_id, node_id, fingerprint) WHERE ((fingerprint IS NOT NULL) AND (item_path <> '{}'::integer[]));
 CREATE INDEX stitch_node_runs_leased_idx ON public.stitch_node_runs USING btree (leased_by) WHERE ((leased_by IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'running'::text])));
 CREATE INDEX stitch_node_runs_open_idx ON public.stitch_node_runs USING btree (run_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'waiting_for_user'::text]));
+CREATE TRIGGER stitch_node_failed_alert AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status <> 'failed'::text))) EXECUTE FUNCTION stitch_node_failed_alert();
 CREATE TRIGGER stitch_node_runs_cache_flight AFTER UPDATE OF status ON public.stitch_node_runs FOR EACH ROW WHEN (((new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text, 'skipped'::text])) AND (old.status <> new.status) AND (new.metadata ? 'cacheKey'::text))) EXECUTE FUNCTION stitch_end_cache_flight();
 
 TABLE stitch_node_usage (
@@ -234,19 +324,33 @@ TABLE stitch_runs (
   rerun_of uuid,
   rerun jsonb,
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
+  cost_usd double precision NOT NULL DEFAULT 0,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_runs_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
   CONSTRAINT stitch_runs_rerun_of_fkey FOREIGN KEY (rerun_of) REFERENCES stitch_runs(id) ON DELETE SET NULL,
   CONSTRAINT stitch_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text]))),
+  CONSTRAINT stitch_runs_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text)),
   CONSTRAINT stitch_runs_version_id_fkey FOREIGN KEY (version_id) REFERENCES stitch_flow_versions(id)
 );
+CREATE INDEX stitch_runs_cost_idx ON public.stitch_runs USING btree (cost_usd) WHERE (cost_usd > (0)::double precision);
 CREATE INDEX stitch_runs_created_idx ON public.stitch_runs USING btree (created_at DESC, id DESC);
-CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC);
+CREATE INDEX stitch_runs_error_idx ON public.stitch_runs USING gin (error gin_trgm_ops) WHERE (error IS NOT NULL);
+CREATE INDEX stitch_runs_finished_idx ON public.stitch_runs USING btree (finished_at) WHERE (finished_at IS NOT NULL);
+CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_flow_status_idx ON public.stitch_runs USING btree (flow_id, status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_input_idx ON public.stitch_runs USING gin (input jsonb_path_ops);
 CREATE UNIQUE INDEX stitch_runs_parent_idx ON public.stitch_runs USING btree (parent_run_id, parent_instance_id, parent_attempt) WHERE (parent_run_id IS NOT NULL);
-CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC);
+CREATE INDEX stitch_runs_rerun_of_idx ON public.stitch_runs USING btree (rerun_of) WHERE (rerun_of IS NOT NULL);
+CREATE INDEX stitch_runs_status_idx ON public.stitch_runs USING btree (status, created_at DESC, id DESC);
+CREATE INDEX stitch_runs_tags_idx ON public.stitch_runs USING gin (tags jsonb_path_ops);
+CREATE INDEX stitch_runs_trigger_idx ON public.stitch_runs USING btree (((trigger ->> 'type'::text)), created_at DESC, id DESC);
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
+CREATE TRIGGER stitch_run_failed_alert AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.flow_id IS NOT NULL))) EXECUTE FUNCTION stitch_run_failed_alert();
 
 TABLE stitch_schedules (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -262,11 +366,15 @@ TABLE stitch_schedules (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
   CONSTRAINT stitch_schedules_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_schedules_catch_up_check CHECK ((catch_up = ANY (ARRAY['none'::text, 'latest'::text]))),
   CONSTRAINT stitch_schedules_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE CASCADE,
   CONSTRAINT stitch_schedules_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES stitch_runs(id) ON DELETE SET NULL,
-  CONSTRAINT stitch_schedules_pkey PRIMARY KEY (id)
+  CONSTRAINT stitch_schedules_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_schedules_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
+  CONSTRAINT stitch_schedules_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text))
 );
 CREATE INDEX stitch_schedules_flow_idx ON public.stitch_schedules USING btree (flow_id);
 
@@ -286,11 +394,15 @@ TABLE stitch_triggers (
   last_used_at timestamp with time zone,
   deleted_at timestamp with time zone,
   budget_usd double precision,
+  tags jsonb NOT NULL DEFAULT '{}'::jsonb,
+  priority integer NOT NULL DEFAULT 0,
   CONSTRAINT stitch_triggers_budget_usd_check CHECK (((budget_usd >= (0)::double precision) AND (budget_usd < 'Infinity'::double precision))),
   CONSTRAINT stitch_triggers_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_triggers_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_triggers_priority_check CHECK (((priority >= 0) AND (priority <= 100))),
   CONSTRAINT stitch_triggers_slug_check CHECK ((slug ~ '^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$'::text)),
-  CONSTRAINT stitch_triggers_slug_key UNIQUE (slug)
+  CONSTRAINT stitch_triggers_slug_key UNIQUE (slug),
+  CONSTRAINT stitch_triggers_tags_check CHECK ((jsonb_typeof(tags) = 'object'::text))
 );
 CREATE INDEX stitch_triggers_flow_idx ON public.stitch_triggers USING btree (flow_id) WHERE (deleted_at IS NULL);
 
@@ -466,6 +578,25 @@ BEGIN
   END IF;
   RETURN NULL;
 END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_alert_job_key(p_flow_id uuid, p_on text, p_to text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  SELECT 'stitch:alert:' || p_flow_id || ':' || md5(p_on || ' ' || p_to)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_arm_slow_alerts(p_run_id uuid, p_alerts jsonb)
+ RETURNS integer
+ LANGUAGE sql
+AS $function$
+  SELECT count(graphile_worker.add_job('stitch_alert_slow',
+           json_build_object('r', p_run_id, 'to', a ->> 'to', 's', (a ->> 'seconds')::double precision),
+           run_at => now() + make_interval(secs => (a ->> 'seconds')::double precision), max_attempts => 5))::integer
+  FROM jsonb_array_elements(p_alerts) a
+  WHERE a ->> 'on' = 'run.slower_than'
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_arrive(p_run_id uuid, p_arrivals jsonb)
  RETURNS jsonb
@@ -662,6 +793,12 @@ BEGIN
                             p_started_at, false, p_downstream, p_output_nodes, NULL, p_extra);
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_dataset_version_in_use(p_dataset_id uuid, p_version integer)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$ SELECT false $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_emit(p_run_id uuid, p_events jsonb)
  RETURNS bigint
  LANGUAGE sql
@@ -714,14 +851,19 @@ CREATE OR REPLACE FUNCTION public.stitch_enqueue_execute(p_run_id uuid, p_versio
 AS $function$
 DECLARE
   specs graphile_worker.job_spec[];
+  run_at timestamptz := p_run_at;
 BEGIN
   IF p_instances IS NULL OR jsonb_array_length(p_instances) = 0 THEN
     RETURN 0;
   END IF;
+  IF run_at IS NULL THEN
+    -- One primary-key read, only when a job is queued (eager dispatch queues nothing).
+    SELECT stitch_priority_run_at(r.priority) INTO run_at FROM stitch_runs r WHERE r.id = p_run_id;
+  END IF;
   specs := array(
     SELECT ROW('stitch_execute',
                json_build_object('r', p_run_id, 'v', p_version_id, 'i', x ->> 'i', 'a', coalesce((x ->> 'a')::int, 1)),
-               NULL, p_run_at, 5, NULL, NULL, NULL)::graphile_worker.job_spec
+               NULL, run_at, 5, NULL, NULL, NULL)::graphile_worker.job_spec
     FROM jsonb_array_elements(p_instances) AS x
     WHERE NOT x ? 'e'
   );
@@ -965,6 +1107,23 @@ BEGIN
   RETURN 'completed';
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.stitch_node_failed_alert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  flow uuid;
+BEGIN
+  SELECT r.flow_id INTO flow FROM stitch_runs r JOIN stitch_flows f ON f.id = r.flow_id
+  WHERE r.id = NEW.run_id AND f.alerts <> '[]';
+  IF flow IS NULL THEN
+    RETURN NULL;
+  END IF;
+  PERFORM stitch_raise_alert(flow, 'node.failed', jsonb_build_object('runId', NEW.run_id,
+    'nodeId', NEW.instance_id, 'attempt', NEW.attempt, 'error', left(NEW.error, 1000)));
+  RETURN NULL;
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.stitch_notify_flows_changed()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -972,6 +1131,39 @@ AS $function$
 BEGIN
   PERFORM pg_notify('stitch_flows', '');
   RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_priority_run_at(p_priority integer)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT CASE WHEN p_priority <> 0 THEN now() - make_interval(mins => p_priority) END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_raise_alert(p_flow_id uuid, p_on text, p_latest jsonb, p_to text DEFAULT NULL::text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  a jsonb;
+BEGIN
+  FOR a IN SELECT x FROM stitch_flows f, jsonb_array_elements(f.alerts) x
+           WHERE f.id = p_flow_id AND f.deleted_at IS NULL AND x ->> 'on' = p_on
+             AND (p_to IS NULL OR x ->> 'to' = p_to) LOOP
+    INSERT INTO stitch_alert_state AS s (flow_id, alert_on, alert_to, pending, pending_since, latest)
+    VALUES (p_flow_id, p_on, a ->> 'to', 1, now(), p_latest)
+    ON CONFLICT (flow_id, alert_on, alert_to) DO UPDATE
+      SET pending = s.pending + 1, pending_since = coalesce(s.pending_since, now()), latest = p_latest;
+    -- The job exists while anything is pending: placed by the first occurrence, kept (with its
+    -- time) by the others. One that is delivering now loses its key and this places the next.
+    PERFORM graphile_worker.add_job('stitch_alert',
+      json_build_object('f', p_flow_id, 'on', p_on, 'to', a ->> 'to'),
+      run_at => now() + interval '2 seconds',
+      max_attempts => 8,
+      job_key => stitch_alert_job_key(p_flow_id, p_on, a ->> 'to'),
+      job_key_mode => 'preserve_run_at');
+  END LOOP;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_release_items(p_run_id uuid, p_ticks jsonb)
@@ -1104,6 +1296,24 @@ BEGIN
   PERFORM stitch_emit(p_run_id, (SELECT jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
             'payload', jsonb_build_object('attempt', (x ->> 'a')::int, 'retry', true))) FROM jsonb_array_elements(enqueue) x));
   RETURN jsonb_build_object('attempt', new_attempt);
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_run_failed_alert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  latest jsonb := jsonb_build_object('runId', NEW.id, 'error', left(NEW.error, 1000),
+                                     'startedAt', NEW.started_at, 'finishedAt', NEW.finished_at);
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM stitch_flows WHERE id = NEW.flow_id AND alerts <> '[]') THEN
+    RETURN NULL;
+  END IF;
+  PERFORM stitch_raise_alert(NEW.flow_id, 'run.failed', latest);
+  IF NEW.error LIKE '%budget_exceeded:%' THEN
+    PERFORM stitch_raise_alert(NEW.flow_id, 'budget_exceeded', latest);
+  END IF;
+  RETURN NULL;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_schedule_retry(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_error text, p_delay_ms integer)

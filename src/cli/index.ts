@@ -4,6 +4,9 @@
  * and print. `npm start` is `stitch start`; `npm run stitch -- <command>` runs any command.
  */
 import { Command } from 'commander';
+import pino from 'pino';
+import { getConfig } from '@/lib/config';
+import { createLogger, setLogger } from '@/lib/log';
 import { registerInspectCommands } from './commands/inspect';
 import { registerProcessCommands } from './commands/processes';
 import { registerRunCommand } from './commands/run';
@@ -14,17 +17,25 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerRunsListCommand } from './commands/runs';
+import { registerPruneCommand } from './commands/prune';
+import { registerDataCommands } from './commands/data';
+import { registerDatasetCommands } from './commands/datasets';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
 registerRunCommand(program);
 registerInspectCommands(program);
+registerRunsListCommand(program); // after registerInspectCommands: adds `list` under `runs`
+registerPruneCommand(program);
 registerWorkerNewCommand(program); // after registerProcessCommands: adds `new` under `worker`
 registerDoctorCommand(program);
 registerFakeVendorCommand(program);
 registerScheduleCommands(program);
 registerCredentialCommands(program);
 registerCacheCommands(program);
+registerDataCommands(program);
+registerDatasetCommands(program);
 registerMcpCommand(program);
 
 /**
@@ -34,6 +45,11 @@ registerMcpCommand(program);
  */
 const isLongRunning = (command: Command) => command.parent === program && ['start', 'serve', 'worker', 'fake-vendor', 'mcp'].includes(command.name());
 let longRunning = false;
+program.hook('preAction', (_program, action) => {
+  // A one-shot command's stdout is its answer (`flows list > flows.txt`, `export`, `run`'s output):
+  // its log lines, workers' included, go to stderr. Servers keep logging to stdout.
+  if (!isLongRunning(action)) setLogger(createLogger(getConfig().logLevel, pino.destination({ dest: 2, sync: true })));
+});
 program.hook('postAction', (_program, action) => {
   longRunning = isLongRunning(action);
 });

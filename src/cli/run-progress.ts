@@ -40,6 +40,7 @@ export function isFinal(status: RunStatus): boolean {
 
 export class ProgressPrinter {
   #seen = new Map<string, string>();
+  #announced = new Set<string>();
   #barShown = false;
 
   constructor(
@@ -53,8 +54,14 @@ export class ProgressPrinter {
       const key = `${node.status}#${node.attempt}`;
       if (this.#seen.get(instanceId) === key) continue;
       this.#seen.set(instanceId, key);
-      // Every node starts pending: only a retry's pending (attempt > 1) says something.
-      if (node.status === 'pending' && node.attempt <= 1) continue;
+      // A new attempt: say why the last one failed (a retried node keeps that error until it settles),
+      // even when the snapshots skipped its pending state.
+      if (node.attempt > 1 && !this.#announced.has(`${instanceId}#${node.attempt}`)) {
+        this.#announced.add(`${instanceId}#${node.attempt}`);
+        this.out.write(`  ↻ ${instanceId} attempt ${node.attempt - 1} failed${node.error ? `: ${node.error}` : ''}; retrying (attempt ${node.attempt})\n`);
+      }
+      // Every node starts pending, and a retry's pending was just announced.
+      if (node.status === 'pending') continue;
       const attempt = node.attempt > 1 ? ` (attempt ${node.attempt})` : '';
       const error = node.status === 'failed' && node.error ? `: ${node.error}` : '';
       this.out.write(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);

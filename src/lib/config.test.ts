@@ -36,6 +36,16 @@ describe('getConfig', () => {
   });
 });
 
+describe('STITCH_RETENTION', () => {
+  it('reads days per status; unset keeps every run; anything else names the variable', () => {
+    expect(getConfig({}).retention).toEqual({ policy: {}, batch: 50, intervalSeconds: 3600 });
+    expect(getConfig({ STITCH_RETENTION: 'completed=30, failed=90d,cancelled=0.5' }).retention.policy).toEqual({ completed: 30, failed: 90, cancelled: 0.5 });
+    for (const bad of ['completed', 'running=3', 'completed=-1', 'failed=3h']) {
+      expect(() => getConfig({ STITCH_RETENTION: bad }), bad).toThrow(/STITCH_RETENTION/);
+    }
+  });
+});
+
 describe('parseDotenv', () => {
   it('reads KEY=value lines with quotes, export and comments', () => {
     expect(parseDotenv('# c\nA=1\nexport B="two words"\nC=\'3\' \nD=x # note\nnot a line\n')).toEqual({ A: '1', B: 'two words', C: '3', D: 'x' });

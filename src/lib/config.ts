@@ -22,9 +22,6 @@ export interface WorkerKeys {
   [key: string]: string | undefined;
 }
 
-/** The original Stitch's name for the `workers` part of the config. */
-export type WorkerConfig = WorkerKeys;
-
 /** Vendors whose every `<VENDOR>_*` variable reaches `workers`, besides those with an `*_API_KEY`-like variable. */
 const BUILT_IN_VENDORS = ['ANTHROPIC', 'MINIMAX', 'ELEVENLABS', 'SHOTSTACK'];
 
@@ -70,10 +67,57 @@ export interface Config {
   scheduleMisfireSeconds: number;
   /** How long a step-cache node waits for an identical node executing elsewhere (`STITCH_CACHE_WAIT_SECONDS`). */
   cacheWaitSeconds: number;
+  /** How long finished runs are kept (`STITCH_RETENTION`); flows may say otherwise (src/lib/runs/retention.ts). */
+  retention: RetentionConfig;
+  /** At most one alert message per flow, event and target in this many seconds (`STITCH_ALERT_WINDOW_SECONDS`). */
+  alertWindowSeconds: number;
+  /** OpenTelemetry trace export; undefined = off (no SDK is loaded). */
+  tracing: TracingConfig | undefined;
   /** Bounds on what clients can grow or send (docs/architecture.md, "Limits"). */
   limits: Limits;
   /** `*_API_KEY`-style values: the environment first, then the vault (src/lib/vault/resolve.ts). */
   workers: WorkerKeys;
+}
+
+/** The standard OTEL_* variables Stitch honours (docs/operations.md, "Tracing"). */
+export interface TracingConfig {
+  /** Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  serviceName: string;
+  /** OTEL_EXPORTER_OTLP_(TRACES_)HEADERS: `key=value,key2=value2`. */
+  headers: Record<string, string>;
+}
+
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+
+/** `key=value,…` with URL-encoded values (the OTEL_*_HEADERS format). */
+function parseOtelHeaders(raw: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return headers;
+}
+
+/** Tracing from the standard variables: on when an OTLP endpoint is set and the SDK is not disabled. */
+function parseTracing(nonEmpty: (name: string) => string | undefined): TracingConfig | undefined {
+  if (nonEmpty('OTEL_SDK_DISABLED') === 'true' || nonEmpty('OTEL_TRACES_EXPORTER') === 'none') return undefined;
+  const base = nonEmpty('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const url = nonEmpty('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!url) return undefined;
+  const protocol = nonEmpty('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? nonEmpty('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  if (!(OTLP_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL must be ${OTLP_PROTOCOLS.join(' or ')} (grpc is not supported), got "${protocol}"`);
+  }
+  return Object.freeze({
+    url,
+    protocol: protocol as TracingConfig['protocol'],
+    serviceName: nonEmpty('OTEL_SERVICE_NAME') ?? 'stitch',
+    headers: { ...parseOtelHeaders(nonEmpty('OTEL_EXPORTER_OTLP_HEADERS')), ...parseOtelHeaders(nonEmpty('OTEL_EXPORTER_OTLP_TRACES_HEADERS')) },
+  });
 }
 
 /**
@@ -89,6 +133,15 @@ export const LIMIT_VARIABLES = {
   remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  /** Runs one bulk action may act on (src/lib/runs/bulk.ts); a filter matching more is refused. */
+  bulkRuns: { variable: 'STITCH_MAX_BULK_RUNS', default: 10_000 },
+  /** Bulk jobs kept: the oldest finished go first; running ones are never dropped. */
+  bulkJobs: { variable: 'STITCH_MAX_BULK_JOBS', default: 1000 },
+  alertsPerFlow: { variable: 'STITCH_MAX_ALERTS_PER_FLOW', default: 10 },
+  datasets: { variable: 'STITCH_MAX_DATASETS', default: 200 },
+  datasetRows: { variable: 'STITCH_MAX_DATASET_ROWS', default: 1000 },
+  datasetVersions: { variable: 'STITCH_MAX_DATASET_VERSIONS', default: 10 },
+  runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
 } as const;
 
 export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };
@@ -116,6 +169,31 @@ export interface StorageConfig {
     publicUrl: string | undefined;
     forcePathStyle: boolean;
   };
+}
+
+/** Days a finished run of each status is kept; a status left out is kept for ever. */
+export type RetentionPolicy = Partial<Record<'completed' | 'failed' | 'cancelled', number>>;
+
+export interface RetentionConfig {
+  /** `STITCH_RETENTION=completed=30,failed=90,cancelled=30` (days; unset = keep every run). */
+  policy: RetentionPolicy;
+  /** Root runs (each with its sub-flow runs) one pruning transaction deletes (`STITCH_RETENTION_BATCH`). */
+  batch: number;
+  /** Seconds between pruning passes once nothing is left to prune (`STITCH_RETENTION_INTERVAL_SECONDS`). */
+  intervalSeconds: number;
+}
+
+export const RETENTION_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+
+/** `completed=30,failed=90` → `{completed: 30, failed: 90}`: days, fractions allowed. */
+export function parseRetention(text: string | undefined, name = 'STITCH_RETENTION'): RetentionPolicy {
+  const policy: RetentionPolicy = {};
+  for (const part of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(completed|failed|cancelled)\s*=\s*(\d+(?:\.\d+)?)\s*d?$/.exec(part);
+    if (!match) throw new Error(`${name} is a list like completed=30,failed=90,cancelled=30 (days a finished run of that status is kept), got "${part}"`);
+    policy[match[1] as keyof RetentionPolicy] = Number(match[2]);
+  }
+  return Object.freeze(policy);
 }
 
 /** Any field left out keeps the worker type's default. */
@@ -273,6 +351,13 @@ export function getConfig(env: Record<string, string | undefined> = { ...readFil
     encryptionKey: nonEmpty('STITCH_ENCRYPTION_KEY'),
     scheduleMisfireSeconds: Math.max(1, intOf(env.STITCH_SCHEDULE_MISFIRE_SECONDS, 60, 'STITCH_SCHEDULE_MISFIRE_SECONDS')),
     cacheWaitSeconds: intOf(env.STITCH_CACHE_WAIT_SECONDS, 120, 'STITCH_CACHE_WAIT_SECONDS'),
+    retention: Object.freeze({
+      policy: parseRetention(nonEmpty('STITCH_RETENTION')),
+      batch: Math.max(1, intOf(env.STITCH_RETENTION_BATCH, 50, 'STITCH_RETENTION_BATCH')),
+      intervalSeconds: Math.max(1, intOf(env.STITCH_RETENTION_INTERVAL_SECONDS, 3600, 'STITCH_RETENTION_INTERVAL_SECONDS')),
+    }),
+    alertWindowSeconds: intOf(env.STITCH_ALERT_WINDOW_SECONDS, 300, 'STITCH_ALERT_WINDOW_SECONDS'),
+    tracing: parseTracing(nonEmpty),
     limits: parseLimits(env),
     workers: Object.freeze(withVaultSecrets(workers, nonEmpty, camelCase)),
   });

@@ -1,19 +1,20 @@
 /**
  * One pino logger for the whole process. Secrets never reach a log line: values under
  * sensitive keys (api keys, tokens, secrets, passwords, authorization) are replaced at any
- * depth, callback tokens inside URLs are masked, and vault values are masked wherever they appear.
+ * depth, callback tokens inside URLs are masked, and every vault value this process has held is
+ * masked in the line as written (whatever its shape or encoding: src/lib/vault/scrub.ts).
  */
 import pino, { type Logger } from 'pino';
 import { getConfig } from './config';
-import { scrubSecrets } from './vault/values';
+import { scrubText } from './vault/scrub';
 
 const SENSITIVE_KEY = /(api[-_]?key|apikey|secret|password|passwd|token|authorization|credential|private[-_]?key)/i;
 const TOKEN_IN_URL = /([?&](?:token|sig|signature|api_key|apikey|key)=)[^&\s"']+/gi;
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
 
-/** Mask secrets in a string (tokens in URLs, bearer credentials, any value held in the vault). */
+/** Mask secrets by their shape in a string: tokens in URLs, bearer credentials (vault values: by the logger, per line). */
 export function redactString(value: string): string {
-  return scrubSecrets(value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]'));
+  return value.replace(TOKEN_IN_URL, '$1[redacted]').replace(BEARER, '$1[redacted]');
 }
 
 /**
@@ -63,6 +64,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
           const redacted = args.map((a) => (typeof a === 'string' ? redactString(a) : a)) as typeof args;
           method.apply(this, redacted);
         },
+        // Vault values by value, in the serialized line: any field, any depth, any encoding.
+        streamWrite: scrubText,
       },
     },
     destination,

@@ -18,13 +18,17 @@ import { requestLog } from './middleware/request-log';
 import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
+import { datasetRoutes } from './routes/datasets';
 import { eventRoutes } from './routes/events';
+import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
+import { alertRoutes } from './routes/alerts';
 import { healthRoutes } from './routes/health';
 import { mcpRoutes } from './routes/mcp';
 import { metricsRoutes } from './routes/metrics';
 import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
+import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
@@ -46,7 +50,7 @@ export interface AppOptions {
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
 const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -79,6 +83,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', retentionRoutes(config));
+  app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
+  app.route('/', alertRoutes(config));
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
@@ -91,6 +98,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', webhookRoutes(config));
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
+  app.route('/', datasetRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

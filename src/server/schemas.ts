@@ -2,7 +2,9 @@
  * The HTTP API's shapes, as zod schemas: they validate requests and generate /api/openapi.json.
  * Response schemas document; they are not re-validated on the way out.
  */
+import { ALERT_EVENTS } from '@/types/stitch';
 import { z } from './openapi';
+import { PRIORITY_MAX, PRIORITY_MIN } from '@/lib/fair/run-tags';
 
 export const ErrorSchema = z
   .object({
@@ -42,8 +44,20 @@ export const BudgetUsd = z.number().finite().min(0).openapi({ description: 'Spen
 const FlowBudget = BudgetUsd.nullable().optional().openapi({ description: "Default budget of the flow's runs (null: none)" });
 /** A trigger's or a schedule's budget for the runs it starts; null: the flow's default. */
 export const TriggerBudget = BudgetUsd.nullable().openapi({ description: "Spend cap in USD of every run it starts (null: the flow's default)" });
-export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget }).openapi('CreateFlow');
-export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget }).openapi('UpdateFlow');
+export const AlertSchema = z
+  .object({
+    on: z.enum(ALERT_EVENTS).openapi({ description: 'run.failed, node.failed (after its last attempt), budget_exceeded, or run.slower_than (needs `seconds`)' }),
+    to: z.string().max(2048).openapi({ description: 'Where the message is POSTed (signed like http-webhook calls; public addresses only unless STITCH_WEBHOOK_ALLOW_PRIVATE)' }),
+    seconds: z.number().optional().openapi({ description: 'run.slower_than: a run still open this many seconds after its start raises the alert' }),
+    format: z.enum(['json', 'slack']).optional().openapi({ description: 'Message shape; default slack for hooks.slack.com URLs, else json' }),
+  })
+  .strict()
+  .openapi('Alert');
+/** The shape only: targets, thresholds and the per-flow limit are checked by src/lib/alerts/spec.ts. */
+export const AlertList = z.array(AlertSchema).max(1000).openapi({ description: "The flow's alerts (at most STITCH_MAX_ALERTS_PER_FLOW); replaces the list" });
+
+export const CreateFlowBody = z.object({ name: FlowName, graph: GraphSchema, budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('CreateFlow');
+export const UpdateFlowBody = z.object({ graph: GraphSchema, name: FlowName.optional(), budgetUsd: FlowBudget, alerts: AlertList.optional() }).openapi('UpdateFlow');
 
 export const FlowSummarySchema = z
   .object({
@@ -53,11 +67,19 @@ export const FlowSummarySchema = z
     version: z.number().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    lastRun: z.object({ id: z.string(), status: z.string(), createdAt: z.string(), costUsd: z.number().optional() }).nullable(),
+    lastRun: z
+      .object({
+        id: z.string(),
+        status: z.string(),
+        createdAt: z.string(),
+        costUsd: z.number().optional(),
+        costMock: z.literal(true).optional().openapi({ description: 'Mock workers reported some of the cost: an estimate of the real calls, not spend' }),
+      })
+      .nullable(),
   })
   .openapi('FlowSummary');
 
-export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable() }).openapi('Flow');
+export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable(), alerts: z.array(AlertSchema) }).openapi('Flow');
 
 export const VersionSchema = z
   .object({
@@ -70,7 +92,21 @@ export const VersionSchema = z
   })
   .openapi('FlowVersion');
 
-export const RunBody = z.object({ input: z.unknown().optional(), budgetUsd: BudgetUsd.optional() }).openapi('RunRequest');
+export const RunTagsSchema = z
+  .record(z.string(), z.string())
+  .openapi('RunTags', {
+    description: 'Tags of the run: names of 1–64 letters, digits, `_` or `-`; values of 1–256 characters; at most 16 (STITCH_MAX_RUN_TAGS). Never secrets.',
+    example: { customer: 'acme', plan: 'pro' },
+  });
+export const RunPriority = z
+  .number()
+  .int()
+  .min(PRIORITY_MIN)
+  .max(PRIORITY_MAX)
+  .openapi({ description: `Higher first, ${PRIORITY_MIN}…${PRIORITY_MAX} (default 0): when work is backed up, a run of priority p starts as if queued p minutes earlier (docs/limits.md)` });
+export const RunBody = z
+  .object({ input: z.unknown().optional(), budgetUsd: BudgetUsd.optional(), tags: RunTagsSchema.optional(), priority: RunPriority.optional() })
+  .openapi('RunRequest');
 
 /** Save-time warnings: possibly-missing optional inputs (errors are a 400 instead). */
 export const WarningsSchema = z
@@ -96,12 +132,34 @@ export const StartedRunSchema = z
 
 export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 
-export const RunListQuery = z.object({
-  flowId: z.uuid().optional().openapi({ param: { name: 'flowId', in: 'query' } }),
-  status: RUN_STATUS.optional().openapi({ param: { name: 'status', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
-  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
-});
+const queryParam = (name: string, description: string) =>
+  z
+    .union([z.string().max(2000), z.array(z.string().max(2000)).max(20)])
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description });
+
+/**
+ * The run search's query (src/lib/runs/filter.ts). Besides these, `input.<dotted.path>=<value>`
+ * (a field of the run input equals the value, as text) and `tag.<key>=<value>` (the run carries the
+ * tag); any other name is refused.
+ */
+export const RunListQuery = z
+  .object({
+    flowId: queryParam('flowId', 'Runs of this flow (uuid)'),
+    status: queryParam('status', 'Any of these statuses, comma-separated or repeated: `failed,cancelled`'),
+    trigger: queryParam('trigger', 'Trigger types, comma-separated: `api`, `cli`, `webhook`, `schedule`, `flow`, `rerun`, `mcp`'),
+    createdAfter: queryParam('createdAfter', 'Created at or after: ISO 8601, or a duration back from now (`24h`, `7d`, `30m`)'),
+    createdBefore: queryParam('createdBefore', 'Created before: ISO 8601 or a duration back from now'),
+    finishedAfter: queryParam('finishedAfter', 'Finished at or after: ISO 8601 or a duration back from now'),
+    finishedBefore: queryParam('finishedBefore', 'Finished before: ISO 8601 or a duration back from now'),
+    costAbove: queryParam('costAbove', "The run's recorded spend is above this (USD)"),
+    costBelow: queryParam('costBelow', "The run's recorded spend is below this (USD)"),
+    error: queryParam('error', "The run's error contains this text (case-insensitive)"),
+    ids: queryParam('ids', 'These runs (uuids, comma-separated, at most 1,000)'),
+    limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
+    cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+  })
+  .catchall(z.union([z.string().max(2000), z.array(z.string().max(2000)).max(20)]));
 
 const NodeStateSchema = z.object({
   nodeId: z.string(),
@@ -140,6 +198,8 @@ export const RunSummarySchema = z
     finishedAt: z.string().nullable(),
     parentRunId: z.string().nullable().openapi({ description: 'For a sub-flow run: the run whose `flow` node started it' }),
     parentInstanceId: z.string().nullable().openapi({ description: 'For a sub-flow run: that `flow` node instance' }),
+    tags: RunTagsSchema,
+    priority: z.number().int().openapi({ description: 'Higher first (default 0)' }),
   })
   .openapi('RunSummary');
 
@@ -164,7 +224,10 @@ export const RunSchema = RunSummarySchema.extend({
 }).openapi('Run');
 
 export const RunListSchema = z
-  .object({ runs: z.array(RunSummarySchema), nextCursor: z.string().nullable() })
+  .object({
+    runs: z.array(RunSummarySchema.extend({ costUsd: z.number().openapi({ description: "The run's own recorded spend in USD" }) })),
+    nextCursor: z.string().nullable(),
+  })
   .openapi('RunList');
 
 export const CallbackBody = z
@@ -183,6 +246,12 @@ export const CallbackResultSchema = z.object({ ok: z.literal(true), duplicate: z
 
 export const CompleteBody = z.object({ input: z.unknown().optional() }).openapi('UserTaskAnswer');
 
+/** A trigger's tags: each value a template over the delivery's JSON body, or a constant. */
+const TriggerTags = z.record(z.string(), z.string()).openapi({
+  description: 'Tags of every run it starts, each a template over the JSON body (`{"customer": "{{account.id}}"}`) or a constant; a tag whose template finds nothing is left out',
+  example: { customer: '{{account.id}}', source: 'github' },
+});
+
 export const CreateTriggerBody = z
   .object({
     slug: z
@@ -190,12 +259,18 @@ export const CreateTriggerBody = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, '3–64 letters, digits, "-" or "_", starting with a letter or digit')
       .optional(),
     budgetUsd: TriggerBudget.optional(),
+    tags: TriggerTags.optional(),
+    priority: RunPriority.optional().openapi({ description: 'Priority of every run it starts (default 0)' }),
   })
   // A misspelt key (`budget_usd`) is refused, not ignored: the trigger would start runs without it.
   .strict()
   .openapi('CreateTrigger');
 
-export const UpdateTriggerBody = z.object({ budgetUsd: TriggerBudget }).strict().openapi('UpdateTrigger');
+export const UpdateTriggerBody = z
+  .object({ budgetUsd: TriggerBudget.optional(), tags: TriggerTags.optional(), priority: RunPriority.optional() })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, { message: 'Nothing to change: give budgetUsd, tags or priority' })
+  .openapi('UpdateTrigger');
 
 export const TriggerSchema = z
   .object({
@@ -204,6 +279,8 @@ export const TriggerSchema = z
     slug: z.string(),
     url: z.string(),
     budgetUsd: TriggerBudget,
+    tags: TriggerTags,
+    priority: z.number().int(),
     createdAt: z.string(),
     lastUsedAt: z.string().nullable(),
   })

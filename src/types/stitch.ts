@@ -181,6 +181,23 @@ export interface ValidationIssue {
 export const RUN_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A bulk action on runs (POST /api/runs/bulk) and its progress, as the API and the canvas see it. */
+export type BulkAction = 'cancel' | 'retry' | 'rerun';
+export interface BulkJob {
+  id: string;
+  action: BulkAction;
+  /** The filter as posted. */
+  filter: unknown;
+  state: 'running' | 'completed';
+  total: number;
+  done: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
 export const NODE_STATUSES = [
   'pending',
   'running',
@@ -224,6 +241,24 @@ export interface RunRow {
   /** A sub-flow's child run: the run and `flow` node instance that started it (else null). */
   parentRunId: string | null;
   parentInstanceId: string | null;
+  /** What the run was started with to say whose it is (`{customer: "acme"}`); never a secret. */
+  tags: Record<string, string>;
+  /** 0…100, higher first: its queued work is ordered as if queued that many minutes earlier. */
+  priority: number;
+}
+
+/** What a flow's alert listens to (docs/operations.md, "Alerts"). */
+export const ALERT_EVENTS = ['run.failed', 'node.failed', 'budget_exceeded', 'run.slower_than'] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+
+/** One alert of a flow: `on` an event, POST a message `to` a URL. */
+export interface AlertSpec {
+  on: AlertEvent;
+  to: string;
+  /** `run.slower_than` only: a run still open this many seconds after its start raises it. */
+  seconds?: number;
+  /** The message's shape; default `slack` for a Slack incoming-webhook URL, else `json`. */
+  format?: 'json' | 'slack';
 }
 
 /** A flow as lists show it: its current version and its last run. */
@@ -234,7 +269,15 @@ export interface FlowSummary {
   version: number | null;
   createdAt: string;
   updatedAt: string;
-  lastRun: { id: string; status: RunStatus; createdAt: string; /** What it cost (GET /api/flows). */ costUsd?: number } | null;
+  lastRun: {
+    id: string;
+    status: RunStatus;
+    createdAt: string;
+    /** What it cost (GET /api/flows). */
+    costUsd?: number;
+    /** Mock workers reported some of that cost: an estimate of the real calls, not spend. */
+    costMock?: true;
+  } | null;
 }
 
 export interface NodeRunRow {
@@ -302,6 +345,15 @@ export interface OutputFieldSchema {
   description?: string;
 }
 
+/** A definition's default node config: vendor settings such as `endpoint` and `model`, and any others. */
+export interface WorkerConfig {
+  /** The vendor API URL. */
+  endpoint?: string;
+  /** The vendor's model identifier. */
+  model?: string;
+  [key: string]: unknown;
+}
+
 /** The seed's worker definition, plus optional execution policy. */
 export interface WorkerDefinition {
   id: string;
@@ -312,7 +364,7 @@ export interface WorkerDefinition {
   input: Record<string, FieldSchema>;
   output: Record<string, OutputFieldSchema>;
   /** Default node config (the canvas pre-fills it; nodes override it). Optional: none = `{}`. */
-  config?: Record<string, unknown>;
+  config?: WorkerConfig;
   /** Retry policy; default: 3 attempts, 1 s backoff doubling up to 60 s. */
   retry?: Partial<RetryPolicy>;
   /** Callback deadline for async workers; default 600 s. */
@@ -352,6 +404,9 @@ export interface Schedule {
   catchUp: ScheduleCatchUp;
   /** Spend cap in USD of every run it starts (null: the flow's default). */
   budgetUsd: number | null;
+  /** Tags and priority of every run it starts (docs/limits.md). */
+  tags: Record<string, string>;
+  priority: number;
   /** The tick the schedule fires at next (null when disabled, or when the expression has no more ticks). */
   nextRunAt: string | null;
   lastRunAt: string | null;

@@ -28,6 +28,15 @@ test('the video-factory demo renders with previews of its audio and video output
   const scenes = await page.locator('[data-testid="node-voice"] [data-testid="node-items"]').textContent();
   expect(scenes).toMatch(/^(\d+)\/\1$/);
 
+  // Every vendor ran in mock mode: the run header labels its cost an estimate, not spend (issue 25.6);
+  // so does the flows list.
+  expect(await page.getByTestId('run-cost').textContent()).toMatch(/^≈\$\d+\.\d+ est\./);
+  expect(await page.getByTestId('run-cost').getAttribute('title')).toMatch(/^Estimate: mock workers/);
+  await page.goto(`${e2e.baseUrl}/#/`);
+  await expect.poll(() => page.getByTestId(`flow-row-${demo.name}`).getByTestId('flow-last-cost').textContent()).toMatch(/≈\$\d+\.\d+ est\./);
+  await page.goto(`${e2e.baseUrl}/#/runs/${runId}`);
+  await expect.poll(() => page.getByTestId('run-status').getAttribute('data-status')).toBe('completed');
+
   // The run's output: the final video, previewed in the run summary.
   await expect.poll(() => page.getByTestId('run-summary').getByTestId('media-video').count()).toBeGreaterThan(0);
 

@@ -61,6 +61,10 @@ describe('the Python client', () => {
   it('completes a flow with a remote node, with progress from heartbeats', async () => {
     const w = pythonWorker();
     await w.waitFor(/^ready$/);
+    // Said once, without any logging set up by the script (issue 25.6).
+    await eventually(async () => w.stderr().includes('polling for tasks'));
+    expect(w.stderr().match(/^stitch_worker: registered .* at http:\/\/127\.0\.0\.1:\d+ as \S+; polling for tasks \(concurrency 1\)$/gm)).toHaveLength(1);
+    expect(w.stderr()).toMatch(/registered [^\n]*py-echo/);
     const { body } = await api('GET', '/api/workers');
     expect(body.workers.find((d: { id: string }) => d.id === 'py-echo')).toMatchObject({ remote: { online: 1 }, input: { text: { required: true } } });
 

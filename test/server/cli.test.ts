@@ -18,10 +18,10 @@ let db: { url: string; drop: () => Promise<void> };
 const env = () => ({ DATABASE_URL: db.url, STITCH_SECRET: 'cli-secret-0123456789' });
 
 /** Run a one-shot command to its end. */
-async function runCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+async function runCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; output: string; stdout: string }> {
   const p = spawnStitch(args, { ...env(), ...extraEnv });
   const code = await p.exited;
-  return { code, output: p.output() };
+  return { code, output: p.output(), stdout: p.stdout() };
 }
 
 /** A flow file that saves (the URL is a string) and fails at run time (not http(s)); returns its path. */
@@ -79,9 +79,12 @@ describe('stitch run / flows list / runs show', () => {
     expect(output).toContain('"greeting": "Hello, Ada!"');
     expect(code).toBe(0);
 
-    const listed = await runCli(['flows', 'list']);
+    // The same file again: the flow's graph did not change, so neither does its version (issue 25.5).
+    expect((await runCli(['run', 'examples/hello.json'])).code).toBe(0);
+    // Info logs go to stderr, so stdout is the list alone (issue 25.6).
+    const listed = await runCli(['flows', 'list'], { STITCH_LOG_LEVEL: 'info' });
     expect(listed.code).toBe(0);
-    expect(listed.output).toMatch(/[0-9a-f-]{36} {2}v\d+ {2}hello/);
+    expect(listed.stdout).toMatch(/^[0-9a-f-]{36} {2}v1 {2}hello\n$/);
 
     const runId = /Run ([0-9a-f-]{36})/.exec(output)![1];
     const shown = await runCli(['runs', 'show', runId]);
@@ -94,6 +97,7 @@ describe('stitch run / flows list / runs show', () => {
     try {
       const failed = await runCli(['run', writeFailingFlow(dir)]);
       expect(failed.output).toContain('Run failed');
+      expect(failed.stdout).not.toMatch(/^null$/m); // no stray `null` after it (issue 25.6)
       expect(failed.code).toBe(1);
 
       const invalid = path.join(dir, 'invalid.json');
@@ -151,10 +155,16 @@ describe('stitch start (fresh embedded database)', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
   });
 
-  it('`run --url` runs a flow on the server and exits 0', async () => {
-    const p = spawnStitch(['run', 'examples/hello.json', '--url', url], { DATABASE_URL: '' });
+  it('`run --url` runs a flow on the server with its --tag and --priority, and exits 0', async () => {
+    const p = spawnStitch(['run', 'examples/hello.json', '--url', url, '--tag', 'customer=acme', '--tag', 'note=a=b', '--priority', '5'], { DATABASE_URL: '' });
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('"greeting": "Hello, Stitch!"');
+    const runId = /Run ([0-9a-f-]{36})/.exec(p.output())![1];
+    const run = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { tags: unknown; priority: number };
+    expect(run).toMatchObject({ tags: { customer: 'acme', note: 'a=b' }, priority: 5 });
+    const bad = spawnStitch(['run', 'examples/hello.json', '--url', url, '--tag', 'customer'], { DATABASE_URL: '' });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('--tag must be name=value');
   }, 60_000);
 
   it('a run whose node config holds an API key leaves no trace of it in the log', async () => {

@@ -61,9 +61,18 @@ describe('flows', () => {
     expect(one.body).toMatchObject({ id, name: 'crud', version: 1, currentVersionId: created.body.versionId });
     expect(one.body.graph.nodes).toHaveLength(3);
 
-    const updated = await t.api('PUT', `/api/flows/${id}`, { graph: echoGraph(), name: 'crud renamed' });
+    // The same graph again (keys in another order): no new version, a rename still applies (issue 25.5).
+    const reordered = JSON.parse(JSON.stringify(echoGraph(), (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v)));
+    const same = await t.api('PUT', `/api/flows/${id}`, { graph: reordered, name: 'crud renamed' });
+    expect(same.status).toBe(200);
+    expect(same.body).toEqual({ id, versionId: created.body.versionId, version: 1, unchanged: true, warnings: [] });
+    expect((await t.api('GET', `/api/flows/${id}`)).body).toMatchObject({ name: 'crud renamed', version: 1 });
+
+    const moved = echoGraph();
+    moved.nodes[1].position = { x: 999, y: 5 }; // a moved node is a change: the layout is part of the version
+    const updated = await t.api('PUT', `/api/flows/${id}`, { graph: moved });
     expect(updated.status).toBe(200);
-    expect(updated.body).toMatchObject({ id, version: 2 });
+    expect(updated.body).toMatchObject({ id, version: 2, unchanged: false });
 
     const versions = await t.api('GET', `/api/flows/${id}/versions`);
     expect(versions.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
@@ -283,6 +292,21 @@ describe('callbacks', () => {
     const run = await waitForRun(runId);
     expect(run.status).toBe('completed');
     expect(run.nodes.w.output).toMatchObject({ topic: 'otters', result: 42 });
+  });
+});
+
+describe('callbacks, async adapters (issue 25.4)', () => {
+  it('an async parseCallback is awaited; {reply, pollNow} runs poll() now; its own failure is 503', async () => {
+    const runId = await startVendorRun('id-only');
+    const path = callbackPath(runId, 'w');
+    expectError(await t.api('POST', path, { job_id: 'j1', lookup: 'fails' }), 503, 'unavailable');
+    expect((await t.api('GET', `/api/runs/${runId}`)).body.nodes.w.status).toBe('running');
+    const reply = await t.api('POST', path, { job_id: 'j1', status: 'completed' });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({ received: 'j1' });
+    const run = await waitForRun(runId);
+    expect(run.status).toBe('completed');
+    expect(run.nodes.w.output).toMatchObject({ topic: 'otters', text: 'result for otters' });
   });
 });
 

@@ -12,10 +12,11 @@ import { getPool } from '@/lib/db/pool';
 import { updateNodeState } from '@/lib/db/runs';
 import { createLogger, getLogger, setLogger } from '@/lib/log';
 import { encryptSecret, generateKeyText, parseKey } from '@/lib/vault/cipher';
-import { logWorker, triggerCallback } from '@/lib/workers/utils';
+import { vaultValue } from '@/lib/vault/values';
+import { logWorker, reportUsage, triggerCallback } from '@/lib/workers/utils';
 import { WORKER_DEFINITIONS, workerRegistry } from '@/lib/workers/registry';
 import { runDoctor } from '@/cli/commands/doctor';
-import { graph, registerTestWorker, waitForRun } from '../helpers';
+import { eventually, graph, registerTestWorker, waitForRun } from '../helpers';
 import { startTestServer, type TestServer } from './http';
 
 const KEY_TEXT = generateKeyText();
@@ -43,6 +44,41 @@ class LeakyWorker {
   }
 }
 
+/** A worker that holds its key across a rotation: it waits for the test, then fails quoting the key it was built with. */
+const holding: { started?: () => void; release?: Promise<void> } = {};
+class HoldingWorker {
+  readonly key = getConfig().workers.holdingApiKey;
+  async execute() {
+    holding.started?.();
+    await holding.release;
+    throw new Error(`vendor refused key ${this.key}`);
+  }
+}
+
+/** A worker that outputs its key in the shapes a careless worker or a vendor SDK produces. */
+class ShapesWorker {
+  readonly key = getConfig().workers.shapesApiKey!;
+  async execute(runId: string, nodeId: string) {
+    const key = this.key;
+    let deep: unknown = { key };
+    for (let i = 0; i < 80; i++) deep = { d: deep };
+    const bare = Object.assign(Object.create(null), { key });
+    class VendorResponse {
+      constructor(readonly headers = { authorization: `Basic ${Buffer.from(`user:${key}`).toString('base64')}` }) {}
+    }
+    const shapes = {
+      deep,
+      bare,
+      vendor: new VendorResponse(),
+      url: `https://vendor.test/v1?api_token=x&k=${encodeURIComponent(key)}`,
+      base64: Buffer.from(key).toString('base64'),
+      escaped: JSON.stringify({ body: JSON.stringify({ key }) }),
+    };
+    await updateNodeState(runId, nodeId, { status: 'running', metadata: { progress: 0.5, message: shapes.url, shapes } });
+    await triggerCallback(runId, nodeId, { status: 'completed', output: shapes });
+  }
+}
+
 async function runOnce(workerType: string): Promise<any> {
   const created = await t.api('POST', '/api/flows', { name: `f-${workerType}-${Math.random()}`, graph: graph(['start:start', `w:${workerType}`, 'end:end'], [['start', 'w'], ['w', 'end']]) });
   const started = await t.api('POST', `/api/flows/${created.body.id}/run`, { input: {} });
@@ -52,11 +88,13 @@ async function runOnce(workerType: string): Promise<any> {
 beforeAll(async () => {
   registerTestWorker('rotating', RotatingWorker as any);
   registerTestWorker('leaky', LeakyWorker as any, { retry: { attempts: 2, backoffMs: 10, maxBackoffMs: 10 } });
+  registerTestWorker('holding', HoldingWorker as any, { retry: { attempts: 1, backoffMs: 10, maxBackoffMs: 10 } });
+  registerTestWorker('shapes', ShapesWorker as any);
   t = await startTestServer({ env: { STITCH_ENCRYPTION_KEY: KEY_TEXT } });
 }, 60_000);
 afterAll(async () => {
   await t?.close();
-  for (const type of ['rotating', 'leaky']) {
+  for (const type of ['rotating', 'leaky', 'holding', 'shapes']) {
     workerRegistry.unregister(type);
     delete WORKER_DEFINITIONS[type];
   }
@@ -162,14 +200,108 @@ describe('a planted value', () => {
   });
 });
 
-/** The run's SSE stream until its run:completed event (replayed from the start). */
+/** Log lines, the run in the API, its rows and events, and its SSE stream: where a value must not appear. */
+async function everythingAbout(runId: string, lines: string[]): Promise<Record<string, string>> {
+  const rows = async (table: string) => JSON.stringify((await getPool().query(`SELECT * FROM ${table} WHERE run_id = $1`, [runId])).rows);
+  return {
+    logs: lines.join(''),
+    run: JSON.stringify((await t.api('GET', `/api/runs/${runId}`)).body),
+    runs: JSON.stringify((await getPool().query('SELECT * FROM stitch_runs WHERE id = $1', [runId])).rows),
+    nodes: await rows('stitch_node_runs'),
+    events: await rows('stitch_events'),
+    sse: await readSse(`/api/runs/${runId}/events`),
+  };
+}
+
+async function withLogLines<T>(fn: (lines: string[]) => Promise<T>): Promise<T> {
+  const lines: string[] = [];
+  const previous = getLogger();
+  setLogger(createLogger('debug', new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) })));
+  try {
+    return await fn(lines);
+  } finally {
+    setLogger(previous);
+  }
+}
+
+/** Another process's change: only the table (and its NOTIFY) links it to this one. */
+async function setElsewhere(name: string, value: string): Promise<void> {
+  const sealed = encryptSecret(parseKey(KEY_TEXT), name, value);
+  await getPool().query('UPDATE stitch_credentials SET iv = $2, ciphertext = $3, auth_tag = $4, updated_at = now() WHERE name = $1', [name, sealed.iv, sealed.ciphertext, sealed.authTag]);
+}
+
+describe('a value rotated or deleted while a worker holds it', () => {
+  /** Start a run of the holding worker, change the vault while it holds its key, then let it fail quoting that key. */
+  async function holdThrough(change: () => Promise<void>): Promise<any> {
+    const started = new Promise<void>((resolve) => (holding.started = resolve));
+    let release!: () => void;
+    holding.release = new Promise<void>((resolve) => (release = resolve));
+    const created = await t.api('POST', '/api/flows', { name: `hold-${Math.random()}`, graph: graph(['w:holding'], []) });
+    const run = await t.api('POST', `/api/flows/${created.body.id}/run`, { input: {} });
+    await started;
+    await change();
+    release();
+    return waitForRun(run.body.runId);
+  }
+
+  it('stays masked in the error, the rows, the events, the SSE stream and the log, whichever process changed it', async () => {
+    const [first, second, third] = ['first', 'second', 'third'].map((n) => `held-${n}-${Math.random().toString(36).slice(2)}`);
+    await withLogLines(async (lines) => {
+      await t.api('PUT', '/api/credentials/HOLDING_API_KEY', { value: first });
+      // Rotated by another process: this one learns the new value through the NOTIFY, and keeps the old one.
+      const rotated = await holdThrough(async () => {
+        await setElsewhere('HOLDING_API_KEY', second);
+        await eventually(async () => vaultValue('HOLDING_API_KEY') === second);
+      });
+      // Deleted by another process, while the worker holds the value that other process had set.
+      const deletedElsewhere = await holdThrough(async () => {
+        await getPool().query('DELETE FROM stitch_credentials WHERE name = $1', ['HOLDING_API_KEY']);
+        await eventually(async () => vaultValue('HOLDING_API_KEY') === undefined);
+      });
+      // Set and deleted through the API.
+      await t.api('PUT', '/api/credentials/HOLDING_API_KEY', { value: third });
+      const deleted = await holdThrough(async () => void (await t.api('DELETE', '/api/credentials/HOLDING_API_KEY')));
+      for (const run of [rotated, deletedElsewhere, deleted]) {
+        expect(run.status).toBe('failed');
+        expect(run.error).toContain('vendor refused key [redacted]');
+        for (const [where, text] of Object.entries(await everythingAbout(run.id, lines))) {
+          for (const value of [first, second, third]) expect(text.includes(value), `a held value appears in ${where}`).toBe(false);
+        }
+      }
+      expect(lines.join('')).toContain('vendor refused key [redacted]');
+    });
+  });
+});
+
+describe('a value in any shape', () => {
+  it('deeper than 64 levels, prototype-free, in a class instance, URL-encoded, base64 or JSON-escaped: masked wherever it is stored', async () => {
+    const planted = `shapes-${Math.random().toString(36).slice(2)}-secret`;
+    await withLogLines(async (lines) => {
+      await t.api('PUT', '/api/credentials/SHAPES_API_KEY', { value: planted });
+      try {
+        const run = await runOnce('shapes');
+        expect(run.status).toBe('completed');
+        const output = JSON.stringify(run.nodes.w.output);
+        expect(output.split('[redacted]').length - 1).toBe(6);
+        const encodings = [planted, encodeURIComponent(planted), Buffer.from(planted).toString('base64').slice(0, 16), JSON.stringify(planted).slice(1, -1)];
+        for (const [where, text] of Object.entries(await everythingAbout(run.id, lines))) {
+          for (const encoded of encodings) expect(text.includes(encoded), `${encoded} appears in ${where}`).toBe(false);
+        }
+      } finally {
+        await t.api('DELETE', '/api/credentials/SHAPES_API_KEY');
+      }
+    });
+  });
+});
+
+/** The run's SSE stream until its run:completed or run:failed event (replayed from the start). */
 async function readSse(path: string): Promise<string> {
   const controller = new AbortController();
   const response = await fetch(t.url + path, { signal: controller.signal });
   const reader = response.body!.getReader();
   let text = '';
   const deadline = Date.now() + 10_000;
-  while (!text.includes('run:completed') && Date.now() < deadline) {
+  while (!/run:(completed|failed)/.test(text) && Date.now() < deadline) {
     const { value, done } = await reader.read();
     if (done) break;
     text += new TextDecoder().decode(value);

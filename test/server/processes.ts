@@ -12,6 +12,8 @@ export interface StitchProcess {
   child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
   output(): string;
+  /** What was written to stdout alone. */
+  stdout(): string;
   /** Resolves with the first stdout/stderr match of `pattern`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
@@ -32,17 +34,22 @@ export function spawnIn(root: string, args: string[], env: Record<string, string
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     for (const w of waiters) w();
   };
-  child.stdout!.on('data', onData);
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    onData(chunk);
+  });
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
     output: () => output,
+    stdout: () => stdout,
     exited,
     waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {

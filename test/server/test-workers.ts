@@ -29,10 +29,29 @@ class AdapterWorker extends VendorWorker {
   }
 }
 
+/**
+ * A vendor whose webhook carries only the job id (`{job_id, status}`): an async adapter that asks
+ * for `poll()` now, and a poll that fetches the result. `{lookup: 'fails'}` makes the adapter's own
+ * work fail (a 503 for the vendor to retry).
+ */
+class IdOnlyWebhookWorker extends VendorWorker {
+  async parseCallback(body: unknown) {
+    const b = body as { job_id?: string; status?: string; lookup?: string };
+    await new Promise((resolve) => setImmediate(resolve));
+    if (b.lookup === 'fails') throw new Error('the vendor lookup timed out');
+    if (b.status === 'error') return { status: 'failed' as const, error: `job ${b.job_id} failed` };
+    return { reply: { received: b.job_id }, pollNow: true };
+  }
+  async poll(_runId: string, _nodeId: string, _config: NodeConfig, stored: unknown) {
+    return { status: 'completed' as const, output: { text: `result for ${(stored as { topic?: string }).topic}` } };
+  }
+}
+
 export function registerHttpTestWorkers(): void {
   registerTestWorker('echo', syncWorker((input) => ({ ...input, echoed: true })));
   registerTestWorker('vendor', VendorWorker, { type: 'async', retry: { attempts: 1 } });
   registerTestWorker('adapter', AdapterWorker, { type: 'async', retry: { attempts: 1 } });
+  registerTestWorker('id-only', IdOnlyWebhookWorker, { type: 'async', retry: { attempts: 1 } });
   registerTestWorker(
     'boom',
     syncWorker(() => {

@@ -32,7 +32,9 @@ async function runningNode(): Promise<{ runId: string; rowBefore: unknown }> {
   const { runId } = await startRun(flow.id, { input: { topic: 'x' } });
   const run = await eventually(async () => {
     const r = await getRunWithNodes(runId);
-    return r.nodes.w?.status === 'running' && r;
+    // The worker stores its input as the node's output after the engine marks it running: wait
+    // for both, or the row read here is a moment older than the one the test compares against.
+    return r.nodes.w?.status === 'running' && r.nodes.w.output !== null && r;
   });
   return { runId, rowBefore: run.nodes.w };
 }

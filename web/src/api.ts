@@ -3,9 +3,9 @@
  * `{error:{code,message,details}}`, and the API key. When the server answers 401 the request waits
  * for the key prompt (`auth.ts`) and is sent again, so callers never see the 401.
  */
-import type { RunStatus, ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
+import type { ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { authHeader, waitForKey } from './auth';
-import type { Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun } from './types';
+import type { BulkAction, BulkDryRun, BulkFilter, BulkJob, Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -73,20 +73,27 @@ export const api = {
   getFlow: (id: string) => request<FlowSummary & { graph: VisualGraph | null }>('GET', `/api/flows/${enc(id)}`),
   createFlow: (name: string, graph: VisualGraph) => request<{ id: string; versionId: string }>('POST', '/api/flows', { name, graph }),
   updateFlow: (id: string, graph: VisualGraph, name?: string) =>
-    request<{ id: string; versionId: string; version?: number }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
+    request<{ id: string; versionId: string; version?: number; unchanged?: boolean }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
   deleteFlow: (id: string) => request<unknown>('DELETE', `/api/flows/${enc(id)}`),
   listVersions: async (id: string) => listOf<FlowVersionSummary>(await request('GET', `/api/flows/${enc(id)}/versions`), 'versions'),
   getVersion: (id: string, versionId: string) => request<FlowVersion>('GET', `/api/flows/${enc(id)}/versions/${enc(versionId)}`),
   listWorkers: async () => listOf<WorkerDefinition>(await request('GET', '/api/workers'), 'workers', 'definitions'),
   startRun: (flowId: string, input: unknown) => request<StartedRun>('POST', `/api/flows/${enc(flowId)}/run`, { input }),
-  listRuns: async (query: { flowId?: string; status?: RunStatus; limit?: number; cursor?: string }): Promise<RunsPage> => {
+  /** One page of the run search: `filters` are GET /api/runs's own parameters (status, input.topic, …). */
+  listRuns: async (filters: URLSearchParams | Record<string, string | undefined>, page: { limit?: number; cursor?: string } = {}): Promise<RunsPage> => {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+    for (const [k, v] of filters instanceof URLSearchParams ? filters.entries() : Object.entries(filters)) if (v !== undefined && v !== '') params.set(k, v);
+    if (page.limit) params.set('limit', String(page.limit));
+    if (page.cursor) params.set('cursor', page.cursor);
     const body = await request<unknown>('GET', `/api/runs?${params}`);
     const next = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
     const cursor = next.nextCursor ?? next.cursor ?? null;
     return { runs: listOf<RunListItem>(body, 'runs'), nextCursor: typeof cursor === 'string' && cursor ? cursor : null };
   },
+  /** How many runs a bulk action would touch (nothing changes). */
+  bulkDryRun: (action: BulkAction, filter: BulkFilter) => request<BulkDryRun>('POST', '/api/runs/bulk', { action, filter, dryRun: true }),
+  startBulk: (action: BulkAction, filter: BulkFilter) => request<BulkJob & { duplicate: boolean; eventsUrl: string }>('POST', '/api/runs/bulk', { action, filter }),
+  getBulkJob: (id: string) => request<BulkJob>('GET', `/api/runs/bulk/${enc(id)}`),
   getRun: (runId: string) => request<RunDetail>('GET', `/api/runs/${enc(runId)}`),
   cancelRun: (runId: string) => request<unknown>('POST', `/api/runs/${enc(runId)}/cancel`, {}),
   /** A re-run reusing what did not change (`fromNode`: force it and everything downstream). */

@@ -37,6 +37,9 @@ export function App() {
             <a href={href.flows()} className={route.page === 'flows' ? 'active' : ''}>
               Flows
             </a>
+            <a href={href.runs(null)} className={route.page === 'runs' && !route.flowId ? 'active' : ''} data-testid="nav-runs">
+              Runs
+            </a>
             <a href={href.settings()} className={route.page === 'settings' ? 'active' : ''} data-testid="nav-settings">
               Settings
             </a>
@@ -51,7 +54,7 @@ export function App() {
             <Suspense fallback={<div className="muted pad">Loading…</div>}>
               {route.page === 'flows' && <FlowsListPage />}
               {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
-              {route.page === 'runs' && <RunsListPage key={route.flowId} flowId={route.flowId} />}
+              {route.page === 'runs' && <RunsListPage key={route.flowId ?? 'all'} flowId={route.flowId} query={route.query} />}
               {route.page === 'run' && <RunPage runId={route.runId} />}
               {route.page === 'settings' && <SettingsPage />}
             </Suspense>

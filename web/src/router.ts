@@ -7,7 +7,8 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { page: 'flows' }
   | { page: 'editor'; flowId: string | null; versionId?: string; name?: string }
-  | { page: 'runs'; flowId: string }
+  /** The runs list: one flow's (`#/flows/:id/runs`) or every flow's (`#/runs`); `query` holds its filters. */
+  | { page: 'runs'; flowId: string | null; query: string }
   | { page: 'run'; runId: string; nodeId?: string }
   | { page: 'settings' };
 
@@ -17,10 +18,11 @@ export function parseRoute(hash: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'flows' && parts[1] === 'new') return { page: 'editor', flowId: null, name: params.get('name') ?? undefined };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'versions' && parts[3]) return { page: 'editor', flowId: parts[1], versionId: parts[3] };
-  if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1] };
+  if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1], query };
   if (parts[0] === 'flows' && parts[1]) return { page: 'editor', flowId: parts[1] };
   if (parts[0] === 'settings') return { page: 'settings' };
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', runId: parts[1], nodeId: params.get('node') ?? undefined };
+  if (parts[0] === 'runs') return { page: 'runs', flowId: null, query };
   return { page: 'flows' };
 }
 
@@ -31,7 +33,8 @@ export const href = {
   newFlow: (name?: string) => (name ? `#/flows/new?name=${enc(name)}` : '#/flows/new'),
   flow: (id: string) => `#/flows/${enc(id)}`,
   version: (id: string, versionId: string) => `#/flows/${enc(id)}/versions/${enc(versionId)}`,
-  runs: (id: string) => `#/flows/${enc(id)}/runs`,
+  /** A flow's runs, or every run (`id` null), with the filters of `query` (the API's own parameters). */
+  runs: (id: string | null, query = '') => `${id ? `#/flows/${enc(id)}/runs` : '#/runs'}${query ? `?${query}` : ''}`,
   run: (runId: string) => `#/runs/${enc(runId)}`,
   settings: () => '#/settings',
 };

@@ -53,7 +53,33 @@ export interface RunDetail extends Omit<RunRow, 'trigger' | 'startedAt'> {
   rerunOf?: string | null;
 }
 
-export type RunListItem = Omit<RunDetail, 'nodes'> & { nodes?: RunDetail['nodes'] };
+export type RunListItem = Omit<RunDetail, 'nodes'> & { nodes?: RunDetail['nodes']; costUsd?: number };
+
+export type { BulkAction, BulkJob } from '@/types/stitch';
+
+/** The run search's filter as a JSON body (POST /api/runs/bulk). */
+export interface BulkFilter {
+  ids?: string[];
+  flowId?: string;
+  status?: string;
+  trigger?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  finishedAfter?: string;
+  finishedBefore?: string;
+  costAbove?: number;
+  costBelow?: number;
+  error?: string;
+  input?: Record<string, string>;
+  tag?: Record<string, string>;
+}
+
+export interface BulkDryRun {
+  dryRun: true;
+  count: number;
+  max: number;
+  exceedsMax: boolean;
+}
 
 export interface RunsPage {
   runs: RunListItem[];

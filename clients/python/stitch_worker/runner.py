@@ -42,6 +42,19 @@ class Backoff:
         self.delay = self.first
 
 
+def _show_info_unless_configured() -> None:
+    """Say once, visibly, what was registered where: Python shows only warnings until logging is
+    configured, so a worker started from a script would otherwise start in silence. An application
+    that configured logging (any handler) keeps full control."""
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("stitch_worker: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
+
 def _transient(error: Exception) -> bool:
     """Network trouble or a server-side failure: try again later. A 4xx is our fault: do not."""
     if isinstance(error, HttpError):
@@ -94,7 +107,11 @@ class Runner:
         for t in threads:
             t.start()
         self.ready.set()
-        log.info("worker %s serving %s at %s", self.worker_id, ", ".join(self.workers), self.api.base_url)
+        _show_info_unless_configured()
+        log.info(
+            "registered %s at %s as %s; polling for tasks (concurrency %d)",
+            ", ".join(self.workers), self.api.base_url, self.worker_id, self.concurrency,
+        )
         while not self._stopping.wait(0.5):
             pass
         self._drain()

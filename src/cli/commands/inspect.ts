@@ -1,5 +1,6 @@
 /**
- * Read-only commands: `flows list` and `runs show RUN_ID`, from the database (or `--url`).
+ * Read-only commands: `flows list`, `runs list` (commands/runs.ts) and `runs show RUN_ID`, from the
+ * database (or `--url`).
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
@@ -35,7 +36,7 @@ export function registerInspectCommands(program: Command): void {
       for (const f of list) console.log(`${f.id}  v${f.version ?? '-'}  ${f.name}`);
     });
 
-  const runs = program.command('runs').description('Inspect runs');
+  const runs = program.command('runs').description('Search and inspect runs');
   runs
     .command('show')
     .argument('<runId>')

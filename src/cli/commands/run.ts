@@ -1,7 +1,9 @@
 /**
  * `stitch run FLOW.json`: create or update the flow from the file, start a run, show live
  * progress, print the output; exit 0 only if the run completed. In this process (embedded
- * database or DATABASE_URL, with a queue runner) by default, or against a server with `--url`.
+ * database or DATABASE_URL, with a queue runner) by default — serving the callbacks of async
+ * nodes itself when no server answers at the base URL (../callback-server.ts) — or against a
+ * server with `--url`.
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
@@ -15,41 +17,59 @@ import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 import { getPool } from '@/lib/db/pool';
+import { getExecutionGraph } from '@/lib/engine/graph-cache';
+import type { RunningServer } from '@/server/listen';
+import { serveCallbacksIfNeeded } from '../callback-server';
+import { collectTag, parsePriority } from '../tag-options';
 
 interface RunOptions {
   input?: string;
+  tag?: Record<string, string>;
+  priority?: string;
   url?: string;
+}
+
+/** What a run starts with besides its flow. */
+interface RunStart {
+  input: unknown;
+  tags?: Record<string, string>;
+  priority?: number;
 }
 
 /** Start the run somewhere; return how to read it back. */
 interface RunTarget {
-  start(flow: FlowFile, input: unknown): Promise<{ runId: string; read: () => Promise<RunSnapshot> }>;
+  start(flow: FlowFile, run: RunStart): Promise<{ runId: string; read: () => Promise<RunSnapshot> }>;
   close(): Promise<void>;
 }
 
 async function localTarget(): Promise<RunTarget> {
   const stitch = await startStitch();
+  let callbacks: RunningServer | undefined;
   return {
-    async start(flow, input) {
+    async start(flow, run) {
       const existing = await findFlowByName(getPool(), flow.name);
-      const flowId = existing ? (await updateFlow(existing.id, flow.graph)).id : (await createFlow(flow.name, flow.graph)).id;
-      const { runId } = await startRun(flowId, { input, trigger: { type: 'cli' } });
+      const saved = existing ? await updateFlow(existing.id, flow.graph) : await createFlow(flow.name, flow.graph);
+      callbacks = await serveCallbacksIfNeeded(stitch.config, await getExecutionGraph(saved.versionId), (line) => console.log(line));
+      const { runId } = await startRun(saved.id, { ...run, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
-    close: () => stitch.stop(),
+    async close() {
+      await callbacks?.close();
+      await stitch.stop();
+    },
   };
 }
 
 function remoteTarget(url: string): RunTarget {
   const api = new ApiClient(url, getConfig().apiKey);
   return {
-    async start(flow, input) {
+    async start(flow, run) {
       const { flows } = await api.request<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows');
       const existing = flows.find((f) => f.name === flow.name);
       const flowId = existing
         ? (await api.request<{ id: string }>('PUT', `/api/flows/${existing.id}`, { graph: flow.graph })).id
         : (await api.request<{ id: string }>('POST', '/api/flows', { name: flow.name, graph: flow.graph })).id;
-      const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, { input });
+      const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, run);
       return { runId, read: () => api.request<RunSnapshot>('GET', `/api/runs/${runId}`) };
     },
     close: async () => {},
@@ -66,6 +86,8 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .argument('<flow.json>', 'a flow file: {name, graph, input} or a bare React Flow graph')
     .option('--input <json>', 'run input as JSON, or @file.json (overrides the file\'s "input")')
+    .option('--tag <name=value>', 'a tag of the run, e.g. --tag customer=acme (repeatable)', collectTag)
+    .option('--priority <n>', 'the run\'s priority (0…100, higher first; default 0)')
     .option('--url <url>', 'run on a Stitch server (e.g. http://127.0.0.1:3000) instead of in this process')
     .description('Create or update the flow from a file, run it with live progress, print its output (exit 0 = completed)')
     .action(async (file: string, options: RunOptions) => {
@@ -73,12 +95,13 @@ export function registerRunCommand(program: Command): void {
       const input = options.input !== undefined ? parseInputOption(options.input) : flow.input;
       const target = options.url ? remoteTarget(options.url) : await localTarget();
       try {
-        const { runId, read } = await target.start(flow, input);
+        const { runId, read } = await target.start(flow, { input, tags: options.tag, priority: parsePriority(options.priority) });
         console.log(`Run ${runId} of "${flow.name}"`);
         const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
         console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
         if (run.cost) console.log(formatCost(run.cost));
-        console.log(JSON.stringify(run.output ?? null, null, 2));
+        // A failed or cancelled run has no output: nothing to print, not a stray `null`.
+        if (run.output !== null && run.output !== undefined) console.log(JSON.stringify(run.output, null, 2));
         process.exitCode = run.status === 'completed' ? 0 : 1;
       } finally {
         await target.close();

@@ -8,6 +8,7 @@ import { isUuid } from '@/lib/db/runs';
 import { ValidationError } from '@/lib/errors';
 import { createSchedule, deleteSchedule, listSchedules, type CatchUp, type Schedule } from '@/lib/schedules/store';
 import { api, withDatabase } from './inspect';
+import { collectTag, parsePriority } from '../tag-options';
 import { getPool } from '@/lib/db/pool';
 
 interface AddOptions {
@@ -17,6 +18,8 @@ interface AddOptions {
   catchUp: string;
   disabled?: boolean;
   budgetUsd?: string;
+  tag?: Record<string, string>;
+  priority?: string;
   url?: string;
 }
 
@@ -79,6 +82,8 @@ export function registerScheduleCommands(program: Command): void {
     .option('--catch-up <mode>', 'after downtime: none (skip missed ticks) or latest (run the most recent once)', 'none')
     .option('--disabled', 'create it switched off')
     .option('--budget-usd <usd>', "spend cap in USD of every run it starts (default: the flow's)")
+    .option('--tag <name=value>', 'a tag of every run it starts (repeatable)', collectTag)
+    .option('--priority <n>', 'priority of every run it starts (0…100, higher first; default 0)')
     .option('--url <url>', 'use a Stitch server instead of the database')
     .action(async (flow: string, options: AddOptions) => {
       if (options.catchUp !== 'none' && options.catchUp !== 'latest') throw new ValidationError('--catch-up must be none or latest');
@@ -89,6 +94,8 @@ export function registerScheduleCommands(program: Command): void {
         enabled: !options.disabled,
         catchUp: options.catchUp as CatchUp,
         budgetUsd: parseBudget(options.budgetUsd),
+        tags: options.tag,
+        priority: parsePriority(options.priority),
       };
       const created = options.url
         ? await api(options.url).request<Schedule>('POST', `/api/flows/${encodeURIComponent(flow)}/schedules`, body)

@@ -37,7 +37,7 @@ export async function stopForBudget(graph: ExecutionGraph, node: ExecutionNode, 
 
 /** What a run and its sub-flows' runs have spent so far. */
 async function spendOf(runId: string): Promise<number> {
-  return (await runSpend([runId])).get(runId) ?? 0;
+  return (await runSpend([runId])).get(runId)?.usd ?? 0;
 }
 
 /** What is left of a run's budget (never below 0), or undefined when it has none: a child run's budget. */

@@ -18,6 +18,8 @@ export interface RunDbRow {
   finished_at: Date | null;
   parent_run_id: string | null;
   parent_instance_id: string | null;
+  tags: Record<string, string>;
+  priority: number;
 }
 
 /** A timestamp column as the API shows it. */
@@ -38,6 +40,8 @@ export function toRunRow(r: RunDbRow): RunRow {
     finishedAt: iso(r.finished_at),
     parentRunId: r.parent_run_id ?? null,
     parentInstanceId: r.parent_instance_id ?? null,
+    tags: r.tags ?? {},
+    priority: r.priority ?? 0,
   };
 }
 

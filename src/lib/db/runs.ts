@@ -3,7 +3,6 @@
  * progress/intermediate-state call; final states go through the engine's one completion path.
  */
 import type pg from 'pg';
-import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { NodeRunRow, NodeStateUpdate, RunRow, StitchEvent } from '@/types/stitch';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 import { currentHost } from '@/lib/host/current';
@@ -38,8 +37,9 @@ export async function updateNodeState(runId: string, nodeId: string, state: Node
 }
 
 /**
- * The engine's write behind `updateNodeState(…, {status: 'running', …})`. Every state write names
- * its attempt when it is known (design §9): a late write of attempt N never touches N+1.
+ * The engine's write behind `updateNodeState(…, {status: 'running', …})`, of a state that passed
+ * the engine's worker edge (engine/worker-edge.ts: no vault value). Every state write names its
+ * attempt when it is known (design §9): a late write of attempt N never touches N+1.
  */
 export async function storeNodeState(pool: pg.Pool, runId: string, nodeId: string, attempt: number | null, state: NodeStateUpdate): Promise<void> {
   const progress = typeof state.metadata?.progress === 'number' ? Math.min(1, Math.max(0, state.metadata.progress)) : null;
@@ -49,11 +49,10 @@ export async function storeNodeState(pool: pg.Pool, runId: string, nodeId: strin
       instanceId: nodeId,
       attempt,
       setOutput: state.output !== undefined,
-      // Progress, like results, never carries a vault value (the final states go through completeNode).
-      outputJson: JSON.stringify(scrubSecretsDeep(state.output ?? null)),
+      outputJson: JSON.stringify(state.output ?? null),
       progress,
-      metadataJson: JSON.stringify(scrubSecretsDeep(state.metadata ?? {})),
-      message: typeof state.metadata?.message === 'string' ? scrubSecrets(state.metadata.message) : null,
+      metadataJson: JSON.stringify(state.metadata ?? {}),
+      message: typeof state.metadata?.message === 'string' ? state.metadata.message : null,
     }),
   );
   if (r.ok) return;

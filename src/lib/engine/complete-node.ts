@@ -4,7 +4,6 @@
  * It settles or fails the attempt with a compare-and-set, and tells an identical
  * repeat of the completing callback (200, duplicate) from a late or foreign one (409, no change).
  */
-import { scrubSecrets, scrubSecretsDeep } from '@/lib/vault/values';
 import type { ExecutionGraph, WorkerCallback } from '@/types/stitch';
 import { ConflictError, NonRetriableError, NotFoundError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
@@ -13,6 +12,7 @@ import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
 import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { getLogger } from '@/lib/log';
+import { fromWorker } from './worker-edge';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { ClaimBox } from './claims';
 import { getExecutionGraph } from './graph-cache';
@@ -57,7 +57,7 @@ function checkCallbackShape(request: WorkerCallback): WorkerCallback {
 /** A callback for a node named by ids: its state (version, attempt) is read from the database. */
 export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
   // A worker may echo its own key (a vendor's error quoting it): no vault value is ever stored.
-  const callback = scrubSecretsDeep(checkCallbackShape(request));
+  const callback = fromWorker(checkCallbackShape(request));
   const { runId, instanceId } = request;
   let attempt = request.attempt;
   if (request.token !== undefined) {
@@ -77,7 +77,7 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
 
 /** A worker reporting from inside its own attempt: the attempt knows everything, nothing is read first. */
 export async function completeAttempt(known: KnownAttempt, reported: WorkerCallback): Promise<CompletionResult> {
-  const callback = scrubSecretsDeep(checkCallbackShape(reported));
+  const callback = fromWorker(checkCallbackShape(reported));
   const { runId, versionId, instanceId, attempt } = known;
   const graph = await getExecutionGraph(versionId);
   if (await applyCallback(graph, { runId, versionId, instanceId, attempt }, callback, known)) return { ok: true };
@@ -150,7 +150,8 @@ export async function failAttempt(
   const { nodeId } = parseInstanceId(ref.instanceId);
   const node = graph.nodes[nodeId];
   const policy = retryPolicyFor(node?.workerType, node?.retry);
-  const message = scrubSecrets(error.message || 'Unknown error');
+  // Every failure ends here (thrown, reported, a poll's, a remote worker's): its message is a report.
+  const message = fromWorker(error.message || 'Unknown error');
   const retriable = !(error instanceof NonRetriableError);
   if (retriable && ref.attempt < policy.attempts) {
     const retryAfter = (error as { retryAfterMs?: number }).retryAfterMs;

@@ -14,6 +14,7 @@ import { runWithHost } from '@/lib/host/current';
 import type { Runtime } from '@/lib/runtime';
 import { AttemptHost } from './engine-host';
 import { getExecutionGraph } from './graph-cache';
+import { fromWorker } from './worker-edge';
 import { parseInstanceId } from './instances';
 import type { ExecutePayload } from './execute-payload';
 
@@ -49,7 +50,8 @@ export async function deadlineJob(runtime: Runtime, payload: ExecutePayload): Pr
       await extendDeadline(runtime.pool, ref, extend);
       return;
     }
-    await applyCallback(graph, ref, result, {});
+    // A vendor's answer may quote the key it was called with: a report like any other.
+    await applyCallback(graph, ref, fromWorker(result), {});
   } catch (error) {
     const e = coerceError(error);
     getLogger().warn({ runId: ref.runId, nodeId: ref.instanceId, error: e.message }, 'poll after callback deadline failed');

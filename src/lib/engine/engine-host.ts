@@ -13,6 +13,7 @@ import type { Runtime } from '@/lib/runtime';
 import { recordUsage } from '@/lib/usage/report';
 import { completeAttempt, completeNode, type KnownAttempt } from './complete-node';
 import { addScheduledCallback } from './scheduled-callback';
+import { fromWorker } from './worker-edge';
 
 export class EngineHost implements WorkerHost {
   readonly current?: HostAttempt;
@@ -25,17 +26,18 @@ export class EngineHost implements WorkerHost {
   }
 
   async updateNodeState(runId: string, nodeId: string, state: NodeStateUpdate): Promise<void> {
-    await storeNodeState(this.runtime.pool, runId, nodeId, attemptFor(this, runId, nodeId)?.attempt ?? null, state);
+    await storeNodeState(this.runtime.pool, runId, nodeId, attemptFor(this, runId, nodeId)?.attempt ?? null, fromWorker(state));
   }
 
   reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void> {
     const known = attemptFor(this, runId, nodeId);
-    return recordUsage(this.runtime.pool, runId, nodeId, usage, { workerType: known?.workerType, attempt: known?.attempt });
+    return recordUsage(this.runtime.pool, runId, nodeId, fromWorker(usage), { workerType: known?.workerType, attempt: known?.attempt });
   }
 
   scheduleCallback(runId: string, nodeId: string, callback: WorkerCallback, delaySeconds: number, attempt?: number): Promise<void> {
     const known = requireAttempt(this, 'scheduleCallback', runId, nodeId, attempt);
-    return addScheduledCallback(this.runtime.pool, runId, nodeId, known, callback, delaySeconds);
+    // Its payload waits in a queue job: scrubbed now, not when it is delivered.
+    return addScheduledCallback(this.runtime.pool, runId, nodeId, known, fromWorker(callback), delaySeconds);
   }
 
   callbackUrl(runId: string, nodeId: string, attempt?: number): string {

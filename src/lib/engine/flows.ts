@@ -3,11 +3,12 @@
  * (visual graph + execution graph) and the flow's current version. Reads of flows and versions are
  * plain queries (src/lib/db/queries/flows.ts).
  */
-import type { ExecutionGraph, ValidationIssue } from '@/types/stitch';
+import type { AlertSpec, ExecutionGraph, ValidationIssue } from '@/types/stitch';
 import { ValidationError } from '@/lib/errors';
 import { getPool, withTransaction } from '@/lib/db/pool';
-import { insertDetachedVersion, insertFlow, insertNextVersion, lockFlow } from '@/lib/db/queries/flows';
+import { currentVersionIfSame, insertDetachedVersion, insertFlow, insertNextVersion, lockFlow, renameFlow } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
+import { updateFlowAlerts } from '@/lib/db/queries/alerts';
 import { compileGraph } from './compile';
 import { checkFlowReferences } from './flow-references';
 import { refreshRemoteTypes } from './remote-workers';
@@ -45,29 +46,52 @@ function checkName(name: unknown): string {
   return name.trim();
 }
 
-export async function createFlow(name: string, graph: unknown): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
+/** What a save may set beside the graph and the name, already checked (`checkAlerts`). */
+export interface FlowSettings {
+  alerts?: AlertSpec[];
+}
+
+export async function createFlow(name: string, graph: unknown, settings: FlowSettings = {}): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
   const cleanName = checkName(name);
   await refreshRemoteTypes(); // another process may have registered remote worker types
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
   return withTransaction(async (client) => {
     const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
-    return { ...(await insertFlow(client, cleanName, graph, compiled)), warnings };
+    const created = await insertFlow(client, cleanName, graph, compiled);
+    if (settings.alerts) await updateFlowAlerts(client, created.id, settings.alerts);
+    return { ...created, warnings };
   });
 }
 
-/** Save a new version of a flow (and optionally rename it). */
-export async function updateFlow(
-  flowId: string,
-  graph: unknown,
-  name?: string,
-): Promise<{ id: string; versionId: string; version: number; warnings: ValidationIssue[] }> {
+export interface UpdatedFlow {
+  id: string;
+  versionId: string;
+  version: number;
+  /** True when the graph equals the current version's: no version was created, `versionId` is the current one. */
+  unchanged: boolean;
+  warnings: ValidationIssue[];
+}
+
+/**
+ * Save a new version of a flow (and optionally rename it). A graph equal to the current version's
+ * (visual and compiled) creates none: saving an unchanged file again and again (`stitch run`,
+ * `stitch deploy`) leaves one version.
+ */
+export async function updateFlow(flowId: string, graph: unknown, name?: string, settings: FlowSettings = {}): Promise<UpdatedFlow> {
   const cleanName = name === undefined ? undefined : checkName(name);
   await refreshRemoteTypes();
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
   return withTransaction(async (client) => {
     await lockFlow(client, flowId);
     const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
-    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), warnings };
+    // Alerts are the flow's, not a version's: saved whether or not the graph changed.
+    if (settings.alerts) await updateFlowAlerts(client, flowId, settings.alerts);
+    const same = await currentVersionIfSame(client, flowId, graph, compiled);
+    if (same) {
+      if (cleanName !== undefined) await renameFlow(client, flowId, cleanName);
+      return { id: flowId, ...same, unchanged: true, warnings };
+    }
+    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), unchanged: false, warnings };
   });
 }
 

@@ -24,6 +24,9 @@ import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
 import { scheduleTickJob, type ScheduleTickPayload } from '@/lib/schedules/tick';
+import { bulkBatchJob } from '@/lib/runs/bulk-job';
+import { pruneJob, schedulePruning } from '@/lib/runs/retention';
+import { alertJob, slowAlertJob, type AlertJobPayload, type SlowAlertPayload } from '@/lib/alerts/deliver';
 import type { Runtime } from '@/lib/runtime';
 
 export interface QueueRunnerOptions {
@@ -72,6 +75,13 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
+  // One batch of a bulk action on runs (cancel, retry, re-run), each through the engine's own path.
+  stitch_bulk: (payload) => bulkBatchJob(payload as { b: string }),
+  // One batch of retention's pruning, which places the next pass (src/lib/runs/retention.ts).
+  stitch_prune: () => pruneJob(runtime),
+  // Alerts (src/lib/alerts): a message for what is pending on one alert; a run.slower_than check.
+  stitch_alert: (payload, helpers) => alertJob(runtime, payload as AlertJobPayload, helpers.job),
+  stitch_alert_slow: (payload) => slowAlertJob(runtime, payload as SlowAlertPayload),
   stitch_callback: (payload) => {
     const p = payload as ScheduledCallbackPayload;
     return guardJob('stitch_callback', { runId: p.r, instanceId: p.i, attempt: p.a }, async () => {
@@ -226,6 +236,7 @@ export async function startQueueRunner(options: QueueRunnerOptions): Promise<Que
   };
 
   await startGeneration();
+  await schedulePruning(options.runtime).catch((error) => log.warn({ error: String(error) }, 'could not place the retention job'));
   let sweeping = false;
   const sweeper = setInterval(() => {
     // Judge others' heartbeats only once this runner has itself seen the database for as long.

@@ -8,6 +8,8 @@ import { retryTransient } from '@/lib/db/transient';
 import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
 import { abortRun } from './transitions';
+import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
+import { runtimeConfig } from '@/lib/runtime';
 import { retryNode as retryNodeTransition } from '@/lib/db/queries/retry-node';
 import {
   deleteExpiredIdempotencyKeys,
@@ -36,6 +38,13 @@ export interface StartRunOptions {
   rerun?: RerunPlan;
   /** Spend cap in USD; default: the flow's `budgetUsd`, if any (src/lib/budget). A sub-flow passes what is left of its parent's, and its flow's own caps it. */
   budgetUsd?: number;
+  /**
+   * The run's tags (`{customer: "acme"}`: string values, checked here — a bad one is a 400 that
+   * starts nothing). Default: a sub-flow's parent's tags, else none (src/lib/fair/run-tags.ts).
+   */
+  tags?: unknown;
+  /** Higher first, from 0 to 100. Default: a sub-flow's parent's priority, else 0. */
+  priority?: unknown;
 }
 
 export interface StartedRun {
@@ -66,6 +75,8 @@ async function resolveTarget(target: RunTarget): Promise<{ versionId: string; fl
 
 /** Create a run of a flow's current version (or of a given version) and enqueue its entry nodes. */
 export async function startRun(target: RunTarget, options: StartRunOptions = {}): Promise<StartedRun> {
+  const tags = options.tags === undefined ? undefined : checkRunTags(options.tags, runtimeConfig().limits.runTags);
+  const priority = checkPriority(options.priority);
   if (options.idempotency) {
     const earlier = await findIdempotentRun(options.idempotency);
     if (earlier) return earlier;
@@ -94,6 +105,8 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
       parent,
       rerun: options.rerun,
       budgetUsd: options.budgetUsd ?? null,
+      tags: tags ?? null,
+      priority: priority ?? null,
     });
     if (!runId && parent) {
       const existing = (await findChildRun(getPool(), parent))!;

@@ -11,7 +11,7 @@ import { listSourceInstances, type SourceInstance } from '@/lib/db/queries/rerun
 import { findCurrentVersion } from '@/lib/db/queries/start-run';
 import { getRun } from '@/lib/db/runs';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
-import { startRun, type StartedRun } from '@/lib/engine/start-run';
+import { startRun, type StartedRun, type StartRunOptions } from '@/lib/engine/start-run';
 import { closestName } from '@/lib/engine/suggest';
 import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { canonicalJson, staticHashes } from './fingerprint';
@@ -25,7 +25,12 @@ export interface RerunOptions {
   input?: unknown;
   dryRun?: boolean;
   budgetUsd?: number;
+  /** Default: the source run's tags and priority (a re-run is the same customer's work). */
+  tags?: Record<string, string>;
+  priority?: number;
   trigger?: Record<string, unknown>;
+  /** A start that may be repeated (a bulk job's batch after a crash): the same key returns the same run. */
+  idempotency?: StartRunOptions['idempotency'];
 }
 
 export interface RerunPrediction {
@@ -133,6 +138,9 @@ async function prepare(runId: string, options: RerunOptions) {
           trigger: options.trigger ?? { type: 'rerun', of: runId, ...(options.fromNode ? { fromNode: options.fromNode } : {}) },
           rerun: { of: runId, forced },
           budgetUsd: options.budgetUsd,
+          idempotency: options.idempotency,
+          tags: options.tags ?? source.tags,
+          priority: options.priority ?? source.priority,
         },
       );
       return { ...started, rerunOf: runId };

@@ -16,6 +16,8 @@ import {
 import { isUuid } from '@/lib/db/runs';
 import { NotFoundError } from '@/lib/errors';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
+import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
+import { runtimeConfig } from '@/lib/runtime';
 import { checkCronSpec, nextTick } from './cron';
 
 export type { Schedule };
@@ -33,8 +35,10 @@ export async function createSchedule(flowId: string, fields: ScheduleFields): Pr
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
   checkBudgetUsd(budgetUsd);
+  const tags = checkRunTags(fields.tags, runtimeConfig().limits.runTags);
+  const priority = checkPriority(fields.priority) ?? 0;
   await getFlow(getPool(), flowId);
-  return insertSchedule(getPool(), flowId, { ...fields, budgetUsd }, firstTick(fields));
+  return insertSchedule(getPool(), flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
 }
 
 export async function listSchedules(flowId: string): Promise<Schedule[]> {
@@ -51,7 +55,7 @@ export async function getSchedule(flowId: string, scheduleId: string): Promise<S
 
 /**
  * Change a schedule. A new expression, time zone or enabled flag fires from now on (the pending
- * tick is replaced); a change of input, catchUp or budgetUsd alone keeps the pending tick.
+ * tick is replaced); a change of input, catchUp, budgetUsd, tags or priority alone keeps the pending tick.
  */
 export async function updateSchedule(flowId: string, scheduleId: string, patch: Partial<ScheduleFields>): Promise<Schedule> {
   const current = await getSchedule(flowId, scheduleId);
@@ -62,6 +66,8 @@ export async function updateSchedule(flowId: string, scheduleId: string, patch: 
     enabled: patch.enabled ?? current.enabled,
     catchUp: patch.catchUp ?? current.catchUp,
     budgetUsd: patch.budgetUsd === undefined ? current.budgetUsd : patch.budgetUsd,
+    tags: checkRunTags(patch.tags ?? current.tags, runtimeConfig().limits.runTags),
+    priority: checkPriority(patch.priority) ?? current.priority,
   };
   checkCronSpec(fields);
   checkBudgetUsd(fields.budgetUsd ?? null);

@@ -70,7 +70,14 @@ export async function scheduleTickJob(payload: ScheduleTickPayload, now = new Da
     try {
       const run = await startRun(
         { flowId: schedule.flowId },
-        { input: schedule.input, budgetUsd: schedule.budgetUsd ?? undefined, trigger: { ...trigger }, idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' } },
+        {
+          input: schedule.input,
+          budgetUsd: schedule.budgetUsd ?? undefined,
+          tags: schedule.tags,
+          priority: schedule.priority,
+          trigger: { ...trigger },
+          idempotency: { scope: `schedule:${schedule.id}`, key: scheduledFor, requestHash: 'schedule-tick' },
+        },
       );
       runId = run.runId;
     } catch (error) {

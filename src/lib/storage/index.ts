@@ -46,3 +46,7 @@ export async function get(key: string): Promise<Readable> {
 export async function exists(key: string): Promise<boolean> {
   return (await getStorage()).exists(checkKey(key));
 }
+
+export async function remove(key: string): Promise<void> {
+  return (await getStorage()).remove(checkKey(key));
+}

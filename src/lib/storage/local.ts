@@ -50,5 +50,8 @@ export function makeLocalStorage(config: Pick<Config, 'dataDir' | 'baseUrl'>): S
     async exists(key: string): Promise<boolean> {
       return Boolean((await stat(fileOf(key)).catch(() => undefined))?.isFile());
     },
+    async remove(key: string): Promise<void> {
+      await rm(fileOf(key), { force: true });
+    },
   };
 }

@@ -13,6 +13,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -122,6 +123,10 @@ export function makeS3Storage(config: Pick<Config, 'storage'>): Storage {
         if (isMissing(error)) return false;
         throw error;
       }
+    },
+    async remove(key: string): Promise<void> {
+      // S3 answers 204 for a key that is not there.
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: checkKey(key) }));
     },
   };
 }

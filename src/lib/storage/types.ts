@@ -29,6 +29,8 @@ export interface Storage {
   exists(key: string): Promise<boolean>;
   /** The URL `key` is (or would be) served at. */
   url(key: string): string;
+  /** Delete the file under `key`; a missing one is not an error (retention removes what it deleted the runs of). */
+  remove(key: string): Promise<void>;
 }
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._=-]*$/;

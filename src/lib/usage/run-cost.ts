@@ -71,10 +71,13 @@ export async function withReuseAndCost(run: RunView) {
   return { ...run, nodes, cost, rerunOf: settings.rerunOf, budgetUsd: settings.budgetUsd };
 }
 
-/** Spend so far of one run (the budget check) and of several (the flows list), their sub-flows' included. */
-export async function runSpend(runIds: string[]): Promise<Map<string, number>> {
+/**
+ * Spend so far of one run (the budget check) and of several (the flows list), their sub-flows'
+ * included, and whether mock usage priced as real is part of it.
+ */
+export async function runSpend(runIds: string[]): Promise<Map<string, { usd: number; mock: boolean }>> {
   if (runIds.length === 0) return new Map();
-  return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, roundUsd(r.usd)]));
+  return new Map((await sumSpendByRun(getPool(), runIds)).map((r) => [r.runId, { usd: roundUsd(r.usd), mock: r.mock }]));
 }
 
 /** All spend recorded, by worker type (the `stitch_cost_usd_total` metric). */
@@ -82,8 +85,17 @@ export async function spendByWorkerType(): Promise<Array<{ workerType: string; u
   return (await sumSpendByWorkerType(getPool())).map((r) => ({ workerType: r.workerType ?? 'unknown', usd: roundUsd(r.usd) }));
 }
 
-/** The flows list: each flow's last run with what it cost (`lastRun.costUsd`). */
-export async function withLastRunCost<F extends { lastRun: { id: string } | null }>(flows: F[]): Promise<Array<F & { lastRun: (NonNullable<F['lastRun']> & { costUsd: number }) | null }>> {
+/**
+ * The flows list: each flow's last run with what it cost (`lastRun.costUsd`), and `costMock: true`
+ * when mock workers reported some of it (an estimate of what the real calls would cost, not spend).
+ */
+export async function withLastRunCost<F extends { lastRun: { id: string } | null }>(
+  flows: F[],
+): Promise<Array<F & { lastRun: (NonNullable<F['lastRun']> & { costUsd: number; costMock?: true }) | null }>> {
   const spend = await runSpend(flows.flatMap((f) => (f.lastRun ? [f.lastRun.id] : [])));
-  return flows.map((f) => ({ ...f, lastRun: f.lastRun ? { ...f.lastRun, costUsd: spend.get(f.lastRun.id) ?? 0 } : null }));
+  return flows.map((f) => {
+    if (!f.lastRun) return { ...f, lastRun: null };
+    const s = spend.get(f.lastRun.id);
+    return { ...f, lastRun: { ...f.lastRun, costUsd: s?.usd ?? 0, ...(s?.mock ? { costMock: true as const } : {}) } };
+  });
 }

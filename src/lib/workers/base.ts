@@ -30,11 +30,17 @@ export interface IWorker {
   /**
    * Optional, async workers: turn a vendor's own callback payload into Stitch's
    * `{status, output?, error?}`. Return `{ reply }` to answer a vendor handshake without settling;
-   * add `pollNow: true` when the payload says the result is ready but does not carry it: the
-   * engine then runs this node's `poll()` now (for this node and attempt only).
+   * add `pollNow: true` when the payload says the result is ready but does not carry it (a webhook
+   * with only the job id): the engine then runs this node's `poll()` now (for this node and
+   * attempt only). It may be async; the callback route awaits it. An exception means the body
+   * was not understood (400), except a rejection of an async adapter that is not a
+   * `ValidationError` (say, a lookup at the vendor failed): that is 503, so the vendor retries.
    */
-  parseCallback?(body: unknown, headers: Record<string, string>): WorkerCallback | CallbackReply;
+  parseCallback?(body: unknown, headers: Record<string, string>): ParsedCallback | Promise<ParsedCallback>;
 }
+
+/** What a callback adapter makes of a vendor's payload: a result, or a reply that settles nothing. */
+export type ParsedCallback = WorkerCallback | CallbackReply;
 
 /** A worker class as registered: constructed once per process, on first use. */
 export type WorkerClass = new () => IWorker;

@@ -26,6 +26,7 @@ import { hasCallbackSecret, setCallbackSecret } from '@/lib/host/callback-tokens
 import { runWithHost } from '@/lib/host/current';
 import type { WorkerHost } from '@/lib/host/types';
 import type { IWorker, PollResult, WorkerClass } from './base';
+import { adaptCallback } from './callback-adapter';
 import { DEFAULT_TIMEOUT_SECONDS, getWorkerDefinition, workerRegistry } from './registry';
 import { validateInput } from './validate-input';
 
@@ -95,8 +96,10 @@ export interface WorkerRun {
   callbackUrl?: string;
   /**
    * Deliver a callback as if it arrived at the callback URL: a vendor's own payload when the worker
-   * has `parseCallback`, else Stitch's `{status, output?, error?}`. Throws ConflictError when the
-   * node already settled (the route's 409) and ValidationError for a body it cannot read (400).
+   * has `parseCallback` (awaited; a `{reply, pollNow: true}` runs `poll()` now, as the engine
+   * does), else Stitch's `{status, output?, error?}`. Throws ConflictError when the node already
+   * settled (the route's 409), ValidationError for a body it cannot read (400), and a StitchError
+   * `unavailable` when an async adapter fails for its own reasons (503).
    */
   deliverCallback(body: unknown, options?: { headers?: Record<string, string> }): Promise<DeliveryResult>;
   /** Deliver the callbacks the worker scheduled, as the queue would once their delay passes. */
@@ -159,21 +162,7 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
       return run;
     },
     expireDeadline: async () => {
-      if (run.status !== 'running') return run;
-      const deadline = definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-      if (!instance?.poll) {
-        fail(new Error(`No callback arrived within the ${deadline}s callback deadline`));
-        return run;
-      }
-      const restore = applyEnv(options.env);
-      try {
-        const result: PollResult = await runWithHost(host, () => instance!.poll!(run.runId, run.nodeId, run.config, stored));
-        if (result.status !== 'running') settle(result);
-      } catch (error) {
-        fail(new Error(`No callback within the ${deadline}s callback deadline, and polling failed: ${coerceError(error).message}`));
-      } finally {
-        restore();
-      }
+      if (run.status === 'running') await pollOrFail();
       return run;
     },
   };
@@ -190,6 +179,24 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     run.status = 'completed';
     run.output = isObject(stored) && isObject(callback.output) ? { ...stored, ...callback.output } : callback.output;
     return true;
+  }
+
+  /** The deadline passed (or a callback asked to poll now): `poll()`, or the timeout failure, as the engine's deadline job. */
+  async function pollOrFail(): Promise<void> {
+    const deadline = definition?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    if (!instance?.poll) {
+      fail(new Error(`No callback arrived within the ${deadline}s callback deadline`));
+      return;
+    }
+    const restore = applyEnv(options.env);
+    try {
+      const result: PollResult = await runWithHost(host, () => instance!.poll!(run.runId, run.nodeId, run.config, stored));
+      if (result.status !== 'running') settle(result);
+    } catch (error) {
+      fail(new Error(`No callback within the ${deadline}s callback deadline, and polling failed: ${coerceError(error).message}`));
+    } finally {
+      restore();
+    }
   }
 
   function fail(error: Error): void {
@@ -237,13 +244,13 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
   async function deliverCallback(body: unknown, headers: Record<string, string>): Promise<DeliveryResult> {
     let callback: unknown = body;
     if (instance?.parseCallback) {
-      try {
-        const parsed = instance.parseCallback(body, headers);
-        if ('reply' in parsed) return { reply: parsed.reply };
-        callback = parsed;
-      } catch (error) {
-        throw new ValidationError(`The callback body was not understood: ${coerceError(error).message}`);
+      const parsed = await adaptCallback(instance, body, headers);
+      if ('reply' in parsed) {
+        // The engine brings the deadline forward to now; its deadline job then polls.
+        if (parsed.pollNow && run.status === 'running') await pollOrFail();
+        return { reply: parsed.reply };
       }
+      callback = parsed;
     }
     if (!isObject(callback) || (callback.status !== 'completed' && callback.status !== 'failed')) {
       throw new ValidationError('The callback body must be {status: "completed"|"failed", output?, error?}.');
@@ -300,6 +307,8 @@ export interface FakeRequest {
   headers: Record<string, string>;
   /** Parsed JSON when the body is JSON, else the text ('' for none). */
   body: unknown;
+  /** The route's path parameters: `{id: 'fv-1'}` for `'GET /v2/transcript/:id'` and `/v2/transcript/fv-1` (`{}` otherwise). */
+  params: Record<string, string>;
 }
 
 export interface FakeResponse {
@@ -322,6 +331,15 @@ export interface FakeVendor {
   close(): Promise<void>;
 }
 
+export interface FakeServerOptions {
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Told of each request as it arrives (after it is recorded). */
+  onRequest?: (request: FakeRequest) => void;
+  /** Told of each handler that threw (the request was answered 500). */
+  onError?: (error: Error, request: FakeRequest) => void;
+}
+
 /** Read a request whole: method, path, query, lower-cased headers and (JSON-parsed) body. */
 export async function readFakeRequest(req: IncomingMessage): Promise<FakeRequest> {
   const chunks: Buffer[] = [];
@@ -337,26 +355,28 @@ export async function readFakeRequest(req: IncomingMessage): Promise<FakeRequest
   }
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body };
+  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body, params: {} };
 }
 
 /**
  * An HTTP server on loopback that records every request and hands it, read whole, to `handler`,
  * which writes the raw response (or never does, to simulate a timeout: `close()` drops the
- * connection). A handler that throws answers 500. `startFakeVendor` is built on it.
+ * connection). A handler that throws answers 500 (and is passed to `onError`). `startFakeVendor` is built on it.
  */
 export async function startRecordingServer(
   handler: (request: FakeRequest, res: ServerResponse) => void | Promise<void>,
-  options: { port?: number } = {},
+  options: FakeServerOptions = {},
 ): Promise<FakeVendor> {
   const requests: FakeRequest[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
       const request = await readFakeRequest(req);
       requests.push(request);
+      options.onRequest?.(request);
       try {
         await handler(request, res);
       } catch (error) {
+        options.onError?.(coerceError(error), request);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: coerceError(error).message }));
       }
     })();
@@ -377,13 +397,47 @@ export async function startRecordingServer(
   };
 }
 
+/** A route key's path as a pattern: `:name` segments capture one path segment each. */
+function pathParams(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    if (want[i].startsWith(':') && want[i].length > 1 && got[i] !== '') params[want[i].slice(1)] = decodeURIComponent(got[i]);
+    else if (want[i] !== got[i]) return undefined;
+  }
+  return params;
+}
+
+/**
+ * The route for a request, and its path parameters: an exact key first (`'POST /v1/jobs'`, then
+ * `'/v1/jobs'` for any method), then keys with `:name` segments, in the order they were written.
+ */
+export function matchFakeRoute(routes: Record<string, FakeRoute>, method: string, path: string): { route: FakeRoute; params: Record<string, string> } | undefined {
+  const exact = routes[`${method} ${path}`] ?? routes[path];
+  if (exact !== undefined) return { route: exact, params: {} };
+  for (const [key, route] of Object.entries(routes)) {
+    if (!key.includes(':')) continue;
+    const space = key.indexOf(' ');
+    const [keyMethod, pattern] = space > 0 ? [key.slice(0, space), key.slice(space + 1)] : [undefined, key];
+    if (keyMethod !== undefined && keyMethod !== method) continue;
+    const params = pathParams(pattern, path);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
 /**
  * A vendor API on loopback. Routes are keyed `'POST /v1/jobs'` (or just `'/v1/jobs'` for any
- * method); an unknown route answers 404. A route that throws answers 500.
+ * method); `:name` segments match any one segment and arrive in `request.params`
+ * (`'GET /v2/transcript/:id'`). An unknown route answers 404. A route that throws answers 500.
  */
-export function startFakeVendor(routes: Record<string, FakeRoute>, options: { port?: number } = {}): Promise<FakeVendor> {
+export function startFakeVendor(routes: Record<string, FakeRoute>, options: FakeServerOptions = {}): Promise<FakeVendor> {
   return startRecordingServer(async (request, res) => {
-    const route = routes[`${request.method} ${request.path}`] ?? routes[request.path];
+    const match = matchFakeRoute(routes, request.method, request.path);
+    if (match) request.params = match.params;
+    const route = match?.route;
     const response: FakeResponse =
       route === undefined
         ? { status: 404, json: { error: `no fake route for ${request.method} ${request.path}` } }

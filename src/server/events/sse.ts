@@ -13,6 +13,7 @@ import type { StitchEvent } from '@/types/stitch';
 import { getLogger } from '@/lib/log';
 import { latestEventId, readEventsAfter } from '@/lib/db/queries/events';
 import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
+import { Wakeup } from './wakeup';
 import { getPool } from '@/lib/db/pool';
 
 const KEEPALIVE_MS = 15_000;
@@ -58,27 +59,15 @@ export function streamEvents(c: Context, runId: string | null): Response {
   return streamSSE(c, async (stream) => {
     const sent = new SentIds();
     const queue: StitchEvent[] = [];
-    let closed = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
+    const wakeup = new Wakeup();
     const unsubscribe = await getEventHub().subscribe(runId, {
       onEvents: (events) => {
         queue.push(...events);
-        notify();
+        wakeup.notify();
       },
-      onClose: () => {
-        closed = true;
-        notify();
-      },
+      onClose: wakeup.close,
     });
-    stream.onAbort(() => {
-      closed = true;
-      notify();
-    });
+    stream.onAbort(wakeup.close);
     try {
       // Nothing at or below the stream's start is sent: the client has it (a resume point), or it is
       // before an all-runs stream opened "from now". A run's NOTIFY can come a moment after its
@@ -89,24 +78,18 @@ export function streamEvents(c: Context, runId: string | null): Response {
         for (;;) {
           const page = await readEventsAfter(getPool(), runId, after, HISTORY_PAGE);
           await send(stream, page, sent);
-          if (page.length < HISTORY_PAGE || closed) break;
+          if (page.length < HISTORY_PAGE || wakeup.closed) break;
           after = page[page.length - 1].id;
         }
       }
       await stream.write(': connected\n\n');
-      while (!closed) {
+      while (!wakeup.closed) {
         if (queue.length > 0) {
           await send(stream, queue.splice(0), sent);
           continue;
         }
-        const woke = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), KEEPALIVE_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-        });
-        if (!woke && !closed) await stream.write(': keep-alive\n\n');
+        const woke = await wakeup.sleep(KEEPALIVE_MS);
+        if (!woke && !wakeup.closed) await stream.write(': keep-alive\n\n');
       }
     } finally {
       unsubscribe();

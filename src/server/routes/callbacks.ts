@@ -14,14 +14,15 @@ import type { WorkerCallback } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { runVersionOf } from '@/lib/db/queries/node-attempt';
 import { isUuid } from '@/lib/db/rows';
-import { UnauthorizedError, ValidationError, NotFoundError, coerceError } from '@/lib/errors';
+import { UnauthorizedError, ValidationError, NotFoundError } from '@/lib/errors';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode } from '@/lib/engine/complete-node';
 import { pollNow } from '@/lib/engine/deadline';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { parseInstanceId } from '@/lib/engine/instances';
 import { workerRegistry } from '@/lib/workers/registry';
-import type { CallbackReply, IWorker } from '@/lib/workers/base';
+import type { IWorker } from '@/lib/workers/base';
+import { adaptCallback } from '@/lib/workers/callback-adapter';
 import { newRouter, toFieldIssues } from '../openapi';
 import { CallbackBody, CallbackQuery, CallbackResultSchema, RunNodeParams, errors, json } from '../schemas';
 
@@ -55,15 +56,6 @@ function parseStitchCallback(body: unknown): WorkerCallback {
   return { status: result.data.status, output: result.data.output, error: result.data.error ?? undefined };
 }
 
-/** Run the worker's adapter; its own exceptions are the vendor payload's fault (400), not ours. */
-function adapt(worker: IWorker, body: unknown, c: Context): WorkerCallback | CallbackReply {
-  try {
-    return worker.parseCallback!(body, c.req.header());
-  } catch (error) {
-    throw new ValidationError(`The callback body was not understood: ${coerceError(error).message}`);
-  }
-}
-
 export function callbackRoutes() {
   const app = newRouter();
   // Documented from the schema but not validated by it: the body is read raw, because a worker's
@@ -83,7 +75,7 @@ export function callbackRoutes() {
         query: CallbackQuery,
         body: { content: { 'application/json': { schema: CallbackBody } }, required: true },
       },
-      responses: { 200: json(CallbackResultSchema, 'Settled (or a duplicate, or a handshake reply)'), ...errors(400, 401, 404, 409, 413) },
+      responses: { 200: json(CallbackResultSchema, 'Settled (or a duplicate, or a handshake reply)'), ...errors(400, 401, 404, 409, 413, 503) },
     }),
   );
   app.post('/api/stitch/callback/:runId/:nodeId', async (c) => {
@@ -98,7 +90,7 @@ export function callbackRoutes() {
     const body = await readJson(c);
     let callback: WorkerCallback;
     if (worker?.parseCallback) {
-      const adapted = adapt(worker, body, c);
+      const adapted = await adaptCallback(worker, body, c.req.header());
       if ('reply' in adapted) {
         if (adapted.pollNow) await pollNow(runId, nodeId, check.attempt);
         return c.json(adapted.reply as object, 200);

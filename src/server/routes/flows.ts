@@ -10,6 +10,7 @@ import { deleteFlow, getFlow, getVersion, listFlows, listVersions } from '@/lib/
 import { NotFoundError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
 import { setFlowBudget } from '@/lib/budget/budget';
+import { checkAlerts } from '@/lib/alerts/spec';
 import { withLastRunCost } from '@/lib/usage/run-cost';
 import { newRouter, z } from '../openapi';
 import {
@@ -50,6 +51,7 @@ const IdempotencyHeaders = z.object({
 
 export function flowRoutes(config: Config) {
   const app = newRouter();
+  const alertLimits = { allowPrivate: config.webhookAllowPrivate, maxPerFlow: config.limits.alertsPerFlow };
 
   app.openapi(
     createRoute({
@@ -64,8 +66,8 @@ export function flowRoutes(config: Config) {
       },
     }),
     async (c) => {
-      const { name, graph, budgetUsd } = c.req.valid('json');
-      const created = await createFlow(name, graph);
+      const { name, graph, budgetUsd, alerts } = c.req.valid('json');
+      const created = await createFlow(name, graph, { alerts: alerts && checkAlerts(alerts, alertLimits) });
       if (budgetUsd !== undefined) await setFlowBudget(created.id, budgetUsd);
       return c.json(created, 201);
     },
@@ -100,15 +102,21 @@ export function flowRoutes(config: Config) {
       path: '/api/flows/{id}',
       tags,
       summary: 'Save a new version of a flow (and optionally rename it)',
+      description:
+        'A graph equal to the current version\'s (the same visual graph, positions included, hence the same compiled graph) ' +
+        'creates no version: the answer is 200 with the current `versionId` and `unchanged: true` (a rename still applies).',
       request: { params: FlowIdParams, body: { content: { 'application/json': { schema: UpdateFlowBody } }, required: true } },
       responses: {
-        200: json(z.object({ id: z.string(), versionId: z.string(), version: z.number(), warnings: WarningsSchema }), 'The new version'),
+        200: json(
+          z.object({ id: z.string(), versionId: z.string(), version: z.number(), unchanged: z.boolean(), warnings: WarningsSchema }),
+          'The new version, or the current one when nothing changed (`unchanged: true`)',
+        ),
         ...errors(400, 401, 404, 413),
       },
     }),
     async (c) => {
-      const { graph, name, budgetUsd } = c.req.valid('json');
-      const updated = await updateFlow(c.req.valid('param').id, graph, name);
+      const { graph, name, budgetUsd, alerts } = c.req.valid('json');
+      const updated = await updateFlow(c.req.valid('param').id, graph, name, { alerts: alerts && checkAlerts(alerts, alertLimits) });
       if (budgetUsd !== undefined) await setFlowBudget(updated.id, budgetUsd);
       return c.json(updated, 200);
     },
@@ -190,7 +198,14 @@ export function flowRoutes(config: Config) {
         const scope = `flow:${flowId.toLowerCase()}`;
         const run = await startRun(
           { flowId },
-          { input: body.input, budgetUsd: body.budgetUsd, trigger: { type: 'api' }, idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined },
+          {
+            input: body.input,
+            budgetUsd: body.budgetUsd,
+            tags: body.tags,
+            priority: body.priority,
+            trigger: { type: 'api' },
+            idempotency: key ? { scope, key, requestHash: requestHash(body) } : undefined,
+          },
         );
         return c.json(
           { runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` },

@@ -6,7 +6,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
 import { dryRun, rerun } from '@/lib/rerun/start-rerun';
 import { newRouter, z } from '../openapi';
-import { RunIdParams, StartedRunSchema, errors, json } from '../schemas';
+import { RunIdParams, RunPriority, RunTagsSchema, StartedRunSchema, errors, json } from '../schemas';
 
 const RerunBody = z
   .object({
@@ -15,6 +15,8 @@ const RerunBody = z
     input: z.unknown().optional().openapi({ description: "Default: the source run's input" }),
     dryRun: z.boolean().default(false),
     budgetUsd: z.number().finite().min(0).optional().openapi({ description: 'Spend cap in USD (default: the flow\'s)' }),
+    tags: RunTagsSchema.optional().openapi({ description: "The new run's tags (default: the source run's)" }),
+    priority: RunPriority.optional().openapi({ description: "The new run's priority (default: the source run's)" }),
   })
   .strict()
   .openapi('RerunRequest');

@@ -9,6 +9,7 @@ import { cancelRun, retryNode } from '@/lib/engine/start-run';
 import { answerUserTask } from '@/lib/engine/ux-gate';
 import { newRouter, z } from '../openapi';
 import { listRuns } from '@/lib/db/queries/list-runs';
+import { filterSpecFromQuery, normalizeRunFilter } from '@/lib/runs/filter';
 import { CompleteBody, OkSchema, RunIdParams, RunListQuery, RunListSchema, RunNodeParams, RunSchema, errors, json } from '../schemas';
 import { getPool } from '@/lib/db/pool';
 
@@ -22,11 +23,19 @@ export function runRoutes() {
       method: 'get',
       path: '/api/runs',
       tags,
-      summary: 'List runs, newest first (paginated)',
+      summary: 'Search runs, newest first (paginated)',
+      description:
+        'Every filter is optional; they combine with AND. Besides the parameters listed: `input.<dotted.path>=<value>` ' +
+        '(a field of the run input equals the value, compared as text) and `tag.<key>=<value>`. Pages are keyset-paginated: ' +
+        'runs started while paging never shift a page.',
       request: { query: RunListQuery },
       responses: { 200: json(RunListSchema, 'One page; pass nextCursor as cursor for the next'), ...errors(400, 401) },
     }),
-    async (c) => c.json(await listRuns(getPool(), c.req.valid('query')), 200),
+    async (c) => {
+      const { limit, cursor, ...query } = c.req.valid('query');
+      const filter = normalizeRunFilter(filterSpecFromQuery(query as Record<string, string | string[] | undefined>, ['api_key']));
+      return c.json(await listRuns(getPool(), filter, { limit, cursor }), 200);
+    },
   );
 
   for (const path of ['/api/runs/{runId}', '/api/stitch/status/{runId}']) {

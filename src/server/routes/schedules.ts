@@ -2,12 +2,12 @@
  * Schedules: start a flow at the ticks of a cron expression. `POST /api/flows/:id/schedules`
  * creates one; GET lists a flow's schedules; PATCH and DELETE `/api/flows/:id/schedules/:scheduleId`.
  * Runs they start carry `trigger: {type: "schedule", scheduleId, scheduledFor}` and the schedule's
- * `budgetUsd`, if set (docs/triggers.md).
+ * `budgetUsd`, if set, and its `tags` and `priority` (docs/triggers.md).
  */
 import { createRoute } from '@hono/zod-openapi';
 import { createSchedule, deleteSchedule, listSchedules, updateSchedule } from '@/lib/schedules/store';
 import { newRouter, z } from '../openapi';
-import { FlowIdParams, OkSchema, TriggerBudget, errors, json } from '../schemas';
+import { FlowIdParams, OkSchema, RunPriority, RunTagsSchema, TriggerBudget, errors, json } from '../schemas';
 
 const tags = ['Schedules'];
 
@@ -33,6 +33,8 @@ const CreateScheduleBody = z
     enabled: z.boolean().optional(),
     catchUp: CatchUp.optional(),
     budgetUsd: TriggerBudget.optional(),
+    tags: RunTagsSchema.optional().openapi({ description: 'Tags of every run it starts' }),
+    priority: RunPriority.optional().openapi({ description: 'Priority of every run it starts (default 0)' }),
   })
   .strict()
   .openapi('CreateSchedule');
@@ -44,6 +46,8 @@ const UpdateScheduleBody = z
     enabled: z.boolean().optional(),
     catchUp: CatchUp.optional(),
     budgetUsd: TriggerBudget.optional(),
+    tags: RunTagsSchema.optional().openapi({ description: 'Tags of the runs it starts from now on (replaces the old tags)' }),
+    priority: RunPriority.optional(),
   })
   .strict()
   .openapi('UpdateSchedule');
@@ -58,6 +62,8 @@ export const ScheduleSchema = z
     enabled: z.boolean(),
     catchUp: CatchUp,
     budgetUsd: TriggerBudget,
+    tags: RunTagsSchema,
+    priority: z.number().int(),
     nextRunAt: z.string().nullable().openapi({ description: 'The next tick (null when disabled)' }),
     lastRunAt: z.string().nullable(),
     lastRunId: z.string().nullable(),
@@ -87,6 +93,8 @@ export function scheduleRoutes() {
         enabled: body.enabled ?? true,
         catchUp: body.catchUp ?? 'none',
         budgetUsd: body.budgetUsd ?? null,
+        tags: body.tags,
+        priority: body.priority,
       });
       return c.json(schedule, 201);
     },

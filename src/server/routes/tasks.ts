@@ -21,6 +21,7 @@ import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import { completeNode, failAttempt } from '@/lib/engine/complete-node';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import { claimRemoteTasks } from '@/lib/engine/remote-tasks';
+import { fromWorker } from '@/lib/engine/worker-edge';
 import { getRemoteTask, heartbeatRemoteTask, markRemoteTaskDone, recordRemoteUsage, type RemoteTaskRow } from '@/lib/db/queries/remote-tasks';
 import { presignUpload } from '@/lib/storage/presign';
 import { newRouter, z } from '../openapi';
@@ -136,7 +137,7 @@ export function taskRoutes(config: Config, closing?: AbortSignal) {
       const { taskId } = c.req.valid('param');
       const body = c.req.valid('json');
       const task = await authorizeTask(taskId, body.token);
-      const lease = await heartbeatRemoteTask(getPool(), task.id, body.progress ?? null, body.message ?? null);
+      const lease = await heartbeatRemoteTask(getPool(), task.id, body.progress ?? null, fromWorker(body.message ?? null));
       if (!lease) throw leaseLost(task);
       return c.json({ ok: true as const, leasedUntil: lease.leasedUntil.toISOString() }, 200);
     },
@@ -154,7 +155,7 @@ export function taskRoutes(config: Config, closing?: AbortSignal) {
       if (task.state !== 'done' && !task.leaseCurrent) throw leaseLost(task);
       // authorizeTask verified the token for this task's attempt: it is not verified again.
       const result = await completeNode({ runId: task.runId, instanceId: task.instanceId, attempt: task.attempt, status: 'completed', output: body.output });
-      if (body.usage && !result.duplicate) await recordRemoteUsage(getPool(), task, body.usage);
+      if (body.usage && !result.duplicate) await recordRemoteUsage(getPool(), task, fromWorker(body.usage));
       await markRemoteTaskDone(getPool(), task.id);
       return c.json(result, 200);
     },

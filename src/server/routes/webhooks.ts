@@ -4,15 +4,18 @@
  * `X-Stitch-Signature: sha256=<hex HMAC-SHA256(secret, body)>` (GitHub's `X-Hub-Signature-256`
  * is accepted too). The JSON body becomes the run input. A trigger without a secret refuses
  * everything; a repeated `X-Stitch-Delivery` / `X-GitHub-Delivery` id starts no second run.
- * A trigger's `budgetUsd` (set at creation or by PATCH) is the budget of every run it starts.
+ * A trigger's `budgetUsd` (set at creation or by PATCH) is the budget of every run it starts; its
+ * `tags` are templates over the body (`{"customer": "{{account.id}}"}`) giving each run its tags.
  */
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import type { Config } from '@/lib/config';
 import { NotFoundError, StitchError, UnauthorizedError, ValidationError } from '@/lib/errors';
 import { startRun } from '@/lib/engine/start-run';
+import type { RunTags } from '@/lib/fair/run-tags';
+import { renderTemplate } from '@/lib/workers/transform';
 import { newRouter, z } from '../openapi';
-import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, setTriggerBudget, type Trigger } from '@/lib/db/queries/triggers';
+import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, updateTrigger, type Trigger } from '@/lib/db/queries/triggers';
 import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, UpdateTriggerBody, WebhookParams, errors, json } from '../schemas';
 import { getPool } from '@/lib/db/pool';
 
@@ -50,6 +53,21 @@ export function deliveryKey(id: string | undefined): string | undefined {
   return id.length <= 200 ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
 }
 
+/**
+ * Tags from templates over a payload (a webhook trigger's mapping): each value is a template like
+ * the transform worker's (`"{{account.id}}"`, `"org-{{org}}"`) or a constant. A tag whose template
+ * renders to nothing is left out; a rendered value is a string (numbers and booleans as text).
+ */
+function renderRunTags(templates: RunTags, payload: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, template] of Object.entries(templates)) {
+    const value = renderTemplate(template, payload);
+    if (value === undefined || value === null || value === '') continue;
+    out[name] = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+  return out;
+}
+
 export function webhookRoutes(config: Config) {
   const app = newRouter();
   const tags = ['Webhooks'];
@@ -66,7 +84,7 @@ export function webhookRoutes(config: Config) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const trigger = await createTrigger(getPool(), c.req.valid('param').id, body?.slug, body?.budgetUsd);
+      const trigger = await createTrigger(getPool(), c.req.valid('param').id, body?.slug, { budgetUsd: body?.budgetUsd, tags: body?.tags, priority: body?.priority });
       return c.json({ ...trigger, url: urlFor(trigger) }, 201);
     },
   );
@@ -93,13 +111,13 @@ export function webhookRoutes(config: Config) {
       method: 'patch',
       path: '/api/flows/{id}/triggers/{triggerId}',
       tags,
-      summary: 'Change the budget of the runs a webhook trigger starts (null: the flow\'s default)',
+      summary: 'Change the budget (null: the flow\'s default), tags or priority of the runs a webhook trigger starts',
       request: { params: TriggerParams, body: { content: { 'application/json': { schema: UpdateTriggerBody } }, required: true } },
       responses: { 200: json(TriggerSchema, 'Updated'), ...errors(400, 401, 404) },
     }),
     async (c) => {
       const { id, triggerId } = c.req.valid('param');
-      const trigger = await setTriggerBudget(getPool(), id, triggerId, c.req.valid('json').budgetUsd);
+      const trigger = await updateTrigger(getPool(), id, triggerId, c.req.valid('json'));
       return c.json({ ...trigger, url: urlFor(trigger) }, 200);
     },
   );
@@ -163,7 +181,13 @@ export function webhookRoutes(config: Config) {
     try {
       const run = await startRun(
         { flowId: trigger.flowId },
-        { input, budgetUsd: trigger.budgetUsd ?? undefined, trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId } },
+        {
+          input,
+          budgetUsd: trigger.budgetUsd ?? undefined,
+          tags: renderRunTags(trigger.tags, input),
+          priority: trigger.priority,
+          trigger: { type: 'webhook', slug, triggerId: trigger.id, deliveryId },
+        },
       );
       await recordDeliveryRun(getPool(), trigger.id, deliveryId, run.runId);
       return c.json({ runId: run.runId, versionId: run.versionId, status: run.status, statusUrl: `${config.baseUrl}/api/runs/${run.runId}` }, 202);

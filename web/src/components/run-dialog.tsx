@@ -42,7 +42,7 @@ function RunDialogBody({ flowId, inputSchema, onRun, onClose }: RunDialogProps) 
     };
     if (!flowId) return fromSchema();
     api
-      .listRuns({ flowId, limit: 1 })
+      .listRuns({ flowId }, { limit: 1 })
       .then(async ({ runs }) => {
         if (!live) return;
         const last = runs[0];

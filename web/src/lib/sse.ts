@@ -41,6 +41,57 @@ function toEvent(message: { id?: string; event?: string; data?: string }): Stitc
   }
 }
 
+type SseMessage = NonNullable<ReturnType<typeof parseSseBlock>>;
+
+/** Read a stream's messages until it ends; the messages of one network chunk come together. */
+async function readMessages(body: NonNullable<Response['body']>, onMessages: (messages: SseMessage[]) => void): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    const blocks = buffer.split(/\r?\n\r?\n/);
+    buffer = blocks.pop() ?? '';
+    const messages = blocks.map(parseSseBlock).filter((m): m is SseMessage => m !== undefined);
+    if (messages.length) onMessages(messages);
+  }
+}
+
+/**
+ * Follow a stream of JSON snapshots that ends by itself (a bulk job's progress) until `finished`
+ * says the last one arrived, or the returned function is called; a dropped stream is reopened.
+ */
+export function followSnapshots<T>(url: string, onSnapshot: (value: T) => void, finished: (value: T) => boolean): () => void {
+  const controller = new AbortController();
+  (async () => {
+    let done = false;
+    let delay = 500;
+    while (!done && !controller.signal.aborted) {
+      try {
+        const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...authHeader() }, signal: controller.signal, cache: 'no-store' });
+        if (res.status === 401) await waitForKey(true);
+        else if (res.ok && res.body) {
+          await readMessages(res.body, (messages) => {
+            for (const m of messages) {
+              if (!m.data) continue;
+              const value = JSON.parse(m.data) as T;
+              onSnapshot(value);
+              done ||= finished(value);
+            }
+          });
+        }
+      } catch {
+        // Dropped: open it again below.
+      }
+      if (done || controller.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  })();
+  return () => controller.abort();
+}
+
 /** Follow an SSE URL until the returned function is called; reconnects with `Last-Event-ID`. */
 export function followEvents(url: string, handlers: EventStreamHandlers): () => void {
   const controller = new AbortController();
@@ -56,24 +107,15 @@ export function followEvents(url: string, handlers: EventStreamHandlers): () => 
     }
     if (!res.ok || !res.body) throw new Error(`event stream answered HTTP ${res.status}`);
     handlers.onConnection?.('open');
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      const blocks = buffer.split(/\r?\n\r?\n/);
-      buffer = blocks.pop() ?? '';
+    await readMessages(res.body, (messages) => {
       const events: StitchEvent[] = [];
-      for (const block of blocks) {
-        const message = parseSseBlock(block);
-        if (!message) continue;
+      for (const message of messages) {
         if (message.id) lastId = message.id;
         const event = toEvent(message);
         if (event) events.push(event);
       }
       if (events.length) handlers.onEvents(events);
-    }
+    });
   }
 
   (async () => {

@@ -226,7 +226,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
     const graph = fromFlow(nodes, edges);
     try {
       let id = flowId;
-      let saved: { version?: number };
+      let saved: { version?: number; unchanged?: boolean };
       if (id) {
         saved = await api.updateFlow(id, graph, flow && name !== flow.name ? name : undefined);
         setFlow((f) => (f ? { ...f, name } : f));
@@ -242,7 +242,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
       setIssues([]);
       setDirty(false);
       setSavedAt(Date.now());
-      toast.show(saved.version ? `Saved version ${saved.version}` : 'Saved', 'success');
+      toast.show(saved.unchanged ? `No changes: still version ${saved.version}` : saved.version ? `Saved version ${saved.version}` : 'Saved', 'success');
       return id;
     } catch (e) {
       if (e instanceof ApiError && e.details.length) {

@@ -10,7 +10,7 @@ import { timeAgo, usd } from '../lib/format';
 import { href, navigate } from '../router';
 import type { FlowSummary } from '../types';
 
-type LastRun = { id: string; status: RunStatus; createdAt: string; costUsd?: number } | null;
+type LastRun = { id: string; status: RunStatus; createdAt: string; costUsd?: number; costMock?: true } | null;
 
 export function FlowsListPage() {
   const toast = useToast();
@@ -166,9 +166,13 @@ export function FlowsListPage() {
                       <a href={href.run(last.id)} className="run-link">
                         <StatusBadge status={last.status} /> <span className="muted small">{timeAgo(last.createdAt)}</span>
                         {typeof last.costUsd === 'number' && last.costUsd > 0 && (
-                          <span className="node-cost" data-testid="flow-last-cost">
+                          <span
+                            className="node-cost"
+                            data-testid="flow-last-cost"
+                            title={last.costMock ? 'Estimate: mock workers, priced as the real calls would be' : 'What the vendors billed for this run'}
+                          >
                             {' '}
-                            {usd(last.costUsd)}
+                            {last.costMock ? `≈${usd(last.costUsd)} est.` : usd(last.costUsd)}
                           </span>
                         )}
                       </a>

@@ -29,6 +29,7 @@ import { useWorkerDefs } from '../lib/use-workers';
 import { href } from '../router';
 import type { RunDetail } from '../types';
 import type { NodeProvenance } from '../lib/overlay-store';
+import { RunTags } from '../components/run-tags';
 
 export function RunPage({ runId }: { runId: string }) {
   return (
@@ -172,8 +173,8 @@ function RunViewPage({ runId }: { runId: string }) {
             </a>
           )}
           {detail?.cost && (detail.cost.usd > 0 || detail.cost.savedUsd > 0) && (
-            <span className="tag" data-testid="run-cost" title={detail.cost.mock ? 'Mock usage, priced as the real calls would be' : 'What the vendors billed for this run'}>
-              {usd(detail.cost.usd)}
+            <span className="tag" data-testid="run-cost" title={detail.cost.mock ? 'Estimate: mock workers, priced as the real calls would be' : 'What the vendors billed for this run'}>
+              {detail.cost.mock ? `≈${usd(detail.cost.usd)} est.` : usd(detail.cost.usd)}
               {detail.cost.savedUsd > 0 && <span data-testid="run-saved"> · saved {usd(detail.cost.savedUsd)}</span>}
             </span>
           )}
@@ -183,6 +184,7 @@ function RunViewPage({ runId }: { runId: string }) {
             </a>
           )}
           <StatusBadge status={status} testId="run-status" />
+          <RunTags tags={detail?.tags} priority={detail?.priority} />
           {versionNumber !== undefined && detail?.flowId && (
             <a className="tag" href={href.version(detail.flowId, detail.versionId)} title="The version this run is pinned to">
               v{versionNumber}

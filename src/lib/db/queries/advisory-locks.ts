@@ -11,3 +11,8 @@ export async function lockSession(db: Queryable, key: number): Promise<void> {
 export async function unlockSession(db: Queryable, key: number): Promise<void> {
   await db.query('SELECT pg_advisory_unlock($1)', [key]);
 }
+
+/** A transaction-level advisory lock: held until the caller's transaction ends. */
+export async function lockTransaction(db: Queryable, key: number): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1)', [key]);
+}

@@ -2,7 +2,7 @@
  * Flows and their immutable versions: summaries, versions, and the inserts a save makes (the
  * compile and the reference checks come first, in src/lib/engine/flows.ts).
  */
-import type { ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
+import type { AlertSpec, ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, VisualGraph } from '@/types/stitch';
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
@@ -60,14 +60,14 @@ export async function listFlows(db: Queryable): Promise<FlowSummary[]> {
   return rows.map(toSummary);
 }
 
-export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null }> {
-  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null }>(
-    `SELECT s.*, v.visual_graph FROM (${SUMMARY_SQL} AND f.id = $1) s
+export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null; alerts: AlertSpec[] }> {
+  const { rows } = await db.query<SummaryDbRow & { visual_graph: VisualGraph | null; alerts: AlertSpec[] }>(
+    `SELECT s.*, v.visual_graph, (SELECT alerts FROM stitch_flows WHERE id = s.id) AS alerts FROM (${SUMMARY_SQL} AND f.id = $1) s
      LEFT JOIN stitch_flow_versions v ON v.id = s.current_version_id`,
     [flowIdOrThrow(flowId)],
   );
   if (!rows[0]) throw new NotFoundError(`Flow ${flowId}`);
-  return { ...toSummary(rows[0]), graph: rows[0].visual_graph };
+  return { ...toSummary(rows[0]), graph: rows[0].visual_graph, alerts: rows[0].alerts };
 }
 
 export async function findFlowByName(db: Queryable, name: string): Promise<FlowSummary | undefined> {
@@ -117,6 +117,30 @@ export async function insertFlow(db: Queryable, name: string, graph: unknown, co
 export async function lockFlow(db: Queryable, flowId: string): Promise<void> {
   const flow = await db.query('SELECT id FROM stitch_flows WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [flowIdOrThrow(flowId)]);
   if (!flow.rows[0]) throw new NotFoundError(`Flow ${flowId}`);
+}
+
+/**
+ * The flow's current version when it holds exactly this graph — the same visual graph (positions
+ * included) and the same compiled graph, compared as jsonb (key order and spacing do not count) —
+ * else undefined: a save that would change nothing finds it and creates no version.
+ */
+export async function currentVersionIfSame(
+  db: Queryable,
+  flowId: string,
+  graph: unknown,
+  compiled: ExecutionGraph,
+): Promise<{ versionId: string; version: number } | undefined> {
+  const { rows } = await db.query<{ id: string; version: number }>(
+    `SELECT v.id, v.version FROM stitch_flows f JOIN stitch_flow_versions v ON v.id = f.current_version_id
+     WHERE f.id = $1 AND v.visual_graph = $2::jsonb AND v.execution_graph = $3::jsonb`,
+    [flowId, JSON.stringify(graph), JSON.stringify(compiled)],
+  );
+  return rows[0] && { versionId: rows[0].id, version: rows[0].version };
+}
+
+/** Rename a flow without a new version. */
+export async function renameFlow(db: Queryable, flowId: string, name: string): Promise<void> {
+  await db.query('UPDATE stitch_flows SET name = $2, updated_at = now() WHERE id = $1 AND name IS DISTINCT FROM $2', [flowId, name]);
 }
 
 /** The flow's next version becomes its current one (and the flow is renamed when `name` is given). */

@@ -1,51 +1,89 @@
 /**
- * One page of runs, newest first, keyset-paginated on (created_at, id): a page never skips or
- * repeats a run however many runs start meanwhile. The cursor is opaque to clients.
+ * The run search: one page of runs matching a filter (src/lib/runs/filter.ts), newest first,
+ * keyset-paginated on (created_at, id) — a page never skips or repeats a run however many runs
+ * start meanwhile (keyset-cursor.ts). The same WHERE clause counts and selects runs
+ * for bulk actions.
+ *
+ * Which index answers which filter (0028_run_search.sql; plans in docs/operations.md):
+ * created_at alone → stitch_runs_created_idx, walked backwards until a page is full; flowId,
+ * status, flowId+status, trigger → a btree led by that column and ending in (created_at, id), so
+ * the page is still read in order; input and tag → GIN containment (jsonb_path_ops); error →
+ * trigram GIN where pg_trgm is installed; costAbove → a partial index on runs that spent
+ * anything; finished* → stitch_runs_finished_idx. The planner combines them (BitmapAnd) and
+ * sorts the few rows left when a rare condition is the selective one.
  */
-import type { RunRow, RunStatus } from '@/types/stitch';
+import type { RunRow } from '@/types/stitch';
+import type { RunFilter } from '@/lib/runs/filter';
 import type { Queryable } from './queryable';
-import { isUuid, toRunRow } from '@/lib/db/rows';
-import { ValidationError } from '@/lib/errors';
+import { toRunRow } from '@/lib/db/rows';
+import { createdKey, keysetAfter, pageOf } from './keyset-cursor';
 
-export interface RunListFilter {
-  flowId?: string;
-  status?: RunStatus;
-  limit: number;
-  cursor?: string;
+export interface RunListPage {
+  runs: Array<RunRow & { costUsd: number }>;
+  nextCursor: string | null;
 }
 
-// The cursor keeps created_at in exact epoch microseconds: an ISO string's milliseconds would
-// skip or repeat runs created within the same millisecond.
-function encodeCursor(createdKey: string, id: string): string {
-  return Buffer.from(JSON.stringify([createdKey, id])).toString('base64url');
-}
+/** `{a: {b: value}}` for path [a, b]. */
+const nest = (path: string[], value: unknown): unknown => path.reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
 
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && /^\d{1,17}$/.test(String(value[0])) && isUuid(String(value[1]))) {
-      return [String(value[0]), String(value[1])];
-    }
-  } catch {
-    // fall through: a cursor that does not decode is the caller's mistake
+/** `%text%` for ILIKE, with the pattern characters of `text` taken literally. */
+const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * The WHERE clause of a filter over `stitch_runs r`, appending its values to `params`. Every
+ * value is a parameter; only the shape of the clause depends on which fields are set.
+ */
+export function runFilterWhere(filter: RunFilter, params: unknown[]): string {
+  const p = (value: unknown) => `$${params.push(value)}`;
+  const where: string[] = [];
+  if (filter.ids) where.push(`r.id = ANY(${p(filter.ids)}::uuid[])`);
+  if (filter.flowId) where.push(`r.flow_id = ${p(filter.flowId)}::uuid`);
+  if (filter.status) where.push(filter.status.length === 1 ? `r.status = ${p(filter.status[0])}` : `r.status = ANY(${p(filter.status)}::text[])`);
+  if (filter.trigger) {
+    where.push(filter.trigger.length === 1 ? `(r.trigger ->> 'type') = ${p(filter.trigger[0])}` : `(r.trigger ->> 'type') = ANY(${p(filter.trigger)}::text[])`);
   }
-  throw new ValidationError('The cursor is not valid: pass the nextCursor of a previous page.', [
-    { code: 'invalid_cursor', field: 'cursor', message: 'not a cursor returned by this API' },
-  ]);
+  if (filter.createdAfter) where.push(`r.created_at >= ${p(filter.createdAfter)}`);
+  if (filter.createdBefore) where.push(`r.created_at < ${p(filter.createdBefore)}`);
+  if (filter.finishedAfter) where.push(`r.finished_at >= ${p(filter.finishedAfter)}`);
+  if (filter.finishedBefore) where.push(`r.finished_at < ${p(filter.finishedBefore)}`);
+  if (filter.costAbove !== undefined) where.push(`r.cost_usd > ${p(filter.costAbove)}`);
+  if (filter.costBelow !== undefined) where.push(`r.cost_usd < ${p(filter.costBelow)}`);
+  if (filter.error) where.push(`r.error ILIKE ${p(containsPattern(filter.error))}`);
+  // Containment, one OR-branch per JSON value the text may stand for: GIN answers each branch.
+  for (const c of filter.input ?? []) {
+    where.push(`(${c.matches.map((m) => `r.input @> ${p(JSON.stringify(nest(c.path, m)))}::jsonb`).join(' OR ')})`);
+  }
+  if (filter.tag) where.push(`r.tags @> ${p(JSON.stringify(filter.tag))}::jsonb`);
+  return where.length ? where.join(' AND ') : 'true';
 }
 
-export async function listRuns(db: Queryable, filter: RunListFilter): Promise<{ runs: RunRow[]; nextCursor: string | null }> {
-  const after = filter.cursor ? decodeCursor(filter.cursor) : null;
-  const { rows } = await db.query(
-    `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_key FROM stitch_runs
-     WHERE ($1::uuid IS NULL OR flow_id = $1)
-       AND ($2::text IS NULL OR status = $2)
-       AND ($3::bigint IS NULL OR (created_at, id) < ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::uuid))
-     ORDER BY created_at DESC, id DESC
-     LIMIT $5`,
-    [filter.flowId ?? null, filter.status ?? null, after?.[0] ?? null, after?.[1] ?? null, filter.limit + 1],
+/** The page statement: the filter, the keyset after the cursor, newest first, one row more than the page. */
+export function runPageQuery(filter: RunFilter, page: { limit: number; cursor?: string }): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const where = runFilterWhere(filter, values);
+  const keyset = keysetAfter(page.cursor, values, 'r');
+  return {
+    text: `SELECT r.*, ${createdKey('r')} FROM stitch_runs r
+     WHERE ${where}${keyset}
+     ORDER BY r.created_at DESC, r.id DESC
+     LIMIT $${values.push(page.limit + 1)}`,
+    values,
+  };
+}
+
+export async function listRuns(db: Queryable, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<RunListPage> {
+  const { rows } = await db.query(runPageQuery(filter, page));
+  const { rows: runs, nextCursor } = pageOf(rows, page.limit);
+  return { runs: runs.map((r) => ({ ...toRunRow(r), costUsd: Number(r.cost_usd) })), nextCursor };
+}
+
+/** How many runs match, counting at most `atMost` (a count past the bulk cap is not needed exactly). */
+export async function countRuns(db: Queryable, filter: RunFilter, atMost: number): Promise<number> {
+  const params: unknown[] = [];
+  const where = runFilterWhere(filter, params);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM stitch_runs r WHERE ${where} LIMIT $${params.push(atMost)}) matched`,
+    params,
   );
-  const page = rows.slice(0, filter.limit);
-  const last = page[page.length - 1];
-  return { runs: page.map(toRunRow), nextCursor: rows.length > filter.limit ? encodeCursor(last.created_key, last.id) : null };
+  return rows[0].n;
 }

@@ -16,6 +16,9 @@ export interface ScheduleFields {
   catchUp: ScheduleCatchUp;
   /** Spend cap in USD of every run it starts; absent or null: the flow's default. */
   budgetUsd?: number | null;
+  /** Tags and priority of every run it starts (checked by the caller); absent: none, 0. */
+  tags?: Record<string, string>;
+  priority?: number;
 }
 
 interface ScheduleDbRow {
@@ -27,6 +30,8 @@ interface ScheduleDbRow {
   enabled: boolean;
   catch_up: ScheduleCatchUp;
   budget_usd: number | null;
+  tags: Record<string, string>;
+  priority: number;
   next_run_at: Date | null;
   last_run_at: Date | null;
   last_run_id: string | null;
@@ -43,6 +48,8 @@ const toSchedule = (r: ScheduleDbRow): Schedule => ({
   enabled: r.enabled,
   catchUp: r.catch_up,
   budgetUsd: r.budget_usd,
+  tags: r.tags,
+  priority: r.priority,
   nextRunAt: iso(r.next_run_at),
   lastRunAt: iso(r.last_run_at),
   lastRunId: r.last_run_id,
@@ -65,12 +72,13 @@ const REMOVE_JOB = `(SELECT count(graphile_worker.remove_job(j.key)) FROM graphi
 export async function insertSchedule(db: Queryable, flowId: string, fields: ScheduleFields, next: Date | null): Promise<Schedule> {
   const { rows } = await db.query<ScheduleDbRow>(
     `WITH s AS (
-       INSERT INTO stitch_schedules (flow_id, cron, timezone, input, enabled, catch_up, next_run_at, budget_usd)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $9) RETURNING *
+       INSERT INTO stitch_schedules (flow_id, cron, timezone, input, enabled, catch_up, next_run_at, budget_usd, tags, priority)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $9, $10::jsonb, $11) RETURNING *
      )
      SELECT s.*, CASE WHEN s.next_run_at IS NOT NULL THEN ${PLACE_JOB.replaceAll('$tick', '$8')} END AS job FROM s`,
     // $8 repeats $7 as text: one parameter cannot be both timestamptz and the payload's exact ISO text.
-    [flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), iso(next), fields.budgetUsd ?? null],
+    [flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), iso(next), fields.budgetUsd ?? null,
+     JSON.stringify(fields.tags ?? {}), fields.priority ?? 0],
   );
   return toSchedule(rows[0]);
 }
@@ -105,13 +113,15 @@ export async function updateSchedule(
 ): Promise<Schedule | undefined> {
   const { rows } = await db.query<ScheduleDbRow>(
     `WITH s AS (
-       UPDATE stitch_schedules SET cron = $3, timezone = $4, input = $5::jsonb, enabled = $6, catch_up = $7, next_run_at = $8, budget_usd = $11, updated_at = now()
+       UPDATE stitch_schedules SET cron = $3, timezone = $4, input = $5::jsonb, enabled = $6, catch_up = $7, next_run_at = $8, budget_usd = $11,
+                                  tags = $12::jsonb, priority = $13, updated_at = now()
        WHERE id = $1 AND flow_id = $2 RETURNING *
      )
      SELECT s.*,
             CASE WHEN NOT $9 THEN NULL WHEN s.next_run_at IS NOT NULL THEN ${PLACE_JOB.replaceAll('$tick', '$10')}::text ELSE ${REMOVE_JOB}::text END AS job
      FROM s`,
-    [scheduleId, flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), retime, iso(next), fields.budgetUsd ?? null],
+    [scheduleId, flowId, fields.cron, fields.timezone, JSON.stringify(fields.input ?? {}), fields.enabled, fields.catchUp, iso(next), retime, iso(next), fields.budgetUsd ?? null,
+     JSON.stringify(fields.tags ?? {}), fields.priority ?? 0],
   );
   return rows[0] && toSchedule(rows[0]);
 }
@@ -141,4 +151,16 @@ export async function advanceSchedule(db: Queryable, scheduleId: string, tick: D
      FROM s`,
     [scheduleId, tick, next, runId, iso(next)],
   );
+}
+
+/**
+ * Place the tick job of every enabled schedule with a next tick (after `stitch import-data`, whose
+ * rows arrive without their queue jobs). A tick already past is late, and its catchUp decides.
+ */
+export async function placeAllScheduleTicks(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ id: string; next_run_at: Date }>('SELECT id, next_run_at FROM stitch_schedules WHERE enabled AND next_run_at IS NOT NULL');
+  for (const r of rows) {
+    await db.query(`SELECT ${PLACE_JOB.replaceAll('$tick', '$2')} FROM stitch_schedules s WHERE s.id = $1`, [r.id, iso(r.next_run_at)]);
+  }
+  return rows.length;
 }

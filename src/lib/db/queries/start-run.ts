@@ -32,11 +32,15 @@ export interface NewRun {
   rerun?: RerunPlan;
   /** Null: the flow's own budget, if any (a child run: the smaller of the two). */
   budgetUsd: number | null;
+  /** Checked tags; null: a child run's parent's, else none. */
+  tags: Record<string, string> | null;
+  /** Null: a child run's parent's, else 0. */
+  priority: number | null;
 }
 
 /**
- * One statement: the run, its entry instances, their jobs, the events and the idempotency key
- * commit together. Two concurrent starts with one key: the second fails on the key's primary key
+ * One statement: the run, its entry instances, their jobs, the events, the idempotency key and
+ * the checks of its flow's `run.slower_than` alerts commit together. Two concurrent starts with one key: the second fails on the key's primary key
  * (23505) and its run rolls back with it. A child run that exists already for its parent attempt
  * inserts nothing: undefined.
  */
@@ -44,13 +48,16 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
   const { rows } = await db.query<{ id: string }>(
     `WITH run AS (
        INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
-                                parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd)
+                                parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd,
+                                tags, priority)
        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
                -- A child run: the smaller of what is left of its parent's budget and its flow's own.
                CASE WHEN $9::uuid IS NULL THEN coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1))
-                    ELSE least($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)) END)
+                    ELSE least($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)) END,
+               coalesce($16::jsonb, (SELECT p.tags FROM stitch_runs p WHERE p.id = $9), '{}'),
+               coalesce($17::int, (SELECT p.priority FROM stitch_runs p WHERE p.id = $9), 0))
        ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
-       RETURNING id
+       RETURNING id, priority
      ), entry AS (
        INSERT INTO stitch_node_runs (run_id, instance_id, node_id, status)
        SELECT run.id, n, n, 'pending' FROM run, unnest($5::text[]) AS n
@@ -62,12 +69,15 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
        SELECT $6, $7, $8, run.id FROM run WHERE $7::text IS NOT NULL
      )
      SELECT run.id,
-            stitch_enqueue_execute(run.id, $2, list.instances, NULL) AS enqueued,
+            stitch_enqueue_execute(run.id, $2, list.instances, stitch_priority_run_at(run.priority)) AS enqueued,
             stitch_emit(run.id, jsonb_build_array(jsonb_build_object('type', 'run:created', 'payload',
               jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid) || CASE WHEN $9::uuid IS NULL THEN '{}'::jsonb
                 ELSE jsonb_build_object('parentRunId', $9::uuid, 'parentInstanceId', $10::text) END))
               || (SELECT coalesce(jsonb_agg(jsonb_build_object('instanceId', x ->> 'i', 'type', 'node:pending',
-                    'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event
+                    'payload', jsonb_build_object('attempt', 1))), '[]') FROM jsonb_array_elements(list.instances) x)) AS event,
+            -- run.slower_than alerts (0027_alerts.sql): their checks, placed with the run.
+            (SELECT stitch_arm_slow_alerts(run.id, f.alerts) FROM stitch_flows f
+             WHERE f.id = $1 AND f.alerts @? '$[*] ? (@.on == "run.slower_than")') AS slow_alerts
      FROM run, list`,
     [
       run.flowId,
@@ -85,6 +95,8 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
       run.rerun?.of ?? null,
       run.rerun ? JSON.stringify(run.rerun) : null,
       run.budgetUsd,
+      run.tags === null ? null : JSON.stringify(run.tags),
+      run.priority,
     ],
   );
   return rows[0]?.id;

@@ -1,12 +1,15 @@
 /**
- * Webhook triggers (table from migration 0003): a slug that starts a flow, its signing secret, and
- * the budget of the runs it starts (0018; null: the flow's default).
+ * Webhook triggers (table from migration 0003): a slug that starts a flow, its signing secret, the
+ * budget of the runs it starts (0018; null: the flow's default), and their tags — templates over
+ * the delivery's payload — and priority (0021).
  */
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from './queryable';
 import { getFlow } from './flows';
 import { isUuid, iso } from '@/lib/db/rows';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
+import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
+import { runtimeConfig } from '@/lib/runtime';
 import { ConflictError, NotFoundError } from '@/lib/errors';
 
 export interface Trigger {
@@ -15,8 +18,18 @@ export interface Trigger {
   slug: string;
   /** Spend cap in USD of every run it starts (null: the flow's default). */
   budgetUsd: number | null;
+  /** Tag templates over the payload (`{"customer": "{{account.id}}"}`) of every run it starts. */
+  tags: Record<string, string>;
+  priority: number;
   createdAt: string;
   lastUsedAt: string | null;
+}
+
+/** What a trigger gives the runs it starts; each field left out keeps its value (none, on creation). */
+export interface TriggerSettings {
+  budgetUsd?: number | null;
+  tags?: Record<string, string>;
+  priority?: number;
 }
 
 export interface TriggerWithSecret extends Trigger {
@@ -29,6 +42,8 @@ interface TriggerDbRow {
   slug: string;
   secret: string | null;
   budget_usd: number | null;
+  tags: Record<string, string>;
+  priority: number;
   created_at: Date;
   last_used_at: Date | null;
 }
@@ -38,20 +53,22 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
   flowId: r.flow_id,
   slug: r.slug,
   budgetUsd: r.budget_usd,
+  tags: r.tags,
+  priority: r.priority,
   createdAt: r.created_at.toISOString(),
   lastUsedAt: iso(r.last_used_at),
 });
 
 /** Create a trigger with a fresh 256-bit secret (returned here and never again). */
-export async function createTrigger(db: Queryable, flowId: string, slug?: string, budgetUsd: number | null = null): Promise<Trigger & { secret: string }> {
-  checkBudgetUsd(budgetUsd);
+export async function createTrigger(db: Queryable, flowId: string, slug?: string, settings: TriggerSettings = {}): Promise<Trigger & { secret: string }> {
+  const { budgetUsd = null, tags, priority } = checkSettings(settings);
   await getFlow(db, flowId);
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
     const { rows } = await db.query<TriggerDbRow>(
-      'INSERT INTO stitch_triggers (flow_id, slug, secret, budget_usd) VALUES ($1, $2, $3, $4) RETURNING *',
-      [flowId, chosen, secret, budgetUsd],
+      'INSERT INTO stitch_triggers (flow_id, slug, secret, budget_usd, tags, priority) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING *',
+      [flowId, chosen, secret, budgetUsd, JSON.stringify(tags ?? {}), priority ?? 0],
     );
     return { ...toTrigger(rows[0]), secret };
   } catch (error) {
@@ -69,13 +86,25 @@ export async function listTriggers(db: Queryable, flowId: string): Promise<Trigg
   return rows.map(toTrigger);
 }
 
-/** Set (or, with null, clear) the budget of the runs a trigger starts from now on. */
-export async function setTriggerBudget(db: Queryable, flowId: string, triggerId: string, budgetUsd: number | null): Promise<Trigger> {
-  checkBudgetUsd(budgetUsd);
+/** The one check of what a trigger gives its runs (the CLI does not pass the API's schema). */
+function checkSettings(settings: TriggerSettings): TriggerSettings {
+  if (settings.budgetUsd !== undefined) checkBudgetUsd(settings.budgetUsd);
+  return {
+    budgetUsd: settings.budgetUsd,
+    tags: settings.tags === undefined ? undefined : checkRunTags(settings.tags, runtimeConfig().limits.runTags),
+    priority: checkPriority(settings.priority),
+  };
+}
+
+/** Change what a trigger gives the runs it starts from now on (a budget of null clears it). */
+export async function updateTrigger(db: Queryable, flowId: string, triggerId: string, settings: TriggerSettings): Promise<Trigger> {
+  const { budgetUsd, tags, priority } = checkSettings(settings);
   if (!isUuid(flowId) || !isUuid(triggerId)) throw new NotFoundError(`Trigger ${triggerId}`);
   const { rows } = await db.query<TriggerDbRow>(
-    'UPDATE stitch_triggers SET budget_usd = $3 WHERE id = $1 AND flow_id = $2 AND deleted_at IS NULL RETURNING *',
-    [triggerId, flowId, budgetUsd],
+    `UPDATE stitch_triggers
+     SET budget_usd = CASE WHEN $4 THEN $3 ELSE budget_usd END, tags = coalesce($5::jsonb, tags), priority = coalesce($6, priority)
+     WHERE id = $1 AND flow_id = $2 AND deleted_at IS NULL RETURNING *`,
+    [triggerId, flowId, budgetUsd ?? null, budgetUsd !== undefined, tags === undefined ? null : JSON.stringify(tags), priority ?? null],
   );
   if (!rows[0]) throw new NotFoundError(`Trigger ${triggerId}`);
   return toTrigger(rows[0]);

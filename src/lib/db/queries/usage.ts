@@ -30,19 +30,20 @@ export async function readRunCostSettings(db: Queryable, runId: string): Promise
 
 /**
  * USD spent by each of these runs, its sub-flows' runs included (a parent's spend covers its
- * children's, at any depth: stitch_runs_parent_idx); runs with no usage are left out.
+ * children's, at any depth: stitch_runs_parent_idx), and whether mock workers reported any of it;
+ * runs with no usage are left out.
  */
-export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number }>> {
-  const { rows } = await db.query<{ run_id: string; usd: number }>(
+export async function sumSpendByRun(db: Queryable, runIds: string[]): Promise<Array<{ runId: string; usd: number; mock: boolean }>> {
+  const { rows } = await db.query<{ run_id: string; usd: number; mock: boolean }>(
     `WITH RECURSIVE tree AS (
        SELECT id, id AS root FROM stitch_runs WHERE id = ANY($1::uuid[])
        UNION ALL
        SELECT r.id, t.root FROM stitch_runs r JOIN tree t ON r.parent_run_id = t.id
      )
-     SELECT t.root AS run_id, sum(u.usd) AS usd FROM tree t JOIN stitch_node_usage u ON u.run_id = t.id GROUP BY t.root`,
+     SELECT t.root AS run_id, sum(u.usd) AS usd, bool_or(u.mock) AS mock FROM tree t JOIN stitch_node_usage u ON u.run_id = t.id GROUP BY t.root`,
     [runIds],
   );
-  return rows.map((r) => ({ runId: r.run_id, usd: Number(r.usd) }));
+  return rows.map((r) => ({ runId: r.run_id, usd: Number(r.usd), mock: r.mock }));
 }
 
 /** What the sub-flow runs started by each `flow` node instance of a run spent (theirs and their own children's). */
@@ -82,16 +83,23 @@ export async function readUsageSubject(db: Queryable, runId: string, instanceId:
   return rows[0] && { workerType: rows[0].worker_type, attempt: rows[0].attempt };
 }
 
-/** Record priced usage items (`[{unit, quantity, usd, mock}]` as JSON) against one attempt. */
+/**
+ * Record priced usage items (`[{unit, quantity, usd, mock}]` as JSON) against one attempt, and add
+ * them to the run's `cost_usd` (what the run search filters on) in the same statement.
+ */
 export async function insertUsage(
   db: Queryable,
   attempt: { runId: string; instanceId: string; attempt: number; workerType: string | null },
   itemsJson: string,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
-     SELECT $1, $2, $3, $4, u.unit, u.quantity, u.usd, u.mock
-     FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)`,
+    `WITH items AS (SELECT * FROM jsonb_to_recordset($5::jsonb) AS u(unit text, quantity float8, usd float8, mock boolean)),
+     recorded AS (
+       INSERT INTO stitch_node_usage (run_id, instance_id, attempt, worker_type, unit, quantity, usd, mock)
+       SELECT $1, $2, $3, $4, unit, quantity, usd, mock FROM items
+     )
+     UPDATE stitch_runs SET cost_usd = cost_usd + (SELECT coalesce(sum(usd), 0) FROM items)
+     WHERE id = $1 AND EXISTS (SELECT 1 FROM items WHERE usd <> 0)`,
     [attempt.runId, attempt.instanceId, attempt.attempt, attempt.workerType, itemsJson],
   );
 }

@@ -173,6 +173,25 @@ describe('in a scratch copy of the project', () => {
     }
   });
 
+  it('runs that flow in real mode with in-process `stitch run` and no server: the run serves its callbacks (issue 25.1)', async () => {
+    const port = await freePort();
+    const env = { DATABASE_URL: db.url, PORT: String(port), STITCH_BASE_URL: `http://127.0.0.1:${port}`, STITCH_LOG_LEVEL: 'error', MY_ASYNC_WORKER_API_KEY: 'anything' };
+    const vendorPort = await freePort();
+    const vendor = spawnIn(scratch.dir, ['fake-vendor', 'test/fake-vendors/my-async-worker.ts', '--port', String(vendorPort)], env);
+    try {
+      await vendor.waitFor(/Fake vendor at http:\/\/127\.0\.0\.1:\d+/);
+      // The guide's flow file, pointed at this test's vendor port instead of 4010.
+      scratch.write('real-mode-local.json', scratch.read('examples/my-async-worker.json').replace('127.0.0.1:4010', `127.0.0.1:${vendorPort}`));
+      const out = runIn(scratch.dir, process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'run', 'real-mode-local.json'], env);
+      expect(out).toContain('this process serves the callbacks of its async nodes');
+      expect(out).toContain('Run completed');
+      expect(out).toContain('"result": "done: hello vendor"');
+      expect(vendor.output()).toContain('POST /v1/my-async-worker');
+    } finally {
+      await vendor.stop();
+    }
+  });
+
   it('runs the Weather example and the my-worker flow with `stitch run`, as Step 8 says', () => {
     const env = { DATABASE_URL: db.url, STITCH_LOG_LEVEL: 'error', WEATHER_API_KEY: '', MY_WORKER_API_KEY: '' };
     const weather = runIn(scratch.dir, process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'run', 'examples/weather.json'], env);

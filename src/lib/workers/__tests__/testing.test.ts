@@ -136,6 +136,38 @@ describe('runWorker', () => {
     expect(run.output).toEqual({ prompt: 'p', url: 'f.mp4' });
   });
 
+  it('awaits an async parseCallback; a webhook with only the job id ({reply, pollNow}) runs poll() now (issue 25.4)', async () => {
+    const polled: unknown[] = [];
+    class IdOnly implements IWorker {
+      async execute(runId: string, nodeId: string, _c: NodeConfig, input: any) {
+        buildCallbackUrl(runId, nodeId);
+        await updateNodeState(runId, nodeId, { status: 'running', output: { ...input, jobId: 'j-5' } });
+      }
+      async parseCallback(body: any): Promise<WorkerCallback | { reply: unknown; pollNow?: boolean }> {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (body.lookupFails) throw new Error('vendor lookup timed out');
+        if (body.garbage) throw new ValidationError('no transcript_id');
+        return body.status === 'error' ? { status: 'failed', error: body.error } : { reply: { ok: true }, pollNow: true };
+      }
+      async poll(_r: string, _n: string, _c: NodeConfig, stored: any): Promise<PollResult> {
+        polled.push(stored);
+        return { status: 'completed', output: { text: `transcript of ${stored.jobId}` } };
+      }
+    }
+    const run = await runWorker(IdOnly, { input: { prompt: 'p' }, definition: definition('async') });
+    // An async adapter's own failure is not the body's fault: 503, so the vendor retries.
+    await expect(run.deliverCallback({ lookupFails: true })).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('vendor lookup timed out') });
+    await expect(run.deliverCallback({ garbage: true })).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringContaining('not understood') });
+    expect(run.status).toBe('running');
+    expect(await run.deliverCallback({ transcript_id: 'j-5', status: 'completed' })).toEqual({ reply: { ok: true } });
+    expect(polled).toEqual([{ prompt: 'p', n: 2, jobId: 'j-5' }]);
+    expect(run).toMatchObject({ status: 'completed', output: { prompt: 'p', n: 2, jobId: 'j-5', text: 'transcript of j-5' } });
+
+    const failed = await runWorker(IdOnly, { input: { prompt: 'p' }, definition: definition('async') });
+    await failed.deliverCallback({ status: 'error', error: 'audio unreadable' });
+    expect(failed).toMatchObject({ status: 'failed', error: 'audio unreadable' });
+  });
+
   it('delivers scheduled callbacks (async mock mode) with runScheduled', async () => {
     const run = await runWorker(
       {
@@ -190,6 +222,45 @@ describe('startFakeVendor', () => {
         'PUT /v1/any "raw"',
         'POST /nope ""',
       ]);
+    } finally {
+      await vendor.close();
+    }
+  });
+
+  it('matches path parameters (issue 25.2): exact keys first, then `:name` segments in request.params', async () => {
+    const vendor = await startFakeVendor({
+      'GET /v2/transcript/:id': (req) => ({ json: { id: req.params.id, status: 'completed' } }),
+      'GET /v2/transcript/latest': { json: { id: 'the latest' } },
+      '/v1/jobs/:job/files/:file': (req) => ({ json: req.params }),
+    });
+    try {
+      expect(await (await fetch(`${vendor.url}/v2/transcript/fv-1`)).json()).toEqual({ id: 'fv-1', status: 'completed' });
+      expect(await (await fetch(`${vendor.url}/v2/transcript/latest`)).json()).toEqual({ id: 'the latest' });
+      expect(await (await fetch(`${vendor.url}/v1/jobs/j%201/files/a.txt`, { method: 'DELETE' })).json()).toEqual({ job: 'j 1', file: 'a.txt' });
+      expect((await fetch(`${vendor.url}/v2/transcript/fv-1`, { method: 'POST' })).status).toBe(404); // the method is part of the key
+      expect((await fetch(`${vendor.url}/v2/transcript/`)).status).toBe(404); // an empty segment is no id
+      expect((await fetch(`${vendor.url}/v2/transcript/a/b`)).status).toBe(404);
+      expect(vendor.requests[0].params).toEqual({ id: 'fv-1' });
+    } finally {
+      await vendor.close();
+    }
+  });
+
+  it('tells onError of a route that throws, answers 500 and keeps serving', async () => {
+    const errors: string[] = [];
+    const vendor = await startFakeVendor(
+      {
+        'POST /boom': () => {
+          throw new Error('route bug');
+        },
+        'GET /ok': { json: { ok: true } },
+      },
+      { onError: (error, request) => errors.push(`${request.path}: ${error.message}`) },
+    );
+    try {
+      expect((await fetch(`${vendor.url}/boom`, { method: 'POST' })).status).toBe(500);
+      expect((await fetch(`${vendor.url}/ok`)).status).toBe(200);
+      expect(errors).toEqual(['/boom: route bug']);
     } finally {
       await vendor.close();
     }
