@@ -1,6 +1,8 @@
 /**
  * A small client of Stitch's HTTP API for `--url` commands (authenticates with STITCH_API_KEY).
  */
+import { allPages } from '@/lib/db/queries/keyset-cursor';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -34,5 +36,14 @@ export class ApiClient {
       throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`, error?.details);
     }
     return json as T;
+  }
+
+  /** Every item of a paginated list (`GET path` → `{[key]: T[], nextCursor}`), page by page. */
+  listAll<T>(path: string, key: string): Promise<T[]> {
+    return allPages(async ({ limit, cursor }) => {
+      const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const page = await this.request<Record<string, unknown>>('GET', `${path}${path.includes('?') ? '&' : '?'}${query}`);
+      return { items: page[key] as T[], nextCursor: (page.nextCursor as string | null | undefined) ?? null };
+    });
   }
 }

@@ -126,6 +126,11 @@ function parseTracing(nonEmpty: (name: string) => string | undefined): TracingCo
  * (`test/limits-documented.test.ts` holds the two together, and README and .env.example with them).
  */
 export const LIMIT_VARIABLES = {
+  schedulesPerFlow: { variable: 'STITCH_MAX_SCHEDULES_PER_FLOW', default: 100 },
+  scheduleInputBytes: { variable: 'STITCH_MAX_SCHEDULE_INPUT_BYTES', default: 16_384 },
+  triggersPerFlow: { variable: 'STITCH_MAX_TRIGGERS_PER_FLOW', default: 100 },
+  credentials: { variable: 'STITCH_MAX_CREDENTIALS', default: 500 },
+  idempotencyHours: { variable: 'STITCH_IDEMPOTENCY_HOURS', default: 24 },
   remoteTypes: { variable: 'STITCH_MAX_REMOTE_TYPES', default: 200 },
   remoteTypesPerWorker: { variable: 'STITCH_MAX_REMOTE_TYPES_PER_WORKER', default: 50 },
   remoteDefinitionBytes: { variable: 'STITCH_MAX_REMOTE_DEFINITION_BYTES', default: 16_384 },

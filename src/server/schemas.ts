@@ -132,6 +132,15 @@ export const StartedRunSchema = z
 
 export const RUN_STATUS = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 
+/** Every list is one page (`limit`, default 50, at most 200) and a cursor for the next (src/lib/db/queries/keyset-cursor.ts). */
+export const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' }, description: 'Items per page (1–200, default 50)' }),
+  cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+});
+
+/** `nextCursor`: pass it as `cursor` for the next page; null on the last. */
+export const NextCursor = z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last page' });
+
 const queryParam = (name: string, description: string) =>
   z
     .union([z.string().max(2000), z.array(z.string().max(2000)).max(20)])
@@ -156,8 +165,7 @@ export const RunListQuery = z
     costBelow: queryParam('costBelow', "The run's recorded spend is below this (USD)"),
     error: queryParam('error', "The run's error contains this text (case-insensitive)"),
     ids: queryParam('ids', 'These runs (uuids, comma-separated, at most 1,000)'),
-    limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
-    cursor: z.string().max(200).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+    ...PageQuery.shape,
   })
   .catchall(z.union([z.string().max(2000), z.array(z.string().max(2000)).max(20)]));
 
@@ -226,7 +234,7 @@ export const RunSchema = RunSummarySchema.extend({
 export const RunListSchema = z
   .object({
     runs: z.array(RunSummarySchema.extend({ costUsd: z.number().openapi({ description: "The run's own recorded spend in USD" }) })),
-    nextCursor: z.string().nullable(),
+    nextCursor: NextCursor,
   })
   .openapi('RunList');
 

@@ -112,7 +112,7 @@ test('settings page: setting a key switches its integration in the palette from 
   await page.getByTestId('nav-settings').click();
   await page.getByTestId('key-input-ANTHROPIC_API_KEY').fill('sk-ant-replaced-0123456789');
   await page.getByTestId('key-save-ANTHROPIC_API_KEY').click();
-  await expect.poll(async () => (await e2e.api<Array<{ name: string; updatedAt: string }>>('GET', '/api/credentials')).length).toBe(1);
+  await expect.poll(async () => (await e2e.api<{ credentials: Array<{ name: string; updatedAt: string }> }>('GET', '/api/credentials')).credentials.length).toBe(1);
   await page.getByTestId('key-remove-ANTHROPIC_API_KEY').click();
   await expect.poll(() => keyRow.getAttribute('data-source')).toBe('none');
   await page.goto(`${e2e.baseUrl}/#/flows/${flowId}`);

@@ -108,7 +108,7 @@ describe('credentials API', () => {
     expect((await t.api('PUT', '/api/credentials/ANTHROPIC_API_KEY', { value: 'sk-ant-test-9876543210' })).status).toBe(200);
 
     const list = await t.api('GET', '/api/credentials');
-    expect(list.body).toEqual([{ name: 'ANTHROPIC_API_KEY', updatedAt: expect.any(String), usedBy: ['claude'] }]);
+    expect(list.body).toEqual({ credentials: [{ name: 'ANTHROPIC_API_KEY', updatedAt: expect.any(String), usedBy: ['claude'] }], nextCursor: null });
     expect(JSON.stringify(list.body)).not.toContain('sk-ant');
 
     // The stored bytes themselves are searched (random ciphertext may hold bytes no text encoding accepts).
@@ -121,7 +121,7 @@ describe('credentials API', () => {
 
     expect((await t.api('DELETE', '/api/credentials/ANTHROPIC_API_KEY')).status).toBe(200);
     expect((await t.api('DELETE', '/api/credentials/ANTHROPIC_API_KEY')).status).toBe(404);
-    expect((await t.api('GET', '/api/credentials')).body).toEqual([]);
+    expect((await t.api('GET', '/api/credentials')).body).toEqual({ credentials: [], nextCursor: null });
   });
 
   it('refuses bad names and values with a 400, and a GET of one value does not exist', async () => {
@@ -137,7 +137,7 @@ describe('credentials API', () => {
       expect(r.status, `${name} ${JSON.stringify(body)}`).toBe(400);
     }
     expect([404, 405]).toContain((await t.api('GET', '/api/credentials/OK_NAME')).status);
-    expect((await t.api('GET', '/api/credentials')).body).toEqual([]);
+    expect((await t.api('GET', '/api/credentials')).body).toEqual({ credentials: [], nextCursor: null });
   });
 });
 

@@ -105,7 +105,7 @@ describe('export-data from the embedded database, import-data into PostgreSQL 15
     await expect(importData(archive)).rejects.toThrow(/empty database/);
 
     // The credential decrypts with the same key, and only with it.
-    expect((await listCredentials()).map((c) => c.name)).toEqual(['MOVED_DEMO_API_KEY']);
+    expect((await listCredentials({ limit: 50 })).credentials.map((c) => c.name)).toEqual(['MOVED_DEMO_API_KEY']);
     expect(await loadVaultOnce(parseKey(keyText))).toEqual({ loaded: 1, undecryptable: [] });
     expect((await loadVaultOnce(parseKey(Buffer.alloc(32, 7).toString('base64')))).undecryptable).toEqual(['MOVED_DEMO_API_KEY']);
     await reloadVaultNow(); // back to this process's own key (loadVaultOnce replaced its values)
@@ -113,9 +113,9 @@ describe('export-data from the embedded database, import-data into PostgreSQL 15
     // The flow, its versions, its alerts, trigger and schedule (with its tick job) came along.
     const moved = await getFlow(getPool(), flow.id);
     expect(moved).toMatchObject({ name: 'moved', version: 2, alerts: [{ on: 'run.failed', to: 'https://alerts.example.com/hook' }] });
-    expect((await listVersions(getPool(), flow.id)).map((v) => v.version)).toEqual([2, 1]);
+    expect((await listVersions(getPool(), flow.id, { limit: 50 })).versions.map((v) => v.version)).toEqual([2, 1]);
     expect(await findTriggerBySlug(getPool(), 'moved-hook')).toMatchObject({ id: trigger.id, secret: trigger.secret });
-    expect((await listSchedules(flow.id))[0]).toMatchObject({ id: schedule.id, nextRunAt: schedule.nextRunAt, enabled: true });
+    expect((await listSchedules(flow.id, { limit: 50 })).schedules[0]).toMatchObject({ id: schedule.id, nextRunAt: schedule.nextRunAt, enabled: true });
     const tick = await getPool().query('SELECT run_at FROM graphile_worker.jobs WHERE key = $1', [`stitch:schedule:${schedule.id}`]);
     expect(tick.rows[0].run_at.toISOString()).toBe(schedule.nextRunAt);
 

@@ -68,14 +68,31 @@ function listOf<T>(value: unknown, ...keys: string[]): T[] {
 
 const enc = encodeURIComponent;
 
+/**
+ * Every item of a paginated list (`{[key]: [...], nextCursor}`, pages of 200), page by page: the
+ * server answers one bounded page per request; the canvas shows the whole list.
+ */
+async function allPages<T>(path: string, key: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: '200', ...(cursor ? { cursor } : {}) });
+    const body: unknown = await request('GET', `${path}?${query}`);
+    items.push(...listOf<T>(body, key));
+    const next = body && typeof body === 'object' ? (body as { nextCursor?: unknown }).nextCursor : null;
+    cursor = typeof next === 'string' && next ? next : null;
+  } while (cursor);
+  return items;
+}
+
 export const api = {
-  listFlows: async () => listOf<FlowSummary>(await request('GET', '/api/flows'), 'flows'),
+  listFlows: () => allPages<FlowSummary>('/api/flows', 'flows'),
   getFlow: (id: string) => request<FlowSummary & { graph: VisualGraph | null }>('GET', `/api/flows/${enc(id)}`),
   createFlow: (name: string, graph: VisualGraph) => request<{ id: string; versionId: string }>('POST', '/api/flows', { name, graph }),
   updateFlow: (id: string, graph: VisualGraph, name?: string) =>
     request<{ id: string; versionId: string; version?: number; unchanged?: boolean }>('PUT', `/api/flows/${enc(id)}`, name === undefined ? { graph } : { graph, name }),
   deleteFlow: (id: string) => request<unknown>('DELETE', `/api/flows/${enc(id)}`),
-  listVersions: async (id: string) => listOf<FlowVersionSummary>(await request('GET', `/api/flows/${enc(id)}/versions`), 'versions'),
+  listVersions: (id: string) => allPages<FlowVersionSummary>(`/api/flows/${enc(id)}/versions`, 'versions'),
   getVersion: (id: string, versionId: string) => request<FlowVersion>('GET', `/api/flows/${enc(id)}/versions/${enc(versionId)}`),
   listWorkers: async () => listOf<WorkerDefinition>(await request('GET', '/api/workers'), 'workers', 'definitions'),
   startRun: (flowId: string, input: unknown) => request<StartedRun>('POST', `/api/flows/${enc(flowId)}/run`, { input }),
@@ -102,11 +119,11 @@ export const api = {
   retryNode: (runId: string, instanceId: string) => request<unknown>('POST', `/api/stitch/retry/${enc(runId)}/${enc(instanceId)}`, {}),
   completeGate: (runId: string, instanceId: string, input: unknown) =>
     request<unknown>('POST', `/api/stitch/complete/${enc(runId)}/${enc(instanceId)}`, { input }),
-  listSchedules: async (flowId: string) => listOf<Schedule>(await request('GET', `/api/flows/${enc(flowId)}/schedules`), 'schedules'),
+  listSchedules: (flowId: string) => allPages<Schedule>(`/api/flows/${enc(flowId)}/schedules`, 'schedules'),
   createSchedule: (flowId: string, fields: ScheduleFields) => request<Schedule>('POST', `/api/flows/${enc(flowId)}/schedules`, fields),
   updateSchedule: (flowId: string, id: string, patch: Partial<ScheduleFields>) => request<Schedule>('PATCH', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`, patch),
   deleteSchedule: (flowId: string, id: string) => request<unknown>('DELETE', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`),
-  listCredentials: async () => listOf<Credential>(await request('GET', '/api/credentials'), 'credentials'),
+  listCredentials: () => allPages<Credential>('/api/credentials', 'credentials'),
   setCredential: (name: string, value: string) => request<Credential>('PUT', `/api/credentials/${enc(name)}`, { value }),
   deleteCredential: (name: string) => request<unknown>('DELETE', `/api/credentials/${enc(name)}`),
 };

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '@/lib/errors';
 import { checkCredentialName, deleteCredential, listCredentials, setCredential, type CredentialSummary } from '@/lib/vault/credentials';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 import { api, withDatabase } from './inspect';
 
 /** Ctrl-C and Ctrl-D at the prompt. */
@@ -77,7 +78,16 @@ export function registerCredentialCommands(program: Command): void {
     .description('List stored credentials (names, never values)')
     .option('--url <url>', 'use a Stitch server instead of the database')
     .action(async (options: { url?: string }) => {
-      print(options.url ? await api(options.url).request<CredentialSummary[]>('GET', '/api/credentials') : await withDatabase(listCredentials));
+      print(
+        options.url
+          ? await api(options.url).listAll<CredentialSummary>('/api/credentials', 'credentials')
+          : await withDatabase(() =>
+              allPages(async (page) => {
+                const { credentials: items, nextCursor } = await listCredentials(page);
+                return { items, nextCursor };
+              }),
+            ),
+      );
     });
 
   credentials

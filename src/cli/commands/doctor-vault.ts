@@ -32,7 +32,7 @@ export async function vaultDoctorRows(config: Config): Promise<DoctorRow[]> {
     if (!migrated) return [{ check: 'vault', subject: 'credentials', status: 'warn', detail: 'not migrated yet', fix: 'npm run stitch -- migrate' }];
     if (!key.key) {
       // Without a key the vault is off: fine while it holds nothing, a problem once it holds values.
-      const stored = (await listCredentialNames(getPool())).map((c) => c.name);
+      const stored = (await listCredentialNames(getPool(), { limit: 20 })).credentials.map((c) => c.name);
       return stored.length
         ? [{ check: 'vault', subject: 'credentials', status: 'fail', detail: `${stored.join(', ')} stored, but no key to read them: ${key.reason}`, fix: 'set STITCH_ENCRYPTION_KEY to the key they were written with' }]
         : [{ check: 'vault', subject: 'credentials', status: 'ok', detail: `off, keys come from the environment only (${key.reason})` }];

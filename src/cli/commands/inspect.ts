@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
 import { getPool } from '@/lib/db/pool';
-import { listFlows } from '@/lib/db/queries/flows';
+import { listFlows, type FlowSummary } from '@/lib/db/queries/flows';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 import { getRunWithNodes } from '@/lib/db/runs';
 import { startStitch } from '@/lib/stitch';
 import { ApiClient } from '../api-client';
@@ -30,8 +31,11 @@ export function registerInspectCommands(program: Command): void {
     .option('--url <url>', 'read from a Stitch server instead of the database')
     .action(async (options: { url?: string }) => {
       const list = options.url
-        ? (await api(options.url).request<{ flows: Awaited<ReturnType<typeof listFlows>> }>('GET', '/api/flows')).flows
-        : await withDatabase(() => listFlows(getPool()));
+        ? await api(options.url).listAll<FlowSummary>('/api/flows', 'flows')
+        : await withDatabase(() => allPages(async (page) => {
+            const { flows: items, nextCursor } = await listFlows(getPool(), page);
+            return { items, nextCursor };
+          }));
       if (list.length === 0) console.log('No flows yet.');
       for (const f of list) console.log(`${f.id}  v${f.version ?? '-'}  ${f.name}`);
     });

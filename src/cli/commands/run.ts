@@ -64,7 +64,7 @@ function remoteTarget(url: string): RunTarget {
   const api = new ApiClient(url, getConfig().apiKey);
   return {
     async start(flow, run) {
-      const { flows } = await api.request<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows');
+      const flows = await api.listAll<{ id: string; name: string }>('/api/flows', 'flows');
       const existing = flows.find((f) => f.name === flow.name);
       const flowId = existing
         ? (await api.request<{ id: string }>('PUT', `/api/flows/${existing.id}`, { graph: flow.graph })).id

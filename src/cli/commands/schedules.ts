@@ -10,6 +10,7 @@ import { createSchedule, deleteSchedule, listSchedules, type CatchUp, type Sched
 import { api, withDatabase } from './inspect';
 import { collectTag, parsePriority } from '../tag-options';
 import { getPool } from '@/lib/db/pool';
+import { allPages } from '@/lib/db/queries/keyset-cursor';
 
 interface AddOptions {
   cron: string;
@@ -67,8 +68,14 @@ export function registerScheduleCommands(program: Command): void {
     .option('--url <url>', 'use a Stitch server instead of the database')
     .action(async (flow: string, options: { url?: string }) => {
       const list = options.url
-        ? (await api(options.url).request<{ schedules: Schedule[] }>('GET', `/api/flows/${encodeURIComponent(flow)}/schedules`)).schedules
-        : await withDatabase(async () => listSchedules(await flowIdOf(flow)));
+        ? await api(options.url).listAll<Schedule>(`/api/flows/${encodeURIComponent(flow)}/schedules`, 'schedules')
+        : await withDatabase(async () => {
+            const flowId = await flowIdOf(flow);
+            return allPages(async (page) => {
+              const { schedules: items, nextCursor } = await listSchedules(flowId, page);
+              return { items, nextCursor };
+            });
+          });
       print(list);
     });
 

@@ -5,7 +5,7 @@
  * last STITCH_MAX_DATASET_VERSIONS unless an experiment names them.
  */
 import { getPool, withTransaction } from '@/lib/db/pool';
-import { lockTransaction } from '@/lib/db/queries/advisory-locks';
+import { lockCollection } from '@/lib/db/queries/advisory-locks';
 import {
   countDatasets,
   datasetVersionExists,
@@ -32,9 +32,6 @@ export interface DatasetContent {
   rows?: unknown[];
   fromRuns?: string[];
 }
-
-/** Serialises creations, so two at once cannot both take the last place. */
-const CREATE_LOCK = 0x57_1d_a7; // arbitrary, unique to datasets
 
 async function rowsOf(body: DatasetContent): Promise<{ rows: DatasetRow[]; source: Record<string, unknown> }> {
   const given = [body.content !== undefined, body.rows !== undefined, body.fromRuns !== undefined].filter(Boolean).length;
@@ -75,7 +72,8 @@ export async function createDataset(name: string, body: DatasetContent): Promise
   const { rows, source } = await rowsOf(body);
   const limit = runtimeConfig().limits.datasets;
   const id = await withTransaction(async (client) => {
-    await lockTransaction(client, CREATE_LOCK);
+    // Creations one at a time, so two at once cannot both take the last place.
+    await lockCollection(client, 'datasets');
     if ((await countDatasets(client)) >= limit) throw new LimitReachedError('Too many datasets', limit, 'STITCH_MAX_DATASETS');
     try {
       return await insertDataset(client, name, rows, source);

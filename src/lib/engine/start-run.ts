@@ -4,12 +4,12 @@
 import type { RunStatus } from '@/types/stitch';
 import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
+import { runtimeConfig } from '@/lib/runtime';
 import { retryTransient } from '@/lib/db/transient';
 import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
 import { abortRun } from './transitions';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
-import { runtimeConfig } from '@/lib/runtime';
 import { retryNode as retryNodeTransition } from '@/lib/db/queries/retry-node';
 import {
   deleteExpiredIdempotencyKeys,
@@ -122,15 +122,16 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
   }
 }
 
-/** How long a key is remembered, at least (design: ≥ 24 h). */
-const IDEMPOTENCY_HOURS = 24;
-
-/** The run an idempotency key started, if any; a different request under the same key is a conflict. */
+/**
+ * The run an idempotency key started, if any; a different request under the same key is a conflict.
+ * Keys are remembered STITCH_IDEMPOTENCY_HOURS (24); one is kept per run started with a key.
+ */
 async function findIdempotentRun(key: NonNullable<StartRunOptions['idempotency']>): Promise<StartedRun | undefined> {
-  const row = await findIdempotentRunRow(getPool(), key.scope, key.key, IDEMPOTENCY_HOURS);
+  const hours = runtimeConfig().limits.idempotencyHours;
+  const row = await findIdempotentRunRow(getPool(), key.scope, key.key, hours);
   if (!row) {
     // An expired key may be reused: forget it (and any others past their time) first.
-    await deleteExpiredIdempotencyKeys(getPool(), IDEMPOTENCY_HOURS);
+    await deleteExpiredIdempotencyKeys(getPool(), hours);
     return undefined;
   }
   if (row.requestHash !== key.requestHash) {

@@ -4,8 +4,13 @@
  */
 import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import { getFlow } from '@/lib/db/queries/flows';
-import { getPool } from '@/lib/db/pool';
+import type { Limits } from '@/lib/config';
+import { runtimeConfig } from '@/lib/runtime';
+import { getPool, withTransaction } from '@/lib/db/pool';
+import { lockCollection } from '@/lib/db/queries/advisory-locks';
+import type { PageRequest } from '@/lib/db/queries/keyset-cursor';
 import {
+  countSchedules,
   deleteSchedule as deleteScheduleRow,
   findSchedule,
   insertSchedule,
@@ -14,10 +19,9 @@ import {
   type ScheduleFields,
 } from '@/lib/db/queries/schedules';
 import { isUuid } from '@/lib/db/runs';
-import { NotFoundError } from '@/lib/errors';
+import { LimitReachedError, NotFoundError, ValidationError } from '@/lib/errors';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
-import { runtimeConfig } from '@/lib/runtime';
 import { checkCronSpec, nextTick } from './cron';
 
 export type { Schedule };
@@ -31,19 +35,37 @@ function firstTick(fields: ScheduleFields, now = new Date()): Date | null {
   return fields.enabled ? nextTick(fields, now) : null;
 }
 
+/** A schedule's input is stored and sent with every run it starts: at most STITCH_MAX_SCHEDULE_INPUT_BYTES as JSON. */
+function checkInputSize(input: unknown, limits: Limits): void {
+  const bytes = Buffer.byteLength(JSON.stringify(input ?? {}));
+  if (bytes > limits.scheduleInputBytes) {
+    throw new ValidationError(`A schedule's input may be at most ${limits.scheduleInputBytes} bytes as JSON (STITCH_MAX_SCHEDULE_INPUT_BYTES); this one is ${bytes}.`, [
+      { code: 'too_big', field: 'input', message: `at most ${limits.scheduleInputBytes} bytes` },
+    ]);
+  }
+}
+
+/** A new schedule; a flow has at most STITCH_MAX_SCHEDULES_PER_FLOW (409 `limit_reached`). */
 export async function createSchedule(flowId: string, fields: ScheduleFields): Promise<Schedule> {
+  const { limits } = runtimeConfig();
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
   checkBudgetUsd(budgetUsd);
-  const tags = checkRunTags(fields.tags, runtimeConfig().limits.runTags);
+  const tags = checkRunTags(fields.tags, limits.runTags);
   const priority = checkPriority(fields.priority) ?? 0;
-  await getFlow(getPool(), flowId);
-  return insertSchedule(getPool(), flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
+  checkInputSize(fields.input, limits);
+  return withTransaction(async (client) => {
+    await getFlow(client, flowId);
+    await lockCollection(client, `schedules:${flowId}`);
+    const count = await countSchedules(client, flowId);
+    if (count >= limits.schedulesPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count} schedules`, limits.schedulesPerFlow, 'STITCH_MAX_SCHEDULES_PER_FLOW');
+    return insertSchedule(client, flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
+  });
 }
 
-export async function listSchedules(flowId: string): Promise<Schedule[]> {
+export async function listSchedules(flowId: string, page: PageRequest): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {
   await getFlow(getPool(), flowId);
-  return listScheduleRows(getPool(), flowId);
+  return listScheduleRows(getPool(), flowId, page);
 }
 
 export async function getSchedule(flowId: string, scheduleId: string): Promise<Schedule> {
@@ -58,6 +80,7 @@ export async function getSchedule(flowId: string, scheduleId: string): Promise<S
  * tick is replaced); a change of input, catchUp, budgetUsd, tags or priority alone keeps the pending tick.
  */
 export async function updateSchedule(flowId: string, scheduleId: string, patch: Partial<ScheduleFields>): Promise<Schedule> {
+  if (patch.input !== undefined) checkInputSize(patch.input, runtimeConfig().limits);
   const current = await getSchedule(flowId, scheduleId);
   const fields: ScheduleFields = {
     cron: patch.cron ?? current.cron,

@@ -1,11 +1,14 @@
 /**
  * The credentials vault's operations, as the HTTP API and the CLI offer them: set (create or
- * replace), list (names, never values) and delete. Values are encrypted here, with the key this
+ * replace; at most STITCH_MAX_CREDENTIALS names), list (names, never values; paginated) and delete. Values are encrypted here, with the key this
  * process holds, before they reach the database.
  */
-import { ConflictError, NotFoundError, ValidationError } from '@/lib/errors';
-import { getPool } from '@/lib/db/pool';
-import { deleteSealed, listCredentialNames, saveSealed } from '@/lib/db/queries/credentials';
+import { ConflictError, LimitReachedError, NotFoundError, ValidationError } from '@/lib/errors';
+import { getPool, withTransaction } from '@/lib/db/pool';
+import { lockCollection } from '@/lib/db/queries/advisory-locks';
+import { countCredentials, deleteSealed, listCredentialNames, saveSealed } from '@/lib/db/queries/credentials';
+import type { PageRequest } from '@/lib/db/queries/keyset-cursor';
+import { runtimeConfig } from '@/lib/runtime';
 import { workersUsingKey } from '@/lib/workers/integration-keys';
 import { encryptSecret } from './cipher';
 import { currentVaultKey, reloadVaultNow } from './sync';
@@ -40,13 +43,22 @@ export async function setCredential(name: string, value: string): Promise<{ crea
   }
   const { key, reason } = currentVaultKey();
   if (!key) throw new ConflictError(`The vault has no key, so it cannot store secrets: ${reason}.`);
-  const saved = await saveSealed(getPool(), name, encryptSecret(key, name, value));
+  const sealed = encryptSecret(key, name, value);
+  const max = runtimeConfig().limits.credentials;
+  const saved = await withTransaction(async (client) => {
+    await lockCollection(client, 'credentials');
+    const { count, exists } = await countCredentials(client, name);
+    if (!exists && count >= max) throw new LimitReachedError(`The vault holds ${count} credentials`, max, 'STITCH_MAX_CREDENTIALS');
+    return saveSealed(client, name, sealed);
+  });
   await reloadVaultNow();
   return { created: saved.created, credential: { name, updatedAt: saved.updatedAt, usedBy: workersUsingKey(name) } };
 }
 
-export async function listCredentials(): Promise<CredentialSummary[]> {
-  return (await listCredentialNames(getPool())).map((c) => ({ ...c, usedBy: workersUsingKey(c.name) }));
+/** One page of credentials, in name order: names and where they are used, never values. */
+export async function listCredentials(page: PageRequest): Promise<{ credentials: CredentialSummary[]; nextCursor: string | null }> {
+  const { credentials, nextCursor } = await listCredentialNames(getPool(), page);
+  return { credentials: credentials.map((c) => ({ ...c, usedBy: workersUsingKey(c.name) })), nextCursor };
 }
 
 export async function deleteCredential(name: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { deleteCredential, listCredentials, setCredential } from '@/lib/vault/credentials';
 import { newRouter, z } from '../openapi';
-import { OkSchema, errors, json } from '../schemas';
+import { NextCursor, OkSchema, PageQuery, errors, json } from '../schemas';
 
 const tags = ['Credentials'];
 
@@ -37,7 +37,7 @@ export function credentialRoutes() {
       method: 'put',
       path: '/api/credentials/{name}',
       tags,
-      summary: 'Store or replace a secret (write-only; it applies to the next node execution)',
+      summary: 'Store or replace a secret (write-only; it applies to the next node execution; at most STITCH_MAX_CREDENTIALS names: 409 limit_reached)',
       request: { params: NameParams, body: { content: { 'application/json': { schema: PutCredentialBody } }, required: true } },
       responses: { 200: json(CredentialSchema, 'Replaced'), 201: json(CredentialSchema, 'Created'), ...errors(400, 401, 409, 413) },
     }),
@@ -52,10 +52,11 @@ export function credentialRoutes() {
       method: 'get',
       path: '/api/credentials',
       tags,
-      summary: 'The stored credentials: names, when they changed and which workers use them — never a value',
-      responses: { 200: json(z.array(CredentialSchema), 'Credentials'), ...errors(401) },
+      summary: 'The stored credentials, in name order: names, when they changed and which workers use them — never a value (paginated)',
+      request: { query: PageQuery },
+      responses: { 200: json(z.object({ credentials: z.array(CredentialSchema), nextCursor: NextCursor }), 'One page of credentials'), ...errors(400, 401) },
     }),
-    async (c) => c.json(await listCredentials(), 200),
+    async (c) => c.json(await listCredentials(c.req.valid('query')), 200),
   );
 
   app.openapi(

@@ -19,7 +19,9 @@ import {
   FlowSchema,
   FlowSummarySchema,
   FlowVersionParams,
+  NextCursor,
   OkSchema,
+  PageQuery,
   RunBody,
   StartedRunSchema,
   UpdateFlowBody,
@@ -46,7 +48,7 @@ const IdempotencyHeaders = z.object({
     .min(1)
     .max(255)
     .optional()
-    .openapi({ description: 'Retry-safe start: the same key and body return the same run for at least 24 h; the same key with another body is 409.' }),
+    .openapi({ description: 'Retry-safe start: the same key and body return the same run for STITCH_IDEMPOTENCY_HOURS (24 by default); the same key with another body is 409.' }),
 });
 
 export function flowRoutes(config: Config) {
@@ -78,10 +80,14 @@ export function flowRoutes(config: Config) {
       method: 'get',
       path: '/api/flows',
       tags,
-      summary: 'List flows (most recently updated first)',
-      responses: { 200: json(z.object({ flows: z.array(FlowSummarySchema) }), 'Flows'), ...errors(401) },
+      summary: 'List flows, most recently updated first (paginated)',
+      request: { query: PageQuery },
+      responses: { 200: json(z.object({ flows: z.array(FlowSummarySchema), nextCursor: NextCursor }), 'One page of flows'), ...errors(400, 401) },
     }),
-    async (c) => c.json({ flows: await withLastRunCost(await listFlows(getPool())) }, 200),
+    async (c) => {
+      const { flows, nextCursor } = await listFlows(getPool(), c.req.valid('query'));
+      return c.json({ flows: await withLastRunCost(flows), nextCursor }, 200);
+    },
   );
 
   app.openapi(
@@ -142,14 +148,14 @@ export function flowRoutes(config: Config) {
       method: 'get',
       path: '/api/flows/{id}/versions',
       tags,
-      summary: 'Versions of a flow, newest first',
-      request: { params: FlowIdParams },
+      summary: 'Versions of a flow, newest first (paginated)',
+      request: { params: FlowIdParams, query: PageQuery },
       responses: {
-        200: json(z.object({ versions: z.array(z.object({ id: z.string(), version: z.number(), createdAt: z.string() })) }), 'Versions'),
-        ...errors(401, 404),
+        200: json(z.object({ versions: z.array(z.object({ id: z.string(), version: z.number(), createdAt: z.string() })), nextCursor: NextCursor }), 'One page of versions'),
+        ...errors(400, 401, 404),
       },
     }),
-    async (c) => c.json({ versions: await listVersions(getPool(), c.req.valid('param').id) }, 200),
+    async (c) => c.json(await listVersions(getPool(), c.req.valid('param').id, c.req.valid('query')), 200),
   );
 
   app.openapi(

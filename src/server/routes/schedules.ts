@@ -7,7 +7,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createSchedule, deleteSchedule, listSchedules, updateSchedule } from '@/lib/schedules/store';
 import { newRouter, z } from '../openapi';
-import { FlowIdParams, OkSchema, RunPriority, RunTagsSchema, TriggerBudget, errors, json } from '../schemas';
+import { FlowIdParams, NextCursor, OkSchema, PageQuery, RunPriority, RunTagsSchema, TriggerBudget, errors, json } from '../schemas';
 
 const tags = ['Schedules'];
 
@@ -80,9 +80,9 @@ export function scheduleRoutes() {
       method: 'post',
       path: '/api/flows/{id}/schedules',
       tags,
-      summary: 'Start the flow on a cron schedule',
+      summary: 'Start the flow on a cron schedule (at most STITCH_MAX_SCHEDULES_PER_FLOW per flow: 409 limit_reached; input at most STITCH_MAX_SCHEDULE_INPUT_BYTES)',
       request: { params: FlowIdParams, body: { content: { 'application/json': { schema: CreateScheduleBody } }, required: true } },
-      responses: { 201: json(ScheduleSchema, 'Created'), ...errors(400, 401, 404) },
+      responses: { 201: json(ScheduleSchema, 'Created'), ...errors(400, 401, 404, 409) },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -105,11 +105,11 @@ export function scheduleRoutes() {
       method: 'get',
       path: '/api/flows/{id}/schedules',
       tags,
-      summary: "A flow's schedules",
-      request: { params: FlowIdParams },
-      responses: { 200: json(z.object({ schedules: z.array(ScheduleSchema) }), 'Schedules'), ...errors(401, 404) },
+      summary: "A flow's schedules, oldest first (paginated)",
+      request: { params: FlowIdParams, query: PageQuery },
+      responses: { 200: json(z.object({ schedules: z.array(ScheduleSchema), nextCursor: NextCursor }), 'One page of schedules'), ...errors(400, 401, 404) },
     }),
-    async (c) => c.json({ schedules: await listSchedules(c.req.valid('param').id) }, 200),
+    async (c) => c.json(await listSchedules(c.req.valid('param').id, c.req.valid('query')), 200),
   );
 
   app.openapi(

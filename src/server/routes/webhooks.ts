@@ -16,8 +16,21 @@ import type { RunTags } from '@/lib/fair/run-tags';
 import { renderTemplate } from '@/lib/workers/transform';
 import { newRouter, z } from '../openapi';
 import { claimDelivery, createTrigger, deleteTrigger, findTriggerBySlug, listTriggers, recordDeliveryRun, releaseDelivery, updateTrigger, type Trigger } from '@/lib/db/queries/triggers';
-import { CreateTriggerBody, CreatedTriggerSchema, FlowIdParams, OkSchema, StartedRunSchema, TriggerSchema, UpdateTriggerBody, WebhookParams, errors, json } from '../schemas';
-import { getPool } from '@/lib/db/pool';
+import {
+  CreateTriggerBody,
+  CreatedTriggerSchema,
+  FlowIdParams,
+  NextCursor,
+  OkSchema,
+  PageQuery,
+  StartedRunSchema,
+  TriggerSchema,
+  UpdateTriggerBody,
+  WebhookParams,
+  errors,
+  json,
+} from '../schemas';
+import { getPool, withTransaction } from '@/lib/db/pool';
 
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i;
 
@@ -78,13 +91,13 @@ export function webhookRoutes(config: Config) {
       method: 'post',
       path: '/api/flows/{id}/triggers',
       tags,
-      summary: 'Create a webhook trigger for a flow (the secret is returned only now)',
+      summary: 'Create a webhook trigger for a flow (the secret is returned only now; at most STITCH_MAX_TRIGGERS_PER_FLOW per flow: 409 limit_reached)',
       request: { params: FlowIdParams, body: { content: { 'application/json': { schema: CreateTriggerBody } }, required: false } },
       responses: { 201: json(CreatedTriggerSchema, 'Created'), ...errors(400, 401, 404, 409) },
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const trigger = await createTrigger(getPool(), c.req.valid('param').id, body?.slug, { budgetUsd: body?.budgetUsd, tags: body?.tags, priority: body?.priority });
+      const trigger = await withTransaction((client) => createTrigger(client, c.req.valid('param').id, body?.slug, { budgetUsd: body?.budgetUsd, tags: body?.tags, priority: body?.priority }));
       return c.json({ ...trigger, url: urlFor(trigger) }, 201);
     },
   );
@@ -94,13 +107,13 @@ export function webhookRoutes(config: Config) {
       method: 'get',
       path: '/api/flows/{id}/triggers',
       tags,
-      summary: "A flow's webhook triggers (without secrets)",
-      request: { params: FlowIdParams },
-      responses: { 200: json(z.object({ triggers: z.array(TriggerSchema) }), 'Triggers'), ...errors(401, 404) },
+      summary: "A flow's webhook triggers, oldest first, without secrets (paginated)",
+      request: { params: FlowIdParams, query: PageQuery },
+      responses: { 200: json(z.object({ triggers: z.array(TriggerSchema), nextCursor: NextCursor }), 'One page of triggers'), ...errors(400, 401, 404) },
     }),
     async (c) => {
-      const triggers = await listTriggers(getPool(), c.req.valid('param').id);
-      return c.json({ triggers: triggers.map((t) => ({ ...t, url: urlFor(t) })) }, 200);
+      const { triggers, nextCursor } = await listTriggers(getPool(), c.req.valid('param').id, c.req.valid('query'));
+      return c.json({ triggers: triggers.map((t) => ({ ...t, url: urlFor(t) })), nextCursor }, 200);
     },
   );
 
@@ -175,7 +188,7 @@ export function webhookRoutes(config: Config) {
     const input = parseInput(body);
     const deliveryId = deliveryKey(c.req.header('x-stitch-delivery') ?? c.req.header('x-github-delivery'));
     if (deliveryId) {
-      const earlier = await claimDelivery(getPool(), trigger.id, deliveryId);
+      const earlier = await claimDelivery(getPool(), trigger.id, deliveryId, config.limits.idempotencyHours);
       if (earlier) return c.json({ runId: earlier.runId, duplicate: true as const }, 200);
     }
     try {

@@ -1,6 +1,7 @@
 /**
- * Session-level advisory locks: held by one client until released (or its connection ends), so
- * the caller keeps that client for the whole critical section.
+ * Advisory locks. Session-level ones are held by one client until released (or its connection
+ * ends), so the caller keeps that client for the whole critical section; a collection lock is held
+ * to the end of the caller's transaction.
  */
 import type { Queryable } from './queryable';
 
@@ -12,7 +13,11 @@ export async function unlockSession(db: Queryable, key: number): Promise<void> {
   await db.query('SELECT pg_advisory_unlock($1)', [key]);
 }
 
-/** A transaction-level advisory lock: held until the caller's transaction ends. */
-export async function lockTransaction(db: Queryable, key: number): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock($1)', [key]);
+/**
+ * Within the caller's transaction: one addition to a bounded collection at a time (its count, then
+ * its insert), so two concurrent additions never both pass the limit. `name` names the
+ * collection, e.g. `schedules:<flow id>`; its own key space (class 57175) collides with no other lock.
+ */
+export async function lockCollection(db: Queryable, name: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(57175, hashtext($1))', [name]);
 }

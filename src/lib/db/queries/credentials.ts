@@ -3,6 +3,7 @@
  * bytes cross this module; the key and the plaintexts stay with the callers (src/lib/vault).
  */
 import type { Queryable } from './queryable';
+import { decodeCursor, pageOf, type PageRequest } from './keyset-cursor';
 import type { SealedSecret } from '@/lib/vault/cipher';
 
 export interface CredentialEntry {
@@ -25,9 +26,24 @@ export async function saveSealed(db: Queryable, name: string, sealed: SealedSecr
   return { created: rows[0].created, updatedAt: rows[0].updated_at.toISOString() };
 }
 
-export async function listCredentialNames(db: Queryable): Promise<CredentialEntry[]> {
-  const { rows } = await db.query<{ name: string; updated_at: Date }>('SELECT name, updated_at FROM stitch_credentials ORDER BY name');
-  return rows.map((r) => ({ name: r.name, updatedAt: r.updated_at.toISOString() }));
+/** How many credentials are stored, and whether `name` is one of them. */
+export async function countCredentials(db: Queryable, name: string): Promise<{ count: number; exists: boolean }> {
+  const { rows } = await db.query<{ count: number; exists: boolean }>(
+    'SELECT count(*)::int AS count, coalesce(bool_or(name = $1), false) AS exists FROM stitch_credentials',
+    [name],
+  );
+  return rows[0];
+}
+
+/** One page of credential names, in name order (keyset on the name: ./keyset-cursor.ts). */
+export async function listCredentialNames(db: Queryable, page: PageRequest): Promise<{ credentials: CredentialEntry[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor, [/^[A-Z][A-Z0-9_]{0,127}$/]);
+  const { rows } = await db.query<{ name: string; updated_at: Date }>(
+    'SELECT name, updated_at FROM stitch_credentials WHERE ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2',
+    [after?.[0] ?? null, page.limit + 1],
+  );
+  const { rows: credentials, nextCursor } = pageOf(rows, page.limit, (r) => [r.name]);
+  return { credentials: credentials.map((r) => ({ name: r.name, updatedAt: r.updated_at.toISOString() })), nextCursor };
 }
 
 /** True when there was a value to delete. */

@@ -3,7 +3,7 @@
  * written with it in one statement and never change.
  */
 import type { Queryable } from './queryable';
-import { decodeCursor, encodeCursor } from './keyset-cursor';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf } from './keyset-cursor';
 
 export interface DatasetRowValue {
   input: Record<string, unknown>;
@@ -24,7 +24,7 @@ export interface DatasetSummary {
 const iso = (d: Date | string) => new Date(d).toISOString();
 
 const SUMMARY = `SELECT d.id, d.name, d.version, v.row_count, v.source, d.created_at, d.updated_at,
-                       (extract(epoch FROM d.created_at) * 1000000)::bigint::text AS created_key
+                       ${micros('d.created_at')} AS created_key
                 FROM stitch_datasets d JOIN stitch_dataset_versions v ON v.dataset_id = d.id AND v.version = d.version`;
 
 function toSummary(r: Record<string, any>): DatasetSummary {
@@ -81,17 +81,16 @@ export async function insertDatasetVersion(
 }
 
 export async function listDatasets(db: Queryable, filter: { name?: string; limit: number; cursor?: string }): Promise<{ datasets: DatasetSummary[]; nextCursor: string | null }> {
-  const after = filter.cursor ? decodeCursor(filter.cursor) : null;
+  const after = decodeCursor(filter.cursor, [MICROS, UUID_KEY]);
   const { rows } = await db.query(
     `${SUMMARY}
      WHERE ($1::text IS NULL OR d.name = $1)
-       AND ($2::bigint IS NULL OR (d.created_at, d.id) < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid))
+       AND ($2::bigint IS NULL OR (d.created_at, d.id) < (${fromMicros('$2')}, $3::uuid))
      ORDER BY d.created_at DESC, d.id DESC LIMIT $4`,
     [filter.name ?? null, after?.[0] ?? null, after?.[1] ?? null, filter.limit + 1],
   );
-  const page = rows.slice(0, filter.limit);
-  const last = page[page.length - 1];
-  return { datasets: page.map(toSummary), nextCursor: rows.length > filter.limit ? encodeCursor(last.created_key, last.id) : null };
+  const page = pageOf(rows, filter.limit, (r) => [r.created_key, r.id]);
+  return { datasets: page.rows.map(toSummary), nextCursor: page.nextCursor };
 }
 
 /** A dataset by id or by name. */

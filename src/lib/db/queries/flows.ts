@@ -6,6 +6,7 @@ import type { AlertSpec, ExecutionGraph, FlowSummary, RunStatus, SubFlowRef, Vis
 import { NotFoundError } from '@/lib/errors';
 import { isUuid } from '../rows';
 import type { Queryable } from './queryable';
+import { MICROS, NUMBER_KEY, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export type { FlowSummary } from '@/types/stitch';
 
@@ -24,7 +25,8 @@ function flowIdOrThrow(flowId: string): string {
 }
 
 // The last run comes from the (flow_id, created_at DESC) index: one index probe per flow.
-const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at,
+// updated_key: the list's cursor key (./keyset-cursor.ts).
+const SUMMARY_SQL = `SELECT f.id, f.name, f.current_version_id, v.version, f.created_at, f.updated_at, ${micros('f.updated_at')} AS updated_key,
     lr.id AS last_run_id, lr.status AS last_run_status, lr.created_at AS last_run_created_at
   FROM stitch_flows f LEFT JOIN stitch_flow_versions v ON v.id = f.current_version_id
   LEFT JOIN LATERAL (SELECT id, status, created_at FROM stitch_runs r WHERE r.flow_id = f.id
@@ -38,6 +40,7 @@ interface SummaryDbRow {
   version: number | null;
   created_at: Date;
   updated_at: Date;
+  updated_key: string;
   last_run_id: string | null;
   last_run_status: RunStatus | null;
   last_run_created_at: Date | null;
@@ -55,9 +58,16 @@ function toSummary(r: SummaryDbRow): FlowSummary {
   };
 }
 
-export async function listFlows(db: Queryable): Promise<FlowSummary[]> {
-  const { rows } = await db.query<SummaryDbRow>(`${SUMMARY_SQL} ORDER BY f.updated_at DESC`);
-  return rows.map(toSummary);
+/** One page of flows, most recently updated first (keyset on updated_at, id: ./keyset-cursor.ts). */
+export async function listFlows(db: Queryable, page: PageRequest): Promise<{ flows: FlowSummary[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
+  const { rows } = await db.query<SummaryDbRow>(
+    `${SUMMARY_SQL} AND ($1::bigint IS NULL OR (f.updated_at, f.id) < (${fromMicros('$1')}, $2::uuid))
+     ORDER BY f.updated_at DESC, f.id DESC LIMIT $3`,
+    [after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
+  );
+  const { rows: flows, nextCursor } = pageOf(rows, page.limit, (r) => [r.updated_key, r.id]);
+  return { flows: flows.map(toSummary), nextCursor };
 }
 
 export async function getFlow(db: Queryable, flowId: string): Promise<FlowSummary & { graph: VisualGraph | null; alerts: AlertSpec[] }> {
@@ -80,10 +90,20 @@ export async function deleteFlow(db: Queryable, flowId: string): Promise<void> {
   if (!rowCount) throw new NotFoundError(`Flow ${flowId}`);
 }
 
-export async function listVersions(db: Queryable, flowId: string): Promise<Array<{ id: string; version: number; createdAt: string }>> {
+/** One page of a flow's versions, newest first (keyset on the version number). */
+export async function listVersions(
+  db: Queryable,
+  flowId: string,
+  page: PageRequest,
+): Promise<{ versions: Array<{ id: string; version: number; createdAt: string }>; nextCursor: string | null }> {
   await getFlow(db, flowId);
-  const { rows } = await db.query('SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 ORDER BY version DESC', [flowId]);
-  return rows.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() }));
+  const after = decodeCursor(page.cursor, [NUMBER_KEY]);
+  const { rows } = await db.query(
+    'SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 AND ($2::int IS NULL OR version < $2) ORDER BY version DESC LIMIT $3',
+    [flowId, after?.[0] ?? null, page.limit + 1],
+  );
+  const { rows: versions, nextCursor } = pageOf(rows, page.limit, (r) => [String(r.version)]);
+  return { versions: versions.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() })), nextCursor };
 }
 
 export async function getVersion(db: Queryable, versionId: string): Promise<FlowVersion> {

@@ -4,6 +4,7 @@
  */
 import type { WorkerDefinition } from '@/types/stitch';
 import type { Queryable } from './queryable';
+import { lockCollection } from './advisory-locks';
 
 export interface RemoteTypeRow {
   type: string;
@@ -26,7 +27,7 @@ export type RegisterOutcome =
   | { ok: false; over: 'types' | 'workers'; count: number };
 
 /** One registry change at a time, so the counts a registration checks are the counts it leaves. */
-const lockRegistry = (db: Queryable) => db.query("SELECT pg_advisory_xact_lock(hashtext('stitch_remote_registry'))");
+const lockRegistry = (db: Queryable) => lockCollection(db, 'remote-registry');
 
 /**
  * Within the caller's transaction: drop what has been offline past the limit (workers unheard of,

@@ -7,6 +7,7 @@
 import type { Schedule, ScheduleCatchUp } from '@/types/stitch';
 import type { Queryable } from './queryable';
 import { iso } from '../rows';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export interface ScheduleFields {
   cron: string;
@@ -83,9 +84,23 @@ export async function insertSchedule(db: Queryable, flowId: string, fields: Sche
   return toSchedule(rows[0]);
 }
 
-export async function listSchedules(db: Queryable, flowId: string): Promise<Schedule[]> {
-  const { rows } = await db.query<ScheduleDbRow>('SELECT * FROM stitch_schedules WHERE flow_id = $1 ORDER BY created_at, id', [flowId]);
-  return rows.map(toSchedule);
+/** How many schedules a flow has. */
+export async function countSchedules(db: Queryable, flowId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM stitch_schedules WHERE flow_id = $1', [flowId]);
+  return rows[0].n;
+}
+
+/** One page of a flow's schedules, oldest first (keyset on created_at, id: ./keyset-cursor.ts). */
+export async function listSchedules(db: Queryable, flowId: string, page: PageRequest): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
+  const { rows } = await db.query<ScheduleDbRow & { created_key: string }>(
+    `SELECT *, ${micros('created_at')} AS created_key FROM stitch_schedules
+     WHERE flow_id = $1 AND ($2::bigint IS NULL OR (created_at, id) > (${fromMicros('$2')}, $3::uuid))
+     ORDER BY created_at, id LIMIT $4`,
+    [flowId, after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
+  );
+  const { rows: schedules, nextCursor } = pageOf(rows, page.limit, (r) => [r.created_key, r.id]);
+  return { schedules: schedules.map(toSchedule), nextCursor };
 }
 
 export async function findSchedule(db: Queryable, flowId: string, scheduleId: string): Promise<Schedule | undefined> {

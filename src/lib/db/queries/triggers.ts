@@ -10,7 +10,9 @@ import { isUuid, iso } from '@/lib/db/rows';
 import { checkBudgetUsd } from '@/lib/budget/budget-usd';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
 import { runtimeConfig } from '@/lib/runtime';
-import { ConflictError, NotFoundError } from '@/lib/errors';
+import { ConflictError, LimitReachedError, NotFoundError } from '@/lib/errors';
+import { lockCollection } from './advisory-locks';
+import { MICROS, UUID_KEY, decodeCursor, fromMicros, micros, pageOf, type PageRequest } from './keyset-cursor';
 
 export interface Trigger {
   id: string;
@@ -59,10 +61,17 @@ const toTrigger = (r: TriggerDbRow): Trigger => ({
   lastUsedAt: iso(r.last_used_at),
 });
 
-/** Create a trigger with a fresh 256-bit secret (returned here and never again). */
+/**
+ * Create a trigger with a fresh 256-bit secret (returned here and never again), within the caller's
+ * transaction: a flow has at most STITCH_MAX_TRIGGERS_PER_FLOW live triggers (409 `limit_reached`).
+ */
 export async function createTrigger(db: Queryable, flowId: string, slug?: string, settings: TriggerSettings = {}): Promise<Trigger & { secret: string }> {
   const { budgetUsd = null, tags, priority } = checkSettings(settings);
+  const maxPerFlow = runtimeConfig().limits.triggersPerFlow;
   await getFlow(db, flowId);
+  await lockCollection(db, `triggers:${flowId}`);
+  const { rows: count } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL', [flowId]);
+  if (count[0].n >= maxPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count[0].n} webhook triggers`, maxPerFlow, 'STITCH_MAX_TRIGGERS_PER_FLOW');
   const secret = randomBytes(32).toString('base64url');
   const chosen = slug ?? `wh-${randomBytes(9).toString('base64url')}`;
   try {
@@ -77,13 +86,18 @@ export async function createTrigger(db: Queryable, flowId: string, slug?: string
   }
 }
 
-export async function listTriggers(db: Queryable, flowId: string): Promise<Trigger[]> {
+/** One page of a flow's live triggers, oldest first (keyset on created_at, id: ./keyset-cursor.ts). */
+export async function listTriggers(db: Queryable, flowId: string, page: PageRequest): Promise<{ triggers: Trigger[]; nextCursor: string | null }> {
   await getFlow(db, flowId);
-  const { rows } = await db.query<TriggerDbRow>(
-    'SELECT * FROM stitch_triggers WHERE flow_id = $1 AND deleted_at IS NULL ORDER BY created_at',
-    [flowId],
+  const after = decodeCursor(page.cursor, [MICROS, UUID_KEY]);
+  const { rows } = await db.query<TriggerDbRow & { created_key: string }>(
+    `SELECT *, ${micros('created_at')} AS created_key FROM stitch_triggers
+     WHERE flow_id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR (created_at, id) > (${fromMicros('$2')}, $3::uuid))
+     ORDER BY created_at, id LIMIT $4`,
+    [flowId, after?.[0] ?? null, after?.[1] ?? null, page.limit + 1],
   );
-  return rows.map(toTrigger);
+  const { rows: triggers, nextCursor } = pageOf(rows, page.limit, (r) => [r.created_key, r.id]);
+  return { triggers: triggers.map(toTrigger), nextCursor };
 }
 
 /** The one check of what a trigger gives its runs (the CLI does not pass the API's schema). */
@@ -134,7 +148,10 @@ export async function findTriggerBySlug(db: Queryable, slug: string): Promise<Tr
  * Claim a delivery id for a trigger. Returns undefined when this delivery is new (the caller starts
  * the run and calls `recordDeliveryRun`), or the earlier delivery's run id (null while it starts).
  */
-export async function claimDelivery(db: Queryable, triggerId: string, deliveryId: string): Promise<{ runId: string | null } | undefined> {
+export async function claimDelivery(db: Queryable, triggerId: string, deliveryId: string, keepHours: number): Promise<{ runId: string | null } | undefined> {
+  // Delivery ids are remembered as long as idempotency keys (STITCH_IDEMPOTENCY_HOURS): this
+  // trigger's older ones go first (its primary-key prefix finds them).
+  await db.query('DELETE FROM stitch_webhook_deliveries WHERE trigger_id = $1 AND created_at < now() - make_interval(hours => $2)', [triggerId, keepHours]);
   const { rows } = await db.query<{ inserted: boolean; run_id: string | null }>(
     `WITH ins AS (
        INSERT INTO stitch_webhook_deliveries (trigger_id, delivery_id) VALUES ($1, $2)
