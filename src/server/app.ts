@@ -19,6 +19,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
+import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
 import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
@@ -30,9 +31,11 @@ import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
 import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
+import { queueRoutes } from './routes/queues';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
+import { streamRoutes } from './routes/stream';
 import { taskRoutes } from './routes/tasks';
 import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
@@ -48,9 +51,9 @@ export interface AppOptions {
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/(runs\/(bulk\/)?|experiments\/)[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -89,7 +92,9 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
+  app.route('/', queueRoutes());
   app.route('/', callbackRoutes());
+  app.route('/', streamRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes(config));
   app.route('/', remoteWorkerRoutes(config));
@@ -99,6 +104,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
   app.route('/', datasetRoutes());
+  app.route('/', experimentRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

@@ -10,6 +10,8 @@ import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
 import { abortRun } from './transitions';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
+import { runAdmission } from '@/lib/fair/limits';
+import { readRunFairFacts } from '@/lib/db/queries/fair';
 import { retryNode as retryNodeTransition } from '@/lib/db/queries/retry-node';
 import {
   deleteExpiredIdempotencyKeys,
@@ -45,6 +47,8 @@ export interface StartRunOptions {
   tags?: unknown;
   /** Higher first, from 0 to 100. Default: a sub-flow's parent's priority, else 0. */
   priority?: unknown;
+  /** A run of an experiment (src/lib/experiments): its work identical to another run's of the experiment is shared. Default: a sub-flow's parent's. */
+  experimentId?: string;
 }
 
 export interface StartedRun {
@@ -107,6 +111,8 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
       budgetUsd: options.budgetUsd ?? null,
       tags: tags ?? null,
       priority: priority ?? null,
+      experimentId: options.experimentId,
+      admission: graph.concurrency && runAdmission(graph, flowId, versionId, input, tags ?? (await parentTags(parent))),
     });
     if (!runId && parent) {
       const existing = (await findChildRun(getPool(), parent))!;
@@ -120,6 +126,11 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
     }
     throw error;
   }
+}
+
+/** A child run's tags are its parent's (the key of a flow's concurrency may read them). */
+async function parentTags(parent: StartRunOptions['parent']): Promise<Record<string, string>> {
+  return parent ? ((await readRunFairFacts(getPool(), parent.runId))?.tags ?? {}) : {};
 }
 
 /**
