@@ -11,6 +11,8 @@
  *   remote_pickup_ms  median, remote task ready → a long-polling remote worker has it (bench/remote.ts)
  *   rerun_10k_s       incremental re-run of the 10k fan-out, only the node after the collector changed (bench/fanout.ts)
  *   cache_hit_hop_ms  p50, a node's completion → the next node (a step-cache hit) completed (bench/cache.ts)
+ *   stream_chunk_ms   p50 (and _p99), streamOutput → the part parsed by an SSE client; stream_rows_per_1000_chunks:
+ *                     rows a run streaming 1,000 chunks writes beyond the same run without (bench/stream.ts)
  *
  * BENCH_CORE=1 stops after the queue and chain phases (no fan-out, cache and remote phases): for quick comparisons.
  * BENCH_EAGER=0 runs the Stitch phase without eager dispatch (every hop a queue job), for comparison.
@@ -287,6 +289,8 @@ async function main() {
     Object.assign(figures, await benchCacheHop(server.adminUrl));
     const { benchRemote } = await import('./remote');
     Object.assign(figures, await benchRemote(server.adminUrl));
+    const { benchStream } = await import('./stream');
+    Object.assign(figures, await benchStream(server.adminUrl));
   } finally {
     await server.stop();
     console.log(JSON.stringify(figures));

@@ -1,6 +1,7 @@
 /**
  * A small client of Stitch's HTTP API for `--url` commands (authenticates with STITCH_API_KEY).
  */
+import type { StitchEvent, StreamMessage } from '@/types/stitch';
 import { allPages } from '@/lib/db/queries/keyset-cursor';
 
 export class ApiError extends Error {
@@ -36,6 +37,37 @@ export class ApiClient {
       throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`, error?.details);
     }
     return json as T;
+  }
+
+  /**
+   * Read the SSE stream at `path` (`GET /api/runs/:id/events`), calling `onMessage` with each
+   * message's data, until the returned function is called.
+   */
+  events(path: string, onMessage: (message: StitchEvent | StreamMessage) => void): () => void {
+    const controller = new AbortController();
+    void (async () => {
+      const headers: Record<string, string> = { Accept: 'text/event-stream' };
+      if (this.#apiKey) headers.Authorization = `Bearer ${this.#apiKey}`;
+      const response = await fetch(this.#base + path, { headers, signal: controller.signal });
+      if (!response.ok || !response.body) return;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop() ?? '';
+        for (const block of blocks) {
+          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+          if (data) onMessage(JSON.parse(data) as StitchEvent | StreamMessage);
+        }
+      }
+    })().catch(() => {
+      // The stream ended (the run finished and we hung up, or the server went away): progress
+      // still comes from polling.
+    });
+    return () => controller.abort();
   }
 
   /** Every item of a paginated list (`GET path` → `{[key]: T[], nextCursor}`), page by page. */

@@ -1,9 +1,10 @@
 /**
  * Live progress of a run in the terminal: one line per node status change, and on a TTY a
  * progress bar redrawn in place. Works from snapshots of the run (the `GET /api/runs/:id` body),
- * so it is the same whether the run is read from the database or over HTTP.
+ * so it is the same whether the run is read from the database or over HTTP. Streamed output
+ * (`node:stream`, when shown) is printed as it comes, after a `<node> ▸` header, indented.
  */
-import type { NodeStatus, RunStatus } from '@/types/stitch';
+import type { NodeStatus, RunStatus, StreamMessage } from '@/types/stitch';
 
 export interface RunSnapshot {
   id: string;
@@ -42,6 +43,8 @@ export class ProgressPrinter {
   #seen = new Map<string, string>();
   #announced = new Set<string>();
   #barShown = false;
+  /** The stream being printed on the current line (`instance#attempt`), if the line is open. */
+  #streaming: string | undefined;
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -49,7 +52,7 @@ export class ProgressPrinter {
   ) {}
 
   update(run: RunSnapshot): void {
-    this.#clearBar();
+    const lines: string[] = [];
     for (const [instanceId, node] of Object.entries(run.nodes)) {
       const key = `${node.status}#${node.attempt}`;
       if (this.#seen.get(instanceId) === key) continue;
@@ -64,9 +67,35 @@ export class ProgressPrinter {
       if (node.status === 'pending') continue;
       const attempt = node.attempt > 1 ? ` (attempt ${node.attempt})` : '';
       const error = node.status === 'failed' && node.error ? `: ${node.error}` : '';
-      this.out.write(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);
+      lines.push(`  ${MARK[node.status] ?? ' '} ${instanceId} ${node.status.replace(/_/g, ' ')}${attempt}${error}\n`);
     }
+    // A stream line stays open (no bar under it) until something else has to be said.
+    if (this.#streaming !== undefined && lines.length === 0) return;
+    this.#clearBar();
+    this.#endStreamLine();
+    for (const line of lines) this.out.write(line);
     if (this.out.isTTY && !isFinal(run.status)) this.#drawBar(run);
+  }
+
+  /** Print streamed text as it comes (JSON parts are left to the run's output). */
+  stream(message: StreamMessage): void {
+    const text = message.parts.filter((p): p is string => typeof p === 'string').join('');
+    if (text === '') return;
+    const key = `${message.instanceId}#${message.attempt}`;
+    this.#clearBar();
+    if (this.#streaming !== key) {
+      this.#endStreamLine();
+      const attempt = message.attempt > 1 ? ` (attempt ${message.attempt})` : '';
+      this.out.write(`  ${message.instanceId}${attempt} ▸ `);
+      this.#streaming = key;
+    }
+    this.out.write(text.replace(/\n/g, '\n    '));
+  }
+
+  #endStreamLine(): void {
+    if (this.#streaming === undefined) return;
+    this.out.write('\n');
+    this.#streaming = undefined;
   }
 
   #drawBar(run: RunSnapshot): void {

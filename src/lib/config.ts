@@ -138,6 +138,7 @@ export const LIMIT_VARIABLES = {
   remoteOfflineSeconds: { variable: 'STITCH_REMOTE_OFFLINE_SECONDS', default: 604_800 },
   mcpSessions: { variable: 'STITCH_MAX_MCP_SESSIONS', default: 500 },
   mcpSessionIdleSeconds: { variable: 'STITCH_MCP_SESSION_IDLE_SECONDS', default: 1800 },
+  streamChars: { variable: 'STITCH_STREAM_MAX_CHARS', default: 1_000_000 },
   /** Runs one bulk action may act on (src/lib/runs/bulk.ts); a filter matching more is refused. */
   bulkRuns: { variable: 'STITCH_MAX_BULK_RUNS', default: 10_000 },
   /** Bulk jobs kept: the oldest finished go first; running ones are never dropped. */

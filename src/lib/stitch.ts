@@ -16,6 +16,9 @@ import { createRuntime, setRuntime, type Runtime } from './runtime';
 import { makeStorage } from './storage';
 import { loadVaultKey } from './vault/key';
 import { startVaultSync, stopVaultSync } from './vault/sync';
+import { listenForControl } from './live/control';
+import { stopLiveListener } from './live/listener';
+import { resetStreamRelay } from './live/stream-relay';
 import { assertRegistryComplete, workerRegistry } from './workers/registry';
 import './workers/index';
 
@@ -63,6 +66,8 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     // Worker calls outside an attempt (a parseCallback, a script in this process) go to the engine.
     setProcessHost(new EngineHost(runtime));
     await startVaultSync(loadVaultKey(config));
+    // Replay requests for streamed output, pause barriers: every process answers its own.
+    await listenForControl();
     const runner =
       options.runner === false
         ? undefined
@@ -85,6 +90,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
         if (active !== instance) return;
         active = undefined;
         await runner?.stop();
+        await stopLive();
         await stopVaultSync();
         setProcessHost(undefined);
         setRuntime(undefined);
@@ -96,10 +102,16 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   } catch (error) {
     setProcessHost(undefined);
     setRuntime(undefined);
+    await stopLive();
     await stopVaultSync();
     await closeDatabase();
     throw error;
   }
+}
+
+async function stopLive(): Promise<void> {
+  resetStreamRelay();
+  await stopLiveListener();
 }
 
 export function getStitch(): StitchInstance | undefined {

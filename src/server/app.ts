@@ -33,6 +33,7 @@ import { cacheRoutes } from './routes/cache';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
+import { streamRoutes } from './routes/stream';
 import { taskRoutes } from './routes/tasks';
 import { UPLOAD_PATH, uploadRoutes } from './routes/uploads';
 import { webhookRoutes } from './routes/webhooks';
@@ -48,7 +49,7 @@ export interface AppOptions {
 }
 
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
-const PUBLIC_API = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
+const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
 const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
 
@@ -90,6 +91,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
   app.route('/', callbackRoutes());
+  app.route('/', streamRoutes());
   app.route('/', eventRoutes());
   app.route('/', workerRoutes(config));
   app.route('/', remoteWorkerRoutes(config));

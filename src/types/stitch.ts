@@ -326,6 +326,25 @@ export interface StitchEvent {
   createdAt: string;
 }
 
+/** What a worker streams with `streamOutput`: text as it is produced, or a small JSON object (≤ 4 KiB). */
+export type StreamChunk = string | { [key: string]: unknown };
+
+/**
+ * A node attempt's streamed output as `GET /api/runs/:id/events` delivers it: an SSE message
+ * without an `id` (it is not in the event log: streamed output is never stored, only the node's
+ * final output is). Parts are numbered from 0 per attempt and arrive once each, in order; adjacent
+ * text chunks are merged. A client that subscribes mid-stream first gets what was streamed so far.
+ */
+export interface StreamMessage {
+  type: 'node:stream';
+  runId: string;
+  instanceId: string;
+  attempt: number;
+  /** Number of the first part (0-based) in the attempt's stream. */
+  seq: number;
+  parts: StreamChunk[];
+}
+
 // ───────────────────────────── Worker definitions ─────────────────────────────
 
 export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object';

@@ -41,6 +41,17 @@ def echo(config, input, ctx):
     return {"text": input["text"] + config.get("suffix", ""), "pid": os.getpid(), "attempt": ctx.attempt}
 
 
+@worker("py-stream", input={"text": {"type": "string", "required": True}}, output={"text": "string"},
+        description="Stream the text word by word, then return it", lease_seconds=LEASE)
+def stream(config, input, ctx):
+    words = input["text"].split(" ")
+    for i, word in enumerate(words):
+        ctx.stream(word if i == 0 else " " + word)
+        time.sleep(float(config.get("pause", 0.01)))
+    ctx.stream({"words": len(words)})
+    return {"text": input["text"]}
+
+
 @worker("py-bigfile", input={"megabytes": "number"}, output={"url": "string"}, lease_seconds=LEASE)
 def bigfile(config, input, ctx):
     """Write a file of `megabytes` MB in 1 MB blocks and upload it; report peak RSS around the upload."""

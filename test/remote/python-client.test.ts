@@ -14,6 +14,8 @@ import { graph, waitForRun, eventually } from '../helpers';
 import { startServer, type RunningServer } from '@/server/listen';
 import { startTestServer, type TestServer } from '../server/http';
 import { spawnPythonWorker, type PythonWorker } from './python';
+import { openSse } from '../server/sse-client';
+import type { StreamMessage } from '@/types/stitch';
 
 const KEY = 'remote-python-key';
 let t: TestServer;
@@ -78,6 +80,35 @@ describe('the Python client', () => {
     const { rows } = await getPool().query(`SELECT payload FROM stitch_events WHERE run_id = $1 AND type = 'node:progress' ORDER BY id`, [runId]);
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => r.payload.message)).toContain('step 3 of 3');
+  });
+
+  it('streams output with ctx.stream: SSE readers get every word in order while the task runs, then the result', async () => {
+    const w = pythonWorker();
+    await w.waitFor(/^ready$/);
+    const text = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    const flow = await api('POST', '/api/flows', {
+      name: 'python-stream',
+      graph: graph(['s:start', { id: 'p', workerType: 'py-stream', config: { pause: 0.02 } }, 'e:end'], [['s', 'p'], ['p', 'e']]),
+    });
+    const started = await api('POST', `/api/flows/${flow.body.id}/run`, { input: { text } });
+    const runId = started.body.runId as string;
+    const sse = openSse(`${t.url}/api/runs/${runId}/events`, { authorization: `Bearer ${KEY}` });
+    await sse.opened;
+    const run = await waitForRun(runId);
+    expect(run.status).toBe('completed');
+    const streamed = () => sse.events.filter((e) => (e as { type: string }).type === 'node:stream') as unknown as StreamMessage[];
+    await eventually(async () => streamed().some((m) => m.parts.some((p) => typeof p === 'object')) || undefined);
+    const parts = streamed().flatMap((m) => m.parts);
+    expect(parts.filter((p) => typeof p === 'string').join('')).toBe(text);
+    expect(parts.at(-1)).toEqual({ words: 40 });
+    expect(streamed().every((m) => m.instanceId === 'p' && m.attempt === 1)).toBe(true);
+    // The first words came long before the node completed (0.8 s of words).
+    const firstWords = sse.events.findIndex((e) => (e as { type: string }).type === 'node:stream');
+    const completed = sse.events.findIndex((e) => e.type === 'node:completed' && e.instanceId === 'p');
+    expect(firstWords).toBeLessThan(completed);
+    // Coalesced by the client: fewer messages than words.
+    expect(streamed().length).toBeLessThan(41);
+    sse.close();
   });
 
   it('two workers share 200 tasks, each done once', async () => {

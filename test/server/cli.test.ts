@@ -92,6 +92,34 @@ describe('stitch run / flows list / runs show', () => {
     expect(JSON.parse(shown.output)).toMatchObject({ id: runId, status: 'completed', nodes: { greet: { status: 'completed' } } });
   }, 120_000);
 
+  it('`run --stream` prints a streaming node\'s text as it comes; piped without it, only progress and output', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stitch-cli-stream-'));
+    try {
+      const file = path.join(dir, 'stream.json');
+      const graph = {
+        nodes: [
+          { id: 'write', type: 'worker', position: { x: 0, y: 0 }, data: { workerType: 'claude', config: { prompt: 'About {{topic}}', mockStreamSeconds: 0.3 } } },
+        ],
+        edges: [],
+      };
+      writeFileSync(file, JSON.stringify({ name: 'streaming', graph, input: { topic: 'otters' } }));
+      const streamed = await runCli(['run', file, '--stream'], { ANTHROPIC_API_KEY: '' });
+      expect(streamed.code, streamed.output).toBe(0);
+      const answer = 'Here is a short take on otters: it is a subject with more depth than it first appears, and a few concrete examples make it easy to grasp.';
+      // One line per stretch of text (a status line in between opens a new one).
+      const lines = streamed.output.split('\n').filter((l) => l.startsWith('  write ▸ '));
+      expect(lines.map((l) => l.slice('  write ▸ '.length)).join('')).toBe(answer);
+      expect(streamed.output.indexOf('  write ▸ ')).toBeLessThan(streamed.output.indexOf('Run completed'));
+
+      const piped = await runCli(['run', file], { ANTHROPIC_API_KEY: '' });
+      expect(piped.code).toBe(0);
+      expect(piped.output).not.toContain('▸');
+      expect(piped.output).toContain(`"text": "${answer}"`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('a run that fails exits 1; a bad flow file or --input exits 1 with the reasons', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'stitch-cli-'));
     try {

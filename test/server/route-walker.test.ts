@@ -141,7 +141,8 @@ afterAll(() => t?.close());
 
 /** Fixture values of path parameters, by name (and by route where one name means two things). */
 function pathParams(route: WalkRoute): Record<string, string> {
-  const callback = route.template.startsWith('/api/stitch/callback/');
+  // Callbacks and streamed output authenticate with the vendor run's node attempt token.
+  const callback = /^\/api\/stitch\/(callback|stream)\//.test(route.template);
   return {
     id: fx.flowId,
     versionId: fx.versionId,
@@ -160,7 +161,7 @@ function pathParams(route: WalkRoute): Record<string, string> {
 
 /** Fixture values of query parameters and body fields a schema cannot make up. */
 function queryParams(route: WalkRoute): Record<string, string> {
-  if (route.template.startsWith('/api/stitch/callback/')) return { token: fx.callbackToken };
+  if (/^\/api\/stitch\/(callback|stream)\//.test(route.template)) return { token: fx.callbackToken };
   if (route.template.startsWith('/api/uploads/')) return { expires: fx.upload.expires, signature: fx.upload.signature };
   return {};
 }

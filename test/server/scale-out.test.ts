@@ -2,7 +2,8 @@
  * Scale-out: one `serve` process and two `worker` processes (separate OS processes) on one
  * database. 100 runs started through the API all complete; SSE clients connected to `serve` see
  * every event the worker processes wrote, none missing, and every node instance's transitions in
- * the order they happened. Then SIGTERM stops all three cleanly (exit code 0).
+ * the order they happened; what a node streams in a worker process reaches SSE clients of `serve`,
+ * a late one getting the prefix first. Then SIGTERM stops all three cleanly (exit code 0).
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +52,7 @@ async function api(method: string, path: string, body?: unknown) {
 beforeAll(async () => {
   db = await createTestDatabase();
   const port = await freePort();
-  const env = { DATABASE_URL: db.url, STITCH_SECRET: 'scale-out-secret-0123456789', PORT: String(port), STITCH_HEARTBEAT_SECONDS: '1' };
+  const env = { DATABASE_URL: db.url, STITCH_SECRET: 'scale-out-secret-0123456789', PORT: String(port), STITCH_HEARTBEAT_SECONDS: '1', ANTHROPIC_API_KEY: '' };
   serve = spawnStitch(['serve'], env);
   workers = [spawnStitch(['worker', '--concurrency', '6'], env), spawnStitch(['worker', '--concurrency', '6'], env)];
   const [, url] = await serve.waitFor(/Stitch API is ready at (http:\/\/\S+)/);
@@ -129,6 +130,30 @@ describe('serve + 2 worker processes', () => {
     all.close();
     for (const stream of perRun.values()) stream.close();
   }, 300_000);
+
+  it('streamed output from a worker process reaches SSE clients of serve; one joining mid-stream gets the prefix', async () => {
+    const graph = {
+      nodes: [{ id: 'write', type: 'worker', position: { x: 0, y: 0 }, data: { workerType: 'claude', config: { prompt: 'About {{topic}}', mockStreamSeconds: 2 } } }],
+      edges: [],
+    };
+    const created = await api('POST', '/api/flows', { name: 'scale-out-stream', graph });
+    const started = await api('POST', `/api/flows/${created.body.id}/run`, { input: { topic: 'otters' } });
+    const runId = started.body.runId as string;
+    const text = (c: SseClient) =>
+      c.events.filter((e) => (e as { type: string }).type === 'node:stream').flatMap((e) => (e as unknown as { parts: unknown[] }).parts).join('');
+    const early = openSse(`${baseUrl}/api/runs/${runId}/events`);
+    await eventually(async () => text(early).length > 0, 30_000);
+    const late = openSse(`${baseUrl}/api/runs/${runId}/events`);
+    await late.opened;
+    const run = await eventually(async () => {
+      const r = await api('GET', `/api/runs/${runId}`);
+      return r.body.status === 'completed' && r.body;
+    }, 60_000);
+    const answer = run.nodes.write.output.text as string;
+    await eventually(async () => text(early) === answer && text(late) === answer, 30_000);
+    early.close();
+    late.close();
+  }, 120_000);
 
   it('SIGTERM stops serve and both workers gracefully (exit 0)', async () => {
     const codes = await Promise.all([serve, ...workers].map((p) => p.stop()));

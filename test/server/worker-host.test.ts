@@ -8,11 +8,13 @@ import { createFlow } from '@/lib/engine/flows';
 import { getRunWithNodes, updateNodeState } from '@/lib/db/runs';
 import { startRun } from '@/lib/engine/start-run';
 import { runWorker } from '@/lib/workers/testing';
-import { buildCallbackUrl, logWorker, reportUsage, scheduleCallback, triggerCallback } from '@/lib/workers/utils';
+import { buildCallbackUrl, logWorker, reportUsage, scheduleCallback, streamOutput, triggerCallback } from '@/lib/workers/utils';
 import type { IWorker } from '@/lib/workers/base';
 import { eventually, waitForRun } from '../helpers';
 import { spawnTsx } from '../processes';
 import { startTestServer, type TestServer } from './http';
+import { openSse } from './sse-client';
+import type { StreamMessage } from '@/types/stitch';
 import { oneWorkerGraph, registerHttpTestWorkers } from './test-workers';
 
 let server: TestServer;
@@ -55,6 +57,8 @@ describe('worker host', () => {
         buildCallbackUrl(r, n);
         await updateNodeState(r, n, { status: 'running', output: { stored: 1 }, metadata: { progress: 0.5 } });
         await reportUsage(r, n, [{ unit: 'requests', quantity: 2 }]);
+        streamOutput(r, n, 'partial ');
+        streamOutput(r, n, { step: 1 });
         await scheduleCallback(r, n, { status: 'completed', output: { late: true } }, 1);
         await triggerCallback(r, n, { status: 'completed', output: { done: true } });
       }
@@ -65,6 +69,8 @@ describe('worker host', () => {
     expect(run.output).toEqual({ stored: 1, done: true });
     expect(run.usage).toEqual([{ unit: 'requests', quantity: 2, mock: false }]);
     expect(run.scheduled).toHaveLength(1);
+    expect(run.streamed).toEqual(['partial ', { step: 1 }]);
+    expect(run.streamedText).toBe('partial ');
     expect(run.callbackUrl).toContain(`/api/stitch/callback/${runId}/w?token=1.`);
     expect(run.logs[0]).toMatchObject({ level: 'info', message: 'working', context: { apiKey: '[redacted]' } });
 
@@ -79,8 +85,10 @@ describe('worker host', () => {
     expect(await sideEffects(runId)).toEqual({ usage: 1, callbacks: 1 });
   });
 
-  it('a worker in a process without an engine completes its node through the callback URL (HTTP host)', async () => {
+  it('a worker in a process without an engine streams and completes its node through the callback URL (HTTP host)', async () => {
     const { runId } = await runningNode();
+    const sse = openSse(`${server.url}/api/runs/${runId}/events`);
+    await sse.opened;
     const child = spawnTsx(
       'test/fixtures/http-host-worker.ts',
       {
@@ -105,5 +113,11 @@ describe('worker host', () => {
     const { nodes } = await getRunWithNodes(runId);
     // Merged over what the vendor worker stored (its input), as any callback is.
     expect(nodes.w).toMatchObject({ status: 'completed', attempt: 1, output: { topic: 'x', echoed: { hello: 'world' }, by: 'http-host' } });
+    const streamed = await eventually(async () => {
+      const parts = sse.events.filter((e) => (e as { type: string }).type === 'node:stream').flatMap((e) => (e as unknown as StreamMessage).parts);
+      return parts.length === 2 && parts;
+    });
+    expect(streamed).toEqual(['Hello from outside', { words: 3 }]);
+    sse.close();
   });
 });

@@ -1,8 +1,8 @@
 """The pulling process: register, long-poll, execute on worker threads, heartbeat, settle.
 
 Threads: one poller (long-polls for as many tasks as there are free slots), ``concurrency``
-executors, and one heartbeat thread that renews every held lease at a third of its length (sooner
-when ``ctx.progress`` has news). SIGTERM/SIGINT stop polling, let running tasks finish for
+executors, one heartbeat thread that renews every held lease at a third of its length (sooner
+when ``ctx.progress`` has news), and one that sends ``ctx.stream`` output every ~50 ms. SIGTERM/SIGINT stop polling, let running tasks finish for
 ``grace_seconds``, hand back what is still running (a retryable failure: the node's retry policy
 gives it to another worker) and return.
 """
@@ -25,6 +25,8 @@ from .registry import NonRetryableError, WorkerType, registered_workers
 log = logging.getLogger("stitch_worker")
 
 MAX_WAIT_SECONDS = 30
+#: Streamed output leaves at most this often per runner (a lone chunk after a pause leaves at once).
+STREAM_INTERVAL_SECONDS = 0.05
 
 
 class Backoff:
@@ -89,6 +91,7 @@ class Runner:
         self._active: Dict[str, Context] = {}
         self._active_lock = threading.Lock()
         self._beat_now = threading.Event()
+        self._stream_now = threading.Event()
         self._idle = threading.Condition(self._active_lock)
         #: Set once the types are registered and the worker is polling.
         self.ready = threading.Event()
@@ -103,6 +106,7 @@ class Runner:
         self._register_until_done()
         threads: List[threading.Thread] = [threading.Thread(target=self._poll_loop, name="stitch-poll", daemon=True)]
         threads.append(threading.Thread(target=self._heartbeat_loop, name="stitch-heartbeat", daemon=True))
+        threads.append(threading.Thread(target=self._stream_loop, name="stitch-stream", daemon=True))
         threads += [threading.Thread(target=self._execute_loop, name=f"stitch-exec-{i}", daemon=True) for i in range(self.concurrency)]
         for t in threads:
             t.start()
@@ -185,6 +189,7 @@ class Runner:
             for task in tasks:
                 ctx = Context(self.api, task)
                 ctx._progress_event = self._beat_now
+                ctx._stream_event = self._stream_now
                 with self._active_lock:
                     self._active[ctx.task_id] = ctx
                 if self._stopping.is_set():
@@ -218,6 +223,7 @@ class Runner:
     def _finish(self, ctx: Context, action: str, body: dict) -> None:
         ctx._reporting.set()
         try:
+            ctx._flush_stream()  # what was streamed arrives before the result
             self._settle(ctx, action, body)
         finally:
             self._forget(ctx)
@@ -241,6 +247,21 @@ class Runner:
                     return
                 time.sleep(backoff.next())
         log.error("task %s: could not report %s; its lease will expire and it will run again", ctx.task_id, action)
+
+    # ── streamed output ──────────────────────────────────────────────────────────────────────
+
+    def _stream_loop(self) -> None:
+        last = 0.0
+        while True:
+            self._stream_now.wait(0.5)
+            self._stream_now.clear()
+            time.sleep(max(0.0, last + STREAM_INTERVAL_SECONDS - time.monotonic()))
+            last = time.monotonic()
+            with self._active_lock:
+                held = list(self._active.values())
+            for ctx in held:
+                if ctx._has_stream() and not ctx._reporting.is_set():
+                    ctx._flush_stream()
 
     # ── heartbeats ───────────────────────────────────────────────────────────────────────────
 

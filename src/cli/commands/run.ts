@@ -17,6 +17,8 @@ import { parseInputOption, readFlowFile, type FlowFile } from '../flow-file';
 import { withReuseAndCost } from '@/lib/usage/run-cost';
 import { ProgressPrinter, followRun, formatCost, type RunSnapshot } from '../run-progress';
 import { getPool } from '@/lib/db/pool';
+import { followStream } from '@/lib/live/stream-follow';
+import type { StreamMessage } from '@/types/stitch';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import type { RunningServer } from '@/server/listen';
 import { serveCallbacksIfNeeded } from '../callback-server';
@@ -27,6 +29,7 @@ interface RunOptions {
   tag?: Record<string, string>;
   priority?: string;
   url?: string;
+  stream?: boolean;
 }
 
 /** What a run starts with besides its flow. */
@@ -39,6 +42,8 @@ interface RunStart {
 /** Start the run somewhere; return how to read it back. */
 interface RunTarget {
   start(flow: FlowFile, run: RunStart): Promise<{ runId: string; read: () => Promise<RunSnapshot> }>;
+  /** Follow the run's streamed output; returns how to stop. */
+  follow(runId: string, onStream: (message: StreamMessage) => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,7 @@ async function localTarget(): Promise<RunTarget> {
       const { runId } = await startRun(saved.id, { ...run, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
     },
+    follow: (runId, onStream) => followStream(runId, onStream),
     async close() {
       await callbacks?.close();
       await stitch.stop();
@@ -72,6 +78,10 @@ function remoteTarget(url: string): RunTarget {
       const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, run);
       return { runId, read: () => api.request<RunSnapshot>('GET', `/api/runs/${runId}`) };
     },
+    follow: async (runId, onStream) =>
+      api.events(`/api/runs/${runId}/events`, (message) => {
+        if (message.type === 'node:stream') onStream(message);
+      }),
     close: async () => {},
   };
 }
@@ -89,6 +99,7 @@ export function registerRunCommand(program: Command): void {
     .option('--tag <name=value>', 'a tag of the run, e.g. --tag customer=acme (repeatable)', collectTag)
     .option('--priority <n>', 'the run\'s priority (0…100, higher first; default 0)')
     .option('--url <url>', 'run on a Stitch server (e.g. http://127.0.0.1:3000) instead of in this process')
+    .option('--stream', 'print what nodes stream (e.g. Claude\'s text as it is written) even when the output is not a terminal')
     .description('Create or update the flow from a file, run it with live progress, print its output (exit 0 = completed)')
     .action(async (file: string, options: RunOptions) => {
       const flow = readFlowFile(file);
@@ -97,7 +108,10 @@ export function registerRunCommand(program: Command): void {
       try {
         const { runId, read } = await target.start(flow, { input, tags: options.tag, priority: parsePriority(options.priority) });
         console.log(`Run ${runId} of "${flow.name}"`);
-        const run = await followRun(read, new ProgressPrinter(process.stdout, nodeCountOf(flow.graph)));
+        const printer = new ProgressPrinter(process.stdout, nodeCountOf(flow.graph));
+        // Streamed text is for a person at a terminal; piped output stays the progress lines and the result.
+        const unfollow = options.stream || process.stdout.isTTY ? await target.follow(runId, (m) => printer.stream(m)) : undefined;
+        const run = await followRun(read, printer).finally(() => unfollow?.());
         console.log(`Run ${run.status}${run.error ? `: ${run.error}` : ''}`);
         if (run.cost) console.log(formatCost(run.cost));
         // A failed or cancelled run has no output: nothing to print, not a stray `null`.

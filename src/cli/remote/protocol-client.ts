@@ -2,7 +2,7 @@
  * The pull protocol from the worker's side, in TypeScript (docs/remote-workers.md): what
  * `stitch worker --remote <url>` speaks. Plain `fetch`, no database.
  */
-import type { WorkerDefinition } from '@/types/stitch';
+import type { StreamChunk, WorkerDefinition } from '@/types/stitch';
 import type { RemoteTask } from '@/lib/engine/remote-tasks';
 
 /** A task as the poll hands it out (the server's own type: one shape on both sides). */
@@ -74,6 +74,11 @@ export class ProtocolClient {
 
   complete(task: PulledTask, output: unknown): Promise<unknown> {
     return this.#post(`/api/tasks/${task.taskId}/complete`, { token: task.token, output });
+  }
+
+  /** Streamed parts `seq`… of the task's attempt (authorized by its token, like a callback). */
+  stream(task: PulledTask, seq: number, parts: StreamChunk[]): Promise<unknown> {
+    return this.#post(`/api/stitch/stream/${encodeURIComponent(task.runId)}/${encodeURIComponent(task.nodeId)}?token=${task.token}`, { seq, parts });
   }
 
   fail(task: PulledTask, error: string, retryable: boolean): Promise<unknown> {

@@ -17,6 +17,7 @@ import { NonRetriableError, coerceError } from '@/lib/errors';
 import { getConfig } from '@/lib/config';
 import { signedCallbackUrl } from '@/lib/host/attempt';
 import { runWithHost } from '@/lib/host/current';
+import { StreamBatcher } from '@/lib/host/stream-batcher';
 import type { WorkerHost } from '@/lib/host/types';
 import { getLogger } from '@/lib/log';
 import { getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
@@ -73,10 +74,15 @@ export async function startRemoteRunner(options: RemoteRunnerOptions): Promise<R
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const entry = { task, settled: false, handBack: async () => {} };
+    // Streamed output goes to the server coalesced, and what was streamed before the result.
+    const streams = new StreamBatcher((batch) => Promise.all(batch.map((b) => client.stream(task, b.seq, b.parts))).then(() => {}), {
+      onSendError: (error) => log.warn({ taskId: task.taskId, error: coerceError(error).message }, 'streamed output could not be sent; it is dropped'),
+    });
     const settle = async (callback: WorkerCallback, retryable = true) => {
       if (entry.settled) return;
       entry.settled = true;
       try {
+        await streams.end('task');
         if (callback.status === 'completed') await client.complete(task, callback.output ?? null);
         else await client.fail(task, callback.error || 'The worker reported a failure without a message', retryable);
       } catch (error) {
@@ -110,6 +116,10 @@ export async function startRemoteRunner(options: RemoteRunnerOptions): Promise<R
       },
       // The pull protocol has no usage message: usage of remotely served workers is not recorded.
       reportUsage: async () => {},
+      stream: (runId, nodeId, chunk) => {
+        if (runId === task.runId && nodeId === task.nodeId) streams.push('task', chunk);
+        else throw new Error(`streamOutput(${runId}, ${nodeId}) names another node than the task's`);
+      },
       scheduleCallback: async (_runId, _nodeId, callback, delaySeconds) => {
         setTimeout(() => void settle(callback), delaySeconds * 1000);
       },

@@ -5,12 +5,13 @@
  * what the attempt already knows (ids, attempt, input, start time, queue job, eager-dispatch claim)
  * so its completion settles without reading anything back.
  */
-import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
+import type { NodeStateUpdate, StreamChunk, WorkerCallback } from '@/types/stitch';
 import { storeNodeState } from '@/lib/db/runs';
 import { attemptFor, requireAttempt, signedCallbackUrl } from '@/lib/host/attempt';
 import type { CompletionResult, HostAttempt, LogLevel, UsageItem, WorkerHost } from '@/lib/host/types';
 import type { Runtime } from '@/lib/runtime';
 import { recordUsage } from '@/lib/usage/report';
+import { streamRelay } from '@/lib/live/stream-relay';
 import { completeAttempt, completeNode, type KnownAttempt } from './complete-node';
 import { addScheduledCallback } from './scheduled-callback';
 import { fromWorker } from './worker-edge';
@@ -44,6 +45,10 @@ export class EngineHost implements WorkerHost {
     return signedCallbackUrl(this.runtime.config.baseUrl, this, runId, nodeId, attempt);
   }
 
+  stream(runId: string, nodeId: string, chunk: StreamChunk): void {
+    streamRelay().chunk({ runId, instanceId: nodeId, attempt: requireAttempt(this, 'streamOutput', runId, nodeId) }, chunk);
+  }
+
   log(level: LogLevel, message: string, context: Record<string, unknown>): void {
     this.runtime.logger[level](context, message);
   }
@@ -55,6 +60,8 @@ export type AttemptFacts = Omit<KnownAttempt, 'runId' | 'instanceId' | 'attempt'
 export class AttemptHost extends EngineHost {
   /** Completions the worker reported for its own node (a sync worker must report one). */
   completions = 0;
+  /** The worker streamed output for its own node. */
+  #streamed = false;
 
   constructor(
     runtime: Runtime,
@@ -64,9 +71,20 @@ export class AttemptHost extends EngineHost {
     super(runtime);
   }
 
-  override complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult> {
+  override async complete(runId: string, nodeId: string, callback: WorkerCallback): Promise<CompletionResult> {
     if (!attemptFor(this, runId, nodeId)) return super.complete(runId, nodeId, callback);
     this.completions += 1;
+    await this.endStream(); // what was streamed goes out before the node's completion
     return completeAttempt({ ...this.current, ...this.facts }, callback);
+  }
+
+  override stream(runId: string, nodeId: string, chunk: StreamChunk): void {
+    if (attemptFor(this, runId, nodeId)) this.#streamed = true;
+    super.stream(runId, nodeId, chunk);
+  }
+
+  /** Send what this attempt streamed and forget its stream (its result is known, or it failed). */
+  async endStream(): Promise<void> {
+    if (this.#streamed) await streamRelay().settle(this.current);
   }
 }

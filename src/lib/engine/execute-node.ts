@@ -183,6 +183,7 @@ async function runWorker(runtime: Runtime, graph: ExecutionGraph, node: Executio
   } finally {
     if (runningMark) clearTimeout(runningMark);
   }
+  if (!isAsync) await host.endStream(); // an async attempt streams on until its callback
   if (failure) {
     getLogger().warn({ runId: ref.runId, nodeId: ref.instanceId, attempt: ref.attempt, worker: type, error: failure.message }, 'worker attempt failed');
     // A worker that already settled this attempt and then threw changes nothing (the CAS refuses).

@@ -10,6 +10,11 @@
  * | usage              | reportUsage                        |                                     | complete's usage                |
  * | delayed callback   | scheduleCallback (its queue job)   |                                     |                                 |
  * | poll() answer      | deadline.ts → applyCallback        | (a pollNow reply runs it now)       |                                 |
+ * | streamed output    | stream → live/stream-relay.ts      | POST /api/stitch/stream → relay     | POST /api/stitch/stream → relay |
+ *
+ * Streamed output is scrubbed where it leaves the process (the relay: per coalesced batch, text
+ * merged, so a value split over tokens of one batch is masked; one split across two batches ~50 ms
+ * apart is not recognised — docs/credentials.md). It is never stored.
  *
  * Log lines are the logger's: it masks each line as it is written (log.ts), whoever logs. Nothing
  * else scrubs: a store does not know about secrets. What is masked, and how: src/lib/vault/scrub.ts,

@@ -31,8 +31,16 @@ export function requireAttempt(host: WorkerHost, what: string, runId: string, no
  * instance and attempt, valid until a day past the attempt's callback deadline.
  */
 export function signedCallbackUrl(baseUrl: string, host: WorkerHost, runId: string, nodeId: string, attempt?: number): string {
-  const known = requireAttempt(host, 'buildCallbackUrl', runId, nodeId, attempt);
+  return signedUrl('callback', baseUrl, host, runId, nodeId, requireAttempt(host, 'buildCallbackUrl', runId, nodeId, attempt));
+}
+
+/** `${baseUrl}/api/stitch/stream/{runId}/{nodeId}?token=…`: where code outside Stitch POSTs streamed parts (same token). */
+export function signedStreamUrl(baseUrl: string, host: WorkerHost, runId: string, nodeId: string, attempt: number): string {
+  return signedUrl('stream', baseUrl, host, runId, nodeId, attempt);
+}
+
+function signedUrl(kind: 'callback' | 'stream', baseUrl: string, host: WorkerHost, runId: string, nodeId: string, attempt: number): string {
   const ttl = (attemptFor(host, runId, nodeId)?.deadlineSeconds ?? DEFAULT_TIMEOUT_SECONDS) + TOKEN_GRACE_SECONDS;
-  const token = createCallbackToken(runId, nodeId, known, ttl);
-  return `${baseUrl}/api/stitch/callback/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}?token=${token}`;
+  const token = createCallbackToken(runId, nodeId, attempt, ttl);
+  return `${baseUrl}/api/stitch/${kind}/${encodeURIComponent(runId)}/${encodeURIComponent(nodeId)}?token=${token}`;
 }

@@ -11,7 +11,7 @@
  *
  * `src/lib/host` is a leaf: `db`, `engine` and `workers` import it; it imports none of them.
  */
-import type { NodeStateUpdate, WorkerCallback } from '@/types/stitch';
+import type { NodeStateUpdate, StreamChunk, WorkerCallback } from '@/types/stitch';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -49,6 +49,11 @@ export interface WorkerHost {
   /** Usage lines, already checked (`checkUsage`). */
   reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void>;
   scheduleCallback(runId: string, nodeId: string, callback: WorkerCallback, delaySeconds: number, attempt?: number): Promise<void>;
+  /**
+   * Streamed partial output of the attempt (a checked chunk, see `checkChunk`): queued and sent,
+   * coalesced, to whoever follows the run; never stored. Throws only when the attempt is unknown.
+   */
+  stream(runId: string, nodeId: string, chunk: StreamChunk): void;
   callbackUrl(runId: string, nodeId: string, attempt?: number): string;
   log(level: LogLevel, message: string, context: Record<string, unknown>): void;
 }

@@ -1,16 +1,18 @@
 /**
  * Claude: one Anthropic Messages API call (`POST /v1/messages` through @anthropic-ai/sdk — imported
- * only here). Sync. The prompt is `config.prompt` rendered against the input ("Write about
- * {{topic}}"), else `input.prompt`, else the input as JSON. Output: `{...input, text}`; token usage
- * goes to the node's metadata (and `usage` in the output).
- * Format: https://docs.anthropic.com/en/api/messages · errors: https://docs.anthropic.com/en/api/errors
+ * only here), streamed: the text is passed on with `streamOutput` as the model writes it (the
+ * canvas and `stitch run` show it growing). Sync. The prompt is `config.prompt` rendered against
+ * the input ("Write about {{topic}}"), else `input.prompt`, else the input as JSON. Output:
+ * `{...input, text}`; token usage goes to the node's metadata (and `usage` in the output).
+ * Format: https://docs.anthropic.com/en/api/messages · streaming:
+ * https://docs.anthropic.com/en/docs/build-with-claude/streaming · errors: https://docs.anthropic.com/en/api/errors
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { NodeConfig } from '@/types/stitch';
 import { NonRetriableError, RetryAfterError } from '@/lib/errors';
 import { updateNodeState } from '@/lib/db/runs';
 import { renderTemplate } from './transform';
-import { reportUsage, triggerCallback } from './utils';
+import { reportUsage, streamOutput, triggerCallback } from './utils';
 import { retryAfterMs, malformed } from './vendor-http';
 import { VendorWorker, numberFrom, stringField } from './vendor-worker';
 
@@ -34,7 +36,11 @@ export function promptFor(config: NodeConfig, input: Record<string, unknown>): s
   return json;
 }
 
-/** The SDK's errors in the vendor-HTTP policy: 429 waits, 5xx/529/timeouts retry, other 4xx do not. */
+/**
+ * The SDK's errors in the vendor-HTTP policy: 429 waits, 5xx/529/timeouts retry, other 4xx do not;
+ * an `error` event inside the stream (overloaded mid-answer) has no status and is retried; a stream
+ * that ends before its message does is a malformed response, retried.
+ */
 function classify(error: unknown): Error {
   if (error instanceof Anthropic.APIConnectionError) return new Error(`Anthropic /v1/messages: ${error.message}`, { cause: error });
   if (error instanceof Anthropic.APIError) {
@@ -45,6 +51,7 @@ function classify(error: unknown): Error {
     if (error.status === undefined || error.status >= 500 || error.status === 408) return new Error(message, { cause: error });
     return new NonRetriableError(message, { cause: error });
   }
+  if (error instanceof Anthropic.AnthropicError) return malformed('Anthropic', '/v1/messages', error.message);
   return error as Error;
 }
 
@@ -76,7 +83,7 @@ export class ClaudeWorker extends VendorWorker {
     });
     let message: Anthropic.Message;
     try {
-      message = await this.#client.messages.create(
+      const stream = this.#client.messages.stream(
         {
           model: String(config.model),
           max_tokens: numberFrom(config.maxTokens, 1024),
@@ -86,6 +93,8 @@ export class ClaudeWorker extends VendorWorker {
         },
         { timeout: numberFrom(config.requestTimeoutSeconds, 120) * 1000 },
       );
+      stream.on('text', (delta) => streamOutput(runId, nodeId, delta));
+      message = await stream.finalMessage();
     } catch (error) {
       throw classify(error);
     }
@@ -104,6 +113,7 @@ export class ClaudeWorker extends VendorWorker {
   protected async executeMock(runId: string, nodeId: string, config: NodeConfig, input: Record<string, unknown>): Promise<void> {
     const prompt = promptFor(config, input);
     const text = mockCompletion(prompt, input, numberFrom(config.mockScenes, 3));
+    await streamAtPace(runId, nodeId, text, numberFrom(config.mockStreamSeconds, 1));
     await this.#report(runId, nodeId, input, {
       text,
       model: `${config.model} (mock)`,
@@ -120,6 +130,18 @@ export class ClaudeWorker extends VendorWorker {
     ]);
     await updateNodeState(runId, nodeId, { status: 'running', metadata: { usage: result.usage, model: result.model, stopReason: result.stopReason } });
     await triggerCallback(runId, nodeId, { status: 'completed', output: { ...input, text: result.text, usage: result.usage } });
+  }
+}
+
+/** A mock answer streamed as a model would write it: a few words at a time, over `seconds` in all. */
+async function streamAtPace(runId: string, nodeId: string, text: string, seconds: number): Promise<void> {
+  const words = text.match(/\s*\S+/g) ?? [];
+  const perTick = 3;
+  const ticks = Math.ceil(words.length / perTick);
+  const delayMs = ticks > 0 ? (Math.max(0, seconds) * 1000) / ticks : 0;
+  for (let i = 0; i < words.length; i += perTick) {
+    streamOutput(runId, nodeId, words.slice(i, i + perTick).join(''));
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
 

@@ -56,7 +56,7 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
     category: 'AI',
     description:
       'Ask Claude (Anthropic Messages API). The prompt is config.prompt rendered against the input ' +
-      '("A script about {{topic}}"), else input.prompt. Outputs the text; token usage goes to the node metadata.',
+      '("A script about {{topic}}"), else input.prompt. Streams the text as it is written; outputs it, with token usage in the node metadata.',
     input: {
       prompt: { type: 'string', required: false, aliases: ['text'], description: 'The prompt, when config.prompt is empty' },
     },
@@ -64,7 +64,7 @@ export const WORKER_DEFINITIONS: Record<string, WorkerDefinition> = {
       text: { type: 'string', description: "Claude's answer" },
       usage: { type: 'object', description: '{inputTokens, outputTokens}' },
     },
-    config: { model: 'claude-sonnet-4-5', maxTokens: 1024, system: '', temperature: 0.7, prompt: '', requestTimeoutSeconds: 120, mockScenes: 3 },
+    config: { model: 'claude-sonnet-4-5', maxTokens: 1024, system: '', temperature: 0.7, prompt: '', requestTimeoutSeconds: 120, mockScenes: 3, mockStreamSeconds: 1 },
     retry: { attempts: 3, backoffMs: 2000, maxBackoffMs: 60_000 },
   },
   'scene-parser': {

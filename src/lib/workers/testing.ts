@@ -17,7 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NodeConfig, NodeStateUpdate, WorkerCallback, WorkerDefinition } from '@/types/stitch';
+import type { NodeConfig, NodeStateUpdate, StreamChunk, WorkerCallback, WorkerDefinition } from '@/types/stitch';
 import { ConflictError, NonRetriableError, ValidationError, coerceError } from '@/lib/errors';
 import { getConfig } from '@/lib/config';
 import { redact, redactString } from '@/lib/log';
@@ -88,6 +88,10 @@ export interface WorkerRun {
   stateUpdates: NodeStateUpdate[];
   /** Every `scheduleCallback` (async mocks, timers); deliver them with `runScheduled()`. */
   scheduled: ScheduledCallbackRecord[];
+  /** Every `streamOutput` chunk, in order (what followers of the run would have seen, uncoalesced). */
+  streamed: StreamChunk[];
+  /** The streamed text chunks joined (JSON chunks left out). */
+  readonly streamedText: string;
   /** Every `reportUsage` line, in order (what the engine would price and record). */
   usage: Array<{ unit: string; quantity: number; mock?: boolean }>;
   /** Every `logWorker` line, including the constructor's (when the harness constructs the worker). */
@@ -150,6 +154,10 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     callbacks: [],
     stateUpdates: [],
     usage: [],
+    streamed: [],
+    get streamedText() {
+      return run.streamed.filter((c): c is string => typeof c === 'string').join('');
+    },
     scheduled: [],
     logs: [],
     deliverCallback: (body, opts) => deliverCallback(body, opts?.headers ?? {}),
@@ -238,6 +246,9 @@ export async function runWorker(worker: IWorker | WorkerClass | string, options:
     },
     async reportUsage(_runId, _nodeId, usage) {
       run.usage.push(...usage);
+    },
+    stream(_runId, _nodeId, chunk) {
+      run.streamed.push(chunk);
     },
   };
 

@@ -9,6 +9,7 @@ import { redactString } from '@/lib/log';
 import { currentHost } from '@/lib/host/current';
 import type { CompletionResult, LogLevel, UsageItem } from '@/lib/host/types';
 import { checkUsage } from '@/lib/host/usage';
+import { checkChunk } from '@/lib/host/stream-batcher';
 
 export type { LogLevel, UsageItem };
 
@@ -68,6 +69,18 @@ export function scheduleCallback(
 export async function reportUsage(runId: string, nodeId: string, usage: UsageItem[]): Promise<void> {
   const items = checkUsage(usage);
   await currentHost().reportUsage(runId, nodeId, items);
+}
+
+/**
+ * `streamOutput(runId, nodeId, chunk)`: partial output of this node while it runs — text as a
+ * model writes it, or a small JSON object (≤ 4 KiB) such as `{frame: 120, of: 300}`. Whoever
+ * follows the run sees it as it comes (`node:stream` on `GET /api/runs/:id/events`, the canvas
+ * inspector, `stitch run`), coalesced to one message per ~50 ms however often it is called. It is
+ * not stored: the node's output is still what `triggerCallback` reports. Call it inside `execute`
+ * (or `poll`); it returns at once and never waits for readers.
+ */
+export function streamOutput(runId: string, nodeId: string, chunk: string | Record<string, unknown>): void {
+  currentHost().stream(runId, nodeId, checkChunk(chunk));
 }
 
 /** Loggable facts about an error: name, code, HTTP status, cause — never the request's secrets. */

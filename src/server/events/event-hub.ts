@@ -1,5 +1,5 @@
 /**
- * One LISTEN connection per process, fanned out to every SSE stream in it. Whichever process
+ * The process's one LISTEN connection (src/lib/live/listener.ts), fanned out to every SSE stream in it. Whichever process
  * changed state (a `worker` process, another `serve`), its transaction appended rows to
  * `stitch_events` and sent `NOTIFY stitch_events {"runId", "id"}` at commit; the hub reads the rows.
  *
@@ -8,14 +8,14 @@
  * "after the last id" alone: on each NOTIFY for a run it re-reads that run's events from
  * WINDOW ids below the lowest of (what it has seen, the notified id) and drops those it already
  * delivered. A late commit sends its own NOTIFY, so its events are read then. Reads for many
- * runs are coalesced into one query; a lost connection is re-established and followed by a
- * catch-up read, so a dropped NOTIFY loses nothing either. Streams dedupe by id once more.
+ * runs are coalesced into one query; a lost connection is re-established (by the listener) and
+ * followed by a catch-up read, so a dropped NOTIFY loses nothing either. Streams dedupe by id once more.
  */
-import type pg from 'pg';
 import type { StitchEvent } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import { getLogger } from '@/lib/log';
-import { isChannelName, listen, unlisten } from '@/lib/db/queries/notifications';
+import { isChannelName } from '@/lib/db/queries/notifications';
+import { liveListener } from '@/lib/live/listener';
 import { latestEventId, readEventsAfter, readRunWindows } from '@/lib/db/queries/events';
 
 /**
@@ -53,12 +53,12 @@ export class EventHub {
   #channels = new Map<string, Set<ChannelListener>>();
   #runs = new Map<string, RunState>();
   #pending = new Map<string, number>();
-  #client: pg.PoolClient | undefined;
-  #connecting: Promise<void> | undefined;
+  /** LISTEN on stitch_events through the process's live connection (src/lib/live/listener.ts), once. */
+  #listening: Promise<void> | undefined;
+  #offs: Array<() => void> = [];
   #flushing = false;
   #stopped = false;
   #globalMax = 0;
-  #retryDelayMs = 250;
 
   /** Subscribe to one run's events (or every run's, with `runId` null). Resolves once LISTEN is active. */
   async subscribe(runId: string | null, subscriber: EventSubscriber): Promise<() => void> {
@@ -88,89 +88,53 @@ export class EventHub {
     if (this.#stopped) throw new Error('The event hub is stopped');
     if (!isChannelName(channel)) throw new Error(`Invalid channel name "${channel}"`);
     let set = this.#channels.get(channel);
-    const first = !set;
     if (!set) this.#channels.set(channel, (set = new Set()));
     set.add(listener);
-    const unlisten = () => void set.delete(listener);
     try {
-      const connecting = !this.#client;
       await this.#ensureListening();
-      // A connection made just now LISTENed on every known channel already.
-      if (first && !connecting && this.#client) await listen(this.#client, channel);
+      const off = await liveListener().on(channel, (payload) => listener.onNotify(payload));
+      this.#offs.push(off);
+      return () => {
+        off();
+        set.delete(listener);
+      };
     } catch (error) {
-      unlisten();
+      set.delete(listener);
       throw error;
     }
-    return unlisten;
   }
 
   /** Stop listening and end every subscribed stream. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const off of this.#offs.splice(0)) off();
     for (const set of this.#subscribers.values()) for (const s of set) s.onClose();
     this.#subscribers.clear();
     for (const set of this.#channels.values()) for (const l of set) l.onClose();
     this.#channels.clear();
-    const client = this.#client;
-    this.#client = undefined;
-    if (client) {
-      await unlisten(client, '*').catch(() => {});
-      client.release();
-    }
   }
 
   #ensureListening(): Promise<void> {
-    if (this.#client) return Promise.resolve();
-    this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
-    return this.#connecting;
-  }
-
-  async #connect(): Promise<void> {
-    const client = await getPool().connect();
-    const reconnecting = this.#globalMax > 0;
-    client.on('notification', (message) => {
-      if (message.channel === 'stitch_events') this.#onNotify(message.payload);
-      else for (const l of this.#channels.get(message.channel) ?? []) l.onNotify(message.payload ?? '');
-    });
-    client.on('error', (error) => this.#onLost(client, error));
-    client.on('end', () => this.#onLost(client));
-    try {
-      await listen(client, 'stitch_events');
-      for (const channel of this.#channels.keys()) await listen(client, channel);
-      if (!reconnecting) this.#globalMax = await latestEventId(getPool());
-    } catch (error) {
-      client.release(true);
+    this.#listening ??= this.#listen().catch((error) => {
+      this.#listening = undefined;
       throw error;
-    }
-    if (this.#stopped) {
-      client.release();
-      return;
-    }
-    this.#client = client;
-    this.#retryDelayMs = 250;
-    // NOTIFYs sent while we were not listening are gone: read what they announced.
-    if (reconnecting) {
-      for (const set of this.#channels.values()) for (const l of set) l.onReconnect();
-      await this.#catchUp();
-    }
+    });
+    return this.#listening;
   }
 
-  #onLost(client: pg.PoolClient, error?: Error): void {
-    if (this.#client !== client) return;
-    this.#client = undefined;
-    client.release(error ?? true);
-    if (this.#stopped) return;
-    getLogger().warn({ error: error?.message }, 'event stream: lost the LISTEN connection; reconnecting');
-    this.#scheduleReconnect();
-  }
-
-  #scheduleReconnect(): void {
-    const delay = this.#retryDelayMs;
-    this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, 5000);
-    setTimeout(() => {
-      if (this.#stopped || this.#client || (this.#subscribers.size === 0 && this.#channels.size === 0)) return;
-      this.#ensureListening().catch(() => this.#scheduleReconnect());
-    }, delay).unref();
+  async #listen(): Promise<void> {
+    const live = liveListener();
+    this.#offs.push(await live.on('stitch_events', (payload) => this.#onNotify(payload)));
+    this.#globalMax = await latestEventId(getPool());
+    // NOTIFYs sent while the connection was down are gone: read what they announced.
+    this.#offs.push(
+      live.onReconnect(() => {
+        for (const set of this.#channels.values()) for (const l of set) l.onReconnect();
+        this.#catchUp().catch((error) => getLogger().warn({ error: (error as Error).message }, 'event stream: catching up failed'));
+      }),
+    );
+    // Stitch stopped (its connection with it): end the streams; clients reconnect to what comes next.
+    this.#offs.push(live.onStop(() => void stopEventHub()));
   }
 
   async #catchUp(): Promise<void> {

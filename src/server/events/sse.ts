@@ -6,10 +6,16 @@
  * Each message: `id: <event id>` and `data: <StitchEvent JSON>` (the default `message` event type,
  * so `EventSource.onmessage` sees everything). A comment line every 15 s keeps proxies from
  * closing an idle stream.
+ *
+ * A run's stream also carries its nodes' streamed output (`node:stream`, src/lib/live): `data:`
+ * only, no `id` — it is not in the event log, so `Last-Event-ID` never points into it. It is
+ * followed before history is read, so a client joining mid-stream gets the history, then what was
+ * streamed so far, then the rest.
  */
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type { StitchEvent } from '@/types/stitch';
+import type { StitchEvent, StreamMessage } from '@/types/stitch';
+import { followStream } from '@/lib/live/stream-follow';
 import { getLogger } from '@/lib/log';
 import { latestEventId, readEventsAfter } from '@/lib/db/queries/events';
 import { getEventHub, STRAGGLER_WINDOW } from './event-hub';
@@ -58,7 +64,7 @@ export function streamEvents(c: Context, runId: string | null): Response {
   c.header('X-Accel-Buffering', 'no');
   return streamSSE(c, async (stream) => {
     const sent = new SentIds();
-    const queue: StitchEvent[] = [];
+    const queue: Array<StitchEvent | StreamMessage> = [];
     const wakeup = new Wakeup();
     const unsubscribe = await getEventHub().subscribe(runId, {
       onEvents: (events) => {
@@ -68,7 +74,14 @@ export function streamEvents(c: Context, runId: string | null): Response {
       onClose: wakeup.close,
     });
     stream.onAbort(wakeup.close);
+    let unfollow: (() => void) | undefined;
     try {
+      if (runId !== null) {
+        unfollow = await followStream(runId, (message) => {
+          queue.push(message);
+          wakeup.notify();
+        });
+      }
       // Nothing at or below the stream's start is sent: the client has it (a resume point), or it is
       // before an all-runs stream opened "from now". A run's NOTIFY can come a moment after its
       // events (notify-soon.ts), and the hub then delivers a window of that run's older events.
@@ -92,6 +105,7 @@ export function streamEvents(c: Context, runId: string | null): Response {
         if (!woke && !wakeup.closed) await stream.write(': keep-alive\n\n');
       }
     } finally {
+      unfollow?.();
       unsubscribe();
     }
   }, async (error) => {
@@ -99,8 +113,12 @@ export function streamEvents(c: Context, runId: string | null): Response {
   });
 }
 
-async function send(stream: SSEStreamingApi, events: StitchEvent[], sent: SentIds): Promise<void> {
+async function send(stream: SSEStreamingApi, events: Array<StitchEvent | StreamMessage>, sent: SentIds): Promise<void> {
   for (const event of events) {
+    if (event.type === 'node:stream') {
+      await stream.writeSSE({ data: JSON.stringify(event) });
+      continue;
+    }
     if (!sent.add(event.id)) continue;
     await stream.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
   }

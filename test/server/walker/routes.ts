@@ -64,7 +64,7 @@ export const OUTSIDE_OPENAPI: Array<{ hono: string[]; walk: Array<{ method: Meth
 export const MIDDLEWARE_MOUNTS = ['ALL /*', 'ALL /api/*', 'ALL /metrics', 'ALL /mcp'];
 
 /** Documented routes that need no API key (the app's `isPublic`, as a client sees it). */
-const PUBLIC_TEMPLATES = [/^\/api\/stitch\/callback\//, /^\/api\/webhooks\//, /^\/api\/uploads\//, /^\/api\/health$/];
+const PUBLIC_TEMPLATES = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, /^\/api\/uploads\//, /^\/api\/health$/];
 
 /** Every route to walk: the document's operations, then the short list. */
 export function walkRoutes(document: { paths: Record<string, Record<string, OpenApiOperation>> }): WalkRoute[] {

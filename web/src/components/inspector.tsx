@@ -3,7 +3,7 @@
  * error; retry for a failed instance; the answer form for a waiting UX gate. Splitter scopes list
  * their item instances (`node[i]`).
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
 import { clockTime, duration, formatMs, shortId, statusLabel, usd } from '../lib/format';
@@ -216,6 +216,13 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose, on
             </div>
           )}
 
+          {view.streams[current.instanceId]?.attempt === current.attempt && view.streams[current.instanceId].text !== '' && (
+            <div className="stream-box">
+              <div className="muted small">{current.status === 'running' || current.status === 'pending' ? 'Streaming…' : 'Streamed'}</div>
+              <StreamText text={view.streams[current.instanceId].text} />
+            </div>
+          )}
+
           {current.status === 'waiting_for_user' && (
             <UxGateForm
               key={current.instanceId}
@@ -281,5 +288,18 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose, on
         </>
       )}
     </div>
+  );
+}
+
+/** Streamed text, kept scrolled to its end while it grows. */
+function StreamText({ text }: { text: string }) {
+  const ref = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    if (ref.current) ref.current.scrollTop = ref.current.scrollHeight;
+  }, [text]);
+  return (
+    <pre className="stream-text" ref={ref} data-testid="inspector-stream">
+      {text}
+    </pre>
   );
 }

@@ -3,7 +3,7 @@
  * order. Node instances are keyed by instance id (`node`, or `node[i]` inside a splitter scope);
  * `summariseNodes` folds them back onto the graph's nodes (status, attempt, progress, item counts).
  */
-import type { NodeStatus, RunStatus, StitchEvent } from '@/types/stitch';
+import type { NodeStatus, RunStatus, StitchEvent, StreamChunk, StreamMessage } from '@/types/stitch';
 import type { RunDetail } from '../types';
 
 export interface InstanceView {
@@ -22,6 +22,17 @@ export interface InstanceView {
   finishedAt?: string | null;
 }
 
+/** What a node instance streamed (`node:stream`), for its latest attempt seen. */
+export interface StreamView {
+  attempt: number;
+  /** Parts received so far (the next expected part number). */
+  next: number;
+  /** The text parts joined. */
+  text: string;
+  /** The latest JSON part, if any. */
+  data?: StreamChunk;
+}
+
 export interface RunView {
   id: string;
   status: RunStatus;
@@ -31,6 +42,8 @@ export interface RunView {
   instances: Record<string, InstanceView>;
   events: StitchEvent[];
   lastEventId: number;
+  /** Streamed output by instance id (never in the snapshot: it is not stored). */
+  streams: Record<string, StreamView>;
 }
 
 /** What one node of the graph shows: the fold of its instances. */
@@ -64,7 +77,7 @@ export function fromSnapshot(detail: RunDetail): RunView {
       finishedAt: n.finishedAt,
     };
   }
-  return { id: detail.id, status: detail.status, error: detail.error, createdAt: detail.createdAt, finishedAt: detail.finishedAt, instances, events: [], lastEventId: 0 };
+  return { id: detail.id, status: detail.status, error: detail.error, createdAt: detail.createdAt, finishedAt: detail.finishedAt, instances, events: [], lastEventId: 0, streams: {} };
 }
 
 const NODE_EVENT_STATUS: Partial<Record<StitchEvent['type'], NodeStatus>> = {
@@ -149,6 +162,30 @@ export function applyEvents(state: RunView, events: StitchEvent[]): RunView {
   }
   if (!fresh.length) return state;
   return { ...state, status, error, finishedAt, instances, lastEventId, events: [...state.events, ...fresh] };
+}
+
+/**
+ * Fold streamed parts in. Parts are numbered per attempt; after a reconnect the server replays an
+ * attempt's parts from the first, so those already shown are skipped. A newer attempt starts over.
+ */
+export function applyStream(state: RunView, messages: StreamMessage[]): RunView {
+  let streams = state.streams;
+  for (const m of messages) {
+    const prev = streams[m.instanceId];
+    if (prev && prev.attempt > m.attempt) continue;
+    const base: StreamView = prev && prev.attempt === m.attempt ? prev : { attempt: m.attempt, next: 0, text: '' };
+    if (m.seq > base.next || m.seq + m.parts.length <= base.next) continue;
+    const fresh = m.parts.slice(base.next - m.seq);
+    const data = [...fresh].reverse().find((p) => typeof p !== 'string');
+    if (streams === state.streams) streams = { ...streams };
+    streams[m.instanceId] = {
+      attempt: m.attempt,
+      next: m.seq + m.parts.length,
+      text: base.text + fresh.filter((p): p is string => typeof p === 'string').join(''),
+      data: data ?? base.data,
+    };
+  }
+  return streams === state.streams ? state : { ...state, streams };
 }
 
 const STATUS_PRIORITY: NodeStatus[] = ['failed', 'waiting_for_user', 'running', 'pending', 'cancelled', 'completed', 'skipped'];

@@ -3,11 +3,13 @@
  * `Last-Event-ID` on reconnect. Messages that arrive in one network chunk are delivered together,
  * so a replay of history renders once instead of flickering through every old state.
  */
-import type { StitchEvent } from '@/types/stitch';
+import type { StitchEvent, StreamMessage } from '@/types/stitch';
 import { authHeader, waitForKey } from '../auth';
 
 export interface EventStreamHandlers {
   onEvents(events: StitchEvent[]): void;
+  /** Streamed output of the run's nodes (`node:stream`: not in the event log, no id). */
+  onStream?(messages: StreamMessage[]): void;
   /** `open` once connected, `retrying` while reconnecting after a drop. */
   onConnection?(state: 'open' | 'retrying'): void;
 }
@@ -40,6 +42,17 @@ function toEvent(message: { id?: string; event?: string; data?: string }): Stitc
     return undefined;
   }
 }
+
+function toStream(message: { id?: string; data?: string }): StreamMessage | undefined {
+  if (message.id !== undefined || !message.data) return undefined;
+  try {
+    const m = JSON.parse(message.data) as StreamMessage;
+    return m?.type === 'node:stream' && typeof m.instanceId === 'string' && Number.isInteger(m.attempt) && Number.isInteger(m.seq) && Array.isArray(m.parts) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 
 type SseMessage = NonNullable<ReturnType<typeof parseSseBlock>>;
 
@@ -109,12 +122,19 @@ export function followEvents(url: string, handlers: EventStreamHandlers): () => 
     handlers.onConnection?.('open');
     await readMessages(res.body, (messages) => {
       const events: StitchEvent[] = [];
+      const streamed: StreamMessage[] = [];
       for (const message of messages) {
         if (message.id) lastId = message.id;
+        const stream = toStream(message);
+        if (stream) {
+          streamed.push(stream);
+          continue;
+        }
         const event = toEvent(message);
         if (event) events.push(event);
       }
       if (events.length) handlers.onEvents(events);
+      if (streamed.length) handlers.onStream?.(streamed);
     });
   }
 

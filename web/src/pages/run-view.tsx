@@ -22,7 +22,7 @@ import { duration, shortId, usd } from '../lib/format';
 import { toFlow, type FlowEdge, type FlowNode } from '../lib/graph';
 import { hasOverlaps, layoutGraph } from '../lib/layout';
 import { OverlayStore } from '../lib/overlay-store';
-import { applyEvents, fromSnapshot, nodeIdOf, summariseNodes, type NodeRuntime, type RunView } from '../lib/run-state';
+import { applyEvents, applyStream, fromSnapshot, nodeIdOf, summariseNodes, type NodeRuntime, type RunView } from '../lib/run-state';
 import { followEvents } from '../lib/sse';
 import { useWorkerDefs } from '../lib/use-workers';
 import { href } from '../router';
@@ -84,6 +84,7 @@ function RunViewPage({ runId }: { runId: string }) {
           const sel = selectedRef.current;
           if (events.some((e) => e.type.startsWith('run:') && e.type !== 'run:created') || (sel && events.some((e) => e.instanceId && nodeIdOf(e.instanceId) === sel))) refetch();
         },
+        onStream: (messages) => setView((v) => (v ? applyStream(v, messages) : v)),
         onConnection: setConnection,
       });
       if (snapshot.flowId) {

@@ -19,3 +19,9 @@ export async function listen(db: Queryable, channel: string): Promise<void> {
 export async function unlisten(db: Queryable, channel: string): Promise<void> {
   await db.query(`UNLISTEN ${channel === '*' ? '*' : checked(channel)}`);
 }
+
+/** NOTIFY `channel` once per payload, in order, in one statement (one commit delivers them all). */
+export async function notifyEach(db: Queryable, channel: string, payloads: string[]): Promise<void> {
+  if (payloads.length === 0) return;
+  await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n', [checked(channel), payloads]);
+}

@@ -61,6 +61,19 @@ describe('mock mode', () => {
     expect(r.nodes.p.output.topic).toBe('volcanoes');
   });
 
+  it('claude streams its canned answer a few words at a time over mockStreamSeconds; usage as without streaming', async () => {
+    const run = await runWorker(ClaudeWorker, { definition: 'claude', input: { prompt: 'Write about foxes' }, config: { mockStreamSeconds: 0.2 }, env: mockEnv() });
+    expect(run.status).toBe('completed');
+    const text = (run.output as { text: string }).text;
+    expect(run.streamedText).toBe(text);
+    expect(run.streamed.length).toBeGreaterThan(5);
+    expect(run.streamed.every((c) => typeof c === 'string' && c.trim().split(/\s+/).length <= 3)).toBe(true);
+    expect(run.usage).toEqual([
+      { unit: 'input_tokens', quantity: Math.ceil('Write about foxes'.length / 4), mock: true },
+      { unit: 'output_tokens', quantity: Math.ceil(text.length / 4), mock: true },
+    ]);
+  });
+
   it('elevenlabs stores a WAV whose length follows the text, at a URL that resolves', async () => {
     const text = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen';
     const r = await runFlow(graph([{ id: 'v', workerType: 'elevenlabs' }], []), { voice_text: text, keep: 'me' });

@@ -16,7 +16,8 @@ import { ClaudeWorker, ElevenLabsWorker, MiniMaxWorker, ShotstackWorker } from '
 import { eventually, graph, waitForRun } from '../../../../test/helpers';
 import { startTestServer, type TestServer } from '../../../../test/server/http';
 import { setEnv, tempDataDir } from '../../../../test/vendors/env';
-import { ANTHROPIC_KEY, startFakeAnthropic, type FakeAnthropic } from '../../../../test/vendors/anthropic';
+import { ANTHROPIC_KEY, deltasOf, startFakeAnthropic, type FakeAnthropic } from '../../../../test/vendors/anthropic';
+import { openSse } from '../../../../test/server/sse-client';
 import { ELEVENLABS_KEY, FAKE_AUDIO, startFakeElevenLabs, type FakeElevenLabs } from '../../../../test/vendors/elevenlabs';
 import { MINIMAX_KEY, startFakeMiniMax, type FakeMiniMax } from '../../../../test/vendors/minimax';
 import { SHOTSTACK_KEY, startFakeShotstack, type FakeShotstack } from '../../../../test/vendors/shotstack';
@@ -75,9 +76,59 @@ describe('claude (Anthropic Messages API)', () => {
     expect(req.headers['x-api-key']).toBe(ANTHROPIC_KEY);
     expect(req.headers['anthropic-version']).toBe('2023-06-01');
     expect(req.headers['content-type']).toMatch(/application\/json/);
-    expect(req.body).toEqual({ model: 'claude-test-1', max_tokens: 300, system: 'Be brief.', temperature: 0.2, messages: [{ role: 'user', content: 'Tell me about otters' }] });
+    expect(req.body).toEqual({ model: 'claude-test-1', max_tokens: 300, system: 'Be brief.', temperature: 0.2, messages: [{ role: 'user', content: 'Tell me about otters' }], stream: true });
     expect(r.nodes.c.output).toEqual({ topic: 'otters', text: 'Hello from the fake.', usage: { inputTokens: 12, outputTokens: 6 } });
     expect(r.nodes.c.metadata).toMatchObject({ usage: { inputTokens: 12, outputTokens: 6 }, model: 'claude-test-1', stopReason: 'end_turn' });
+  });
+
+  it('streams the answer as the API streams it: every text delta, in order; output and usage as before', async () => {
+    anthropic.reply = 'Otters hold hands while they sleep so that they do not drift apart.';
+    try {
+      const run = await runWorker(ClaudeWorker, { definition: 'claude', input: { prompt: 'otters' }, env });
+      expect(run.status).toBe('completed');
+      expect(run.streamed).toEqual(deltasOf(anthropic.reply));
+      expect(run.output).toMatchObject({ text: anthropic.reply, usage: { inputTokens: 12, outputTokens: Math.ceil(anthropic.reply.length / 3.5) } });
+      expect(run.usage).toEqual([
+        { unit: 'input_tokens', quantity: 12, mock: false },
+        { unit: 'output_tokens', quantity: Math.ceil(anthropic.reply.length / 3.5), mock: false },
+      ]);
+    } finally {
+      anthropic.reply = 'Hello from the fake.';
+    }
+  });
+
+  it('in a run, the first words reach SSE readers while the API is still streaming', async () => {
+    let release!: () => void;
+    anthropic.hold = new Promise<void>((r) => (release = r));
+    try {
+      const runId = await start(graph([{ id: 'c', workerType: 'claude', config: { model: 'claude-test-1' } }], []), { prompt: 'hi' });
+      const sse = openSse(`${server.url}/api/runs/${runId}/events`);
+      await sse.opened;
+      // The fake holds its stream after the first word: that word is already on the SSE stream.
+      const first = await eventually(async () => sse.events.find((e) => (e as { type: string }).type === 'node:stream'));
+      expect(first).toMatchObject({ instanceId: 'c', attempt: 1, seq: 0, parts: ['Hello'] });
+      expect((await getRunWithNodes(runId)).nodes.c.status).not.toBe('completed');
+      release();
+      const r = await finished(runId);
+      expect(r.nodes.c.output.text).toBe('Hello from the fake.');
+      sse.close();
+    } finally {
+      anthropic.hold = undefined;
+      release?.();
+    }
+  });
+
+  it('an error event inside the stream (overloaded) fails the attempt as retriable', async () => {
+    anthropic.failure = 'stream-error';
+    try {
+      const run = await runWorker(ClaudeWorker, { definition: 'claude', input: { prompt: 'x' }, env });
+      expect(run.status).toBe('failed');
+      expect(run.retriable).toBe(true);
+      expect(run.error).toMatch(/overloaded/i);
+      expect(run.streamed).toEqual(['Hello']); // what was streamed before the error
+    } finally {
+      anthropic.failure = 'none';
+    }
   });
 });
 
