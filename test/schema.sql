@@ -119,6 +119,49 @@ TABLE stitch_events (
 );
 CREATE INDEX stitch_events_run_idx ON public.stitch_events USING btree (run_id, id);
 
+TABLE stitch_fair_scopes (
+  scope text NOT NULL,
+  kind text NOT NULL,
+  flow_id uuid,
+  node_id text,
+  lim integer NOT NULL,
+  per_seconds double precision,
+  key_name text,
+  cursor text NOT NULL DEFAULT ''::text,
+  sweep_at timestamp with time zone,
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  CONSTRAINT stitch_fair_scopes_kind_check CHECK ((kind = ANY (ARRAY['concurrency'::text, 'rate'::text]))),
+  CONSTRAINT stitch_fair_scopes_lim_check CHECK ((lim > 0)),
+  CONSTRAINT stitch_fair_scopes_pkey PRIMARY KEY (scope)
+);
+
+TABLE stitch_fair_slots (
+  scope text NOT NULL,
+  key text NOT NULL,
+  run_id uuid NOT NULL,
+  instance_id text NOT NULL,
+  attempt integer NOT NULL,
+  acquired_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT stitch_fair_slots_pkey PRIMARY KEY (scope, run_id, instance_id, attempt),
+  CONSTRAINT stitch_fair_slots_scope_fkey FOREIGN KEY (scope) REFERENCES stitch_fair_scopes(scope) ON DELETE CASCADE
+);
+CREATE INDEX stitch_fair_slots_key_idx ON public.stitch_fair_slots USING btree (scope, key, acquired_at);
+
+TABLE stitch_fair_waiting (
+  scope text NOT NULL,
+  key text NOT NULL,
+  run_id uuid NOT NULL,
+  version_id uuid NOT NULL,
+  instance_id text NOT NULL,
+  attempt integer NOT NULL,
+  priority integer NOT NULL DEFAULT 0,
+  reason text NOT NULL,
+  queued_at timestamp with time zone NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT stitch_fair_waiting_pkey PRIMARY KEY (scope, run_id, instance_id, attempt),
+  CONSTRAINT stitch_fair_waiting_scope_fkey FOREIGN KEY (scope) REFERENCES stitch_fair_scopes(scope) ON DELETE CASCADE
+);
+CREATE INDEX stitch_fair_waiting_next_idx ON public.stitch_fair_waiting USING btree (scope, key, priority DESC, queued_at);
+
 TABLE stitch_fan_in (
   run_id uuid NOT NULL,
   instance_id text NOT NULL,
@@ -327,6 +370,8 @@ TABLE stitch_runs (
   tags jsonb NOT NULL DEFAULT '{}'::jsonb,
   priority integer NOT NULL DEFAULT 0,
   cost_usd double precision NOT NULL DEFAULT 0,
+  fair_scope text,
+  fair_key text,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
@@ -350,6 +395,7 @@ CREATE INDEX stitch_runs_tags_idx ON public.stitch_runs USING gin (tags jsonb_pa
 CREATE INDEX stitch_runs_trigger_idx ON public.stitch_runs USING btree (((trigger ->> 'type'::text)), created_at DESC, id DESC);
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
+CREATE TRIGGER stitch_fair_run_ended AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.fair_scope IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status <> ALL (ARRAY['pending'::text, 'running'::text])))) EXECUTE FUNCTION stitch_fair_run_ended();
 CREATE TRIGGER stitch_run_failed_alert AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.flow_id IS NOT NULL))) EXECUTE FUNCTION stitch_run_failed_alert();
 
 TABLE stitch_schedules (
@@ -912,6 +958,283 @@ BEGIN
                         WHERE u.run_id = r.id AND u.instance_id = w.id OFFSET 0) AS u)
   FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
   WHERE r.id = p_run_id AND n.instance_id = p_instance_id;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_acquire(p_scope text, p_kind text, p_flow_id uuid, p_node_id text, p_lim integer, p_per_seconds double precision, p_key_name text, p_key text, p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s stitch_fair_scopes;
+  used integer;
+  reason text;
+BEGIN
+  -- The same attempt executing again (granted by a dispatch, or its runner died) keeps its slot.
+  IF EXISTS (SELECT 1 FROM stitch_fair_slots WHERE scope = p_scope AND run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt) THEN
+    RETURN '{"ok": true}';
+  END IF;
+  s := stitch_fair_lock_scope(p_scope, p_kind, p_flow_id, p_node_id, p_lim, p_per_seconds, p_key_name);
+  IF EXISTS (SELECT 1 FROM stitch_fair_waiting WHERE scope = p_scope AND run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt) THEN
+    RETURN '{"ok": false, "already": true}';
+  END IF;
+  used := stitch_fair_try(s, p_key, p_run_id, p_instance_id, p_attempt);
+  IF used IS NULL THEN
+    RETURN '{"ok": true}';
+  END IF;
+  reason := stitch_fair_reason(s, p_key, used);
+  INSERT INTO stitch_fair_waiting (scope, key, run_id, version_id, instance_id, attempt, priority, reason)
+  SELECT p_scope, p_key, p_run_id, p_version_id, p_instance_id, p_attempt, r.priority, reason FROM stitch_runs r WHERE r.id = p_run_id;
+  UPDATE stitch_node_runs
+  SET metadata = metadata || jsonb_build_object('queued', true, 'queuedReason', reason, 'message', 'queued: ' || reason), updated_at = now()
+  WHERE run_id = p_run_id AND instance_id = p_instance_id AND attempt = p_attempt;
+  PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('instanceId', p_instance_id, 'type', 'node:queued',
+          'payload', jsonb_build_object('attempt', p_attempt, 'queued', true, 'reason', reason))));
+  PERFORM stitch_fair_sweep_at(s, CASE WHEN s.kind = 'rate' AND used >= s.lim THEN stitch_fair_rate_free_at(s, p_key)
+                                       ELSE now() + interval '5 seconds' END);
+  RETURN jsonb_build_object('ok', false, 'reason', reason);
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_admit(p_scope text, p_flow_id uuid, p_lim integer, p_key_name text, p_key text, p_run_id uuid, p_version_id uuid, p_priority integer)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s stitch_fair_scopes;
+  used integer;
+  reason text;
+BEGIN
+  s := stitch_fair_lock_scope(p_scope, 'concurrency', p_flow_id, NULL, p_lim, NULL, p_key_name);
+  used := stitch_fair_try(s, p_key, p_run_id, '', 0);
+  IF used IS NULL THEN
+    RETURN true;
+  END IF;
+  reason := stitch_fair_reason(s, p_key, used);
+  INSERT INTO stitch_fair_waiting (scope, key, run_id, version_id, instance_id, attempt, priority, reason)
+  VALUES (p_scope, p_key, p_run_id, p_version_id, '', 0, p_priority, reason);
+  PERFORM stitch_emit(p_run_id, jsonb_build_array(jsonb_build_object('type', 'run:queued',
+          'payload', jsonb_build_object('queued', true, 'reason', reason))));
+  PERFORM stitch_fair_sweep_at(s, now() + interval '5 seconds');
+  RETURN false;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_dispatch(p_scope text, p_key text DEFAULT NULL::text, p_sweep boolean DEFAULT false)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s stitch_fair_scopes;
+  k text;
+  start_key text;
+  wrapped boolean;
+  granted integer := 0;
+  in_round integer;
+  used integer;
+  next_at timestamptz;
+BEGIN
+  SELECT * INTO s FROM stitch_fair_scopes WHERE scope = p_scope FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN 0;
+  END IF;
+  IF p_sweep THEN
+    UPDATE stitch_fair_scopes SET sweep_at = NULL WHERE scope = p_scope;
+    s.sweep_at := NULL;
+  END IF;
+  IF p_key IS NOT NULL THEN
+    WHILE granted < 1000 AND stitch_fair_used(s, p_key) < s.lim AND stitch_fair_grant(s, p_key) LOOP
+      granted := granted + 1;
+    END LOOP;
+  ELSE
+    LOOP
+      -- One round: the keys after the cursor, then from the first key up to the cursor.
+      in_round := 0;
+      start_key := s.cursor;
+      k := start_key;
+      wrapped := false;
+      LOOP
+        IF NOT wrapped THEN
+          SELECT w.key INTO k FROM stitch_fair_waiting w WHERE w.scope = p_scope AND w.key > k ORDER BY w.key LIMIT 1;
+          IF NOT FOUND THEN
+            wrapped := true;
+            SELECT w.key INTO k FROM stitch_fair_waiting w WHERE w.scope = p_scope AND w.key <= start_key ORDER BY w.key LIMIT 1;
+            EXIT WHEN NOT FOUND;
+          END IF;
+        ELSE
+          SELECT w.key INTO k FROM stitch_fair_waiting w WHERE w.scope = p_scope AND w.key > k AND w.key <= start_key ORDER BY w.key LIMIT 1;
+          EXIT WHEN NOT FOUND;
+        END IF;
+        IF stitch_fair_used(s, k) < s.lim AND stitch_fair_grant(s, k) THEN
+          in_round := in_round + 1;
+          s.cursor := k;
+        END IF;
+        EXIT WHEN granted + in_round >= 1000;
+      END LOOP;
+      granted := granted + in_round;
+      EXIT WHEN in_round = 0 OR granted >= 1000;
+    END LOOP;
+    UPDATE stitch_fair_scopes SET cursor = s.cursor WHERE scope = p_scope AND cursor IS DISTINCT FROM s.cursor;
+  END IF;
+  -- Work still waiting: sweep again at the next rate token, else in a few seconds.
+  IF EXISTS (SELECT 1 FROM stitch_fair_waiting WHERE scope = p_scope) THEN
+    IF s.kind = 'rate' THEN
+      SELECT min(stitch_fair_rate_free_at(s, x.key)) INTO next_at
+      FROM (SELECT DISTINCT key FROM stitch_fair_waiting WHERE scope = p_scope LIMIT 100) x;
+    END IF;
+    PERFORM stitch_fair_sweep_at(s, least(coalesce(next_at, now() + interval '5 seconds'), now() + interval '5 seconds'));
+  END IF;
+  RETURN granted;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_grant(s stitch_fair_scopes, p_key text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  w stitch_fair_waiting;
+  ready jsonb;
+BEGIN
+  LOOP
+    DELETE FROM stitch_fair_waiting WHERE (scope, run_id, instance_id, attempt) IN (
+      SELECT scope, run_id, instance_id, attempt FROM stitch_fair_waiting
+      WHERE scope = s.scope AND key = p_key ORDER BY priority DESC, queued_at LIMIT 1)
+    RETURNING * INTO w;
+    IF NOT FOUND THEN
+      RETURN false;
+    END IF;
+    IF w.instance_id = '' THEN
+      -- A flow's run: its entry instances, pending and without jobs since it started.
+      SELECT jsonb_agg(jsonb_build_object('i', n.instance_id, 'a', n.attempt)) INTO ready
+      FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id
+      WHERE n.run_id = w.run_id AND n.status = 'pending' AND r.status = 'running';
+    ELSE
+      SELECT jsonb_build_array(jsonb_build_object('i', n.instance_id, 'a', n.attempt)) INTO ready
+      FROM stitch_node_runs n JOIN stitch_runs r ON r.id = n.run_id
+      WHERE n.run_id = w.run_id AND n.instance_id = w.instance_id AND n.attempt = w.attempt
+        AND n.status = 'pending' AND r.status = 'running';
+    END IF;
+    IF ready IS NOT NULL THEN
+      INSERT INTO stitch_fair_slots (scope, key, run_id, instance_id, attempt) VALUES (s.scope, p_key, w.run_id, w.instance_id, w.attempt)
+      ON CONFLICT DO NOTHING;
+      PERFORM stitch_enqueue_execute(w.run_id, w.version_id, ready, stitch_priority_run_at(w.priority));
+      IF w.instance_id <> '' THEN
+        UPDATE stitch_node_runs SET metadata = (metadata - 'queuedReason' - 'message') || '{"queued": false}', updated_at = now()
+        WHERE run_id = w.run_id AND instance_id = w.instance_id AND attempt = w.attempt;
+      END IF;
+      PERFORM stitch_emit(w.run_id, jsonb_build_array(jsonb_build_object('instanceId', nullif(w.instance_id, ''),
+              'type', CASE WHEN w.instance_id = '' THEN 'run:queued' ELSE 'node:queued' END,
+              'payload', jsonb_build_object('attempt', w.attempt, 'queued', false, 'waitedMs',
+                round(extract(epoch FROM clock_timestamp() - w.queued_at) * 1000)))));
+      RETURN true;
+    END IF;
+  END LOOP;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_lock_scope(p_scope text, p_kind text, p_flow_id uuid, p_node_id text, p_lim integer, p_per_seconds double precision, p_key_name text)
+ RETURNS stitch_fair_scopes
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s stitch_fair_scopes;
+BEGIN
+  SELECT * INTO s FROM stitch_fair_scopes WHERE scope = p_scope FOR UPDATE;
+  IF NOT FOUND THEN
+    INSERT INTO stitch_fair_scopes (scope, kind, flow_id, node_id, lim, per_seconds, key_name)
+    VALUES (p_scope, p_kind, p_flow_id, p_node_id, p_lim, p_per_seconds, p_key_name)
+    ON CONFLICT (scope) DO NOTHING;
+    SELECT * INTO s FROM stitch_fair_scopes WHERE scope = p_scope FOR UPDATE;
+  END IF;
+  -- A new flow version may change the limit: the latest one seen applies.
+  IF s.lim IS DISTINCT FROM p_lim OR s.per_seconds IS DISTINCT FROM p_per_seconds OR s.key_name IS DISTINCT FROM p_key_name THEN
+    UPDATE stitch_fair_scopes SET lim = p_lim, per_seconds = p_per_seconds, key_name = p_key_name, updated_at = now()
+    WHERE scope = p_scope RETURNING * INTO s;
+  END IF;
+  RETURN s;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_rate_free_at(s stitch_fair_scopes, p_key text)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT coalesce((SELECT acquired_at + make_interval(secs => s.per_seconds) FROM stitch_fair_slots
+                   WHERE scope = s.scope AND key = p_key AND acquired_at > clock_timestamp() - make_interval(secs => s.per_seconds)
+                   ORDER BY acquired_at DESC OFFSET s.lim - 1 LIMIT 1), clock_timestamp())
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_reason(s stitch_fair_scopes, p_key text, p_used integer)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+  SELECT CASE WHEN s.kind = 'rate' THEN 'rate' ELSE 'concurrency' END
+         || CASE WHEN s.key_name IS NULL THEN '' ELSE ' ' || s.key_name || '=' || p_key END
+         || ' ' || p_used || '/' || s.lim
+         || CASE WHEN s.kind = 'rate' THEN ' per ' || s.per_seconds || 's' ELSE '' END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_run_ended()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  -- Only when a run of its key waits: a limit that does not bind costs a run one index probe.
+  IF EXISTS (SELECT 1 FROM stitch_fair_waiting WHERE scope = NEW.fair_scope AND key = NEW.fair_key) THEN
+    PERFORM graphile_worker.add_job('stitch_fair_dispatch', json_build_object('s', NEW.fair_scope, 'k', NEW.fair_key), max_attempts => 25);
+  END IF;
+  RETURN NULL;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_sweep_at(s stitch_fair_scopes, p_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF s.sweep_at IS NOT NULL AND s.sweep_at > now() AND s.sweep_at <= p_at THEN
+    RETURN;
+  END IF;
+  PERFORM graphile_worker.add_job('stitch_fair_dispatch', json_build_object('s', s.scope),
+    run_at => p_at, max_attempts => 25, job_key => 'stitch_fair:' || s.scope, job_key_mode => 'replace');
+  UPDATE stitch_fair_scopes SET sweep_at = p_at WHERE scope = s.scope;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_try(s stitch_fair_scopes, p_key text, p_run_id uuid, p_instance_id text, p_attempt integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  used integer := stitch_fair_used(s, p_key);
+BEGIN
+  IF used < s.lim AND NOT EXISTS (SELECT 1 FROM stitch_fair_waiting WHERE scope = s.scope AND key = p_key) THEN
+    INSERT INTO stitch_fair_slots (scope, key, run_id, instance_id, attempt) VALUES (s.scope, p_key, p_run_id, p_instance_id, p_attempt);
+    RETURN NULL;
+  END IF;
+  RETURN used;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_fair_used(s stitch_fair_scopes, p_key text)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  used integer;
+BEGIN
+  IF s.kind = 'rate' THEN
+    -- Kept a minute at least: /api/queues and the tests read recent starts from here.
+    DELETE FROM stitch_fair_slots WHERE scope = s.scope AND key = p_key
+      AND acquired_at <= clock_timestamp() - make_interval(secs => greatest(s.per_seconds, 60));
+    SELECT count(*) INTO used FROM stitch_fair_slots WHERE scope = s.scope AND key = p_key
+      AND acquired_at > clock_timestamp() - make_interval(secs => s.per_seconds);
+    RETURN used;
+  END IF;
+  IF s.node_id IS NULL THEN
+    DELETE FROM stitch_fair_slots sl WHERE sl.scope = s.scope AND sl.key = p_key
+      AND NOT EXISTS (SELECT 1 FROM stitch_runs r WHERE r.id = sl.run_id AND r.status IN ('pending', 'running'));
+  ELSE
+    DELETE FROM stitch_fair_slots sl WHERE sl.scope = s.scope AND sl.key = p_key
+      AND NOT EXISTS (SELECT 1 FROM stitch_node_runs n WHERE n.run_id = sl.run_id AND n.instance_id = sl.instance_id
+                        AND n.attempt = sl.attempt AND n.status IN ('pending', 'running'));
+  END IF;
+  SELECT count(*) INTO used FROM stitch_fair_slots WHERE scope = s.scope AND key = p_key;
+  RETURN used;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_fan_out(p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer, p_items jsonb, p_item_key text, p_input jsonb, p_started_at timestamp with time zone, p_spec jsonb, p_output_nodes text[])

@@ -30,6 +30,7 @@ import { remoteWorkerRoutes } from './routes/remote-workers';
 import { rerunRoutes } from './routes/rerun';
 import { retentionRoutes } from './routes/retention';
 import { cacheRoutes } from './routes/cache';
+import { queueRoutes } from './routes/queues';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
 import { staticRoutes } from './routes/static';
@@ -90,6 +91,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', runRoutes());
   app.route('/', rerunRoutes(config));
   app.route('/', cacheRoutes());
+  app.route('/', queueRoutes());
   app.route('/', callbackRoutes());
   app.route('/', streamRoutes());
   app.route('/', eventRoutes());

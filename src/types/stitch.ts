@@ -44,6 +44,9 @@ export interface VisualNodeData {
   timeoutSeconds?: number;
   /** On `start` nodes: the fields the run input provides (used by validation). */
   inputSchema?: Record<string, FieldSchema>;
+  /** Fair share on worker nodes (docs/limits.md). */
+  concurrency?: ConcurrencySetting;
+  rateLimit?: RateLimitSetting;
   [key: string]: unknown;
 }
 
@@ -88,6 +91,29 @@ export interface ExecutionNode {
   scope?: string[];
   /** Step cache setting (`data.cache`); overrides the worker definition's `cache`. */
   cache?: boolean | { ttlSeconds: number };
+  /** At most `limit` instances of this node active at once per key value (docs/limits.md). */
+  concurrency?: ConcurrencySetting;
+  /** At most `limit` starts of this node per window per key value (docs/limits.md). */
+  rateLimit?: RateLimitSetting;
+}
+
+/**
+ * `concurrency: {limit, key?}` on a node's `data` or a flow's graph: `key` is a template over the
+ * node's input (a flow's: the run input) with the run's tags under `tags` (`"{{tags.customer}}"`);
+ * without it the limit is global.
+ */
+export interface ConcurrencySetting {
+  limit: number;
+  key?: string;
+}
+
+export type RatePer = 'second' | 'minute' | 'hour';
+
+/** `rateLimit: {limit, per, key?}` on a node's `data`: a budget of starts shared by every process. */
+export interface RateLimitSetting {
+  limit: number;
+  per: RatePer;
+  key?: string;
 }
 
 export interface ExecutionEdge {
@@ -118,6 +144,8 @@ export interface ExecutionGraph {
   scopes?: Record<string, SplitterScope>;
   /** What the flow takes and gives, for the type-check of `flow` nodes that call it (absent in older versions). */
   signature?: FlowSignature;
+  /** The graph's `concurrency`: at most `limit` runs of the flow active per key value. */
+  concurrency?: ConcurrencySetting;
 }
 
 /** A `flow` node's `data.config`: which flow it runs as a child run, at which version. */
@@ -313,6 +341,9 @@ export const EVENT_TYPES = [
   'node:skipped',
   'node:waiting',
   'node:cached',
+  // Fair share: a node or run waits for a concurrency or rate slot (`queued: true`, with its reason), or got one.
+  'node:queued',
+  'run:queued',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,12 +1,13 @@
 /**
  * Which successors a settle may claim for eager dispatch (eager-dispatch.ts): cheap, local,
  * synchronous nodes that become ready through this one arrival. Everything else — async and remote
- * workers, nodes under an integration limit, UX gates, sub-flows, splitters, fan-ins — keeps its
+ * workers, nodes under an integration limit or a concurrency or rate limit, UX gates, sub-flows, splitters, fan-ins — keeps its
  * queue job, so the queue still orders and throttles all work that waits or costs.
  */
 import type { ExecutionGraph, ExecutionNode } from '@/types/stitch';
 import { getWorkerDefinition, workerRegistry } from '@/lib/workers/registry';
 import { limitFor } from '@/lib/workers/limits';
+import { hasNodeLimits } from '@/lib/fair/limits';
 import type { Arrival } from './instances';
 import { perGraph } from './per-graph';
 
@@ -14,7 +15,7 @@ function isClaimable(node: ExecutionNode): boolean {
   if (node.type === 'start' || node.type === 'end' || node.type === 'switch') return true;
   if (node.type !== 'worker' || !node.workerType) return false;
   const type = node.workerType;
-  return workerRegistry.has(type) && getWorkerDefinition(type)?.type === 'sync' && !limitFor(type);
+  return workerRegistry.has(type) && getWorkerDefinition(type)?.type === 'sync' && !limitFor(type) && !hasNodeLimits(node);
 }
 
 /** The node ids of `graph` that may be claimed. */

@@ -21,7 +21,7 @@ import { analyseScopes } from './scopes';
 import { checkSwitch } from './switch-node';
 import { checkUxConfig } from './ux-config';
 import { idMap, toIdMap } from './id-map';
-import { checkNodeSettings } from './node-settings';
+import { checkFlowConcurrency, checkNodeSettings } from './node-settings';
 
 export interface CompileResult {
   graph?: ExecutionGraph;
@@ -105,6 +105,8 @@ export function compileGraph(input: unknown, options: CompileOptions = {}): Comp
     if (typeof data.timeoutSeconds === 'number' && data.timeoutSeconds > 0) node.timeoutSeconds = data.timeoutSeconds;
     if (isObject(data.inputSchema)) node.inputSchema = data.inputSchema as ExecutionNode['inputSchema'];
     if (data.cache !== undefined) node.cache = data.cache as ExecutionNode['cache'];
+    if (data.concurrency !== undefined) node.concurrency = data.concurrency as ExecutionNode['concurrency'];
+    if (data.rateLimit !== undefined) node.rateLimit = data.rateLimit as ExecutionNode['rateLimit'];
     if (type === 'worker') {
       const workerType = data.workerType ?? data.worker_type;
       if (typeof workerType !== 'string' || workerType === '') {
@@ -203,6 +205,9 @@ export function compileGraph(input: unknown, options: CompileOptions = {}): Comp
     terminalNodes: ids.filter((id) => outEdges[id].length === 0),
     order,
   };
+  const flowConcurrency = input.concurrency;
+  issues.push(...checkFlowConcurrency(flowConcurrency));
+  if (flowConcurrency !== undefined) graph.concurrency = flowConcurrency as ExecutionGraph['concurrency'];
   let warnings: ValidationIssue[] = [];
   if (!issues.some((i) => i.code === 'cycle')) {
     const { scopes, issues: scopeIssues } = analyseScopes(graph);

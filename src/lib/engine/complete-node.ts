@@ -11,6 +11,7 @@ import { readNodeAttempt } from '@/lib/db/queries/node-attempt';
 import { isUuid } from '@/lib/db/runs';
 import { retryPolicyFor } from '@/lib/workers/registry';
 import { credentialIdentity } from '@/lib/workers/integration-keys';
+import { releaseNodeSlots } from '@/lib/fair/limits';
 import { getLogger } from '@/lib/log';
 import { fromWorker } from './worker-edge';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
@@ -104,6 +105,21 @@ async function explainRefusal(runId: string, instanceId: string, attempt: number
 
 /** Apply a callback to one attempt. Returns false when the compare-and-set refused it. */
 export async function applyCallback(
+  graph: ExecutionGraph,
+  ref: NodeRef,
+  callback: WorkerCallback,
+  known: { input?: unknown; startedAt?: Date; jobId?: string; claim?: ClaimBox },
+): Promise<boolean> {
+  const applied = await applyToAttempt(graph, ref, callback, known);
+  // Fair share: the attempt's concurrency slot is free; what waits for it goes now.
+  if (applied) {
+    const node = graph.nodes[parseInstanceId(ref.instanceId).nodeId];
+    if (node?.concurrency) await releaseNodeSlots(node, ref);
+  }
+  return applied;
+}
+
+async function applyToAttempt(
   graph: ExecutionGraph,
   ref: NodeRef,
   callback: WorkerCallback,

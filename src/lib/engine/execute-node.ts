@@ -14,6 +14,7 @@ import { DEFAULT_TIMEOUT_SECONDS } from '@/lib/workers/registry';
 import { isRemoteType } from '@/lib/workers/remote-types';
 import { validateInput } from '@/lib/workers/validate-input';
 import { acquireIntegrationSlot } from '@/lib/workers/limits';
+import { hasNodeLimits, releaseNodeSlots, takeNodeSlots } from '@/lib/fair/limits';
 import type { ClaimBox } from './claims';
 import { failAttempt } from './complete-node';
 import { AttemptHost } from './engine-host';
@@ -147,6 +148,9 @@ async function runWorker(runtime: Runtime, graph: ExecutionGraph, node: Executio
   // Per-integration limits (src/lib/workers/limits.ts): over the limit, the same job is enqueued
   // again for later and the node stays pending, marked throttled — it never fails for it.
   if (!(await acquireIntegrationSlot(type, ref))) return;
+  // Fair share (src/lib/fair/limits.ts): a node over its concurrency or rate limit waits, parked
+  // without a job, until a dispatch grants it a slot and queues it again.
+  if (hasNodeLimits(node) && !(await takeNodeSlots(node, ref, input))) return;
   // A type served by remote workers: the attempt becomes a task they pull (remote-tasks.ts).
   if (!runtime.registry.has(type) && isRemoteType(type)) {
     await enqueueRemoteTask(node, definition, ref, input);
@@ -188,5 +192,6 @@ async function runWorker(runtime: Runtime, graph: ExecutionGraph, node: Executio
     getLogger().warn({ runId: ref.runId, nodeId: ref.instanceId, attempt: ref.attempt, worker: type, error: failure.message }, 'worker attempt failed');
     // A worker that already settled this attempt and then threw changes nothing (the CAS refuses).
     await failAttempt(graph, ref, failure, { input, startedAt });
+    await releaseNodeSlots(node, ref); // a completion releases in applyCallback
   }
 }

@@ -25,6 +25,16 @@ const RetrySettings = z
   })
   .strict();
 
+/** Fair share (docs/limits.md): a key is a template like the transform worker's, rendered per instance. */
+const KeyTemplate = z.string().min(1).max(200);
+export const MAX_FAIR_LIMIT = 10_000;
+
+export const ConcurrencySettings = z.object({ limit: z.number().int().min(1).max(MAX_FAIR_LIMIT), key: KeyTemplate.optional() }).strict();
+
+const RateLimitSettings = z
+  .object({ limit: z.number().int().min(1).max(MAX_FAIR_LIMIT), per: z.enum(['second', 'minute', 'hour']), key: KeyTemplate.optional() })
+  .strict();
+
 const NodeSettings = z.object({
   label: z.string().max(500).optional(),
   continueOnError: z.boolean().optional(),
@@ -33,6 +43,8 @@ const NodeSettings = z.object({
   config: z.record(z.string(), z.unknown()).optional(),
   // The step cache (src/lib/cache): on, off, or on with a time to live.
   cache: z.union([z.boolean(), z.object({ ttlSeconds: seconds }).strict()]).optional(),
+  concurrency: ConcurrencySettings.optional(),
+  rateLimit: RateLimitSettings.optional(),
 });
 
 /**
@@ -43,16 +55,23 @@ const ConfigNumbers: Record<string, z.ZodType> = {
   wait: z.object({ seconds: z.number().finite().min(0).max(MAX_SECONDS).optional() }),
 };
 
-function issuesOf(nodeId: string, error: z.ZodError, prefix = ''): ValidationIssue[] {
+function issuesOf(nodeId: string | undefined, error: z.ZodError, prefix = ''): ValidationIssue[] {
   return error.issues.slice(0, 20).map((issue) => {
     const field = prefix + issue.path.map(String).join('.');
     return {
       code: 'invalid_setting',
       nodeId,
       field,
-      message: `Node "${nodeId}": ${field || 'its settings'} — ${issue.message}.`,
+      message: `${nodeId === undefined ? 'The flow' : `Node "${nodeId}"`}: ${field || 'its settings'} — ${issue.message}.`,
     };
   });
+}
+
+/** The problems of a flow's own `concurrency` (on the graph, beside `nodes` and `edges`). */
+export function checkFlowConcurrency(value: unknown): ValidationIssue[] {
+  if (value === undefined) return [];
+  const parsed = ConcurrencySettings.safeParse(value);
+  return parsed.success ? [] : issuesOf(undefined, parsed.error, 'concurrency.');
 }
 
 /** The problems of one node's settings (`data` of the React Flow node), each naming its field. */

@@ -20,6 +20,7 @@ import { executeWithSuccessors, requeueLeases, type Dispatcher } from './eager-d
 import { attemptOf, type ExecutePayload } from './execute-payload';
 import { guardJob } from './job-guard';
 import { remoteLeaseJob } from './remote-tasks';
+import { fairDispatchJob } from '@/lib/fair/limits';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
 import { cancelChildJob, childSettledJob, type ChildSettledPayload } from './sub-flow';
 import { uxDeadlineJob } from './ux-gate';
@@ -72,6 +73,8 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
     return guardJob('stitch_child_settled', { runId: p.r, instanceId: p.i, attempt: p.a }, () => childSettledJob(p));
   },
   stitch_cancel_run: (payload) => cancelChildJob(payload as { r: string }),
+  // Fair share: grant what waits for a concurrency or rate slot (a scope's sweep, or a run's end).
+  stitch_fair_dispatch: (payload) => fairDispatchJob(payload as { s: string; k?: string | null }),
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),

@@ -10,6 +10,8 @@ import { getRun, isUuid } from '@/lib/db/runs';
 import { getExecutionGraph } from './graph-cache';
 import { abortRun } from './transitions';
 import { checkPriority, checkRunTags } from '@/lib/fair/run-tags';
+import { runAdmission } from '@/lib/fair/limits';
+import { readRunFairFacts } from '@/lib/db/queries/fair';
 import { retryNode as retryNodeTransition } from '@/lib/db/queries/retry-node';
 import {
   deleteExpiredIdempotencyKeys,
@@ -107,6 +109,7 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
       budgetUsd: options.budgetUsd ?? null,
       tags: tags ?? null,
       priority: priority ?? null,
+      admission: graph.concurrency && runAdmission(graph, flowId, versionId, input, tags ?? (await parentTags(parent))),
     });
     if (!runId && parent) {
       const existing = (await findChildRun(getPool(), parent))!;
@@ -120,6 +123,11 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
     }
     throw error;
   }
+}
+
+/** A child run's tags are its parent's (the key of a flow's concurrency may read them). */
+async function parentTags(parent: StartRunOptions['parent']): Promise<Record<string, string>> {
+  return parent ? ((await readRunFairFacts(getPool(), parent.runId))?.tags ?? {}) : {};
 }
 
 /**

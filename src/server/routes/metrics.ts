@@ -12,6 +12,11 @@ import { spendByWorkerType } from '@/lib/usage/run-cost';
 import { latestEventId } from '@/lib/db/queries/events';
 import { countByStatus, readNodeDurations, readQueueStats } from '@/lib/db/queries/queue-stats';
 import { getPool } from '@/lib/db/pool';
+import { readFairLoad } from '@/lib/db/queries/fair';
+import { TOP_KEYS } from './queues';
+
+/** Limits reported per scrape (by scope name): bounds the fair-share gauge's series with TOP_KEYS. */
+const MAX_FAIR_SCOPES = 200;
 
 /** Bounds one scrape's catch-up read; the rest is read by the next scrape. */
 const MAX_DURATIONS_PER_SCRAPE = 20_000;
@@ -67,6 +72,25 @@ function buildRegistry(config: Config) {
     async collect() {
       this.reset();
       for (const { workerType, usd } of await spendByWorkerType()) this.set({ worker_type: workerType }, usd);
+    },
+  });
+
+  new Gauge({
+    // Bounded: per limit, its TOP_KEYS busiest keys by name and the rest as key="other".
+    name: 'stitch_fair_work',
+    help: 'Work waiting for or holding a concurrency or rate slot, by flow, node ("" for the flow\'s runs), limit kind, key and state',
+    labelNames: ['flow', 'node', 'kind', 'key', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of await readFairLoad(getPool(), { limit: MAX_FAIR_SCOPES, topKeys: TOP_KEYS })) {
+        const base = { flow: q.flowName ?? q.flowId ?? '', node: q.nodeId ?? '', kind: q.kind };
+        const keys = [...q.keys, ...(q.other ? [{ key: 'other', waiting: q.other.waiting, active: q.other.active }] : [])];
+        for (const k of keys) {
+          this.set({ ...base, key: k.key, state: 'waiting' }, k.waiting);
+          this.set({ ...base, key: k.key, state: 'active' }, k.active);
+        }
+      }
     },
   });
 

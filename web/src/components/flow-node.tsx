@@ -80,7 +80,11 @@ function FlowNodeCard({ id, type, data, selected }: NodeProps<FlowNode>) {
               </span>
             )}
             {runtime && runtime.attempt > 1 && <span data-testid="node-attempt">attempt {runtime.attempt}</span>}
-            {runtime?.message && status === 'running' && !runtime.childRunId && <span className="node-message">{runtime.message}</span>}
+            {runtime?.message && (status === 'running' || status === 'pending') && !runtime.childRunId && (
+              <span className="node-message" data-testid="node-message">
+                {runtime.message}
+              </span>
+            )}
             {runtime?.childRunId && (
               // The child run of a sub-flow node (its latest attempt); the child's view links back.
               <a className="node-link nodrag nopan" href={href.run(runtime.childRunId)} onClick={(e) => e.stopPropagation()} data-testid="child-run-link">

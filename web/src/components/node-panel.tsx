@@ -124,6 +124,23 @@ function NodePanelView({ node, defs, incoming, issues, readOnly, onData, onEdgeM
             <FieldInput name="timeout seconds" schema={{ type: 'number', description: `Callback deadline (default ${def?.timeoutSeconds ?? 600}).` }} value={data.timeoutSeconds} onChange={(v) => onData({ timeoutSeconds: v as number | undefined })} disabled={readOnly} />
           </div>
         )}
+        {node.type === 'worker' && (
+          // Fair share (docs/limits.md): checked at save; a bad limit is listed with the node's issues.
+          <div className="grid-2">
+            <div className="field">
+              <label className="field-label">
+                <span className="field-name">concurrency</span>
+              </label>
+              <JsonInput value={data.concurrency} onChange={(v) => onData({ concurrency: v as VisualNodeData['concurrency'] })} disabled={readOnly} placeholder='{"limit": 2, "key": "{{tags.customer}}"}' testId="node-concurrency" />
+            </div>
+            <div className="field">
+              <label className="field-label">
+                <span className="field-name">rate limit</span>
+              </label>
+              <JsonInput value={data.rateLimit} onChange={(v) => onData({ rateLimit: v as VisualNodeData['rateLimit'] })} disabled={readOnly} placeholder='{"limit": 60, "per": "minute"}' testId="node-rate-limit" />
+            </div>
+          </div>
+        )}
         <div className="field">
           <label className="field-label">
             <span className="field-name">config (JSON)</span>

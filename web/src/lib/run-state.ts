@@ -90,6 +90,8 @@ const NODE_EVENT_STATUS: Partial<Record<StitchEvent['type'], NodeStatus>> = {
   'node:cancelled': 'cancelled',
   'node:skipped': 'skipped',
   'node:waiting': 'waiting_for_user',
+  // Fair share: waiting for a concurrency or rate slot (docs/limits.md), or granted one.
+  'node:queued': 'pending',
 };
 
 export const RUN_EVENT_STATUS: Partial<Record<StitchEvent['type'], RunStatus>> = {
@@ -123,6 +125,7 @@ function applyNodeEvent(prev: InstanceView | undefined, e: StitchEvent, status: 
     if (str(p.message)) next.message = str(p.message);
     if (str(p.childRunId)) next.childRunId = str(p.childRunId);
   }
+  if (e.type === 'node:queued') next.message = p.queued === true && str(p.reason) ? `queued: ${str(p.reason)}` : undefined;
   if (e.type === 'node:completed') next.progress = 1;
   if (e.type === 'node:failed') next.error = str(p.error) ?? base.error;
   if (['node:completed', 'node:failed', 'node:cancelled', 'node:skipped'].includes(e.type)) next.finishedAt = e.createdAt;

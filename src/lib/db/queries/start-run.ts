@@ -36,6 +36,11 @@ export interface NewRun {
   tags: Record<string, string> | null;
   /** Null: a child run's parent's, else 0. */
   priority: number | null;
+  /**
+   * The flow's `concurrency` slot this run takes in its start statement (0031_fair_share.sql): over
+   * the key's limit the run waits, its entry instances pending without jobs until a dispatch.
+   */
+  admission?: { scope: string; key: string; limit: number; keyName: string | null };
 }
 
 /**
@@ -49,13 +54,13 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
     `WITH run AS (
        INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
                                 parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd,
-                                tags, priority)
+                                tags, priority, fair_scope, fair_key)
        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
                -- A child run: the smaller of what is left of its parent's budget and its flow's own.
                CASE WHEN $9::uuid IS NULL THEN coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1))
                     ELSE least($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)) END,
                coalesce($16::jsonb, (SELECT p.tags FROM stitch_runs p WHERE p.id = $9), '{}'),
-               coalesce($17::int, (SELECT p.priority FROM stitch_runs p WHERE p.id = $9), 0))
+               coalesce($17::int, (SELECT p.priority FROM stitch_runs p WHERE p.id = $9), 0), $18, $19)
        ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
        RETURNING id, priority
      ), entry AS (
@@ -69,7 +74,8 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
        SELECT $6, $7, $8, run.id FROM run WHERE $7::text IS NOT NULL
      )
      SELECT run.id,
-            stitch_enqueue_execute(run.id, $2, list.instances, stitch_priority_run_at(run.priority)) AS enqueued,
+            CASE WHEN $18::text IS NULL OR stitch_fair_admit($18, $1, $20, $21, $19, run.id, $2, run.priority)
+                 THEN stitch_enqueue_execute(run.id, $2, list.instances, stitch_priority_run_at(run.priority)) END AS enqueued,
             stitch_emit(run.id, jsonb_build_array(jsonb_build_object('type', 'run:created', 'payload',
               jsonb_build_object('versionId', $2::uuid, 'flowId', $1::uuid) || CASE WHEN $9::uuid IS NULL THEN '{}'::jsonb
                 ELSE jsonb_build_object('parentRunId', $9::uuid, 'parentInstanceId', $10::text) END))
@@ -97,6 +103,10 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
       run.budgetUsd,
       run.tags === null ? null : JSON.stringify(run.tags),
       run.priority,
+      run.admission?.scope ?? null,
+      run.admission?.key ?? null,
+      run.admission?.limit ?? null,
+      run.admission?.keyName ?? null,
     ],
   );
   return rows[0]?.id;
