@@ -119,6 +119,48 @@ TABLE stitch_events (
 );
 CREATE INDEX stitch_events_run_idx ON public.stitch_events USING btree (run_id, id);
 
+TABLE stitch_experiment_cells (
+  experiment_id uuid NOT NULL,
+  row_idx integer NOT NULL,
+  variant integer NOT NULL,
+  run_id uuid,
+  status text NOT NULL DEFAULT 'pending'::text,
+  cost_usd double precision,
+  saved_usd double precision,
+  duration_ms double precision,
+  scored boolean NOT NULL DEFAULT false,
+  judge_run_id uuid,
+  passed boolean,
+  score double precision,
+  score_detail jsonb,
+  CONSTRAINT stitch_experiment_cells_experiment_id_fkey FOREIGN KEY (experiment_id) REFERENCES stitch_experiments(id) ON DELETE CASCADE,
+  CONSTRAINT stitch_experiment_cells_judge_run_id_fkey FOREIGN KEY (judge_run_id) REFERENCES stitch_runs(id) ON DELETE SET NULL,
+  CONSTRAINT stitch_experiment_cells_pkey PRIMARY KEY (experiment_id, row_idx, variant),
+  CONSTRAINT stitch_experiment_cells_run_id_fkey FOREIGN KEY (run_id) REFERENCES stitch_runs(id) ON DELETE SET NULL
+);
+CREATE INDEX stitch_experiment_cells_open_idx ON public.stitch_experiment_cells USING btree (experiment_id) WHERE (NOT scored);
+
+TABLE stitch_experiments (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  flow_id uuid,
+  dataset_id uuid NOT NULL,
+  dataset_version integer NOT NULL,
+  status text NOT NULL DEFAULT 'running'::text,
+  variants jsonb NOT NULL,
+  scoring jsonb NOT NULL DEFAULT '{}'::jsonb,
+  concurrency integer NOT NULL,
+  budget_usd double precision,
+  error text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  finished_at timestamp with time zone,
+  CONSTRAINT stitch_experiments_concurrency_check CHECK ((concurrency > 0)),
+  CONSTRAINT stitch_experiments_dataset_id_dataset_version_fkey FOREIGN KEY (dataset_id, dataset_version) REFERENCES stitch_dataset_versions(dataset_id, version),
+  CONSTRAINT stitch_experiments_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id) ON DELETE SET NULL,
+  CONSTRAINT stitch_experiments_pkey PRIMARY KEY (id),
+  CONSTRAINT stitch_experiments_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
+);
+CREATE INDEX stitch_experiments_created_idx ON public.stitch_experiments USING btree (created_at DESC, id DESC);
+
 TABLE stitch_fair_scopes (
   scope text NOT NULL,
   kind text NOT NULL,
@@ -372,6 +414,8 @@ TABLE stitch_runs (
   cost_usd double precision NOT NULL DEFAULT 0,
   fair_scope text,
   fair_key text,
+  experiment_id uuid,
+  CONSTRAINT stitch_runs_experiment_id_fkey FOREIGN KEY (experiment_id) REFERENCES stitch_experiments(id) ON DELETE SET NULL,
   CONSTRAINT stitch_runs_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_runs_parent_run_id_fkey FOREIGN KEY (parent_run_id) REFERENCES stitch_runs(id) ON DELETE CASCADE,
   CONSTRAINT stitch_runs_pkey PRIMARY KEY (id),
@@ -384,6 +428,7 @@ TABLE stitch_runs (
 CREATE INDEX stitch_runs_cost_idx ON public.stitch_runs USING btree (cost_usd) WHERE (cost_usd > (0)::double precision);
 CREATE INDEX stitch_runs_created_idx ON public.stitch_runs USING btree (created_at DESC, id DESC);
 CREATE INDEX stitch_runs_error_idx ON public.stitch_runs USING gin (error gin_trgm_ops) WHERE (error IS NOT NULL);
+CREATE INDEX stitch_runs_experiment_idx ON public.stitch_runs USING btree (experiment_id) WHERE (experiment_id IS NOT NULL);
 CREATE INDEX stitch_runs_finished_idx ON public.stitch_runs USING btree (finished_at) WHERE (finished_at IS NOT NULL);
 CREATE INDEX stitch_runs_flow_idx ON public.stitch_runs USING btree (flow_id, created_at DESC, id DESC);
 CREATE INDEX stitch_runs_flow_status_idx ON public.stitch_runs USING btree (flow_id, status, created_at DESC, id DESC);
@@ -395,6 +440,7 @@ CREATE INDEX stitch_runs_tags_idx ON public.stitch_runs USING gin (tags jsonb_pa
 CREATE INDEX stitch_runs_trigger_idx ON public.stitch_runs USING btree (((trigger ->> 'type'::text)), created_at DESC, id DESC);
 CREATE TRIGGER stitch_cancel_child_runs AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_cancel_child_runs();
 CREATE TRIGGER stitch_child_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.parent_run_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_child_run_finished();
+CREATE TRIGGER stitch_experiment_run_finished AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.experiment_id IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status = ANY (ARRAY['completed'::text, 'failed'::text, 'cancelled'::text])))) EXECUTE FUNCTION stitch_experiment_run_finished();
 CREATE TRIGGER stitch_fair_run_ended AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((old.fair_scope IS NOT NULL) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.status <> ALL (ARRAY['pending'::text, 'running'::text])))) EXECUTE FUNCTION stitch_fair_run_ended();
 CREATE TRIGGER stitch_run_failed_alert AFTER UPDATE OF status ON public.stitch_runs FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['pending'::text, 'running'::text])) AND (new.flow_id IS NOT NULL))) EXECUTE FUNCTION stitch_run_failed_alert();
 
@@ -843,7 +889,9 @@ CREATE OR REPLACE FUNCTION public.stitch_dataset_version_in_use(p_dataset_id uui
  RETURNS boolean
  LANGUAGE sql
  STABLE
-AS $function$ SELECT false $function$;
+AS $function$
+  SELECT EXISTS (SELECT 1 FROM stitch_experiments WHERE dataset_id = p_dataset_id AND dataset_version = p_version)
+$function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_emit(p_run_id uuid, p_events jsonb)
  RETURNS bigint
@@ -942,7 +990,7 @@ BEGIN
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_execution_state(p_run_id uuid, p_instance_id text, p_upstream text[], p_entry boolean)
- RETURNS TABLE(run_status text, run_input jsonb, rerun jsonb, budget_usd double precision, status text, attempt integer, live integer, upstream jsonb)
+ RETURNS TABLE(run_status text, run_input jsonb, rerun jsonb, budget_usd double precision, experiment_id uuid, status text, attempt integer, live integer, upstream jsonb)
  LANGUAGE plpgsql
  STABLE
  SET plan_cache_mode TO 'force_generic_plan'
@@ -951,13 +999,23 @@ AS $function$
 BEGIN
   -- The run input only for entry nodes: inside a fan-out it is the whole array of items.
   RETURN QUERY
-  SELECT r.status, CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, n.status, n.attempt, n.live,
+  SELECT r.status, CASE WHEN p_entry THEN r.input END, r.rerun, r.budget_usd, r.experiment_id, n.status, n.attempt, n.live,
          (SELECT coalesce(jsonb_object_agg(u.node_id, jsonb_build_object('status', u.status, 'output', u.output)), '{}')
           FROM unnest(p_upstream) AS w(id),
                LATERAL (SELECT u.node_id, u.status, u.output FROM stitch_node_runs u
                         WHERE u.run_id = r.id AND u.instance_id = w.id OFFSET 0) AS u)
   FROM stitch_runs r JOIN stitch_node_runs n ON n.run_id = r.id
   WHERE r.id = p_run_id AND n.instance_id = p_instance_id;
+END $function$;
+
+CREATE OR REPLACE FUNCTION public.stitch_experiment_run_finished()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM graphile_worker.add_job('stitch_experiment', json_build_object('x', NEW.experiment_id),
+    job_key => 'stitch:experiment:' || NEW.experiment_id, job_key_mode => 'replace', max_attempts => 25);
+  RETURN NULL;
 END $function$;
 
 CREATE OR REPLACE FUNCTION public.stitch_fair_acquire(p_scope text, p_kind text, p_flow_id uuid, p_node_id text, p_lim integer, p_per_seconds double precision, p_key_name text, p_key text, p_run_id uuid, p_version_id uuid, p_instance_id text, p_attempt integer)

@@ -21,6 +21,7 @@ import { registerRunsListCommand } from './commands/runs';
 import { registerPruneCommand } from './commands/prune';
 import { registerDataCommands } from './commands/data';
 import { registerDatasetCommands } from './commands/datasets';
+import { registerExperimentCommands } from './commands/experiment';
 
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
@@ -36,6 +37,7 @@ registerCredentialCommands(program);
 registerCacheCommands(program);
 registerDataCommands(program);
 registerDatasetCommands(program);
+registerExperimentCommands(program);
 registerMcpCommand(program);
 
 /**

@@ -147,6 +147,8 @@ export const LIMIT_VARIABLES = {
   datasets: { variable: 'STITCH_MAX_DATASETS', default: 200 },
   datasetRows: { variable: 'STITCH_MAX_DATASET_ROWS', default: 1000 },
   datasetVersions: { variable: 'STITCH_MAX_DATASET_VERSIONS', default: 10 },
+  experiments: { variable: 'STITCH_MAX_EXPERIMENTS', default: 100 },
+  experimentVariants: { variable: 'STITCH_MAX_EXPERIMENT_VARIANTS', default: 10 },
   runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
 } as const;
 

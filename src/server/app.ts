@@ -19,6 +19,7 @@ import { newRouter } from './openapi';
 import { callbackRoutes } from './routes/callbacks';
 import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
+import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
 import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
@@ -52,7 +53,7 @@ export interface AppOptions {
 /** Routes that authenticate otherwise (callback token, webhook signature) or describe the API only. */
 const PUBLIC_API = [/^\/api\/stitch\/(callback|stream)\//, /^\/api\/webhooks\//, UPLOAD_PATH, /^\/api\/health$/, /^\/api\/openapi\.json$/, /^\/api\/docs$/];
 const isPublic = (path: string) => PUBLIC_API.some((re) => re.test(path));
-const isEventStream = (path: string) => path === '/api/events' || /^\/api\/runs\/(bulk\/)?[^/]+\/events$/.test(path);
+const isEventStream = (path: string) => path === '/api/events' || /^\/api\/(runs\/(bulk\/)?|experiments\/)[^/]+\/events$/.test(path);
 
 /**
  * Headers for every answer: no MIME sniffing, no Referer carrying a callback token elsewhere, and
@@ -103,6 +104,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.route('/', scheduleRoutes());
   app.route('/', credentialRoutes());
   app.route('/', datasetRoutes());
+  app.route('/', experimentRoutes());
   app.route('/', healthRoutes(config));
   app.route('/', metricsRoutes(config));
   app.route('/', mcpRoutes(config));

@@ -5,7 +5,7 @@
  */
 import type { ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { authHeader, waitForKey } from './auth';
-import type { BulkAction, BulkDryRun, BulkFilter, BulkJob, Credential, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun } from './types';
+import type { BulkAction, BulkDryRun, BulkFilter, BulkJob, Credential, Dataset, Experiment, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun, VariantRequest } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -126,4 +126,12 @@ export const api = {
   listCredentials: () => allPages<Credential>('/api/credentials', 'credentials'),
   setCredential: (name: string, value: string) => request<Credential>('PUT', `/api/credentials/${enc(name)}`, { value }),
   deleteCredential: (name: string) => request<unknown>('DELETE', `/api/credentials/${enc(name)}`),
+  listDatasets: async () => listOf<Dataset>(await request('GET', '/api/datasets?limit=200'), 'datasets'),
+  /** A dataset of these runs' inputs. */
+  createDatasetFromRuns: (name: string, runIds: string[]) => request<Dataset>('POST', '/api/datasets', { name, fromRuns: runIds }),
+  listExperiments: async (flowId: string) => listOf<Experiment>(await request('GET', `/api/experiments?flowId=${enc(flowId)}&limit=50`), 'experiments'),
+  startExperiment: (body: { flowId: string; datasetId: string; variants: VariantRequest[]; concurrency?: number }) => request<Experiment>('POST', '/api/experiments', body),
+  /** The comparison: `limit` rows after row `cursor`. */
+  getExperiment: (id: string, limit = 200, cursor?: string) => request<Experiment>('GET', `/api/experiments/${enc(id)}?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  cancelExperiment: (id: string) => request<unknown>('POST', `/api/experiments/${enc(id)}/cancel`, {}),
 };

@@ -6,6 +6,8 @@ import { prefetchForRoute } from './lib/prefetch';
 import { FlowsListPage } from './pages/flows-list';
 import { RunsListPage } from './pages/runs-list';
 import { SettingsPage } from './pages/settings';
+import { ExperimentsPage } from './pages/experiments';
+import { ExperimentPage } from './pages/experiment-view';
 import { href, parseRoute, useHash } from './router';
 
 // The canvas pages carry React Flow; the lists load without it.
@@ -53,6 +55,8 @@ export function App() {
             {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
             {route.page === 'runs' && <RunsListPage key={route.flowId ?? 'all'} flowId={route.flowId} query={route.query} />}
             {route.page === 'run' && <RunPage runId={route.runId} />}
+            {route.page === 'experiments' && <ExperimentsPage key={route.flowId} flowId={route.flowId} datasetId={route.datasetId} />}
+            {route.page === 'experiment' && <ExperimentPage key={route.experimentId} experimentId={route.experimentId} />}
             {route.page === 'settings' && <SettingsPage />}
           </Suspense>
         </main>

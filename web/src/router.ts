@@ -10,6 +10,8 @@ export type Route =
   /** The runs list: one flow's (`#/flows/:id/runs`) or every flow's (`#/runs`); `query` holds its filters. */
   | { page: 'runs'; flowId: string | null; query: string }
   | { page: 'run'; runId: string; nodeId?: string }
+  | { page: 'experiments'; flowId: string; datasetId?: string }
+  | { page: 'experiment'; experimentId: string }
   | { page: 'settings' };
 
 export function parseRoute(hash: string): Route {
@@ -19,6 +21,8 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'flows' && parts[1] === 'new') return { page: 'editor', flowId: null, name: params.get('name') ?? undefined };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'versions' && parts[3]) return { page: 'editor', flowId: parts[1], versionId: parts[3] };
   if (parts[0] === 'flows' && parts[1] && parts[2] === 'runs') return { page: 'runs', flowId: parts[1], query };
+  if (parts[0] === 'flows' && parts[1] && parts[2] === 'experiments') return { page: 'experiments', flowId: parts[1], datasetId: params.get('dataset') ?? undefined };
+  if (parts[0] === 'experiments' && parts[1]) return { page: 'experiment', experimentId: parts[1] };
   if (parts[0] === 'flows' && parts[1]) return { page: 'editor', flowId: parts[1] };
   if (parts[0] === 'settings') return { page: 'settings' };
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', runId: parts[1], nodeId: params.get('node') ?? undefined };
@@ -36,6 +40,8 @@ export const href = {
   /** A flow's runs, or every run (`id` null), with the filters of `query` (the API's own parameters). */
   runs: (id: string | null, query = '') => `${id ? `#/flows/${enc(id)}/runs` : '#/runs'}${query ? `?${query}` : ''}`,
   run: (runId: string) => `#/runs/${enc(runId)}`,
+  experiments: (flowId: string, datasetId?: string) => `#/flows/${enc(flowId)}/experiments${datasetId ? `?dataset=${enc(datasetId)}` : ''}`,
+  experiment: (id: string) => `#/experiments/${enc(id)}`,
   settings: () => '#/settings',
 };
 

@@ -107,3 +107,51 @@ export interface Integration {
   mode: 'real' | 'mock' | 'none';
   keys: { name: string; source: 'env' | 'vault' | 'none' }[];
 }
+
+/** `GET /api/datasets` items. */
+export interface Dataset {
+  id: string;
+  name: string;
+  version: number;
+  rowCount: number;
+  createdAt: string;
+}
+
+/** One variant's result for one dataset row. */
+export interface ExperimentCell {
+  label: string;
+  row: number;
+  variant: number;
+  status: string;
+  runId: string | null;
+  costUsd: number | null;
+  savedUsd: number | null;
+  durationMs: number | null;
+  passed: boolean | null;
+  score: number | null;
+  scoreDetail: unknown;
+  output: unknown;
+  error: string | null;
+}
+
+/** `GET /api/experiments/:id`: the comparison. */
+export interface Experiment {
+  id: string;
+  flowId: string | null;
+  dataset: { id: string; version: number };
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  error: string | null;
+  variants: { label: string; versionId: string; version: number | null; nodeOverrides?: unknown }[];
+  progress: { cells: number; done: number; running: number };
+  cost: { usd: number; savedUsd: number };
+  summary: { label: string; completed: number; failed: number; running: number; pending: number; costUsd: number; savedUsd: number; p50Ms: number | null; passRate: number | null; meanScore: number | null }[];
+  rows: { idx: number; input: unknown; expected: unknown; notes: string | null; variants: ExperimentCell[] }[];
+  nextCursor: string | null;
+  createdAt: string;
+}
+
+export interface VariantRequest {
+  label: string;
+  version?: number | 'current';
+  nodeOverrides?: Record<string, Record<string, unknown>>;
+}

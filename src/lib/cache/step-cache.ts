@@ -15,9 +15,25 @@ import { afterSettle, settleItem, type NodeRef, type Settle, type SettleResult }
 import { settleJson } from '@/lib/engine/settle-batch';
 import type { ClaimBox } from '@/lib/engine/claims';
 import { runtimeConfig } from '@/lib/runtime';
+import { runSettingsOf } from '@/lib/db/run-settings';
 import { cacheKeyPrefix, cacheSettingOf } from './cache-key';
 
 type Take = TakeOf<SettleResult>;
+
+/**
+ * An experiment's runs share identical work (docs/experiments.md): in a run of an experiment, a
+ * worker node that does not cache is looked up and single-flighted like a cached one, under a key
+ * scoped to the experiment — so its variants execute a node whose fingerprint they share once, and
+ * nothing outside the experiment ever reads those entries. They expire after a day.
+ */
+const EXPERIMENT_SHARE_TTL_SECONDS = 86_400;
+
+async function cacheScopeOf(node: ExecutionNode, definition: WorkerDefinition | undefined, runId: string): Promise<{ ttlSeconds?: number; scope?: string } | undefined> {
+  const setting = cacheSettingOf(node, definition);
+  if (setting) return setting;
+  const experimentId = (await runSettingsOf(runId)).experimentId; // read with the node's state: no query
+  return experimentId ? { ttlSeconds: EXPERIMENT_SHARE_TTL_SECONDS, scope: `experiment:${experimentId}` } : undefined;
+}
 
 /** How often a waiting twin looks at the flight it waits for. */
 const WAIT_POLL_MS = 100;
@@ -42,19 +58,20 @@ export async function completeFromStepCache(
   /** Eager dispatch: a hit's settle may claim a successor for this runner (see engine/claims.ts). */
   dispatch?: ClaimBox,
 ): Promise<boolean> {
-  const setting = cacheSettingOf(node, definition);
-  if (!setting || !node.workerType) return false;
+  if (!node.workerType) return false;
+  const setting = await cacheScopeOf(node, definition, ref.runId);
+  if (!setting) return false;
   const deadline = Date.now() + runtimeConfig().cacheWaitSeconds * 1000;
   let announced = false;
   // A hit's settle: the stored output (filled in by the statement), and the hit's origin in metadata.
   // Built once, with the key's prefix, however long the node waits for another run's flight.
   const settle: Settle = { status: 'completed', output: null, input, merge: false, jobId, claim: dispatch };
   const item = settleItem(graph, ref, settle);
-  const prefix = cacheKeyPrefix(graph, ref.versionId, node);
+  const prefix = cacheKeyPrefix(graph, ref.versionId, node) + (setting.scope ? `|${setting.scope}` : '');
   const request = { inputJson: JSON.stringify(input ?? null), ttlSeconds: setting.ttlSeconds, settleJson: settleJson(item), jobId, asyncCommit: item.asyncCommit };
   for (;;) {
     // One statement (0019_cache_take.sql): claim the flight, or on a hit settle from the entry.
-    const take: Take = await takeFlight<SettleResult>(getPool(), prefix, node.workerType, ref, request);
+    const take: Take = await takeFlight<SettleResult>(getPool(), prefix, node.workerType!, ref, request);
     if (take.claimed) return false; // this node executes; its settle fills the entry
     if (take.settled) {
       afterSettle(ref, settle, item, take.settled);

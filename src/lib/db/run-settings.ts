@@ -1,5 +1,5 @@
 /**
- * Settings a run gets at its start and never changes — its re-run plan and its budget — read once
+ * Settings a run gets at its start and never changes — its re-run plan, budget and experiment — read once
  * per process and run (the engine asks for every node it executes). Bounded.
  */
 import { getPool } from './pool';
@@ -9,12 +9,18 @@ export interface RunSettings {
   /** Null: not a re-run. */
   rerun: RerunPlan | null;
   budgetUsd: number | null;
+  /** The experiment the run belongs to (null: none): its identical work is shared. */
+  experimentId: string | null;
 }
 
 const MAX_RUNS = 2000;
 const settings = new Map<string, Promise<RunSettings>>();
 
-const fromRow = (row: RunSettingsRow | undefined): RunSettings => ({ rerun: row?.rerun ?? null, budgetUsd: row?.budget_usd ?? null });
+const fromRow = (row: RunSettingsRow | undefined): RunSettings => ({
+  rerun: row?.rerun ?? null,
+  budgetUsd: row?.budget_usd ?? null,
+  experimentId: row?.experiment_id ?? null,
+});
 
 function remember(runId: string, entry: Promise<RunSettings>): Promise<RunSettings> {
   if (settings.size >= MAX_RUNS) settings.delete(settings.keys().next().value as string);

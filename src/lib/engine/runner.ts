@@ -19,6 +19,7 @@ import { executeWithSuccessors, requeueLeases, type Dispatcher } from './eager-d
 // Every task works on one node attempt and is guarded: see job-guard.ts (every run ends).
 import { attemptOf, type ExecutePayload } from './execute-payload';
 import { guardJob } from './job-guard';
+import { experimentTickJob, type ExperimentTickPayload } from '@/lib/experiments/tick';
 import { remoteLeaseJob } from './remote-tasks';
 import { fairDispatchJob } from '@/lib/fair/limits';
 import type { ScheduledCallbackPayload } from './scheduled-callback';
@@ -78,6 +79,8 @@ const taskList = (dispatch: Dispatcher, runtime: Runtime): Record<string, Task> 
   // A schedule's tick: starts a run (through startRun) and places the next tick's job.
   stitch_remote_lease: (payload) => remoteLeaseJob(payload as { t: string }),
   stitch_schedule: (payload, helpers) => scheduleTickJob(payload as ScheduleTickPayload, new Date(), helpers.job.created_at),
+  // An experiment's step: score what ended, start what fits, stop at its budget (src/lib/experiments).
+  stitch_experiment: (payload) => experimentTickJob(payload as ExperimentTickPayload),
   // One batch of a bulk action on runs (cancel, retry, re-run), each through the engine's own path.
   stitch_bulk: (payload) => bulkBatchJob(payload as { b: string }),
   // One batch of retention's pruning, which places the next pass (src/lib/runs/retention.ts).

@@ -47,6 +47,8 @@ export interface StartRunOptions {
   tags?: unknown;
   /** Higher first, from 0 to 100. Default: a sub-flow's parent's priority, else 0. */
   priority?: unknown;
+  /** A run of an experiment (src/lib/experiments): its work identical to another run's of the experiment is shared. Default: a sub-flow's parent's. */
+  experimentId?: string;
 }
 
 export interface StartedRun {
@@ -109,6 +111,7 @@ export async function startRun(target: RunTarget, options: StartRunOptions = {})
       budgetUsd: options.budgetUsd ?? null,
       tags: tags ?? null,
       priority: priority ?? null,
+      experimentId: options.experimentId,
       admission: graph.concurrency && runAdmission(graph, flowId, versionId, input, tags ?? (await parentTags(parent))),
     });
     if (!runId && parent) {

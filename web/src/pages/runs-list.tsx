@@ -2,7 +2,8 @@
  * The runs list: one flow's runs (`#/flows/:id/runs`) or every flow's (`#/runs`), newest first,
  * filtered by the run search's filters kept in the URL (lib/run-filters.ts), paginated with the
  * server's cursor, live over the all-runs event stream; and bulk actions (cancel, retry, re-run)
- * on the selected runs or on everything the filters match.
+ * on the selected runs or on everything the filters match. A flow's selected runs' inputs become a
+ * dataset for an experiment (docs/experiments.md).
  */
 import { useEffect, useMemo, useState } from 'react';
 import { RUN_STATUSES, type RunStatus } from '@/types/stitch';
@@ -47,6 +48,15 @@ export function RunsListPage({ flowId, query }: { flowId: string | null; query: 
   const [loadingMore, setLoadingMore] = useState(false);
   const [reloadKey, setReloadKey] = useState(0);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [datasetName, setDatasetName] = useState('');
+  const makeDataset = async (forFlow: string) => {
+    try {
+      const dataset = await api.createDatasetFromRuns(datasetName.trim() || `runs of ${flow?.name ?? forFlow}`, [...selected]);
+      navigate(href.experiments(forFlow, dataset.id));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
   const [bulk, setBulk] = useState<{ action: BulkAction; filter: BulkFilter; scope: string }>();
 
   const [versions, setVersions] = useState<Record<string, number>>({});
@@ -166,9 +176,14 @@ export function RunsListPage({ flowId, query }: { flowId: string | null; query: 
       <div className="page-head">
         <h1>Runs</h1>
         {flowId && (
-          <a className="btn" href={href.flow(flowId)}>
-            Open editor
-          </a>
+          <div className="row-gap">
+            <a className="btn" href={href.experiments(flowId)} data-testid="experiments-link">
+              Experiments
+            </a>
+            <a className="btn" href={href.flow(flowId)}>
+              Open editor
+            </a>
+          </div>
         )}
       </div>
       <div className="chips" role="tablist" data-testid="status-filter" title="Click: one status; Ctrl/⌘-click: several">
@@ -228,6 +243,14 @@ export function RunsListPage({ flowId, query }: { flowId: string | null; query: 
         <button className="btn btn-sm" data-testid="bulk-rerun" onClick={() => openBulk('rerun')}>
           Re-run
         </button>
+        {flowId && selected.size > 0 && (
+          <>
+            <input placeholder="dataset name" value={datasetName} onChange={(e) => setDatasetName(e.target.value)} data-testid="dataset-name" />
+            <button className="btn btn-sm btn-primary" onClick={() => void makeDataset(flowId)} data-testid="create-dataset" title="A dataset of the selected runs' inputs, for an experiment">
+              Dataset from their inputs
+            </button>
+          </>
+        )}
       </div>
       {error && <div className="alert alert-error">{error}</div>}
       {!runs && !error && <div className="muted pad">Loading…</div>}

@@ -35,7 +35,7 @@ CREATE TABLE stitch_dataset_rows (
   FOREIGN KEY (dataset_id, version) REFERENCES stitch_dataset_versions (dataset_id, version) ON DELETE CASCADE
 );
 
--- Whether something still needs a version's rows (an experiment names it: 0026 redefines this).
+-- Whether something still needs a version's rows (an experiment names it: the experiments migration redefines this).
 -- Older versions beyond the ones kept are removed only when nothing does.
 CREATE FUNCTION stitch_dataset_version_in_use(p_dataset_id uuid, p_version integer) RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT false $$;

@@ -99,6 +99,12 @@ export async function findDataset(db: Queryable, idOrName: string, byId: boolean
   return rows[0] && toSummary(rows[0]);
 }
 
+/** How many rows a version has (undefined: no such version stored). */
+export async function datasetVersionRowCount(db: Queryable, id: string, version: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ row_count: number }>('SELECT row_count FROM stitch_dataset_versions WHERE dataset_id = $1 AND version = $2', [id, version]);
+  return rows[0]?.row_count;
+}
+
 /** Whether the version's rows are still stored. */
 export async function datasetVersionExists(db: Queryable, id: string, version: number): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM stitch_dataset_versions WHERE dataset_id = $1 AND version = $2', [id, version]);

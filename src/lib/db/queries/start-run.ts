@@ -32,6 +32,8 @@ export interface NewRun {
   rerun?: RerunPlan;
   /** Null: the flow's own budget, if any (a child run: the smaller of the two). */
   budgetUsd: number | null;
+  /** The experiment the run is a cell (or a judge) of: its identical work is shared (step-cache.ts). */
+  experimentId?: string;
   /** Checked tags; null: a child run's parent's, else none. */
   tags: Record<string, string> | null;
   /** Null: a child run's parent's, else 0. */
@@ -54,13 +56,14 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
     `WITH run AS (
        INSERT INTO stitch_runs (flow_id, version_id, status, input, trigger, started_at,
                                 parent_run_id, parent_instance_id, parent_attempt, depth, rerun_of, rerun, budget_usd,
-                                tags, priority, fair_scope, fair_key)
+                                tags, priority, fair_scope, fair_key, experiment_id)
        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, now(), $9, $10, $11, $12, $13, $14::jsonb,
                -- A child run: the smaller of what is left of its parent's budget and its flow's own.
                CASE WHEN $9::uuid IS NULL THEN coalesce($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1))
                     ELSE least($15, (SELECT budget_usd FROM stitch_flows WHERE id = $1)) END,
                coalesce($16::jsonb, (SELECT p.tags FROM stitch_runs p WHERE p.id = $9), '{}'),
-               coalesce($17::int, (SELECT p.priority FROM stitch_runs p WHERE p.id = $9), 0), $18, $19)
+               coalesce($17::int, (SELECT p.priority FROM stitch_runs p WHERE p.id = $9), 0), $18, $19,
+               coalesce($22::uuid, (SELECT p.experiment_id FROM stitch_runs p WHERE p.id = $9)))
        ON CONFLICT (parent_run_id, parent_instance_id, parent_attempt) WHERE parent_run_id IS NOT NULL DO NOTHING
        RETURNING id, priority
      ), entry AS (
@@ -107,6 +110,7 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<string | un
       run.admission?.key ?? null,
       run.admission?.limit ?? null,
       run.admission?.keyName ?? null,
+      run.experimentId ?? null,
     ],
   );
   return rows[0]?.id;
@@ -156,10 +160,12 @@ export interface RunSettingsRow {
   /** Null: not a re-run. */
   rerun: RerunPlan | null;
   budget_usd: number | null;
+  /** Null: not a run of an experiment. */
+  experiment_id: string | null;
 }
 
 /** What a run was started with and never changes: its re-run plan and its budget (undefined: no such run). */
 export async function readRunSettings(db: Queryable, runId: string): Promise<RunSettingsRow | undefined> {
-  const { rows } = await db.query<RunSettingsRow>('SELECT rerun, budget_usd FROM stitch_runs WHERE id = $1', [runId]);
+  const { rows } = await db.query<RunSettingsRow>('SELECT rerun, budget_usd, experiment_id FROM stitch_runs WHERE id = $1', [runId]);
   return rows[0];
 }
