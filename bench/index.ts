@@ -319,7 +319,7 @@ async function benchStitch(url: string, options: { seedOldEvents?: number; prune
   const hopFigures = { nodesPerSecond, cpuMsPerNode, walKbPerNode, hopP50: percentile(hops, 50), hopP99: percentile(hops, 99), hops: hops.length };
   if (options.seedOldEvents !== undefined || options.prune) {
     await stitch.stop();
-    return { ...hopFigures, limitedNodesPerSecond: NaN, limitedCpuMsPerNode: NaN, pruned, phaseSeconds };
+    return { ...hopFigures, limitedNodesPerSecond: NaN, pruned, phaseSeconds };
   }
   // The same chain with a per-key concurrency on the flow that never binds (10 customers, at most
   // CHAIN_RUNS / 10 runs each, limit 10,000): what a configured limit costs when nobody waits.
@@ -327,7 +327,7 @@ async function benchStitch(url: string, options: { seedOldEvents?: number; prune
   const limited = await drainChain(stitch, config, limitedFlow.id, (i) => ({ customer: `c${i % 10}` }));
   await limited.runner.stop();
   await stitch.stop();
-  return { ...hopFigures, limitedNodesPerSecond: limited.nodesPerSecond, limitedCpuMsPerNode: limited.cpuMsPerNode, pruned, phaseSeconds };
+  return { ...hopFigures, limitedNodesPerSecond: limited.nodesPerSecond, pruned, phaseSeconds };
 }
 
 /** BENCH_PRUNE=1: the chain phase alone, then while retention prunes a million events. */
@@ -370,7 +370,7 @@ async function main() {
     console.log(`hop latency (${stitch.hops} hops, unloaded): p50 ${round(stitch.hopP50, 2)} ms, p99 ${round(stitch.hopP99, 2)} ms`);
     console.log(
       `stitch, the same chain with a per-key flow limit that does not bind: ${Math.round(stitch.limitedNodesPerSecond)} nodes/s ` +
-        `(${round(stitch.limitedNodesPerSecond / stitch.nodesPerSecond, 2)} × without), ${round(stitch.limitedCpuMsPerNode, 3)} CPU-ms/node`,
+        `(${round(stitch.limitedNodesPerSecond / stitch.nodesPerSecond, 2)} × without)`,
     );
     // Last, so its dead job rows do not slow the phases before it.
     const chainedQueue = await benchQueue(url, true);
@@ -390,7 +390,6 @@ async function main() {
       hop_p99_ms: round(stitch.hopP99, 2),
       nodes_per_s_limited: Math.round(stitch.limitedNodesPerSecond),
       limited_ratio: round(stitch.limitedNodesPerSecond / stitch.nodesPerSecond, 3),
-      cpu_ms_per_node_limited: round(stitch.limitedCpuMsPerNode, 3),
     });
     if (process.env.BENCH_CORE === '1') return;
     const fanoutModule = path.join(path.dirname(new URL(import.meta.url).pathname), 'fanout.ts');

@@ -221,8 +221,11 @@ TABLE stitch_flow_versions (
   visual_graph jsonb NOT NULL,
   execution_graph jsonb NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
+  deployed boolean NOT NULL DEFAULT false,
+  message text,
   CONSTRAINT stitch_flow_versions_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES stitch_flows(id),
   CONSTRAINT stitch_flow_versions_flow_id_version_key UNIQUE (flow_id, version),
+  CONSTRAINT stitch_flow_versions_message_check CHECK ((char_length(message) <= 1000)),
   CONSTRAINT stitch_flow_versions_pkey PRIMARY KEY (id)
 );
 

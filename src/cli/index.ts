@@ -17,6 +17,7 @@ import { registerWorkerNewCommand } from './commands/worker-new';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerCredentialCommands } from './commands/credentials';
 import { registerCacheCommands } from './commands/cache';
+import { registerFlowFileCommands } from './commands/flow-files';
 import { registerRunsListCommand } from './commands/runs';
 import { registerPruneCommand } from './commands/prune';
 import { registerDataCommands } from './commands/data';
@@ -26,6 +27,7 @@ import { registerExperimentCommands } from './commands/experiment';
 const program = new Command('stitch').description('Durable workflow orchestration on PostgreSQL');
 registerProcessCommands(program);
 registerRunCommand(program);
+registerFlowFileCommands(program);
 registerInspectCommands(program);
 registerRunsListCommand(program); // after registerInspectCommands: adds `list` under `runs`
 registerPruneCommand(program);

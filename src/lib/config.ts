@@ -150,6 +150,7 @@ export const LIMIT_VARIABLES = {
   experiments: { variable: 'STITCH_MAX_EXPERIMENTS', default: 100 },
   experimentVariants: { variable: 'STITCH_MAX_EXPERIMENT_VARIANTS', default: 10 },
   runTags: { variable: 'STITCH_MAX_RUN_TAGS', default: 16 },
+  deployFlows: { variable: 'STITCH_MAX_DEPLOY_FLOWS', default: 500 },
 } as const;
 
 export type Limits = { readonly [K in keyof typeof LIMIT_VARIABLES]: number };

@@ -16,6 +16,8 @@ import { createRuntime, setRuntime, type Runtime } from './runtime';
 import { makeStorage } from './storage';
 import { loadVaultKey } from './vault/key';
 import { startVaultSync, stopVaultSync } from './vault/sync';
+import { startTracing, stopTracing } from './tracing/tracer';
+import { startTraceExport } from './tracing/export';
 import { listenForControl } from './live/control';
 import { stopLiveListener } from './live/listener';
 import { resetStreamRelay } from './live/stream-relay';
@@ -58,6 +60,7 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     max: (options.concurrency ?? config.concurrency) + 10,
     waitSeconds: options.waitForDatabase ? config.databaseWaitSeconds : 0,
   });
+  let stopTraceExport: (() => Promise<void>) | undefined;
   try {
     await migrate(db.pool);
     setCallbackSecret(await loadSecret(db, config));
@@ -66,6 +69,11 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
     // Worker calls outside an attempt (a parseCallback, a script in this process) go to the engine.
     setProcessHost(new EngineHost(runtime));
     await startVaultSync(loadVaultKey(config));
+    // OpenTelemetry (docs/operations.md, "Tracing"): nothing is loaded or swept when it is off.
+    if (config.tracing) {
+      await startTracing(config.tracing, runtime.logger);
+      stopTraceExport = await startTraceExport(db.pool, runtime.logger);
+    }
     // Replay requests for streamed output, pause barriers: every process answers its own.
     await listenForControl();
     const runner =
@@ -90,6 +98,8 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
         if (active !== instance) return;
         active = undefined;
         await runner?.stop();
+        await stopTraceExport?.();
+        await stopTracing();
         await stopLive();
         await stopVaultSync();
         setProcessHost(undefined);
@@ -102,6 +112,8 @@ export async function startStitch(options: StitchOptions = {}): Promise<StitchIn
   } catch (error) {
     setProcessHost(undefined);
     setRuntime(undefined);
+    await stopTraceExport?.();
+    await stopTracing();
     await stopLive();
     await stopVaultSync();
     await closeDatabase();

@@ -21,6 +21,7 @@ import { credentialRoutes } from './routes/credentials';
 import { datasetRoutes } from './routes/datasets';
 import { experimentRoutes } from './routes/experiments';
 import { eventRoutes } from './routes/events';
+import { flowFileRoutes } from './routes/flow-files';
 import { bulkRoutes } from './routes/bulk';
 import { flowRoutes } from './routes/flows';
 import { alertRoutes } from './routes/alerts';
@@ -86,6 +87,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono {
   app.use('*', except(isUpload, limitBody(config.bodyLimitBytes), rejectNonFiniteNumbers()));
 
   app.route('/', flowRoutes(config));
+  app.route('/', flowFileRoutes());
   app.route('/', retentionRoutes(config));
   app.route('/', bulkRoutes(config)); // before runRoutes: /api/runs/bulk is not a run id
   app.route('/', alertRoutes(config));

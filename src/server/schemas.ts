@@ -81,6 +81,16 @@ export const FlowSummarySchema = z
 
 export const FlowSchema = FlowSummarySchema.extend({ graph: GraphSchema.nullable(), alerts: z.array(AlertSchema) }).openapi('Flow');
 
+/** Where a version came from: a save, or `stitch deploy` (with its message). */
+const VersionOriginFields = {
+  deployed: z.boolean().openapi({ description: 'Made by a deploy of flow files (`stitch deploy`, `POST /api/deploy`), not a save' }),
+  message: z.string().nullable().openapi({ description: "The deploy's message (`--message`, e.g. the commit's); null for saves" }),
+};
+
+export const VersionSummarySchema = z
+  .object({ id: z.string(), version: z.number(), createdAt: z.string(), ...VersionOriginFields })
+  .openapi('FlowVersionSummary');
+
 export const VersionSchema = z
   .object({
     id: z.string(),
@@ -89,6 +99,7 @@ export const VersionSchema = z
     visualGraph: GraphSchema,
     executionGraph: z.unknown(),
     createdAt: z.string(),
+    ...VersionOriginFields,
   })
   .openapi('FlowVersion');
 

@@ -122,3 +122,19 @@ test('flows list, versions, runs list and pinned-version run view', async () => 
 
   expect(e2e.problems).toEqual([]);
 });
+
+test('a version made by stitch deploy is tagged deployed, with its message (issue 25)', async () => {
+  const file = { name: 'Deployed', graph: greetGraph('Greet', 0) };
+  await e2e.api('POST', '/api/deploy', { flows: [{ where: 'deployed.json', content: file }], message: 'Greet from git (abc123)' });
+  const deployed = (await e2e.api<{ flows: Array<{ id: string; name: string }> }>('GET', '/api/flows')).flows.find((f) => f.name === 'Deployed')!;
+  await e2e.api('PUT', `/api/flows/${deployed.id}`, { graph: greetGraph('Greet, saved on the canvas', 0) });
+  const page = await e2e.newPage();
+  await page.goto(`${e2e.baseUrl}/#/flows/${deployed.id}`);
+  await page.getByTestId('open-versions').click();
+  await expect.poll(() => page.getByTestId('version-2').isVisible()).toBe(true);
+  expect(await page.getByTestId('deployed-1').textContent()).toBe('deployed');
+  expect(await page.getByTestId('version-message-1').textContent()).toBe('Greet from git (abc123)');
+  // A save on the canvas is not a deploy.
+  expect(await page.getByTestId('deployed-2').count()).toBe(0);
+  expect(e2e.problems).toEqual([]);
+});

@@ -109,10 +109,12 @@ describe('alerts', () => {
     const runs = await Promise.all(Array.from({ length: 30 }, () => run(flowId)));
     for (const id of runs) await waitForRun(id);
     // Every failure is counted, delivered or pending (the window holds the rest back).
+    // The pending count first, then the receiver's messages: a message is received before its
+    // delivery is settled, so this order never sees a settled count without its message.
     const counted = async () => {
-      const delivered = at('/storm').reduce((n, r) => n + r.body.count, 0);
       const pending = (await t.api('GET', `/api/flows/${flowId}/alerts`)).body.alerts[0].pending as number;
-      return { delivered, pending, messages: at('/storm').length };
+      const messages = at('/storm');
+      return { delivered: messages.reduce((n, r) => n + r.body.count, 0), pending, messages: messages.length };
     };
     const first = await eventually(async () => {
       const c = await counted();

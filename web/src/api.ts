@@ -5,7 +5,7 @@
  */
 import type { ValidationIssue, VisualGraph, WorkerDefinition } from '@/types/stitch';
 import { authHeader, waitForKey } from './auth';
-import type { BulkAction, BulkDryRun, BulkFilter, BulkJob, Credential, Dataset, Experiment, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun, VariantRequest } from './types';
+import type { AlertSpec, AlertWithState, BulkAction, BulkDryRun, BulkFilter, BulkJob, Credential, Dataset, Experiment, FlowSummary, FlowVersionSummary, FlowVersion, RunDetail, RunListItem, RunsPage, RerunPlan, Schedule, ScheduleFields, StartedRun, VariantRequest } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -123,6 +123,9 @@ export const api = {
   createSchedule: (flowId: string, fields: ScheduleFields) => request<Schedule>('POST', `/api/flows/${enc(flowId)}/schedules`, fields),
   updateSchedule: (flowId: string, id: string, patch: Partial<ScheduleFields>) => request<Schedule>('PATCH', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`, patch),
   deleteSchedule: (flowId: string, id: string) => request<unknown>('DELETE', `/api/flows/${enc(flowId)}/schedules/${enc(id)}`),
+  listAlerts: async (flowId: string) => listOf<AlertWithState>(await request('GET', `/api/flows/${enc(flowId)}/alerts`), 'alerts'),
+  saveAlerts: (flowId: string, alerts: AlertSpec[]) => request<{ alerts: AlertSpec[] }>('PUT', `/api/flows/${enc(flowId)}/alerts`, { alerts }),
+  testAlert: (flowId: string, index: number) => request<{ queued: number }>('POST', `/api/flows/${enc(flowId)}/alerts/test`, { index }),
   listCredentials: () => allPages<Credential>('/api/credentials', 'credentials'),
   setCredential: (name: string, value: string) => request<Credential>('PUT', `/api/credentials/${enc(name)}`, { value }),
   deleteCredential: (name: string) => request<unknown>('DELETE', `/api/credentials/${enc(name)}`),

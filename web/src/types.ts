@@ -2,9 +2,18 @@
  * Response shapes of the HTTP API that `src/types/stitch.ts` does not name (they are assembled by
  * the server from its row types). Everything inside them is Stitch's own vocabulary.
  */
-import type { NodeRunRow, RunRow, RunStatus, Schedule, VisualGraph } from '@/types/stitch';
+import type { AlertSpec, NodeRunRow, RunRow, RunStatus, Schedule, VisualGraph } from '@/types/stitch';
 
 export type { Schedule } from '@/types/stitch';
+export type { AlertEvent, AlertSpec } from '@/types/stitch';
+
+/** An alert as GET /api/flows/{id}/alerts lists it: with its delivery state. */
+export interface AlertWithState extends AlertSpec {
+  pending: number;
+  lastResult: string | null;
+  lastAttemptAt: string | null;
+  lastSentAt: string | null;
+}
 
 export type { FlowSummary } from '@/types/stitch';
 
@@ -12,6 +21,9 @@ export interface FlowVersionSummary {
   id: string;
   version: number;
   createdAt: string;
+  /** Made by `stitch deploy` (flow files), with the deploy's message; false for saves. */
+  deployed: boolean;
+  message: string | null;
 }
 
 export interface FlowVersion extends FlowVersionSummary {

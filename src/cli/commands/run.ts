@@ -3,7 +3,8 @@
  * progress, print the output; exit 0 only if the run completed. In this process (embedded
  * database or DATABASE_URL, with a queue runner) by default — serving the callbacks of async
  * nodes itself when no server answers at the base URL (../callback-server.ts) — or against a
- * server with `--url`.
+ * server with `--url`. A file `stitch export` wrote runs as it is: its sub-flows are named, and
+ * looked up by name here.
  */
 import type { Command } from 'commander';
 import { getConfig } from '@/lib/config';
@@ -22,6 +23,10 @@ import type { StreamMessage } from '@/types/stitch';
 import { getExecutionGraph } from '@/lib/engine/graph-cache';
 import type { RunningServer } from '@/server/listen';
 import { serveCallbacksIfNeeded } from '../callback-server';
+import type { ValidationIssue, VisualGraph } from '@/types/stitch';
+import { ValidationError } from '@/lib/errors';
+import { graphForDatabase } from '@/lib/flow-files/deploy';
+import { withFlowIds } from '@/lib/flow-files/format';
 import { collectTag, parsePriority } from '../tag-options';
 
 interface RunOptions {
@@ -47,13 +52,23 @@ interface RunTarget {
   close(): Promise<void>;
 }
 
+/** A graph whose `flow` nodes may name their flows (`flowName`, as `stitch export` writes them), with the names looked up. */
+function withIdsFor(graph: unknown, resolved: { graph: VisualGraph; issues: ValidationIssue[] } | undefined): unknown {
+  if (!resolved) return graph;
+  if (resolved.issues.length) throw new ValidationError(resolved.issues[0].message, resolved.issues);
+  return resolved.graph;
+}
+
+const isVisualGraph = (graph: unknown): graph is VisualGraph => Array.isArray((graph as { nodes?: unknown } | null)?.nodes);
+
 async function localTarget(): Promise<RunTarget> {
   const stitch = await startStitch();
   let callbacks: RunningServer | undefined;
   return {
     async start(flow, run) {
       const existing = await findFlowByName(getPool(), flow.name);
-      const saved = existing ? await updateFlow(existing.id, flow.graph) : await createFlow(flow.name, flow.graph);
+      const graph = withIdsFor(flow.graph, isVisualGraph(flow.graph) ? await graphForDatabase(getPool(), flow.graph) : undefined);
+      const saved = existing ? await updateFlow(existing.id, graph) : await createFlow(flow.name, graph);
       callbacks = await serveCallbacksIfNeeded(stitch.config, await getExecutionGraph(saved.versionId), (line) => console.log(line));
       const { runId } = await startRun(saved.id, { ...run, trigger: { type: 'cli' } });
       return { runId, read: async () => (await withReuseAndCost(await getRunWithNodes(runId))) as RunSnapshot };
@@ -72,9 +87,11 @@ function remoteTarget(url: string): RunTarget {
     async start(flow, run) {
       const flows = await api.listAll<{ id: string; name: string }>('/api/flows', 'flows');
       const existing = flows.find((f) => f.name === flow.name);
+      const idOf = (name: string) => flows.find((f) => f.name === name)?.id;
+      const graph = withIdsFor(flow.graph, isVisualGraph(flow.graph) ? withFlowIds(flow.graph, idOf) : undefined);
       const flowId = existing
-        ? (await api.request<{ id: string }>('PUT', `/api/flows/${existing.id}`, { graph: flow.graph })).id
-        : (await api.request<{ id: string }>('POST', '/api/flows', { name: flow.name, graph: flow.graph })).id;
+        ? (await api.request<{ id: string }>('PUT', `/api/flows/${existing.id}`, { graph })).id
+        : (await api.request<{ id: string }>('POST', '/api/flows', { name: flow.name, graph })).id;
       const { runId } = await api.request<{ runId: string }>('POST', `/api/flows/${flowId}/run`, run);
       return { runId, read: () => api.request<RunSnapshot>('GET', `/api/runs/${runId}`) };
     },

@@ -14,6 +14,7 @@ import { credentialIdentity } from '@/lib/workers/integration-keys';
 import { releaseNodeSlots } from '@/lib/fair/limits';
 import { getLogger } from '@/lib/log';
 import { fromWorker } from './worker-edge';
+import { tracingOn, writeCallbackSpan } from '@/lib/tracing/tracer';
 import { verifyCallbackToken } from '@/lib/host/callback-tokens';
 import type { ClaimBox } from './claims';
 import { getExecutionGraph } from './graph-cache';
@@ -57,6 +58,7 @@ function checkCallbackShape(request: WorkerCallback): WorkerCallback {
 
 /** A callback for a node named by ids: its state (version, attempt) is read from the database. */
 export async function completeNode(request: CompletionRequest): Promise<CompletionResult> {
+  const received = tracingOn() ? new Date() : undefined;
   // A worker may echo its own key (a vendor's error quoting it): no vault value is ever stored.
   const callback = fromWorker(checkCallbackShape(request));
   const { runId, instanceId } = request;
@@ -72,7 +74,9 @@ export async function completeNode(request: CompletionRequest): Promise<Completi
   attempt ??= state.attempt;
   const graph = await getExecutionGraph(state.versionId);
   const ref = { runId, versionId: state.versionId, instanceId, attempt };
-  if (await applyCallback(graph, ref, callback, {})) return { ok: true };
+  const applied = await applyCallback(graph, ref, callback, {});
+  if (received) writeCallbackSpan(ref, parseInstanceId(instanceId).nodeId, received, callback.status, applied, callback.error);
+  if (applied) return { ok: true };
   return explainRefusal(runId, instanceId, attempt, callback);
 }
 

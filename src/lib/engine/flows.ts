@@ -6,7 +6,7 @@
 import type { AlertSpec, ExecutionGraph, ValidationIssue } from '@/types/stitch';
 import { ValidationError } from '@/lib/errors';
 import { getPool, withTransaction } from '@/lib/db/pool';
-import { currentVersionIfSame, insertDetachedVersion, insertFlow, insertNextVersion, lockFlow, renameFlow } from '@/lib/db/queries/flows';
+import { currentVersionIfSame, insertDetachedVersion, insertFlow, insertNextVersion, lockFlow, renameFlow, type VersionOrigin } from '@/lib/db/queries/flows';
 import type { Queryable } from '@/lib/db/queries/queryable';
 import { updateFlowAlerts } from '@/lib/db/queries/alerts';
 import { compileGraph } from './compile';
@@ -14,7 +14,7 @@ import { checkFlowReferences } from './flow-references';
 import { refreshRemoteTypes } from './remote-workers';
 
 /** Compile or throw the list of problems; warnings (possibly-missing optional inputs) are returned. */
-function compileOrThrow(graph: unknown, options?: Parameters<typeof compileGraph>[1]): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
+export function compileOrThrow(graph: unknown, options?: Parameters<typeof compileGraph>[1]): { compiled: ExecutionGraph; warnings: ValidationIssue[] } {
   const { graph: compiled, issues, warnings } = compileGraph(graph, options);
   if (!compiled) throw new ValidationError(`The graph has ${issues.length} problem(s): ${issues[0].message}`, issues);
   return { compiled, warnings };
@@ -55,12 +55,28 @@ export async function createFlow(name: string, graph: unknown, settings: FlowSet
   const cleanName = checkName(name);
   await refreshRemoteTypes(); // another process may have registered remote worker types
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
-  return withTransaction(async (client) => {
-    const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
-    const created = await insertFlow(client, cleanName, graph, compiled);
-    if (settings.alerts) await updateFlowAlerts(client, created.id, settings.alerts);
-    return { ...created, warnings };
-  });
+  return withTransaction((client) => createFlowIn(client, cleanName, graph, { settings, plain }));
+}
+
+/** How a save inside a caller's transaction is made: its settings, the version's origin (a deploy's), the graph compiled already. */
+export interface SaveOptions {
+  settings?: FlowSettings;
+  origin?: VersionOrigin;
+  plain?: ReturnType<typeof compileOrThrow>;
+}
+
+/** createFlow inside the caller's transaction (a deploy saves every flow in one). */
+export async function createFlowIn(
+  client: Queryable,
+  name: string,
+  graph: unknown,
+  { settings = {}, origin, plain = compileOrThrow(graph) }: SaveOptions = {},
+): Promise<{ id: string; versionId: string; warnings: ValidationIssue[] }> {
+  const cleanName = checkName(name);
+  const { compiled, warnings } = await compileWithSubFlows(client, undefined, graph, plain);
+  const created = await insertFlow(client, cleanName, graph, compiled, origin);
+  if (settings.alerts) await updateFlowAlerts(client, created.id, settings.alerts);
+  return { ...created, warnings };
 }
 
 export interface UpdatedFlow {
@@ -81,18 +97,28 @@ export async function updateFlow(flowId: string, graph: unknown, name?: string, 
   const cleanName = name === undefined ? undefined : checkName(name);
   await refreshRemoteTypes();
   const plain = compileOrThrow(graph); // fail fast, before opening a transaction
-  return withTransaction(async (client) => {
-    await lockFlow(client, flowId);
-    const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
-    // Alerts are the flow's, not a version's: saved whether or not the graph changed.
-    if (settings.alerts) await updateFlowAlerts(client, flowId, settings.alerts);
-    const same = await currentVersionIfSame(client, flowId, graph, compiled);
-    if (same) {
-      if (cleanName !== undefined) await renameFlow(client, flowId, cleanName);
-      return { id: flowId, ...same, unchanged: true, warnings };
-    }
-    return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName)), unchanged: false, warnings };
-  });
+  return withTransaction((client) => updateFlowIn(client, flowId, graph, cleanName, { settings, plain }));
+}
+
+/** updateFlow inside the caller's transaction; `origin` is the new version's (a deploy's). */
+export async function updateFlowIn(
+  client: Queryable,
+  flowId: string,
+  graph: unknown,
+  name?: string,
+  { settings = {}, origin, plain = compileOrThrow(graph) }: SaveOptions = {},
+): Promise<UpdatedFlow> {
+  const cleanName = name === undefined ? undefined : checkName(name);
+  await lockFlow(client, flowId);
+  const { compiled, warnings } = await compileWithSubFlows(client, flowId, graph, plain);
+  // Alerts are the flow's, not a version's: saved whether or not the graph changed.
+  if (settings.alerts) await updateFlowAlerts(client, flowId, settings.alerts);
+  const same = await currentVersionIfSame(client, flowId, graph, compiled);
+  if (same) {
+    if (cleanName !== undefined) await renameFlow(client, flowId, cleanName);
+    return { id: flowId, ...same, unchanged: true, warnings };
+  }
+  return { id: flowId, ...(await insertNextVersion(client, flowId, graph, compiled, cleanName, origin)), unchanged: false, warnings };
 }
 
 /** Save a graph that belongs to no flow (e.g. `stitch run file.json` against a bare graph). */

@@ -11,6 +11,8 @@
  * - the `stitch_remote_lease` job expires a lease nobody extended (or a task past the node's timeout)
  *   and fails the attempt, which the node's retry policy turns into a new attempt — a new task.
  */
+import { tracingOn } from '@/lib/tracing/tracer';
+import { attemptSpanIdOf, traceparentOf } from '@/lib/tracing/ids';
 import type { ExecutionGraph, ExecutionNode, WorkerDefinition } from '@/types/stitch';
 import { getPool } from '@/lib/db/pool';
 import {
@@ -44,6 +46,8 @@ export interface RemoteTask {
   token: string;
   /** When the task became ready (ms since the epoch, database clock). */
   readyAt: number;
+  /** With tracing on: W3C trace context naming the attempt's span, for the worker's own spans. */
+  traceparent?: string;
 }
 
 /** How old this process's copy of remote definitions may be when a remote node executes. */
@@ -91,6 +95,7 @@ export async function claimRemoteTasks(workerId: string, types: string[], max: n
     leaseSeconds: r.leaseSeconds,
     token: createCallbackToken(r.runId, r.instanceId, r.attempt, (r.deadlineAt.getTime() - Date.now()) / 1000 + TOKEN_GRACE_SECONDS),
     readyAt: r.readyAt,
+    ...(tracingOn() ? { traceparent: traceparentOf(r.runId, attemptSpanIdOf({ runId: r.runId, instanceId: r.instanceId, attempt: r.attempt })) } : {}),
   }));
 }
 

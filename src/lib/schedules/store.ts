@@ -9,6 +9,7 @@ import { runtimeConfig } from '@/lib/runtime';
 import { getPool, withTransaction } from '@/lib/db/pool';
 import { lockCollection } from '@/lib/db/queries/advisory-locks';
 import type { PageRequest } from '@/lib/db/queries/keyset-cursor';
+import type { Queryable } from '@/lib/db/queries/queryable';
 import {
   countSchedules,
   deleteSchedule as deleteScheduleRow,
@@ -47,6 +48,15 @@ function checkInputSize(input: unknown, limits: Limits): void {
 
 /** A new schedule; a flow has at most STITCH_MAX_SCHEDULES_PER_FLOW (409 `limit_reached`). */
 export async function createSchedule(flowId: string, fields: ScheduleFields): Promise<Schedule> {
+  const checked = checkScheduleFields(fields);
+  return withTransaction(async (client) => {
+    await getFlow(client, flowId);
+    return createScheduleIn(client, flowId, checked);
+  });
+}
+
+/** The one check of a schedule's fields (API, CLI, deploy); returns them with budget, tags and priority filled in. */
+export function checkScheduleFields(fields: ScheduleFields): ScheduleFields & { budgetUsd: number | null; tags: Record<string, string>; priority: number } {
   const { limits } = runtimeConfig();
   checkCronSpec(fields);
   const budgetUsd = fields.budgetUsd ?? null;
@@ -54,13 +64,20 @@ export async function createSchedule(flowId: string, fields: ScheduleFields): Pr
   const tags = checkRunTags(fields.tags, limits.runTags);
   const priority = checkPriority(fields.priority) ?? 0;
   checkInputSize(fields.input, limits);
-  return withTransaction(async (client) => {
-    await getFlow(client, flowId);
-    await lockCollection(client, `schedules:${flowId}`);
-    const count = await countSchedules(client, flowId);
-    if (count >= limits.schedulesPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count} schedules`, limits.schedulesPerFlow, 'STITCH_MAX_SCHEDULES_PER_FLOW');
-    return insertSchedule(client, flowId, { ...fields, budgetUsd, tags, priority }, firstTick(fields));
-  });
+  return { ...fields, budgetUsd, tags, priority };
+}
+
+/**
+ * Store checked fields as a schedule of a flow known to exist, with its first tick, in the caller's
+ * transaction (a deploy's): counted and inserted under the flow's schedules lock, so concurrent
+ * additions cannot pass STITCH_MAX_SCHEDULES_PER_FLOW.
+ */
+export async function createScheduleIn(db: Queryable, flowId: string, checked: ScheduleFields): Promise<Schedule> {
+  const { limits } = runtimeConfig();
+  await lockCollection(db, `schedules:${flowId}`);
+  const count = await countSchedules(db, flowId);
+  if (count >= limits.schedulesPerFlow) throw new LimitReachedError(`Flow ${flowId} has ${count} schedules`, limits.schedulesPerFlow, 'STITCH_MAX_SCHEDULES_PER_FLOW');
+  return insertSchedule(db, flowId, checked, firstTick(checked));
 }
 
 export async function listSchedules(flowId: string, page: PageRequest): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {

@@ -18,6 +18,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { getConfig } from '@/lib/config';
+import { startCallSpan, tracingOn } from '@/lib/tracing/tracer';
 import { NonRetriableError } from '@/lib/errors';
 import { getPool } from '@/lib/db/pool';
 import { getOrCreateSetting } from '@/lib/db/queries/settings';
@@ -85,7 +86,10 @@ export interface PostAnswer {
 
 /** POST a JSON body; a refused address rejects with `code: 'ESSRF'`. */
 export function postJson(url: URL, body: string, headers: Record<string, string>, timeoutMs: number, allowPrivate: boolean): Promise<PostAnswer> {
-  return new Promise<PostAnswer>((resolve, reject) => {
+  // Inside a node attempt with tracing on: a child span, and its `traceparent` for the receiver.
+  const span = tracingOn() ? startCallSpan(`POST ${url.host}`, url, 'POST') : undefined;
+  if (span) headers = { ...headers, traceparent: span.traceparent };
+  const answer = new Promise<PostAnswer>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(
       url,
@@ -107,4 +111,12 @@ export function postJson(url: URL, body: string, headers: Record<string, string>
     req.on('error', reject);
     req.end(body);
   });
+  if (!span) return answer;
+  return answer.then(
+    (a) => (span.end(a.status), a),
+    (error: Error) => {
+      span.end(undefined, error.message);
+      throw error;
+    },
+  );
 }

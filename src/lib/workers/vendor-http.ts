@@ -9,6 +9,7 @@
  * Messages name the vendor, status and the vendor's own error text; never request headers (keys).
  */
 import { NonRetriableError, RetryAfterError } from '@/lib/errors';
+import { startCallSpan, tracingOn } from '@/lib/tracing/tracer';
 
 export interface VendorRequest {
   /** Vendor name for messages ("MiniMax"). */
@@ -46,21 +47,26 @@ function parseMaybeJson(text: string): unknown {
 export async function vendorFetch(request: VendorRequest): Promise<Response> {
   const { vendor, url, timeoutMs } = request;
   const path = new URL(url).pathname;
+  const method = request.method ?? (request.json === undefined ? 'GET' : 'POST');
+  // With tracing on, the call is a child span of the attempt making it (docs/operations.md, "Tracing").
+  const span = tracingOn() ? startCallSpan(`${vendor} ${method} ${path}`, new URL(url), method) : undefined;
   let response: Response;
   try {
     response = await fetch(url, {
-      method: request.method ?? (request.json === undefined ? 'GET' : 'POST'),
+      method,
       headers: { ...(request.json === undefined ? {} : { 'Content-Type': 'application/json' }), ...request.headers },
       body: request.json === undefined ? undefined : JSON.stringify(request.json),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     const e = error as Error;
+    span?.end(undefined, e.message);
     if (e.name === 'TimeoutError' || e.name === 'AbortError') {
       throw new Error(`${vendor} ${path} timed out after ${Math.round(timeoutMs / 1000)}s`, { cause: error });
     }
     throw new Error(`${vendor} ${path} could not be reached: ${e.message}`, { cause: error });
   }
+  span?.end(response.status);
   if (response.ok) return response;
 
   const body = parseMaybeJson(await response.text().catch(() => ''));

@@ -26,6 +26,7 @@ import {
   StartedRunSchema,
   UpdateFlowBody,
   VersionSchema,
+  VersionSummarySchema,
   WarningsSchema,
   errors,
   json,
@@ -151,7 +152,7 @@ export function flowRoutes(config: Config) {
       summary: 'Versions of a flow, newest first (paginated)',
       request: { params: FlowIdParams, query: PageQuery },
       responses: {
-        200: json(z.object({ versions: z.array(z.object({ id: z.string(), version: z.number(), createdAt: z.string() })), nextCursor: NextCursor }), 'One page of versions'),
+        200: json(z.object({ versions: z.array(VersionSummarySchema), nextCursor: NextCursor }), 'One page of versions'),
         ...errors(400, 401, 404),
       },
     }),

@@ -10,13 +10,16 @@ import type { Config } from '@/lib/config';
 import { RUN_STATUSES, NODE_STATUSES } from '@/types/stitch';
 import { spendByWorkerType } from '@/lib/usage/run-cost';
 import { latestEventId } from '@/lib/db/queries/events';
-import { countByStatus, readNodeDurations, readQueueStats } from '@/lib/db/queries/queue-stats';
+import { countByStatus, readNodeDurations, readQueueBacklog, readQueueStats } from '@/lib/db/queries/queue-stats';
 import { getPool } from '@/lib/db/pool';
 import { readFairLoad } from '@/lib/db/queries/fair';
 import { TOP_KEYS } from './queues';
 
 /** Limits reported per scrape (by scope name): bounds the fair-share gauge's series with TOP_KEYS. */
 const MAX_FAIR_SCOPES = 200;
+
+/** Flow × worker type groups of the queue backlog one scrape reports (the busiest first). */
+const MAX_BACKLOG_SERIES = 500;
 
 /** Bounds one scrape's catch-up read; the rest is read by the next scrape. */
 const MAX_DURATIONS_PER_SCRAPE = 20_000;
@@ -53,6 +56,23 @@ function buildRegistry(config: Config) {
       this.set({ state: 'locked' }, q.locked);
     },
   });
+  // Queue depth and waiting time per flow and integration, read once per scrape for all three.
+  let backlog: Promise<Awaited<ReturnType<typeof readQueueBacklog>>> | undefined;
+  const readBacklog = () => (backlog ??= readQueueBacklog(getPool(), MAX_BACKLOG_SERIES).finally(() => setImmediate(() => (backlog = undefined))));
+  const backlogGauge = (name: string, help: string, value: (b: Awaited<ReturnType<typeof readQueueBacklog>>[number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['flow_id', 'flow', 'worker_type'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const b of await readBacklog()) this.set({ flow_id: b.flowId, flow: b.flowName, worker_type: b.workerType }, value(b));
+      },
+    });
+  backlogGauge('stitch_queue_ready_nodes', 'Node executions due and waiting for a runner, by flow and worker type (node type for engine nodes)', (b) => b.ready);
+  backlogGauge('stitch_queue_wait_seconds', 'How long the oldest due node execution has waited, by flow and worker type', (b) => b.oldestWaitSeconds);
+  backlogGauge('stitch_queue_scheduled_nodes', 'Node executions due later (retry backoff, priority offset, integration limits), by flow and worker type', (b) => b.scheduled);
   new Gauge({
     name: 'stitch_queue_live_runners',
     help: 'Queue runners with a fresh heartbeat',

@@ -57,6 +57,7 @@ const TaskSchema = z
     leaseSeconds: z.number(),
     token: z.string(),
     readyAt: z.number().openapi({ description: 'When the task became ready (ms since the epoch)' }),
+    traceparent: z.string().optional().openapi({ description: "With tracing on: W3C trace context of the attempt's span (parent your spans to it)" }),
   })
   .openapi('RemoteTask');
 

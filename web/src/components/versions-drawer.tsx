@@ -1,4 +1,7 @@
-/** Version history of a flow: every save is an immutable version; old ones open read-only. */
+/**
+ * Version history of a flow: every save is an immutable version; old ones open read-only. A version
+ * made by `stitch deploy` says so, with the deploy's message (the commit's, typically).
+ */
 import { useEffect, useState } from 'react';
 import { api } from '../api';
 import { timeAgo } from '../lib/format';
@@ -51,7 +54,17 @@ export function VersionsDrawer({ flowId, currentVersionId, viewingVersionId, ref
                 <span className="version-num">v{v.version}</span>
                 <span className="muted small">{timeAgo(v.createdAt)}</span>
                 {current && <span className="tag tag-green">current</span>}
+                {v.deployed && (
+                  <span className="tag" data-testid={`deployed-${v.version}`} title="Made by stitch deploy from flow files">
+                    deployed
+                  </span>
+                )}
               </button>
+              {v.deployed && v.message && (
+                <div className="muted small version-message" data-testid={`version-message-${v.version}`}>
+                  {v.message}
+                </div>
+              )}
             </li>
           );
         })}

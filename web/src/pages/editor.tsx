@@ -32,6 +32,7 @@ import { RunDialog } from '../components/run-dialog';
 import { nodeTypes } from '../components/flow-node';
 import { VersionsDrawer } from '../components/versions-drawer';
 import { SchedulePanel } from '../components/schedule-panel';
+import { AlertPanel } from '../components/alert-panel';
 import { fromFlow, newNode, toFlow, uniqueNodeId, type FlowEdge, type FlowNode } from '../lib/graph';
 import { layoutGraph } from '../lib/layout';
 import { takeFlow } from '../lib/prefetch';
@@ -81,7 +82,7 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
   const [saving, setSaving] = useState(false);
   const [issues, setIssues] = useState<ValidationIssue[]>([]);
   const [showIssues, setShowIssues] = useState(true);
-  const [side, setSide] = useState<'selection' | 'versions' | 'schedules'>('selection');
+  const [side, setSide] = useState<'selection' | 'versions' | 'schedules' | 'alerts'>('selection');
   const [runOpen, setRunOpen] = useState(false);
   const [savedAt, setSavedAt] = useState(0);
   const showSelection = useCallback(() => setSide('selection'), []);
@@ -373,6 +374,9 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
               <button className={`btn btn-sm${side === 'schedules' ? ' active' : ''}`} onClick={() => setSide(side === 'schedules' ? 'selection' : 'schedules')} data-testid="open-schedules">
                 ◷ Schedules
               </button>
+              <button className={`btn btn-sm${side === 'alerts' ? ' active' : ''}`} onClick={() => setSide(side === 'alerts' ? 'selection' : 'alerts')} data-testid="open-alerts">
+                ⚑ Alerts
+              </button>
               <a className="btn btn-sm" href={href.runs(flowId)} data-testid="open-runs">
                 ☰ Runs
               </a>
@@ -443,6 +447,8 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
               <ErrorBoundary what={panelNode ? 'This node’s settings' : 'This panel'} resetKey={panelNode?.id ?? selectedEdge?.id ?? side}>
                 {side === 'schedules' && flowId ? (
                   <SchedulePanel flowId={flowId} onClose={() => setSide('selection')} />
+                ) : side === 'alerts' && flowId ? (
+                  <AlertPanel flowId={flowId} onClose={() => setSide('selection')} />
                 ) : side === 'versions' && flowId ? (
                   <VersionsDrawer flowId={flowId} currentVersionId={flow?.currentVersionId ?? null} viewingVersionId={versionId} refreshKey={savedAt} onClose={() => setSide('selection')} />
                 ) : panelNode ? (

@@ -10,13 +10,24 @@ import { MICROS, NUMBER_KEY, UUID_KEY, decodeCursor, fromMicros, micros, pageOf,
 
 export type { FlowSummary } from '@/types/stitch';
 
-export interface FlowVersion {
+/** Where a version came from: a save (canvas, API, `stitch run`) or `stitch deploy`, with its message. */
+export interface VersionOrigin {
+  deployed: boolean;
+  message: string | null;
+}
+
+const SAVED: VersionOrigin = { deployed: false, message: null };
+
+export interface VersionSummary extends VersionOrigin {
   id: string;
-  flowId: string | null;
   version: number;
+  createdAt: string;
+}
+
+export interface FlowVersion extends VersionSummary {
+  flowId: string | null;
   visualGraph: VisualGraph;
   executionGraph: ExecutionGraph;
-  createdAt: string;
 }
 
 function flowIdOrThrow(flowId: string): string {
@@ -91,19 +102,19 @@ export async function deleteFlow(db: Queryable, flowId: string): Promise<void> {
 }
 
 /** One page of a flow's versions, newest first (keyset on the version number). */
-export async function listVersions(
-  db: Queryable,
-  flowId: string,
-  page: PageRequest,
-): Promise<{ versions: Array<{ id: string; version: number; createdAt: string }>; nextCursor: string | null }> {
+export async function listVersions(db: Queryable, flowId: string, page: PageRequest): Promise<{ versions: VersionSummary[]; nextCursor: string | null }> {
   await getFlow(db, flowId);
   const after = decodeCursor(page.cursor, [NUMBER_KEY]);
   const { rows } = await db.query(
-    'SELECT id, version, created_at FROM stitch_flow_versions WHERE flow_id = $1 AND ($2::int IS NULL OR version < $2) ORDER BY version DESC LIMIT $3',
+    `SELECT id, version, created_at, deployed, message FROM stitch_flow_versions
+     WHERE flow_id = $1 AND ($2::int IS NULL OR version < $2) ORDER BY version DESC LIMIT $3`,
     [flowId, after?.[0] ?? null, page.limit + 1],
   );
   const { rows: versions, nextCursor } = pageOf(rows, page.limit, (r) => [String(r.version)]);
-  return { versions: versions.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString() })), nextCursor };
+  return {
+    versions: versions.map((r) => ({ id: r.id, version: r.version, createdAt: r.created_at.toISOString(), deployed: r.deployed, message: r.message })),
+    nextCursor,
+  };
 }
 
 export async function getVersion(db: Queryable, versionId: string): Promise<FlowVersion> {
@@ -118,16 +129,24 @@ export async function getVersion(db: Queryable, versionId: string): Promise<Flow
     visualGraph: r.visual_graph,
     executionGraph: r.execution_graph,
     createdAt: r.created_at.toISOString(),
+    deployed: r.deployed,
+    message: r.message,
   };
 }
 
 /** A new flow with its first version as the current one (call inside a transaction). */
-export async function insertFlow(db: Queryable, name: string, graph: unknown, compiled: ExecutionGraph): Promise<{ id: string; versionId: string }> {
+export async function insertFlow(
+  db: Queryable,
+  name: string,
+  graph: unknown,
+  compiled: ExecutionGraph,
+  origin: VersionOrigin = SAVED,
+): Promise<{ id: string; versionId: string }> {
   const { rows } = await db.query<{ id: string }>('INSERT INTO stitch_flows (name) VALUES ($1) RETURNING id', [name]);
   const id = rows[0].id;
   const v = await db.query<{ id: string }>(
-    `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph) VALUES ($1, 1, $2, $3) RETURNING id`,
-    [id, JSON.stringify(graph), JSON.stringify(compiled)],
+    `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph, deployed, message) VALUES ($1, 1, $2, $3, $4, $5) RETURNING id`,
+    [id, JSON.stringify(graph), JSON.stringify(compiled), origin.deployed, origin.message],
   );
   await db.query('UPDATE stitch_flows SET current_version_id = $2 WHERE id = $1', [id, v.rows[0].id]);
   return { id, versionId: v.rows[0].id };
@@ -170,12 +189,13 @@ export async function insertNextVersion(
   graph: unknown,
   compiled: ExecutionGraph,
   name: string | undefined,
+  origin: VersionOrigin = SAVED,
 ): Promise<{ versionId: string; version: number }> {
   const v = await db.query<{ id: string; version: number }>(
-    `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph)
-     SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM stitch_flow_versions WHERE flow_id = $1
+    `INSERT INTO stitch_flow_versions (flow_id, version, visual_graph, execution_graph, deployed, message)
+     SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5 FROM stitch_flow_versions WHERE flow_id = $1
      RETURNING id, version`,
-    [flowId, JSON.stringify(graph), JSON.stringify(compiled)],
+    [flowId, JSON.stringify(graph), JSON.stringify(compiled), origin.deployed, origin.message],
   );
   await db.query('UPDATE stitch_flows SET current_version_id = $2, name = coalesce($3, name), updated_at = now() WHERE id = $1', [
     flowId,
@@ -237,4 +257,38 @@ export async function listCurrentGraphs(db: Queryable): Promise<Array<{ id: stri
      WHERE f.deleted_at IS NULL ORDER BY f.created_at, f.id`,
   );
   return rows.map((r) => ({ id: r.id, name: r.name, version: r.version, graph: r.execution_graph }));
+}
+
+/** What a flow file holds of a live flow: its name, default budget and current visual graph. */
+export interface FlowFileRow {
+  id: string;
+  name: string;
+  budgetUsd: number | null;
+  graph: VisualGraph;
+}
+
+/** Live flows with a saved version, by name (then id): every one, or those whose id or name is listed. */
+export async function listFlowFileRows(db: Queryable, idsOrNames?: string[]): Promise<FlowFileRow[]> {
+  const { rows } = await db.query<{ id: string; name: string; budget_usd: number | null; visual_graph: VisualGraph }>(
+    `SELECT f.id, f.name, f.budget_usd, v.visual_graph
+     FROM stitch_flows f JOIN stitch_flow_versions v ON v.id = f.current_version_id
+     WHERE f.deleted_at IS NULL AND ($1::text[] IS NULL OR f.id::text = ANY ($1) OR f.name = ANY ($1))
+     ORDER BY f.name, f.id`,
+    [idsOrNames ?? null],
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name, budgetUsd: r.budget_usd, graph: r.visual_graph }));
+}
+
+/** A live flow's id and default budget, by name (the oldest of that name, as findFlowByName). */
+export async function findFlowForDeploy(db: Queryable, name: string): Promise<{ id: string; budgetUsd: number | null } | undefined> {
+  const { rows } = await db.query<{ id: string; budget_usd: number | null }>(
+    'SELECT id, budget_usd FROM stitch_flows WHERE deleted_at IS NULL AND name = $1 ORDER BY created_at LIMIT 1',
+    [name],
+  );
+  return rows[0] && { id: rows[0].id, budgetUsd: rows[0].budget_usd };
+}
+
+/** One deploy at a time (until the transaction ends): two deploys of one directory do not both create a flow. */
+export async function lockDeploys(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('stitch_deploy'))`);
 }

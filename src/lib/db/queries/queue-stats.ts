@@ -60,3 +60,43 @@ export async function readNodeDurations(db: Queryable, afterId: number, limit = 
     .map((r) => ({ workerType: r.worker_type, status: r.status, seconds: r.seconds }));
   return { lastId: rows.length ? rows[rows.length - 1].event_id : afterId, durations };
 }
+
+export interface QueueBacklog {
+  flowId: string;
+  flowName: string;
+  /** The node's worker type, or its node type (`start`, `splitter`, …) for engine nodes. */
+  workerType: string;
+  /** Execute jobs due and not yet taken. */
+  ready: number;
+  /** How long the oldest of them has been due. */
+  oldestWaitSeconds: number;
+  /** Jobs due later: backoff before a retry, a priority's offset, an integration limit's wait. */
+  scheduled: number;
+}
+
+/**
+ * Node executions waiting in the queue, by flow and worker type (the groups with the most due
+ * first, at most `limit`): what graphile-worker's own tracker asks for as queue depth and waiting
+ * time. Read at scrape time from the queue's table (its public view has no payload).
+ */
+export async function readQueueBacklog(db: Queryable, limit: number): Promise<QueueBacklog[]> {
+  const { rows } = await db.query(
+    `SELECT r.flow_id, f.name AS flow_name,
+            coalesce(n.node -> 'workerType', n.node -> 'type') #>> '{}' AS worker_type,
+            count(*) FILTER (WHERE j.run_at <= now())::int AS ready,
+            coalesce(extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.run_at <= now())), 0)::float8 AS oldest,
+            count(*) FILTER (WHERE j.run_at > now())::int AS scheduled
+     FROM graphile_worker._private_jobs j
+     JOIN graphile_worker._private_tasks t ON t.id = j.task_id AND t.identifier = 'stitch_execute'
+     JOIN stitch_runs r ON r.id = (j.payload ->> 'r')::uuid
+     JOIN stitch_flows f ON f.id = r.flow_id
+     JOIN stitch_flow_versions v ON v.id = r.version_id
+     CROSS JOIN LATERAL (SELECT v.execution_graph -> 'nodes' -> substring(j.payload ->> 'i' FROM '^[^\\[]+') AS node) n
+     WHERE j.locked_at IS NULL
+     GROUP BY 1, 2, 3
+     ORDER BY 4 DESC, 6 DESC
+     LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ flowId: r.flow_id, flowName: r.flow_name, workerType: r.worker_type ?? 'unknown', ready: r.ready, oldestWaitSeconds: r.oldest, scheduled: r.scheduled }));
+}
