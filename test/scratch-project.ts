@@ -26,6 +26,13 @@ export interface ScratchOptions {
   withTests?: boolean;
 }
 
+/**
+ * A test that type-checks or runs a scratch copy of the whole project: tsc over the copy takes
+ * ~25 s alone and over 100 s on a loaded 2-core machine, past the suite's 60 s default. The work is
+ * synchronous, so a timeout can only fail the test afterwards; this one leaves room for load.
+ */
+export const SCRATCH_CHECK_TIMEOUT_MS = 300_000;
+
 export function createScratchProject(options: ScratchOptions = {}): ScratchProject {
   const dir = mkdtempSync(path.join(tmpdir(), 'stitch-scratch-'));
   for (const p of options.paths ?? ['src/lib', 'src/types']) {

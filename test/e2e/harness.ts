@@ -158,6 +158,11 @@ export async function statusLog(page: Page): Promise<Record<string, string[]>> {
   return page.evaluate(() => (window as unknown as { __statusLog: Record<string, string[]> }).__statusLog);
 }
 
+/** A node of a test graph, in a row at `x` and labelled with its id. */
+export const node = (id: string, type: string, x: number, data: Record<string, unknown> = {}) => ({ id, type, position: { x, y: 0 }, data: { label: id, ...data } });
+/** Edges `ids[0] → ids[1] → …`, named e0, e1, …. */
+export const chain = (...ids: string[]) => ids.slice(1).map((id, i) => ({ id: `e${i}`, source: ids[i], target: id }));
+
 /** Drag a palette entry onto the canvas at (x, y) relative to the canvas's top-left corner. */
 export async function dropFromPalette(page: Page, testId: string, x: number, y: number): Promise<void> {
   await page.getByTestId(testId).dragTo(page.getByTestId('canvas'), { targetPosition: { x, y } });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { VisualGraph } from '@/types/stitch';
 import { registerMeteredWorker } from '../helpers';
-import { startE2E, type E2E } from './harness';
+import { node, startE2E, type E2E } from './harness';
 
 let e2e: E2E;
 let metered: ReturnType<typeof registerMeteredWorker>;
@@ -21,7 +21,6 @@ afterAll(async () => {
   metered?.restore();
 });
 
-const node = (id: string, type: string, x: number, data: Record<string, unknown> = {}) => ({ id, type, position: { x, y: 0 }, data: { label: id, ...data } });
 const graph: VisualGraph = {
   nodes: [node('start', 'start', 0), node('draft', 'worker', 260, { workerType: 'metered' }), node('polish', 'worker', 520, { workerType: 'metered' }), node('end', 'end', 780)],
   edges: [

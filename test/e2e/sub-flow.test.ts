@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startE2E, type E2E } from './harness';
+import { chain, node, startE2E, type E2E } from './harness';
 
 let e2e: E2E;
 beforeAll(async () => {
@@ -14,8 +14,6 @@ afterAll(async () => {
   await e2e?.close();
 });
 
-const node = (id: string, type: string, x: number, data: Record<string, unknown> = {}) => ({ id, type, position: { x, y: 0 }, data: { label: id, ...data } });
-const chain = (...ids: string[]) => ids.slice(1).map((id, i) => ({ id: `e${i}`, source: ids[i], target: id }));
 const statusOf = (page: Page, id: string) => page.getByTestId(`node-${id}`).getAttribute('data-status');
 
 test('a sub-flow node links to its child run, and the child run links back', async () => {

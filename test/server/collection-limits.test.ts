@@ -4,11 +4,16 @@
  * 409 `limit_reached` (concurrent additions too: the count and the insert hold one lock), a
  * schedule's input has a size limit, idempotency keys and webhook delivery ids are forgotten after
  * STITCH_IDEMPOTENCY_HOURS, and flows, versions, schedules, triggers and credentials answer
- * `{items, nextCursor}` pages that join to the whole list with no repeat. Small limits here; the
+ * `{items, nextCursor}` pages that join to the whole list with no repeat, as MCP's tools/list does
+ * with its own cursor. Small limits here; the
  * defaults are checked by test/limits-documented.test.ts.
  */
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createFlow } from '@/lib/engine/flows';
+import { TOOLS_PAGE } from '@/lib/mcp/server';
 import { getPool } from '@/lib/db/pool';
 import { generateKeyText } from '@/lib/vault/cipher';
 import { graph } from '../helpers';
@@ -192,6 +197,34 @@ describe('every list is a page', () => {
         expect(r.status, `${path}?${query}`).toBe(400);
         expect(r.body.error.code).toBe('validation_failed');
       }
+    }
+  });
+});
+
+describe('MCP tools/list is a page too', () => {
+  it('answers TOOLS_PAGE tools and a nextCursor; the pages name every flow once; a bad cursor is InvalidParams', async () => {
+    const { rows } = await getPool().query('SELECT count(*)::int AS n FROM stitch_flows WHERE deleted_at IS NULL');
+    for (let i = rows[0].n; i < TOOLS_PAGE + 5; i++) await createFlow(`tool flow ${i}`, flowGraph(`tool-${i}`));
+    const flowCount = (await getPool().query('SELECT count(*)::int AS n FROM stitch_flows WHERE deleted_at IS NULL')).rows[0].n;
+
+    const client = new Client({ name: 'stitch-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`)));
+    try {
+      const first = await client.listTools();
+      expect(first.tools).toHaveLength(TOOLS_PAGE);
+      expect(first.nextCursor).toEqual(expect.any(String));
+      const names = first.tools.map((tool) => tool.name);
+      let cursor = first.nextCursor;
+      while (cursor) {
+        const page = await client.listTools({ cursor });
+        names.push(...page.tools.map((tool) => tool.name));
+        cursor = page.nextCursor;
+      }
+      expect(new Set(names).size).toBe(names.length);
+      expect(names).toHaveLength(flowCount + 2); // every flow, get_run and cancel_run
+      await expect(client.listTools({ cursor: 'nope' })).rejects.toThrow(/cursor is not valid/);
+    } finally {
+      await client.close();
     }
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '@/lib/config';
 import { startServer, type RunningServer } from '@/server/listen';
+import { CANVAS_CSP } from '@/server/routes/static';
 import { parseRange } from '@/server/send-file';
 
 let root: string;
@@ -23,6 +24,12 @@ beforeAll(async () => {
   writeFileSync(path.join(files, 'runs', 'r1', 'clip.mp4'), video);
   writeFileSync(path.join(files, 'voice over.mp3'), 'mp3');
   writeFileSync(path.join(files, 'page.html'), '<script>alert(1)</script>');
+  writeFileSync(path.join(files, 'app.js'), 'alert(1)');
+  writeFileSync(path.join(files, 'report.pdf'), '%PDF-1.4');
+  writeFileSync(path.join(files, 'data.json'), '{}');
+  writeFileSync(path.join(files, 'résumé "final".txt'), 'text');
+  writeFileSync(path.join(files, 'still.png'), 'png');
+  writeFileSync(path.join(files, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
   writeFileSync(path.join(root, 'data', 'secret.txt'), 'outside');
   symlinkSync(path.join(root, 'data', 'secret.txt'), path.join(files, 'link.txt'));
   const web = path.join(root, 'web');
@@ -98,6 +105,31 @@ describe('/files', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('serves non-media files as downloads, media inline', async () => {
+    for (const [file, name] of [
+      ['page.html', 'page.html'],
+      ['app.js', 'app.js'],
+      ['report.pdf', 'report.pdf'],
+      ['data.json', 'data.json'],
+    ]) {
+      const res = await get(`/files/${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-disposition'), file).toBe(`attachment; filename="${name}"; filename*=UTF-8''${name}`);
+      // Still sandboxed, still typed (a fetch or a vendor reads it as before).
+      expect(res.headers.get('content-security-policy'), file).toContain('sandbox');
+    }
+    // A name that is not plain ASCII: a safe fallback and the exact name (RFC 6266 / 5987).
+    const odd = await get(`/files/${encodeURIComponent('résumé "final".txt')}`);
+    expect(odd.headers.get('content-disposition')).toBe(`attachment; filename="r_sum_ _final_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt`);
+    for (const file of ['runs/r1/clip.mp4', 'voice%20over.mp3', 'still.png', 'logo.svg']) {
+      const res = await get(`/files/${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-disposition'), file).toBeNull();
+    }
+    const head = await fetch(`${server.url}/files/app.js`, { method: 'HEAD' });
+    expect(head.headers.get('content-disposition')).toMatch(/^attachment;/);
+  });
+
   it('parseRange handles the forms browsers send', () => {
     expect(parseRange(undefined, 10)).toBeUndefined();
     expect(parseRange('bytes=0-4', 10)).toEqual({ start: 0, end: 4 });
@@ -118,6 +150,17 @@ describe('canvas', () => {
     expect(index.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     const deep = await get('/flows/123/edit');
     expect(await deep.text()).toContain('<title>canvas</title>');
+    // The page runs under a policy: the build's own scripts only, requests to this server only.
+    for (const page of [index, deep]) {
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).toBe(CANVAS_CSP);
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("connect-src 'self'");
+      expect(csp).toContain("object-src 'none'");
+      expect(csp).toContain("frame-ancestors 'self'");
+      expect(csp).not.toContain('unsafe-eval');
+      expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    }
     const asset = await get('/assets/app-1234.js');
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     expect(asset.headers.get('cache-control')).toContain('immutable');
@@ -132,5 +175,6 @@ describe('canvas', () => {
     const res = await get('/', {}, bare);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('canvas is not built');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
   });
 });

@@ -1,5 +1,6 @@
 /** The shell: header, routes, API key prompt, toasts. */
 import { AuthPrompt } from './components/auth-prompt';
+import { ErrorBoundary } from './components/error-boundary';
 import { ToastProvider } from './components/toast';
 import { lazy, Suspense, useRef } from 'react';
 import { prefetchForRoute } from './lib/prefetch';
@@ -50,15 +51,18 @@ export function App() {
           </nav>
         </header>
         <main className="app-main">
-          <Suspense fallback={<div className="muted pad">Loading…</div>}>
-            {route.page === 'flows' && <FlowsListPage />}
-            {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
-            {route.page === 'runs' && <RunsListPage key={route.flowId ?? 'all'} flowId={route.flowId} query={route.query} />}
-            {route.page === 'run' && <RunPage runId={route.runId} />}
-            {route.page === 'experiments' && <ExperimentsPage key={route.flowId} flowId={route.flowId} datasetId={route.datasetId} />}
-            {route.page === 'experiment' && <ExperimentPage key={route.experimentId} experimentId={route.experimentId} />}
-            {route.page === 'settings' && <SettingsPage />}
-          </Suspense>
+          {/* The last line: a page that fails shows why under the header, which keeps working. */}
+          <ErrorBoundary what="This page" resetKey={hash}>
+            <Suspense fallback={<div className="muted pad">Loading…</div>}>
+              {route.page === 'flows' && <FlowsListPage />}
+              {route.page === 'editor' && <EditorPage flowId={route.flowId} versionId={route.versionId} initialName={route.name} />}
+              {route.page === 'runs' && <RunsListPage key={route.flowId ?? 'all'} flowId={route.flowId} query={route.query} />}
+              {route.page === 'run' && <RunPage runId={route.runId} />}
+              {route.page === 'experiments' && <ExperimentsPage key={route.flowId} flowId={route.flowId} datasetId={route.datasetId} />}
+              {route.page === 'experiment' && <ExperimentPage key={route.experimentId} experimentId={route.experimentId} />}
+              {route.page === 'settings' && <SettingsPage />}
+            </Suspense>
+          </ErrorBoundary>
         </main>
         <AuthPrompt />
       </div>

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../../../test/db';
-import { createScratchProject, runChainFlow, runIn, type ScratchProject } from '../../../test/scratch-project';
+import { createScratchProject, runChainFlow, runIn, type ScratchProject, SCRATCH_CHECK_TIMEOUT_MS } from '../../../test/scratch-project';
 import { addDefinition, addEnvLine, addRegistration, scaffoldPaths, scaffoldWorker, workerNames } from '../commands/worker-new';
 
 describe('names and edits', () => {
@@ -85,7 +85,7 @@ describe('in a scratch copy of the project', () => {
     expect(scratch.read('docs/workers/demo-async.md')).toContain('`stitch worker new demo-async --async --title "DeepL Translate" --key-env DEEPL_API_KEY`');
     expect(scratch.read('docs/workers/demo-file.md')).toContain('`stitch worker new demo-file --pseudo-async`');
     scratch.typecheck();
-  });
+  }, SCRATCH_CHECK_TIMEOUT_MS);
 
   it('refuses to overwrite, and leaves the project as it was', () => {
     const before = scratch.read('src/lib/workers/registry.ts') + scratch.read('src/lib/workers/index.ts') + scratch.read('.env.example');

@@ -3,11 +3,13 @@
  * `data.continueOnError`, `data.label`) and for the numeric settings of the built-in kinds (a UX
  * gate's or a `wait` worker's seconds, a splitter's window). Checked at save: a setting that saves
  * must be one the engine can run — `timeoutSeconds: 1e308` once overflowed PostgreSQL's interval at
- * run time and a `maxBackoffMs` of "x" made a NaN delay, both leaving runs running forever.
- * Type-specific rules (switch cases, UX answer schemas, scopes) stay with their node kinds.
+ * run time and a `maxBackoffMs` of "x" made a NaN delay, both leaving runs running forever. The
+ * field schemas a node carries pass the one field-schema schema here too (`invalid_field_schema`).
+ * Type-specific rules (switch cases, a UX gate's default answer, scopes) stay with their node kinds.
  */
 import { z } from 'zod';
 import type { ValidationIssue } from '@/types/stitch';
+import { FieldSchemas } from '@/lib/workers/field-schema';
 
 /** One year: deadlines and waits beyond it are mistakes, and stay far inside PostgreSQL's interval range. */
 export const MAX_SECONDS = 365 * 24 * 3600;
@@ -55,11 +57,11 @@ const ConfigNumbers: Record<string, z.ZodType> = {
   wait: z.object({ seconds: z.number().finite().min(0).max(MAX_SECONDS).optional() }),
 };
 
-function issuesOf(nodeId: string | undefined, error: z.ZodError, prefix = ''): ValidationIssue[] {
+function issuesOf(nodeId: string | undefined, error: z.ZodError, prefix: string[] = [], code = 'invalid_setting'): ValidationIssue[] {
   return error.issues.slice(0, 20).map((issue) => {
-    const field = prefix + issue.path.map(String).join('.');
+    const field = [...prefix, ...issue.path.map(String)].join('.');
     return {
-      code: 'invalid_setting',
+      code,
       nodeId,
       field,
       message: `${nodeId === undefined ? 'The flow' : `Node "${nodeId}"`}: ${field || 'its settings'} — ${issue.message}.`,
@@ -67,19 +69,37 @@ function issuesOf(nodeId: string | undefined, error: z.ZodError, prefix = ''): V
   });
 }
 
+/**
+ * The field schemas a node carries, by path in its `data`: `inputSchema` (a start node's run input;
+ * a UX gate may keep its answer schema there too), a UX gate's `config.inputSchema`, a splitter's
+ * `config.itemSchema`. The canvas renders them as forms, so they pass the one field-schema schema.
+ */
+function fieldSchemasOf(type: string, data: Record<string, unknown>): Array<[string[], unknown]> {
+  const config = (data.config ?? {}) as Record<string, unknown>;
+  const found: Array<[string[], unknown]> = [[['inputSchema'], data.inputSchema]];
+  if (type === 'ux') found.push([['config', 'inputSchema'], config.inputSchema]);
+  if (type === 'splitter') found.push([['config', 'itemSchema'], config.itemSchema]);
+  return found.filter(([, value]) => value !== undefined);
+}
+
 /** The problems of a flow's own `concurrency` (on the graph, beside `nodes` and `edges`). */
 export function checkFlowConcurrency(value: unknown): ValidationIssue[] {
   if (value === undefined) return [];
   const parsed = ConcurrencySettings.safeParse(value);
-  return parsed.success ? [] : issuesOf(undefined, parsed.error, 'concurrency.');
+  return parsed.success ? [] : issuesOf(undefined, parsed.error, ['concurrency']);
 }
 
 /** The problems of one node's settings (`data` of the React Flow node), each naming its field. */
 export function checkNodeSettings(nodeId: string, type: string, workerType: unknown, data: Record<string, unknown>): ValidationIssue[] {
   const settings = NodeSettings.safeParse(data);
   if (!settings.success) return issuesOf(nodeId, settings.error);
+  const schemaIssues = fieldSchemasOf(type, data).flatMap(([path, value]) => {
+    const parsed = FieldSchemas.safeParse(value);
+    return parsed.success ? [] : issuesOf(nodeId, parsed.error, path, 'invalid_field_schema');
+  });
+  if (schemaIssues.length) return schemaIssues;
   const configSchema = type === 'worker' && typeof workerType === 'string' ? ConfigNumbers[workerType] : undefined;
   if (!configSchema || data.config === undefined) return [];
   const config = configSchema.safeParse(data.config);
-  return config.success ? [] : issuesOf(nodeId, config.error, 'config.');
+  return config.success ? [] : issuesOf(nodeId, config.error, ['config']);
 }

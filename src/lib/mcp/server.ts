@@ -21,6 +21,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { cancelRun, startRun } from '@/lib/engine/start-run';
 import { getRun, getRunWithNodes } from '@/lib/db/runs';
+import { NUMBER_KEY, decodeCursor, encodeCursor } from '@/lib/db/queries/keyset-cursor';
 import { toClientError } from '@/lib/client-errors';
 import { getLogger } from '@/lib/log';
 import { validateInput } from '@/lib/workers/validate-input';
@@ -28,6 +29,18 @@ import type { WorkerDefinition } from '@/types/stitch';
 import { onFlowsChanged } from './flow-changes';
 import { listFlowTools, type FlowTool } from './flow-tools';
 import { waitForRun, type WatchRun } from './wait-for-run';
+
+/** Tools per `tools/list` page. */
+export const TOOLS_PAGE = 100;
+
+/** Where a `tools/list` page starts: 0, or the offset its cursor holds (InvalidParams otherwise, as MCP says). */
+function toolsPageStart(cursor: string | undefined): number {
+  try {
+    return Number(decodeCursor(cursor, [NUMBER_KEY])?.[0] ?? 0);
+  } catch {
+    throw new McpError(ErrorCode.InvalidParams, 'The cursor is not valid: pass the nextCursor of a previous tools/list answer.');
+  }
+}
 
 export interface StitchMcpOptions {
   /** Subscribe to one run's events; resolves to the unsubscribe once subscribed. */
@@ -144,11 +157,15 @@ export async function createStitchMcpServer(options: StitchMcpOptions): Promise<
         'Each tool runs one Stitch flow and returns its output. Long runs return a run id: follow it with get_run, stop it with cancel_run.',
     },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
+  server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     try {
-      const flows = await listFlowTools();
-      return { tools: [...BUILTIN_TOOLS, ...flows.map(({ name, description, inputSchema }) => ({ name, description, inputSchema }))] };
+      // One page of TOOLS_PAGE tools, as every list is (MCP's own cursor): a client follows nextCursor.
+      const from = toolsPageStart(request.params?.cursor);
+      const tools: Tool[] = [...BUILTIN_TOOLS, ...(await listFlowTools()).map(({ name, description, inputSchema }) => ({ name, description, inputSchema }))];
+      const next = from + TOOLS_PAGE < tools.length ? encodeCursor([String(from + TOOLS_PAGE)]) : undefined;
+      return { tools: tools.slice(from, from + TOOLS_PAGE), ...(next ? { nextCursor: next } : {}) };
     } catch (error) {
+      if (error instanceof McpError) throw error;
       const answer = toClientError(error);
       if (answer.log !== 'none') getLogger()[answer.log]({ err: error }, 'MCP tools/list failed');
       throw new McpError(ErrorCode.InternalError, answer.message);

@@ -6,6 +6,7 @@
 import type { RetryPolicy, WorkerDefinition } from '@/types/stitch';
 import type { IWorker, WorkerClass } from './base';
 import { getRemoteType } from './remote-types';
+import { definitionSchemaProblems } from './field-schema';
 
 export type { WorkerDefinition } from '@/types/stitch';
 
@@ -244,6 +245,9 @@ export function checkRegistry(): string[] {
       );
     }
     if (def.id !== key) problems.push(`Worker definition "${key}" has id "${def.id}": the id must equal its key.`);
+    for (const problem of definitionSchemaProblems(def)) {
+      problems.push(`Worker definition "${key}" has a bad field schema at ${problem}: fix it in WORKER_DEFINITIONS (fields are {type, required?, description?, default?, aliases?}).`);
+    }
   }
   return problems;
 }

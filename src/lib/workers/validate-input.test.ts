@@ -29,3 +29,10 @@ it('lists every problem', () => {
   ]);
   expect(validateInput(def, 'text').problems).toEqual(['Input must be an object with fields visual_prompt, seconds, tags; got string']);
 });
+
+it('reads a schema stored before field schemas were checked without throwing (a waiting gate can still be answered)', () => {
+  const stored = { id: 'g', input: { note: null, tag: { type: 'string', aliases: 5 }, ok: { type: 'boolean', required: true, description: { html: 'x' } } } };
+  const check = validateInput(stored as unknown as WorkerDefinition, { tag: 'a', ok: true });
+  expect(check).toEqual({ input: { tag: 'a', ok: true }, problems: [] });
+  expect(validateInput(stored as unknown as WorkerDefinition, {}).problems).toEqual(['Missing required field: ok']);
+});

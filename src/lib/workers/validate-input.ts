@@ -26,7 +26,11 @@ export function validateInput(definition: WorkerDefinition, input: unknown): Inp
   const value: Record<string, unknown> = { ...((input ?? {}) as Record<string, unknown>) };
   const problems: string[] = [];
   for (const [name, schema] of fields) {
-    const present = [name, ...(schema.aliases ?? [])].find((n) => value[n] !== undefined && value[n] !== null);
+    // A schema stored before field schemas were checked (field-schema.ts) may hold anything: a
+    // field that is not an object constrains nothing, aliases that are not a list are none.
+    if (typeof schema !== 'object' || schema === null) continue;
+    const aliases = Array.isArray(schema.aliases) ? schema.aliases : [];
+    const present = [name, ...aliases].find((n) => value[n] !== undefined && value[n] !== null);
     if (present === undefined) {
       if (schema.default !== undefined) value[name] = structuredClone(schema.default);
       else if (schema.required) problems.push(`Missing required field: ${name}`);

@@ -9,10 +9,10 @@ import type { WorkerDefinition } from '@/types/stitch';
 import type { Config } from '@/lib/config';
 import { registerRemoteWorker, removeRemoteType } from '@/lib/engine/remote-workers';
 import { ValidationError } from '@/lib/errors';
+import { FieldSchemas, OutputFieldSchemas, WorkerConfigSchema } from '@/lib/workers/field-schema';
 import { newRouter, z } from '../openapi';
 import { OkSchema, errors, json } from '../schemas';
 
-const FIELD_TYPES = ['string', 'number', 'boolean', 'array', 'object'] as const;
 const TypeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits and ._- (at most 64)');
 export const WorkerIdSchema = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
@@ -22,20 +22,10 @@ const RemoteDefinitionSchema = z
     name: z.string().min(1).max(200).optional(),
     type: z.enum(['sync', 'async']).default('async'),
     description: z.string().max(4000).default(''),
-    input: z
-      .record(
-        z.string().max(200),
-        z.object({
-          type: z.enum(FIELD_TYPES),
-          required: z.boolean().optional(),
-          description: z.string().max(2000).default(''),
-          default: z.unknown().optional(),
-          aliases: z.array(z.string().max(200)).max(20).optional(),
-        }),
-      )
-      .default({}),
-    output: z.record(z.string().max(200), z.object({ type: z.enum(FIELD_TYPES), description: z.string().max(2000).default('') })).default({}),
-    config: z.record(z.string(), z.unknown()).default({}),
+    // The one field-schema schema (src/lib/workers/field-schema.ts): the canvas renders these as forms.
+    input: FieldSchemas.default({}),
+    output: OutputFieldSchemas.default({}),
+    config: WorkerConfigSchema.default({}),
     retry: z
       .object({ attempts: z.number().int().min(1).max(100), backoffMs: z.number().int().min(0), maxBackoffMs: z.number().int().min(0) })
       .partial()

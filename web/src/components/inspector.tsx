@@ -4,10 +4,11 @@
  * their item instances (`node[i]`).
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { FieldSchema, StitchEvent, WorkerDefinition } from '@/types/stitch';
+import type { StitchEvent, WorkerDefinition } from '@/types/stitch';
 import { api } from '../api';
 import { clockTime, duration, formatMs, shortId, statusLabel, usd } from '../lib/format';
 import { href } from '../router';
+import { ErrorBoundary } from './error-boundary';
 import { NodeIcon } from './icons';
 import { accentOf, coreType, workerTypeOf, type FlowNode } from '../lib/graph';
 import type { InstanceView, RunView } from '../lib/run-state';
@@ -224,14 +225,16 @@ export function Inspector({ runId, nodeId, node, defs, view, detail, onClose, on
           )}
 
           {current.status === 'waiting_for_user' && (
-            <UxGateForm
-              key={current.instanceId}
-              runId={runId}
-              instanceId={current.instanceId}
-              message={gatePrompt(node, state?.metadata)}
-              schema={(node?.data.config?.inputSchema ?? state?.metadata?.inputSchema ?? undefined) as Record<string, FieldSchema> | undefined}
-              onDone={() => toast.show('Answer sent', 'success')}
-            />
+            <ErrorBoundary what="This gate’s form" resetKey={current.instanceId}>
+              <UxGateForm
+                key={current.instanceId}
+                runId={runId}
+                instanceId={current.instanceId}
+                message={gatePrompt(node, state?.metadata)}
+                schema={node?.data.config?.inputSchema ?? state?.metadata?.inputSchema}
+                onDone={() => toast.show('Answer sent', 'success')}
+              />
+            </ErrorBoundary>
           )}
 
           {current.status === 'failed' && (

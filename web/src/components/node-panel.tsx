@@ -5,7 +5,8 @@
  */
 import { memo } from 'react';
 import type { EdgeMapping, EdgeMappingSource, FieldSchema, ValidationIssue, VisualNodeData, WorkerDefinition } from '@/types/stitch';
-import { accentOf, configFields, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
+import { configFields, readFieldSchemas } from '../lib/field-schemas';
+import { accentOf, coreType, workerTypeOf, type FlowEdge, type FlowNode } from '../lib/graph';
 import { NodeIcon } from './icons';
 import { FieldInput, JsonInput } from './field-input';
 import { parseConstant } from './mapping-editor';
@@ -35,7 +36,14 @@ function NodePanelView({ node, defs, incoming, issues, readOnly, onData, onEdgeM
     onData({ config: next });
   };
   const issueFor = (field: string) => issues.find((i) => i.field === field)?.message;
-  const generalIssues = issues.filter((i) => !i.field || !(def && (i.field in def.input || i.field in (def.config ?? {}))));
+  // The definition's field schemas, read defensively: a remote type registered before the server
+  // checked them may declare fields no form can show.
+  const configs = configFields(def);
+  const inputs = readFieldSchemas(def?.input);
+  const outputs = readFieldSchemas(def?.output);
+  const schemaProblems = [...configs.problems.map((p) => `config ${p}`), ...inputs.problems.map((p) => `input ${p}`), ...outputs.problems.map((p) => `output ${p}`)];
+  const formFields = new Set([...configs.fields, ...inputs.fields].map(([name]) => name));
+  const generalIssues = issues.filter((i) => !i.field || !formFields.has(i.field));
 
   return (
     <div className="panel-body" data-testid="node-panel">
@@ -53,6 +61,11 @@ function NodePanelView({ node, defs, incoming, issues, readOnly, onData, onEdgeM
           {issue.message}
         </div>
       ))}
+      {schemaProblems.length > 0 && (
+        <div className="alert alert-error" data-testid="worker-schema-problems">
+          Worker “{workerType}” declares fields that cannot be shown: {schemaProblems.join('; ')}.
+        </div>
+      )}
       <section>
         <div className="field">
           <label className="field-label" htmlFor="node-label">
@@ -79,29 +92,29 @@ function NodePanelView({ node, defs, incoming, issues, readOnly, onData, onEdgeM
         )}
       </section>
 
-      {def && configFields(def).length > 0 && (
+      {configs.fields.length > 0 && (
         <section>
           <h4>Configuration</h4>
-          {configFields(def).map(([key, schema]) => (
+          {configs.fields.map(([key, schema]) => (
             <FieldInput key={`${node.id}:${key}`} name={key} schema={schema} value={config[key]} onChange={(v) => setConfig(key, v)} disabled={readOnly} error={issueFor(key)} testId={`config-${key}`} />
           ))}
         </section>
       )}
 
-      {def && Object.keys(def.input).length > 0 && (
+      {inputs.fields.length > 0 && (
         <section>
           <h4>Inputs</h4>
           <p className="muted small">Inputs arrive from upstream nodes. Map a field from a path of the upstream output, or set a constant.</p>
-          {Object.entries(def.input).map(([field, schema]) => (
+          {inputs.fields.map(([field, schema]) => (
             <InputRow key={`${node.id}:${field}`} field={field} schema={schema} incoming={incoming} readOnly={readOnly} error={issueFor(field)} onEdgeMapping={onEdgeMapping} />
           ))}
         </section>
       )}
 
-      {def && Object.keys(def.output).length > 0 && (
+      {outputs.fields.length > 0 && (
         <section>
           <h4>Outputs</h4>
-          {Object.entries(def.output).map(([field, schema]) => (
+          {outputs.fields.map(([field, schema]) => (
             <div className="io-row" key={field}>
               <span className="mono">{field}</span> <span className="type-tag">{schema.type}</span>
               <div className="field-help">{schema.description}</div>

@@ -3,19 +3,32 @@
  * never run, from the start node's `data.inputSchema`.
  */
 import { useEffect, useState } from 'react';
-import type { FieldSchema } from '@/types/stitch';
 import { api } from '../api';
-import { exampleInput } from '../lib/graph';
+import { exampleInput, readFieldSchemas } from '../lib/field-schemas';
+import { ErrorBoundary } from './error-boundary';
 import { Modal } from './modal';
 
 interface RunDialogProps {
   flowId: string | null;
-  inputSchema?: Record<string, FieldSchema>;
+  /** The start node's, as stored or edited: not trusted to be well-formed. */
+  inputSchema?: unknown;
   onRun(input: unknown): Promise<void>;
   onClose(): void;
 }
 
-export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProps) {
+/** The dialog stays closable whatever fails inside it. */
+export function RunDialog(props: RunDialogProps) {
+  return (
+    <Modal title="Run flow" onClose={props.onClose} testId="run-dialog">
+      <ErrorBoundary what="The run dialog">
+        <RunDialogBody {...props} />
+      </ErrorBoundary>
+    </Modal>
+  );
+}
+
+function RunDialogBody({ flowId, inputSchema, onRun, onClose }: RunDialogProps) {
+  const schema = readFieldSchemas(inputSchema);
   const [text, setText] = useState<string>();
   const [source, setSource] = useState('');
   const [error, setError] = useState<string>();
@@ -25,7 +38,7 @@ export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProp
     let live = true;
     const fromSchema = () => {
       setText(JSON.stringify(exampleInput(inputSchema), null, 2));
-      setSource(inputSchema && Object.keys(inputSchema).length ? 'from the start node’s input schema' : '');
+      setSource(readFieldSchemas(inputSchema).fields.length ? 'from the start node’s input schema' : '');
     };
     if (!flowId) return fromSchema();
     api
@@ -65,7 +78,7 @@ export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProp
   };
 
   return (
-    <Modal title="Run flow" onClose={onClose} testId="run-dialog">
+    <>
       <div className="field">
         <label className="field-label" htmlFor="run-input">
           <span className="field-name">Input (JSON)</span>
@@ -78,14 +91,19 @@ export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProp
         )}
         {parseError && <div className="field-msg">Invalid JSON: {parseError}</div>}
       </div>
-      {inputSchema && Object.keys(inputSchema).length > 0 && (
+      {schema.fields.length > 0 && (
         <div className="schema-hint">
-          {Object.entries(inputSchema).map(([k, f]) => (
+          {schema.fields.map(([k, f]) => (
             <div key={k} className="small">
               <span className="mono">{k}</span>
               {f.required && <span className="req">*</span>} <span className="type-tag">{f.type}</span> <span className="muted">{f.description}</span>
             </div>
           ))}
+        </div>
+      )}
+      {schema.problems.length > 0 && (
+        <div className="alert alert-error" data-testid="run-schema-problems">
+          The start node’s input schema cannot be read in full: {schema.problems.join('; ')}.
         </div>
       )}
       {error && <div className="alert alert-error">{error}</div>}
@@ -97,6 +115,6 @@ export function RunDialog({ flowId, inputSchema, onRun, onClose }: RunDialogProp
           {busy ? 'Starting…' : '▶ Run'}
         </button>
       </div>
-    </Modal>
+    </>
   );
 }

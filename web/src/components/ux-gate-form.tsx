@@ -1,7 +1,11 @@
-/** Answer a waiting UX gate: a form generated from the gate's `config.inputSchema`. */
+/**
+ * Answer a waiting UX gate: a form generated from the gate's `config.inputSchema`, or a JSON answer
+ * when it declares none, or declares fields the form cannot show (a schema saved before the server
+ * checked them: the answer is still possible, and checked against the schema by the server).
+ */
 import { useState } from 'react';
-import type { FieldSchema } from '@/types/stitch';
 import { api } from '../api';
+import { readFieldSchemas } from '../lib/field-schemas';
 import { FieldInput, JsonInput } from './field-input';
 import { Icon } from './icons';
 
@@ -9,13 +13,15 @@ interface UxGateFormProps {
   runId: string;
   instanceId: string;
   message?: string;
-  schema?: Record<string, FieldSchema>;
+  /** As stored: not trusted to be well-formed. */
+  schema?: unknown;
   onDone(): void;
 }
 
 export function UxGateForm({ runId, instanceId, message, schema, onDone }: UxGateFormProps) {
+  const read = readFieldSchemas(schema);
   // Required fields first (the stored schema's key order is not the author's: jsonb sorts keys).
-  const fields = Object.entries(schema ?? {}).sort(([, a], [, b]) => Number(!!b.required) - Number(!!a.required));
+  const fields = read.problems.length ? [] : read.fields.sort(([, a], [, b]) => Number(!!b.required) - Number(!!a.required));
   const [values, setValues] = useState<Record<string, unknown>>(() =>
     Object.fromEntries(fields.filter(([, f]) => f.default !== undefined || f.type === 'boolean').map(([k, f]) => [k, f.default ?? false])),
   );
@@ -50,6 +56,11 @@ export function UxGateForm({ runId, instanceId, message, schema, onDone }: UxGat
         <Icon name="ux" size={15} /> Waiting for your answer
       </div>
       {message && <p className="ux-message">{message}</p>}
+      {read.problems.length > 0 && (
+        <div className="alert alert-error" data-testid="ux-form-problems">
+          This gate’s form cannot be shown ({read.problems.join('; ')}): answer with JSON instead.
+        </div>
+      )}
       {fields.map(([name, schema]) => (
         <FieldInput key={name} name={name} schema={schema} value={values[name]} onChange={(v) => setValues((s) => ({ ...s, [name]: v }))} testId={`ux-${name}`} />
       ))}

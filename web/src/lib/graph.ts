@@ -3,7 +3,8 @@
  * about the core node types. The saved graph is exactly what React Flow holds, minus UI-only fields.
  */
 import type { Edge, Node } from '@xyflow/react';
-import type { FieldSchema, NodeType, VisualEdge, VisualGraph, VisualNode, VisualNodeData, WorkerDefinition } from '@/types/stitch';
+import type { NodeType, VisualEdge, VisualGraph, VisualNode, VisualNodeData, WorkerDefinition } from '@/types/stitch';
+import { configFields } from './field-schemas';
 
 export type FlowNode = Node<VisualNodeData, NodeType>;
 export type FlowEdge = Edge<NonNullable<VisualEdge['data']>>;
@@ -48,21 +49,6 @@ export function accentOf(type: string | undefined, def: WorkerDefinition | undef
 export const workerTypeOf = (data: VisualNodeData | undefined): string | undefined =>
   (typeof data?.workerType === 'string' && data.workerType) || (typeof data?.worker_type === 'string' && data.worker_type) || undefined;
 
-/** A worker definition's `config` holds either default values or field schemas; normalise to schemas. */
-export function configFields(def: WorkerDefinition | undefined): Array<[string, FieldSchema]> {
-  if (!def?.config) return [];
-  return Object.entries(def.config).map(([key, value]) => [key, isFieldSchema(value) ? value : schemaFromDefault(value)]);
-}
-
-export function isFieldSchema(value: unknown): value is FieldSchema {
-  return !!value && typeof value === 'object' && !Array.isArray(value) && typeof (value as FieldSchema).type === 'string' && 'description' in value;
-}
-
-function schemaFromDefault(value: unknown): FieldSchema {
-  const type = Array.isArray(value) ? 'array' : value === null ? 'string' : (typeof value as FieldSchema['type']);
-  return { type: ['string', 'number', 'boolean', 'array', 'object'].includes(type) ? type : 'string', description: '', default: value };
-}
-
 export function uniqueNodeId(base: string, taken: Set<string>): string {
   const clean = base.replace(/[^a-zA-Z0-9_-]+/g, '_').replace(/^_+|_+$/g, '') || 'node';
   if (!taken.has(clean)) return clean;
@@ -75,7 +61,7 @@ export function newNode(type: NodeType, def: WorkerDefinition | undefined, posit
   const data: VisualNodeData = { label: def ? def.name : coreType(type).name };
   if (def) {
     data.workerType = def.id;
-    data.config = Object.fromEntries(configFields(def).filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, structuredClone(f.default)]));
+    data.config = Object.fromEntries(configFields(def).fields.filter(([, f]) => f.default !== undefined).map(([k, f]) => [k, structuredClone(f.default)]));
   }
   if (type === 'splitter') data.config = { arrayPath: 'items' };
   if (type === 'switch') data.config = { cases: [{ name: 'yes', when: 'ok == true' }] };
@@ -118,14 +104,4 @@ export function fromFlow(nodes: FlowNode[], edges: FlowEdge[]): VisualGraph {
       return out;
     }),
   };
-}
-
-/** Example run input from a start node's `data.inputSchema`. */
-export function exampleInput(schema: Record<string, FieldSchema> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(schema ?? {})) {
-    if (field.default !== undefined) out[key] = field.default;
-    else out[key] = { string: '', number: 0, boolean: false, array: [], object: {} }[field.type] ?? null;
-  }
-  return out;
 }

@@ -25,6 +25,7 @@ import { CanvasContext } from '../canvas-context';
 import { EdgePanel } from '../components/edge-panel';
 import { edgeTypes } from '../components/stitch-edge';
 import { IssuesList } from '../components/issues-list';
+import { ErrorBoundary } from '../components/error-boundary';
 import { NodePanel } from '../components/node-panel';
 import { DRAG_MIME, Palette, type PaletteItem } from '../components/palette';
 import { RunDialog } from '../components/run-dialog';
@@ -443,37 +444,39 @@ function Editor({ flowId, versionId, initialName }: EditorProps) {
           </div>
           {(side !== 'selection' && flowId) || selectedNode || selectedEdge ? (
             <aside className="side-panel">
-              {side === 'schedules' && flowId ? (
-                <SchedulePanel flowId={flowId} onClose={() => setSide('selection')} />
-              ) : side === 'alerts' && flowId ? (
-                <AlertPanel flowId={flowId} onClose={() => setSide('selection')} />
-              ) : side === 'versions' && flowId ? (
-                <VersionsDrawer flowId={flowId} currentVersionId={flow?.currentVersionId ?? null} viewingVersionId={versionId} refreshKey={savedAt} onClose={() => setSide('selection')} />
-              ) : panelNode ? (
-                <NodePanel
-                  key={panelNode.id}
-                  node={panelNode}
-                  defs={defs.byId}
-                  incoming={panelIncoming}
-                  issues={panelIssues}
-                  readOnly={readOnly}
-                  onData={patchSelected}
-                  onEdgeMapping={setEdgeMapping}
-                  onDelete={deleteSelected}
-                />
-              ) : selectedEdge ? (
-                <EdgePanel
-                  key={selectedEdge.id}
-                  edge={selectedEdge}
-                  source={nodes.find((n) => n.id === selectedEdge.source)}
-                  target={nodes.find((n) => n.id === selectedEdge.target)}
-                  defs={defs.byId}
-                  issues={issues.filter((i) => i.edgeId === selectedEdge.id)}
-                  readOnly={readOnly}
-                  onData={(data) => patchEdge(selectedEdge.id, data)}
-                  onDelete={() => void deleteElements({ edges: [{ id: selectedEdge.id }] })}
-                />
-              ) : null}
+              <ErrorBoundary what={panelNode ? 'This node’s settings' : 'This panel'} resetKey={panelNode?.id ?? selectedEdge?.id ?? side}>
+                {side === 'schedules' && flowId ? (
+                  <SchedulePanel flowId={flowId} onClose={() => setSide('selection')} />
+                ) : side === 'alerts' && flowId ? (
+                  <AlertPanel flowId={flowId} onClose={() => setSide('selection')} />
+                ) : side === 'versions' && flowId ? (
+                  <VersionsDrawer flowId={flowId} currentVersionId={flow?.currentVersionId ?? null} viewingVersionId={versionId} refreshKey={savedAt} onClose={() => setSide('selection')} />
+                ) : panelNode ? (
+                  <NodePanel
+                    key={panelNode.id}
+                    node={panelNode}
+                    defs={defs.byId}
+                    incoming={panelIncoming}
+                    issues={panelIssues}
+                    readOnly={readOnly}
+                    onData={patchSelected}
+                    onEdgeMapping={setEdgeMapping}
+                    onDelete={deleteSelected}
+                  />
+                ) : selectedEdge ? (
+                  <EdgePanel
+                    key={selectedEdge.id}
+                    edge={selectedEdge}
+                    source={nodes.find((n) => n.id === selectedEdge.source)}
+                    target={nodes.find((n) => n.id === selectedEdge.target)}
+                    defs={defs.byId}
+                    issues={issues.filter((i) => i.edgeId === selectedEdge.id)}
+                    readOnly={readOnly}
+                    onData={(data) => patchEdge(selectedEdge.id, data)}
+                    onDelete={() => void deleteElements({ edges: [{ id: selectedEdge.id }] })}
+                  />
+                ) : null}
+              </ErrorBoundary>
             </aside>
           ) : null}
         </div>

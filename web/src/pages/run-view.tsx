@@ -11,6 +11,7 @@ import { api } from '../api';
 import { CanvasContext } from '../canvas-context';
 import { edgeTypes } from '../components/stitch-edge';
 import { nodeTypes } from '../components/flow-node';
+import { ErrorBoundary } from '../components/error-boundary';
 import { Inspector } from '../components/inspector';
 import { JsonView } from '../components/json-view';
 import { MediaPreview } from '../components/media-preview';
@@ -251,21 +252,23 @@ function RunViewPage({ runId }: { runId: string }) {
               </ReactFlow>
             </div>
             <aside className="side-panel">
-              {selected && view ? (
-                <Inspector
-                  key={selected}
-                  runId={runId}
-                  nodeId={selected}
-                  node={selectedNode}
-                  defs={defs.byId}
-                  view={view}
-                  detail={detail}
-                  onClose={() => setSelected(undefined)}
-                  onRunFromHere={finished && detail ? () => setRerunFrom({ fromNode: selected }) : undefined}
-                />
-              ) : (
-                <RunSummary detail={detail} view={view} />
-              )}
+              <ErrorBoundary what={selected ? 'This node’s details' : 'The run summary'} resetKey={selected}>
+                {selected && view ? (
+                  <Inspector
+                    key={selected}
+                    runId={runId}
+                    nodeId={selected}
+                    node={selectedNode}
+                    defs={defs.byId}
+                    view={view}
+                    detail={detail}
+                    onClose={() => setSelected(undefined)}
+                    onRunFromHere={finished && detail ? () => setRerunFrom({ fromNode: selected }) : undefined}
+                  />
+                ) : (
+                  <RunSummary detail={detail} view={view} />
+                )}
+              </ErrorBoundary>
             </aside>
           </div>
           {view && <Timeline view={view} onPick={setSelected} />}

@@ -156,9 +156,9 @@ describe('UX gates', () => {
     expect(gate({ prompt: 'OK?', inputSchema: { ok: { type: 'boolean', required: true, description: 'ok' } }, timeoutSeconds: 60, defaultAnswer: { ok: false } })).toEqual([]);
   });
 
-  it('invalid_ux_prompt, invalid_ux_schema, invalid_ux_timeout, invalid_default_answer', () => {
+  it('invalid_ux_prompt, invalid_field_schema, invalid_ux_timeout, invalid_default_answer', () => {
     issue(gate({ prompt: 42 }), 'invalid_ux_prompt', { nodeId: 'gate', field: 'prompt' });
-    expect(issue(gate({ inputSchema: { ok: { type: 'yes/no' } } }), 'invalid_ux_schema', { nodeId: 'gate', field: 'inputSchema' }).message).toContain('fix ok');
+    expect(issue(gate({ inputSchema: { ok: { type: 'yes/no' } } }), 'invalid_field_schema', { nodeId: 'gate', field: 'config.inputSchema.ok.type' }).message).toContain('config.inputSchema.ok.type');
     issue(gate({ timeoutSeconds: -1 }), 'invalid_ux_timeout', { nodeId: 'gate', field: 'timeoutSeconds' });
     const found = issue(
       gate({ inputSchema: { ok: { type: 'boolean', required: true, description: 'ok' } }, defaultAnswer: { ok: 'maybe' } }),

@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { adminUrl, createTestDatabase } from '../../../../test/db';
-import { createScratchProject, runChainFlow, runIn, type ScratchProject } from '../../../../test/scratch-project';
+import { createScratchProject, runChainFlow, runIn, type ScratchProject, SCRATCH_CHECK_TIMEOUT_MS } from '../../../../test/scratch-project';
 import { addDefinition, renderWorkerFiles, type WorkerKind } from '../../../cli/commands/worker-new';
 import { freePort } from '@/lib/db/embedded';
 import { spawnIn } from '../../../../test/server/processes';
@@ -114,13 +114,13 @@ describe('in a scratch copy of the project', () => {
 
   it('type-checks every block in place', () => {
     scratch.typecheck();
-  });
+  }, SCRATCH_CHECK_TIMEOUT_MS);
 
   it("the guide's tests pass (vitest)", async () => {
     expect(testFiles).toEqual(expect.arrayContaining(['src/lib/workers/__tests__/weather.test.ts']));
     const out = runIn(scratch.dir, process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...testFiles], { DATABASE_URL: await adminUrl(), NO_COLOR: '1' });
     expect(out).toMatch(new RegExp(`Test Files\\s+${testFiles.length} passed`));
-  });
+  }, SCRATCH_CHECK_TIMEOUT_MS);
 
   it("runs the guide's workers in one flow, in mock mode", () => {
     const run = runChainFlow(scratch, {

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/db';
-import { createScratchProject, runChainFlow, type ScratchProject } from '../../../../test/scratch-project';
+import { createScratchProject, runChainFlow, type ScratchProject, SCRATCH_CHECK_TIMEOUT_MS } from '../../../../test/scratch-project';
 import { definitionEntries, seedBlocks, theBlock } from '../../../../test/seed-guide';
 
 let scratch: ScratchProject;
@@ -82,7 +82,7 @@ afterAll(async () => {
 
 it('type-checks unchanged (optional definition fields, @/types/worker-definition with WorkerConfig, InputSchema, OutputSchema, getAvailableWorkerTypes)', () => {
   scratch.typecheck();
-});
+}, SCRATCH_CHECK_TIMEOUT_MS);
 
 it('lists the ported type and reads a vendor setting that is not a key', () => {
   const out = scratch.runTs('list-types.ts', { WEATHER_API_KEY: 'k', WEATHER_UNITS: 'metric', STITCH_LOG_LEVEL: 'error' });

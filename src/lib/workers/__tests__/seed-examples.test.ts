@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/db';
-import { createScratchProject, runChainFlow, type ScratchProject } from '../../../../test/scratch-project';
+import { createScratchProject, runChainFlow, type ScratchProject, SCRATCH_CHECK_TIMEOUT_MS } from '../../../../test/scratch-project';
 import { definitionEntries, seedBlocks, theBlock } from '../../../../test/seed-guide';
 
 let scratch: ScratchProject;
@@ -78,7 +78,7 @@ afterAll(async () => {
 
 it('compiles with tsc --noEmit', () => {
   scratch.typecheck();
-});
+}, SCRATCH_CHECK_TIMEOUT_MS);
 
 it('runs MyWorker → MyAsyncWorker → WeatherWorker in a flow, in mock mode', async () => {
   const run = runChainFlow(scratch, {
