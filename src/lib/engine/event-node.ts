@@ -8,7 +8,7 @@
  *                                  └──timeoutSeconds──▶ stitch_event_timeout job ──▶ failed (continueOnError applies)
  *
  * Waits and events are rows, matched under a lock on (name, key) taken by both sides
- * (0035_outside_events.sql): an event that arrives just before its node waits is found when the
+ * (0034_outside_events.sql): an event that arrives just before its node waits is found when the
  * node starts; one that arrives after is handed over by a job added in the event's own commit.
  */
 import type { ExecutionGraph, ExecutionNode, ValidationIssue } from '@/types/stitch';

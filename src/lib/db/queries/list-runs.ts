@@ -39,7 +39,7 @@ export function runFilterWhere(filter: RunFilter, params: unknown[]): string {
   if (filter.ids) where.push(`r.id = ANY(${p(filter.ids)}::uuid[])`);
   if (filter.flowId) where.push(`r.flow_id = ${p(filter.flowId)}::uuid`);
   if (filter.status) {
-    // `paused` is a running run with paused_at set (0036_pause.sql): its row's status stays 'running'.
+    // `paused` is a running run with paused_at set (0035_pause.sql): its row's status stays 'running'.
     const stored = filter.status.filter((st) => st !== 'paused');
     const parts = stored.length ? [stored.length === 1 ? `r.status = ${p(stored[0])}` : `r.status = ANY(${p(stored)}::text[])`] : [];
     if (filter.status.includes('paused')) parts.push(`(r.status = 'running' AND r.paused_at IS NOT NULL)`);
